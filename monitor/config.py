@@ -1,0 +1,236 @@
+"""TOML config → frozen dataclasses.
+
+Relative paths are resolved against the folder of the config file, so `--config
+/etc/monitor/config.toml` and `make run` in a checkout both find their seeds and rules.
+Unknown keys are errors: a typo must not be silently ignored. Every error names the file
+and the key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_CONFIG_NAMES = ("config.toml", "config.example.toml")
+
+
+class ConfigError(Exception):
+    """The config file cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    name: str
+    url: str
+    interval_s: int = 600
+    language: str | None = None
+    full_text: bool = False
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    """Limits for every HTTP fetch (feeds and full-text pages)."""
+
+    timeout_s: float = 20.0
+    max_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    concurrency: int = 16
+    per_host: int = 2
+    user_agent: str = "media-monitor/0.1 (+https://github.com/media-monitor/monitor)"
+    backoff_max_s: int = 6 * 3600
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    token_env: str = "TELEGRAM_BOT_TOKEN"
+    api_url: str = "https://api.telegram.org"
+    access: str = "allowlist"
+    allowed_chats: tuple[int, ...] = ()
+    admins: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    time: str = "08:00"
+    timezone: str = "Europe/Berlin"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    database_path: Path
+    seeds_dir: Path
+    rules_dir: Path
+    feeds: tuple[FeedConfig, ...] = ()
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    digest: DigestConfig = field(default_factory=DigestConfig)
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
+_UNITS = {None: 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str | int, *, where: str = "duration") -> int:
+    """'90s', '10m', '2h', '7d' or a number of seconds → seconds."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        seconds = value
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ConfigError(f"{where}: {value!r} is not a duration such as '10m', '2h' or '7d'")
+        seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds <= 0:
+        raise ConfigError(f"{where}: must be longer than zero")
+    return seconds
+
+
+def find_config(explicit: str | Path | None, cwd: Path | None = None) -> Path | None:
+    """The file named, else config.toml, else config.example.toml, else None (built-in defaults)."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        return path
+    cwd = cwd or Path.cwd()
+    for name in DEFAULT_CONFIG_NAMES:
+        if (cwd / name).is_file():
+            return cwd / name
+    return None
+
+
+def load_config(explicit: str | Path | None = None, cwd: Path | None = None) -> Config:
+    path = find_config(explicit, cwd)
+    if path is None:
+        base = cwd or Path.cwd()
+        return Config(
+            path=None, database_path=base / "data/monitor.db",
+            seeds_dir=base / "seeds", rules_dir=base / "rules",
+        )
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    return parse_config(raw, path)
+
+
+def parse_config(raw: dict[str, Any], path: Path) -> Config:
+    base = path.parent
+    _only_keys(raw, {"database", "sources", "feeds", "fetch", "telegram", "digest"}, path, "")
+    database = _table(raw, "database", path)
+    _only_keys(database, {"path"}, path, "database")
+    sources = _table(raw, "sources", path)
+    _only_keys(sources, {"seeds", "rules"}, path, "sources")
+
+    feeds = []
+    seen: set[str] = set()
+    for index, item in enumerate(raw.get("feeds", [])):
+        where = f"feeds[{index}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{path}: {where}: must be a table ([[feeds]])")
+        _only_keys(item, {"name", "url", "interval", "language", "full_text"}, path, where)
+        name, url = item.get("name"), item.get("url")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"{path}: {where}.name: required, a non-empty string")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{path}: {where}.url: required, an http(s) URL")
+        if name in seen:
+            raise ConfigError(f"{path}: {where}.name: {name!r} is used by two feeds")
+        seen.add(name)
+        feeds.append(FeedConfig(
+            name=name, url=url,
+            interval_s=parse_duration(item.get("interval", "10m"), where=f"{path}: {where}.interval"),
+            language=_optional_str(item, "language", path, where),
+            full_text=_bool(item, "full_text", False, path, where),
+        ))
+
+    fetch_raw = _table(raw, "fetch", path)
+    fetch = _dataclass_from(FetchConfig, fetch_raw, path, "fetch", durations={"timeout_s"})
+    telegram_raw = _table(raw, "telegram", path)
+    telegram = _dataclass_from(TelegramConfig, telegram_raw, path, "telegram")
+    if telegram.access not in ("allowlist", "open"):
+        raise ConfigError(f"{path}: telegram.access: must be 'allowlist' or 'open'")
+    digest = _dataclass_from(DigestConfig, _table(raw, "digest", path), path, "digest")
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", digest.time):
+        raise ConfigError(f"{path}: digest.time: {digest.time!r} is not HH:MM")
+    try:
+        ZoneInfo(digest.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"{path}: digest.timezone: unknown timezone {digest.timezone!r}") from exc
+
+    return Config(
+        path=path,
+        database_path=base / _str(database, "path", "data/monitor.db", path, "database"),
+        seeds_dir=base / _str(sources, "seeds", "seeds", path, "sources"),
+        rules_dir=base / _str(sources, "rules", "rules", path, "sources"),
+        feeds=tuple(feeds), fetch=fetch, telegram=telegram, digest=digest,
+    )
+
+
+def _table(raw: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: [{key}] must be a table")
+    return value
+
+
+def _only_keys(table: dict[str, Any], allowed: set[str], path: Path, where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            name = f"{where}.{key}" if where else key
+            raise ConfigError(f"{path}: unknown key {name!r} (known: {', '.join(sorted(allowed))})")
+
+
+def _str(table: dict[str, Any], key: str, default: str, path: Path, where: str) -> str:
+    value = table.get(key, default)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{path}: {where}.{key}: must be a non-empty string")
+    return value
+
+
+def _optional_str(table: dict[str, Any], key: str, path: Path, where: str) -> str | None:
+    value = table.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{path}: {where}.{key}: must be a string")
+    return value
+
+
+def _bool(table: dict[str, Any], key: str, default: bool, path: Path, where: str) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: {where}.{key}: must be true or false")
+    return value
+
+
+def _dataclass_from(cls: type, table: dict[str, Any], path: Path, where: str,
+                    durations: set[str] = frozenset()) -> Any:
+    """Build a settings dataclass from a TOML table, checking keys and value types."""
+    known = {f.name: f for f in fields(cls)}
+    _only_keys(table, set(known), path, where)
+    values: dict[str, Any] = {}
+    defaults = cls()
+    for key, value in table.items():
+        default = getattr(defaults, key)
+        if key in durations and isinstance(value, str):
+            value = parse_duration(value, where=f"{path}: {where}.{key}")
+        if isinstance(default, tuple):
+            if not isinstance(value, list) or not all(isinstance(v, int) for v in value):
+                raise ConfigError(f"{path}: {where}.{key}: must be a list of integer ids")
+            value = tuple(value)
+        elif isinstance(default, bool) or isinstance(value, bool):
+            if not isinstance(value, bool) or not isinstance(default, bool):
+                raise ConfigError(f"{path}: {where}.{key}: wrong type")
+        elif isinstance(default, (int, float)):
+            if not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigError(f"{path}: {where}.{key}: must be a positive number")
+            value = type(default)(value)
+        elif not isinstance(value, type(default)):
+            raise ConfigError(f"{path}: {where}.{key}: must be a {type(default).__name__}")
+        values[key] = value
+    return cls(**values)

@@ -1,0 +1,97 @@
+"""Plain data passed between the stages. No behaviour, no I/O: every stage takes and returns these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class RawItem:
+    """One entry as a parser or seed reader found it, before normalisation.
+
+    Text fields may still hold HTML, entities and odd whitespace; `published` may be missing.
+    """
+
+    title: str
+    text: str
+    url: str | None = None
+    guid: str | None = None
+    published: datetime | None = None
+    language: str | None = None
+    source: str | None = None
+    text_is_html: bool = True
+
+
+@dataclass(frozen=True)
+class Article:
+    """A normalised article, ready to be stored (id is None until it is)."""
+
+    title: str
+    text: str
+    url: str | None
+    guid: str | None
+    source: str
+    language: str
+    published: datetime
+    fetched: datetime
+    content_hash: str
+    feed_id: int | None = None
+    id: int | None = None
+    full_text_status: str | None = None
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A configured feed with its fetch state and health, as the store keeps it."""
+
+    name: str
+    url: str
+    interval_s: int = 600
+    language: str | None = None
+    full_text: bool = False
+    id: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    error_count: int = 0
+    failing_since: datetime | None = None
+    last_fetched: datetime | None = None
+    last_ok: datetime | None = None
+    next_due: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What one HTTP fetch gave: a body to parse, a 304, or an error with its reason."""
+
+    url: str
+    status: int | None
+    body: bytes = b""
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    error: str | None = None
+    final_url: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status is not None and 200 <= self.status < 300
+
+
+@dataclass(frozen=True)
+class FeedOutcome:
+    """The result of polling one feed: the new feed state and the items it gave."""
+
+    feed: Feed
+    items: list[RawItem] = field(default_factory=list)
+    error: str | None = None
+    not_modified: bool = False
+    status: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None

@@ -1,0 +1,427 @@
+"""The only module that speaks SQL.
+
+SQLite through sqlite-utils 4, in WAL mode, with the schema kept as a history of
+`Migrations`: each schema change is a new migration function, so an old database file
+upgrades in place when it is opened. Times are stored as ISO 8601 strings in UTC, which
+sort correctly as text.
+
+Everything that must survive a crash is a row here before the next stage acts on it
+(design.md): articles are committed before they are matched, and `matched_at` marks the
+ones the matcher has finished, so an interrupted run picks up exactly the unmatched ones.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from monitor.models import Article, Feed
+
+migrations = Migrations("monitor")
+
+
+@migrations()
+def m0001_initial(db: Database) -> None:
+    """Feeds with fetch state, articles with FTS5, and the tables the later stages fill."""
+    db.execute(
+        """
+        CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            url TEXT NOT NULL UNIQUE,
+            interval_s INTEGER NOT NULL DEFAULT 600,
+            language TEXT,
+            full_text INTEGER NOT NULL DEFAULT 0,
+            etag TEXT,
+            last_modified TEXT,
+            last_status INTEGER,
+            last_error TEXT,
+            error_count INTEGER NOT NULL DEFAULT 0,
+            failing_since TEXT,
+            last_fetched TEXT,
+            last_ok TEXT,
+            next_due TEXT,
+            created TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE articles (
+            id INTEGER PRIMARY KEY,
+            feed_id INTEGER REFERENCES feeds(id) ON DELETE SET NULL,
+            source TEXT NOT NULL,
+            guid TEXT,
+            url TEXT,
+            title TEXT NOT NULL,
+            text TEXT NOT NULL,
+            language TEXT NOT NULL,
+            published TEXT NOT NULL,
+            fetched TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            full_text_status TEXT,
+            story_id INTEGER,
+            matched_at TEXT
+        )"""
+    )
+    # One row per article however it arrives: by GUID, by canonical URL, or by its text.
+    db.execute("CREATE UNIQUE INDEX articles_guid ON articles(guid) WHERE guid IS NOT NULL")
+    db.execute("CREATE UNIQUE INDEX articles_url ON articles(url) WHERE url IS NOT NULL")
+    db.execute("CREATE UNIQUE INDEX articles_content_hash ON articles(content_hash)")
+    db.execute("CREATE INDEX articles_published ON articles(published)")
+    db.execute("CREATE INDEX articles_unmatched ON articles(id) WHERE matched_at IS NULL")
+    db["articles"].enable_fts(["title", "text"], fts_version="FTS5", create_triggers=True)
+
+    db.execute(
+        """
+        CREATE TABLE matches (
+            article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            rule_id TEXT NOT NULL,
+            rule_version TEXT NOT NULL,
+            matched TEXT NOT NULL,
+            created TEXT NOT NULL,
+            PRIMARY KEY (article_id, rule_id)
+        )"""
+    )
+    db.execute("CREATE INDEX matches_rule ON matches(rule_id, created)")
+    db.execute(
+        """
+        CREATE TABLE stories (
+            id INTEGER PRIMARY KEY,
+            first_article_id INTEGER NOT NULL,
+            size INTEGER NOT NULL DEFAULT 1,
+            sources TEXT NOT NULL DEFAULT '[]',
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE subscribers (
+            chat_id INTEGER PRIMARY KEY,
+            chat_type TEXT NOT NULL,
+            title TEXT,
+            language TEXT,
+            active INTEGER NOT NULL DEFAULT 1,
+            digest_time TEXT,
+            digest_tz TEXT,
+            last_digest_at TEXT,
+            created TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE subscriptions (
+            chat_id INTEGER NOT NULL REFERENCES subscribers(chat_id) ON DELETE CASCADE,
+            rule_id TEXT NOT NULL,
+            mode TEXT NOT NULL DEFAULT 'instant',
+            muted_until TEXT,
+            created TEXT NOT NULL,
+            PRIMARY KEY (chat_id, rule_id)
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            rule_id TEXT,
+            story_id INTEGER,
+            article_id INTEGER,
+            text TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT,
+            message_id INTEGER,
+            created TEXT NOT NULL,
+            sent_at TEXT
+        )"""
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX outbox_one_alert ON outbox(chat_id, rule_id, story_id) "
+        "WHERE kind = 'alert'"
+    )
+    db.execute("CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE status = 'pending'")
+    db.execute(
+        """
+        CREATE TABLE digests (
+            chat_id INTEGER NOT NULL,
+            period_end TEXT NOT NULL,
+            period_start TEXT,
+            created TEXT NOT NULL,
+            PRIMARY KEY (chat_id, period_end)
+        )"""
+    )
+
+
+def to_db_time(moment: datetime | None) -> str | None:
+    """UTC ISO 8601 to the second: sorts as text, reads back exactly."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def from_db_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class Store:
+    """One SQLite database. Safe to share between threads: access is serialised by a lock."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+        self.db = Database(conn)
+        self._lock = threading.RLock()
+        if str(path) != ":memory:":
+            self.db.enable_wal()
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        migrations.apply(self.db)
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all."""
+        with self._lock, self.db.atomic():
+            yield
+
+    # ----------------------------------------------------------------- feeds
+
+    def upsert_feed(self, feed: Feed) -> Feed:
+        """Add a feed, or update its settings (not its fetch state) when the name exists."""
+        with self._lock:
+            self.db.execute(
+                """
+                INSERT INTO feeds (name, url, interval_s, language, full_text, created)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(name) DO UPDATE SET
+                    url = excluded.url, interval_s = excluded.interval_s,
+                    language = excluded.language, full_text = excluded.full_text
+                """,
+                [feed.name, feed.url, feed.interval_s, feed.language, int(feed.full_text),
+                 to_db_time(utc_now())],
+            )
+            found = self.feed_by_name(feed.name)
+            assert found is not None
+            return found
+
+    def feed_by_name(self, name: str) -> Feed | None:
+        with self._lock:
+            rows = list(self.db.query("SELECT * FROM feeds WHERE name = ?", [name]))
+        return _feed_from_row(rows[0]) if rows else None
+
+    def feeds(self) -> list[Feed]:
+        with self._lock:
+            return [_feed_from_row(r) for r in self.db.query("SELECT * FROM feeds ORDER BY name")]
+
+    def due_feeds(self, now: datetime) -> list[Feed]:
+        """Feeds never fetched or whose next due time has come."""
+        with self._lock:
+            rows = self.db.query(
+                "SELECT * FROM feeds WHERE next_due IS NULL OR next_due <= ? ORDER BY next_due",
+                [to_db_time(now)],
+            )
+            return [_feed_from_row(r) for r in rows]
+
+    def save_feed_state(self, feed: Feed) -> None:
+        """Record the fetch state and health of one feed after a poll."""
+        with self._lock:
+            self.db.execute(
+                """
+                UPDATE feeds SET etag = ?, last_modified = ?, last_status = ?, last_error = ?,
+                    error_count = ?, failing_since = ?, last_fetched = ?, last_ok = ?, next_due = ?
+                WHERE id = ?
+                """,
+                [feed.etag, feed.last_modified, feed.last_status, feed.last_error,
+                 feed.error_count, to_db_time(feed.failing_since), to_db_time(feed.last_fetched),
+                 to_db_time(feed.last_ok), to_db_time(feed.next_due), feed.id],
+            )
+
+    # -------------------------------------------------------------- articles
+
+    def add_articles(self, articles: Iterable[Article]) -> list[Article]:
+        """Store the articles not seen before, in one transaction; return them with their ids.
+
+        An article already stored under the same GUID, canonical URL or text hash is skipped,
+        so the same story arriving through two feeds, or with a changed GUID, is kept once.
+        """
+        added: list[Article] = []
+        sql = (
+            "INSERT OR IGNORE INTO articles (feed_id, source, guid, url, title, text, language, "
+            "published, fetched, content_hash, full_text_status) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        with self.transaction():
+            conn = self.db.conn
+            for article in articles:
+                cursor = conn.execute(
+                    sql,
+                    [article.feed_id, article.source, article.guid, article.url, article.title,
+                     article.text, article.language, to_db_time(article.published),
+                     to_db_time(article.fetched), article.content_hash,
+                     article.full_text_status],
+                )
+                if cursor.rowcount == 1:
+                    added.append(replace(article, id=cursor.lastrowid))
+        return added
+
+    def known_article_keys(self, guids: Iterable[str], urls: Iterable[str]) -> set[str]:
+        """Which of these GUIDs and URLs are stored already (to skip full-text fetches)."""
+        guids, urls = list(guids), list(urls)
+        found: set[str] = set()
+        with self._lock:
+            for column, values in (("guid", guids), ("url", urls)):
+                for chunk in _chunks(values, 500):
+                    marks = ",".join("?" * len(chunk))
+                    rows = self.db.execute(
+                        f"SELECT {column} FROM articles WHERE {column} IN ({marks})", chunk
+                    )
+                    found.update(row[0] for row in rows)
+        return found
+
+    def article(self, article_id: int) -> Article | None:
+        with self._lock:
+            rows = list(self.db.query("SELECT * FROM articles WHERE id = ?", [article_id]))
+        return _article_from_row(rows[0]) if rows else None
+
+    def unmatched_articles(self, limit: int = 1000) -> list[Article]:
+        with self._lock:
+            rows = self.db.query(
+                "SELECT * FROM articles WHERE matched_at IS NULL ORDER BY id LIMIT ?", [limit]
+            )
+            return [_article_from_row(r) for r in rows]
+
+    def iter_articles(self, since: datetime | None = None, batch: int = 500) -> Iterator[Article]:
+        """Every stored article (optionally published since a time), oldest first, in batches."""
+        last_id = 0
+        since_text = to_db_time(since) or ""
+        while True:
+            with self._lock:
+                rows = list(self.db.query(
+                    "SELECT * FROM articles WHERE id > ? AND published >= ? ORDER BY id LIMIT ?",
+                    [last_id, since_text, batch],
+                ))
+            if not rows:
+                return
+            for row in rows:
+                yield _article_from_row(row)
+            last_id = rows[-1]["id"]
+
+    def count_articles(self, since: datetime | None = None) -> int:
+        with self._lock:
+            return self.db.execute(
+                "SELECT count(*) FROM articles WHERE published >= ?", [to_db_time(since) or ""]
+            ).fetchone()[0]
+
+    def search_text(self, query: str, limit: int = 50) -> list[Article]:
+        """Plain FTS5 search over titles and bodies, best first; the query is quoted, not parsed."""
+        with self._lock:
+            rows = self.db["articles"].search(query, limit=limit, quote=True)
+            return [_article_from_row(r) for r in rows]
+
+    # --------------------------------------------------------------- matches
+
+    def save_matches(self, article_ids: Iterable[int], matches: Iterable[dict[str, Any]]) -> None:
+        """Store the matches of a batch and mark those articles matched, in one transaction."""
+        now = to_db_time(utc_now())
+        with self.transaction():
+            conn = self.db.conn
+            for match in matches:
+                conn.execute(
+                    "INSERT OR REPLACE INTO matches (article_id, rule_id, rule_version, matched, "
+                    "created) VALUES (?, ?, ?, ?, ?)",
+                    [match["article_id"], match["rule_id"], match["rule_version"],
+                     json.dumps(match["matched"], ensure_ascii=False), now],
+                )
+            conn.executemany(
+                "UPDATE articles SET matched_at = ? WHERE id = ?",
+                [(now, article_id) for article_id in article_ids],
+            )
+
+    def matches_for_article(self, article_id: int) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self.db.query(
+                "SELECT * FROM matches WHERE article_id = ? ORDER BY rule_id", [article_id]
+            )
+            return [{**r, "matched": json.loads(r["matched"])} for r in rows]
+
+    # ----------------------------------------------------------------- stats
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for `monitor stats`: articles by language and source, feed health, outbox."""
+        with self._lock:
+            q = self.db.query
+            return {
+                "articles": self.db.execute("SELECT count(*) FROM articles").fetchone()[0],
+                "by_language": list(q(
+                    "SELECT language, count(*) AS n FROM articles GROUP BY language "
+                    "ORDER BY n DESC, language"
+                )),
+                "by_source": list(q(
+                    "SELECT source, count(*) AS n FROM articles GROUP BY source "
+                    "ORDER BY n DESC, source"
+                )),
+                "matches": self.db.execute("SELECT count(*) FROM matches").fetchone()[0],
+                "matches_by_rule": list(q(
+                    "SELECT rule_id, count(*) AS n FROM matches GROUP BY rule_id "
+                    "ORDER BY n DESC, rule_id"
+                )),
+                "outbox": list(q(
+                    "SELECT status, count(*) AS n FROM outbox GROUP BY status ORDER BY status"
+                )),
+            }
+
+
+def _chunks(values: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _feed_from_row(row: dict[str, Any]) -> Feed:
+    return Feed(
+        id=row["id"], name=row["name"], url=row["url"], interval_s=row["interval_s"],
+        language=row["language"], full_text=bool(row["full_text"]), etag=row["etag"],
+        last_modified=row["last_modified"], last_status=row["last_status"],
+        last_error=row["last_error"], error_count=row["error_count"],
+        failing_since=from_db_time(row["failing_since"]),
+        last_fetched=from_db_time(row["last_fetched"]), last_ok=from_db_time(row["last_ok"]),
+        next_due=from_db_time(row["next_due"]),
+    )
+
+
+def _article_from_row(row: dict[str, Any]) -> Article:
+    return Article(
+        id=row["id"], feed_id=row["feed_id"], source=row["source"], guid=row["guid"],
+        url=row["url"], title=row["title"], text=row["text"], language=row["language"],
+        published=from_db_time(row["published"]), fetched=from_db_time(row["fetched"]),
+        content_hash=row["content_hash"], full_text_status=row["full_text_status"],
+    )
