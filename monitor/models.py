@@ -95,3 +95,29 @@ class FeedOutcome:
     status: int | None = None
     etag: str | None = None
     last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One message waiting to be delivered (a row of the outbox)."""
+
+    id: int
+    chat_id: int
+    kind: str                      # "alert", "digest", "notice"
+    text: str                      # Telegram HTML
+    rule_id: str | None = None
+    story_id: int | None = None
+    article_id: int | None = None
+    buttons: tuple[tuple[str, str], ...] = ()   # (label, callback data)
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """How one delivery attempt ended, in the dispatcher's terms rather than Telegram's."""
+
+    outcome: str                   # "sent" | "retry" | "chat_gone" | "chat_moved" | "rejected"
+    message_id: int | None = None
+    retry_after_s: float = 0.0
+    new_chat_id: int | None = None
+    error: str | None = None

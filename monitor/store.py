@@ -25,7 +25,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from monitor.models import Article, Feed
+from monitor.models import Article, Feed, OutboxMessage
 
 migrations = Migrations("monitor")
 
@@ -163,6 +163,12 @@ def m0001_initial(db: Database) -> None:
             PRIMARY KEY (chat_id, period_end)
         )"""
     )
+
+
+@migrations()
+def m0002_outbox_buttons(db: Database) -> None:
+    """Inline buttons travel with the outbox row, so a resend shows the same message."""
+    db.execute("ALTER TABLE outbox ADD COLUMN buttons TEXT NOT NULL DEFAULT '[]'")
 
 
 def to_db_time(moment: datetime | None) -> str | None:
@@ -374,6 +380,81 @@ class Store:
             )
             return [{**r, "matched": json.loads(r["matched"])} for r in rows]
 
+    # ---------------------------------------------------------------- outbox
+
+    def enqueue(self, chat_id: int, kind: str, text: str, *, rule_id: str | None = None,
+                story_id: int | None = None, article_id: int | None = None,
+                buttons: Iterable[tuple[str, str]] = (), due: datetime | None = None) -> int | None:
+        """Add a message to the outbox; None when this (chat, rule, story) alert exists already."""
+        now = utc_now()
+        with self._lock:
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO outbox (chat_id, kind, rule_id, story_id, article_id, text, "
+                "buttons, next_attempt_at, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [chat_id, kind, rule_id, story_id, article_id, text,
+                 json.dumps([list(b) for b in buttons], ensure_ascii=False),
+                 to_db_time(due or now), to_db_time(now)],
+            )
+            return cursor.lastrowid if cursor.rowcount == 1 else None
+
+    def due_messages(self, now: datetime, limit: int = 500) -> list[OutboxMessage]:
+        """Pending messages whose time has come, oldest first (per chat in the order queued)."""
+        with self._lock:
+            rows = self.db.query(
+                "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
+                "ORDER BY id LIMIT ?", [to_db_time(now), limit],
+            )
+            return [_message_from_row(r) for r in rows]
+
+    def pending_count(self) -> int:
+        with self._lock:
+            return self.db.execute(
+                "SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
+
+    def mark_sent(self, message_id: int, telegram_message_id: int | None) -> None:
+        with self._lock:
+            self.db.execute(
+                "UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?, "
+                "attempts = attempts + 1, last_error = NULL WHERE id = ?",
+                [telegram_message_id, to_db_time(utc_now()), message_id],
+            )
+
+    def retry_later(self, message_id: int, due: datetime, error: str) -> None:
+        with self._lock:
+            self.db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
+                "WHERE id = ?", [to_db_time(due), error, message_id],
+            )
+
+    def mark_failed(self, message_id: int, error: str) -> None:
+        """Telegram refused this message for good (not the chat): keep it, with the reason."""
+        with self._lock:
+            self.db.execute(
+                "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? "
+                "WHERE id = ?", [error, message_id],
+            )
+
+    def deactivate_chat(self, chat_id: int, reason: str) -> None:
+        """The chat blocked the bot or is gone: stop sending, keep its pending rows as 'dropped'."""
+        with self.transaction():
+            self.db.execute("UPDATE subscribers SET active = 0 WHERE chat_id = ?", [chat_id])
+            self.db.execute(
+                "UPDATE outbox SET status = 'dropped', last_error = ? "
+                "WHERE chat_id = ? AND status = 'pending'", [reason, chat_id],
+            )
+
+    def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """A group became a supergroup: everything of the old id moves to the new one."""
+        with self.transaction():
+            conn = self.db.conn
+            conn.execute("PRAGMA defer_foreign_keys = ON")
+            conn.execute("UPDATE OR IGNORE subscribers SET chat_id = ? WHERE chat_id = ?",
+                         [new_chat_id, old_chat_id])
+            conn.execute("UPDATE OR IGNORE subscriptions SET chat_id = ? WHERE chat_id = ?",
+                         [new_chat_id, old_chat_id])
+            conn.execute("UPDATE OR IGNORE outbox SET chat_id = ? WHERE chat_id = ? "
+                         "AND status = 'pending'", [new_chat_id, old_chat_id])
+
     # ----------------------------------------------------------------- stats
 
     def stats(self) -> dict[str, Any]:
@@ -415,6 +496,14 @@ def _feed_from_row(row: dict[str, Any]) -> Feed:
         failing_since=from_db_time(row["failing_since"]),
         last_fetched=from_db_time(row["last_fetched"]), last_ok=from_db_time(row["last_ok"]),
         next_due=from_db_time(row["next_due"]),
+    )
+
+
+def _message_from_row(row: dict[str, Any]) -> OutboxMessage:
+    return OutboxMessage(
+        id=row["id"], chat_id=row["chat_id"], kind=row["kind"], text=row["text"],
+        rule_id=row["rule_id"], story_id=row["story_id"], article_id=row["article_id"],
+        buttons=tuple(tuple(b) for b in json.loads(row["buttons"])), attempts=row["attempts"],
     )
 
 

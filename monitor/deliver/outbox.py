@@ -1,0 +1,150 @@
+"""The outbox dispatcher: sends due outbox rows within Telegram's limits and loses nothing.
+
+A row is marked sent only after the sender reports that Telegram accepted it. Between the
+two there is one unavoidable window: a crash after Telegram accepted a message and before
+the row is marked sends it again on restart. Outcomes:
+
+    sent        → mark sent
+    retry       → 429 (honour retry_after, pause everything), 5xx, network error, timeout:
+                  reschedule with backoff; never given up
+    chat_moved  → group became a supergroup: move the chat's rows and subscriptions, resend
+    chat_gone   → 403 (blocked, kicked): chat inactive, its pending rows dropped
+    rejected    → 400 that plain text could not fix either: row failed, with the reason
+
+Messages to one chat go out one after another, in the order they were queued; different
+chats are served concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from monitor.models import OutboxMessage, SendResult
+from monitor.store import Store, utc_now
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE_S = 5.0
+BACKOFF_MAX_S = 3600.0
+
+
+class Sender(Protocol):
+    async def send(self, message: OutboxMessage) -> SendResult: ...
+
+
+def is_group(chat_id: int) -> bool:
+    """Groups, supergroups and channels have negative ids; private chats positive ones."""
+    return chat_id < 0
+
+
+class RateLimiter:
+    """Spaces sends to stay under Telegram's limits rather than run into its 429s.
+
+    Overall about 30 messages/s, one per second to a private chat, 20 per minute to a group.
+    A 429 pauses every send for its retry_after, as Telegram asks.
+    """
+
+    def __init__(self, overall_per_s: float = 29.0, private_interval_s: float = 1.0,
+                 group_interval_s: float = 3.0,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
+        self.overall_interval = 1.0 / overall_per_s
+        self.private_interval = private_interval_s
+        self.group_interval = group_interval_s
+        self.clock, self.sleep = clock, sleep
+        self._next_overall = 0.0
+        self._next_chat: dict[int, float] = defaultdict(float)
+
+    async def wait(self, chat_id: int) -> None:
+        now = self.clock()
+        slot = max(now, self._next_overall, self._next_chat[chat_id])
+        self._next_overall = max(self._next_overall, slot) + self.overall_interval
+        interval = self.group_interval if is_group(chat_id) else self.private_interval
+        self._next_chat[chat_id] = slot + interval
+        if slot > now:
+            await self.sleep(slot - now)
+
+    def pause(self, seconds: float) -> None:
+        self._next_overall = max(self._next_overall, self.clock() + seconds)
+
+
+@dataclass
+class DispatchReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    dropped_chats: int = 0
+
+
+class Dispatcher:
+    """Sends what is due in the outbox through one sender (Telegram or the console)."""
+
+    def __init__(self, store: Store, sender: Sender, limiter: RateLimiter | None = None,
+                 max_in_flight: int = 8):
+        self.store = store
+        self.sender = sender
+        self.limiter = limiter or RateLimiter()
+        self.max_in_flight = max_in_flight
+
+    async def dispatch_due(self, limit: int = 1000) -> DispatchReport:
+        """Send every due row (up to `limit`); returns what happened."""
+        report = DispatchReport()
+        by_chat: dict[int, list[OutboxMessage]] = defaultdict(list)
+        for message in self.store.due_messages(utc_now(), limit):
+            by_chat[message.chat_id].append(message)
+        slots = asyncio.Semaphore(self.max_in_flight)
+
+        async def one_chat(messages: list[OutboxMessage]) -> None:
+            for message in messages:
+                async with slots:
+                    if not await self._deliver(message, report):
+                        return  # the chat is gone, moved, or must wait: keep its order
+
+        await asyncio.gather(*(one_chat(msgs) for msgs in by_chat.values()))
+        return report
+
+    async def _deliver(self, message: OutboxMessage, report: DispatchReport) -> bool:
+        """One attempt; True when the next message to this chat may follow now."""
+        await self.limiter.wait(message.chat_id)
+        result = await self.sender.send(message)
+        if result.outcome == "sent":
+            self.store.mark_sent(message.id, result.message_id)
+            report.sent += 1
+            return True
+        if result.outcome == "retry":
+            self._retry(message, result, report)
+            return False
+        if result.outcome == "chat_moved" and result.new_chat_id is not None:
+            log.info("chat %s moved to %s", message.chat_id, result.new_chat_id)
+            self.store.migrate_chat(message.chat_id, result.new_chat_id)
+            report.retried += 1
+            return False  # the next dispatch sends its rows to the new id
+        if result.outcome == "chat_gone":
+            log.warning("chat %s: %s; marked inactive", message.chat_id, result.error)
+            self.store.deactivate_chat(message.chat_id, result.error or "chat gone")
+            report.dropped_chats += 1
+            return False
+        log.error("outbox row %s to chat %s rejected: %s", message.id, message.chat_id,
+                  result.error)
+        self.store.mark_failed(message.id, result.error or "rejected")
+        report.failed += 1
+        return True
+
+    def _retry(self, message: OutboxMessage, result: SendResult, report: DispatchReport) -> None:
+        if result.retry_after_s:
+            self.limiter.pause(result.retry_after_s)
+            delay = result.retry_after_s
+        else:
+            delay = min(BACKOFF_BASE_S * 2 ** message.attempts, BACKOFF_MAX_S)
+        log.warning("outbox row %s to chat %s: %s; retry in %.0fs", message.id, message.chat_id,
+                    result.error, delay)
+        self.store.retry_later(message.id, utc_now() + timedelta(seconds=delay),
+                               result.error or "retry")
+        report.retried += 1

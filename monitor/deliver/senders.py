@@ -1,0 +1,110 @@
+"""Senders: where the dispatcher's messages go. Telegram through python-telegram-bot, or the console.
+
+TelegramSender turns Telegram's answers into the dispatcher's outcomes (see outbox.py), and
+falls back to plain text once when Telegram rejects the markup.
+"""
+
+from __future__ import annotations
+
+import warnings
+from datetime import timedelta
+from typing import TextIO
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+
+from monitor.deliver.render import html_to_plain
+from monitor.models import OutboxMessage, SendResult
+
+_CHAT_GONE = ("chat not found", "bot was kicked", "user is deactivated", "have no rights to send")
+
+
+def keyboard(buttons: tuple[tuple[str, str], ...]) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)
+                                  for label, data in buttons]])
+
+
+def retry_seconds(error: RetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB 22 warns that the type will become timedelta
+        warnings.simplefilter("ignore")
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class TelegramSender:
+    def __init__(self, bot: Bot):
+        self.bot = bot
+
+    async def send(self, message: OutboxMessage) -> SendResult:
+        try:
+            return await self._send(message, html=True)
+        except BadRequest as error:
+            if "can't parse entities" not in error.message.lower():
+                return self._bad_request(error)
+        try:  # Telegram rejected our markup: the reader still gets the words
+            return await self._send(message, html=False)
+        except BadRequest as error:
+            return self._bad_request(error)
+
+    async def _send(self, message: OutboxMessage, *, html: bool) -> SendResult:
+        try:
+            sent = await self.bot.send_message(
+                chat_id=message.chat_id,
+                text=message.text if html else html_to_plain(message.text),
+                parse_mode=ParseMode.HTML if html else None,
+                reply_markup=keyboard(message.buttons),
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except RetryAfter as error:
+            return SendResult("retry", retry_after_s=retry_seconds(error),
+                              error=f"429 flood control: retry after {retry_seconds(error):.0f}s")
+        except ChatMigrated as error:
+            return SendResult("chat_moved", new_chat_id=error.new_chat_id,
+                              error="group migrated to a supergroup")
+        except Forbidden as error:
+            return SendResult("chat_gone", error=f"403 {error.message}")
+        except BadRequest:
+            raise
+        except TimedOut:
+            # The message may have arrived; resending risks a duplicate, dropping risks a loss.
+            return SendResult("retry", error="timed out (may have been delivered)")
+        except InvalidToken:
+            return SendResult("retry", error="the Bot API refused the token")
+        except (NetworkError, TelegramError) as error:
+            return SendResult("retry", error=f"network: {error.message}")
+        return SendResult("sent", message_id=sent.message_id)
+
+    @staticmethod
+    def _bad_request(error: BadRequest) -> SendResult:
+        text = error.message
+        if any(phrase in text.lower() for phrase in _CHAT_GONE):
+            return SendResult("chat_gone", error=f"400 {text}")
+        return SendResult("rejected", error=f"400 {text}")
+
+
+class ConsoleSender:
+    """Delivery without a token: print each message as the reader would see it."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+        self.count = 0
+
+    async def send(self, message: OutboxMessage) -> SendResult:
+        self.count += 1
+        rule = f" · {message.rule_id}" if message.rule_id else ""
+        self.out.write(f"\n── {message.kind} → chat {message.chat_id}{rule} ──\n")
+        self.out.write(html_to_plain(message.text) + "\n")
+        self.out.flush()
+        return SendResult("sent", message_id=self.count)

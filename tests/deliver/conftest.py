@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import pytest
+from telegram import Bot
+
+from tests.botapi_server import TOKEN, FakeBotAPI
+
+
+@pytest.fixture
+def botapi():
+    server = FakeBotAPI().serve()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+async def bot(botapi):
+    async with Bot(TOKEN, base_url=f"{botapi.url}/bot") as bot:
+        yield bot

@@ -1,0 +1,127 @@
+"""The dispatcher against the local Bot API server: limits, errors, and nothing lost or sent twice."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+
+import pytest
+
+from monitor.deliver.outbox import Dispatcher, RateLimiter
+from monitor.deliver.senders import ConsoleSender, TelegramSender
+
+
+async def drain(db, dispatcher, timeout=20.0):
+    """Dispatch until the outbox has nothing pending (rows rescheduled by retries included)."""
+    deadline = time.monotonic() + timeout
+    while db.pending_count() and time.monotonic() < deadline:
+        await dispatcher.dispatch_due()
+        await asyncio.sleep(0.2)
+    return db.pending_count()
+
+
+def rows(db):
+    return list(db.db.query("SELECT chat_id, status, attempts, last_error FROM outbox ORDER BY id"))
+
+
+async def test_due_rows_are_sent_once_and_marked(db, botapi, bot):
+    for chat in (1, 2, 3):
+        db.enqueue(chat, "alert", f"<b>Alarm</b> für {chat}", rule_id="r", story_id=1,
+                   buttons=[("Stumm 1 Tag", "mute:r:1d")])
+    dispatcher = Dispatcher(db, TelegramSender(bot))
+    report = await dispatcher.dispatch_due()
+    assert report.sent == 3
+    assert (await dispatcher.dispatch_due()).sent == 0
+    assert [s.plain for s in botapi.messages_to(2)] == ["Alarm für 2"]
+    assert botapi.messages_to(2)[0].reply_markup == {
+        "inline_keyboard": [[{"text": "Stumm 1 Tag", "callback_data": "mute:r:1d"}]]}
+    assert {r["status"] for r in rows(db)} == {"sent"}
+
+
+async def test_same_alert_for_a_story_is_queued_once(db):
+    assert db.enqueue(1, "alert", "a", rule_id="r", story_id=7) is not None
+    assert db.enqueue(1, "alert", "b", rule_id="r", story_id=7) is None
+    assert db.enqueue(1, "alert", "c", rule_id="other", story_id=7) is not None
+
+
+async def test_429_storm_delays_but_loses_nothing(db, botapi, bot):
+    for chat in range(1, 6):
+        db.enqueue(chat, "alert", f"Nachricht {chat}", rule_id="r", story_id=chat)
+    botapi.inject("429", 1, times=4)
+    dispatcher = Dispatcher(db, TelegramSender(bot))
+    assert await drain(db, dispatcher) == 0
+    delivered = sorted(s.chat_id for s in botapi.sent)
+    assert delivered == [1, 2, 3, 4, 5]          # every one, none twice
+    assert botapi.rejected_429 == 4
+    assert any(r["attempts"] > 1 for r in rows(db))
+
+
+async def test_server_errors_are_retried_with_backoff(db, botapi, bot):
+    db.enqueue(1, "alert", "x", rule_id="r", story_id=1)
+    botapi.inject("500")
+    dispatcher = Dispatcher(db, TelegramSender(bot))
+    report = await dispatcher.dispatch_due()
+    assert (report.sent, report.retried) == (0, 1)
+    row = rows(db)[0]
+    assert row["status"] == "pending" and "Internal Server Error" in row["last_error"]
+    assert botapi.sent == []
+
+
+async def test_blocked_chat_is_marked_inactive_and_its_rows_dropped(db, botapi, bot):
+    db.db["subscribers"].insert({"chat_id": 9, "chat_type": "private", "created": "x"})
+    db.enqueue(9, "alert", "a", rule_id="r", story_id=1)
+    db.enqueue(9, "alert", "b", rule_id="r", story_id=2)
+    db.enqueue(10, "alert", "c", rule_id="r", story_id=1)
+    botapi.blocked.add(9)
+    report = await Dispatcher(db, TelegramSender(bot)).dispatch_due()
+    assert (report.sent, report.dropped_chats) == (1, 1)
+    assert db.db["subscribers"].get(9)["active"] == 0
+    assert [r["status"] for r in rows(db)] == ["dropped", "dropped", "sent"]
+
+
+async def test_rejected_markup_falls_back_to_plain_text(db, botapi, bot):
+    db.enqueue(1, "alert", "<p>kaputt</p> &amp; gut", rule_id="r", story_id=1)
+    await Dispatcher(db, TelegramSender(bot)).dispatch_due()
+    [sent] = botapi.messages_to(1)
+    assert (sent.text, sent.parse_mode) == ("kaputt & gut", None)
+
+
+async def test_group_migrated_to_supergroup_follows_the_new_id(db, botapi, bot):
+    db.db["subscribers"].insert({"chat_id": -5, "chat_type": "group", "created": "x"})
+    db.db["subscriptions"].insert({"chat_id": -5, "rule_id": "r", "created": "x"})
+    db.enqueue(-5, "alert", "Gruppe", rule_id="r", story_id=1)
+    botapi.migrated[-5] = -1005
+    dispatcher = Dispatcher(db, TelegramSender(bot))
+    await dispatcher.dispatch_due()
+    await dispatcher.dispatch_due()
+    assert [s.plain for s in botapi.messages_to(-1005)] == ["Gruppe"]
+    assert db.db["subscriptions"].get((-1005, "r"))["rule_id"] == "r"
+
+
+async def test_console_sender_prints_plain_text(db):
+    db.enqueue(0, "alert", "<b>Putin</b> &amp; Kim", rule_id="kim-putin", story_id=1)
+    out = io.StringIO()
+    await Dispatcher(db, ConsoleSender(out)).dispatch_due()
+    assert "Putin & Kim" in out.getvalue() and "kim-putin" in out.getvalue()
+    assert db.pending_count() == 0
+
+
+async def test_rate_limiter_spaces_sends_per_chat_and_overall():
+    now = [0.0]
+    slept = []
+
+    async def fake_sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(overall_per_s=10, clock=lambda: now[0], sleep=fake_sleep)
+    for _ in range(3):
+        await limiter.wait(1)          # private chat: one per second
+    assert now[0] == 2.0
+    await limiter.wait(-100)           # a group, free: only the overall spacing applies
+    await limiter.wait(-100)           # 3 s apart for groups
+    assert now[0] == pytest.approx(5.1)  # overall spacing 0.1 s, then 3 s per group
+    limiter.pause(10)
+    await limiter.wait(2)
+    assert now[0] == pytest.approx(15.1)
