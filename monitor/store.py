@@ -171,6 +171,20 @@ def m0002_outbox_buttons(db: Database) -> None:
     db.execute("ALTER TABLE outbox ADD COLUMN buttons TEXT NOT NULL DEFAULT '[]'")
 
 
+@migrations()
+def m0003_watches(db: Database) -> None:
+    """Personal rules typed in the chat with /watch."""
+    db.execute(
+        """
+        CREATE TABLE watches (
+            id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL REFERENCES subscribers(chat_id) ON DELETE CASCADE,
+            query TEXT NOT NULL,
+            created TEXT NOT NULL
+        )"""
+    )
+
+
 def to_db_time(moment: datetime | None) -> str | None:
     """UTC ISO 8601 to the second: sorts as text, reads back exactly."""
     if moment is None:
@@ -379,6 +393,107 @@ class Store:
                 "SELECT * FROM matches WHERE article_id = ? ORDER BY rule_id", [article_id]
             )
             return [{**r, "matched": json.loads(r["matched"])} for r in rows]
+
+    # --------------------------------------------------- subscribers and their choices
+
+    def upsert_subscriber(self, chat_id: int, chat_type: str, title: str | None,
+                          language: str | None) -> None:
+        """Remember a chat (again active, with its current title and language)."""
+        with self._lock:
+            self.db.execute(
+                "INSERT INTO subscribers (chat_id, chat_type, title, language, created) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(chat_id) DO UPDATE SET active = 1, "
+                "chat_type = excluded.chat_type, title = excluded.title, "
+                "language = coalesce(excluded.language, language)",
+                [chat_id, chat_type, title, language, to_db_time(utc_now())],
+            )
+
+    def subscriber(self, chat_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            rows = list(self.db.query("SELECT * FROM subscribers WHERE chat_id = ?", [chat_id]))
+        return rows[0] if rows else None
+
+    def forget_chat(self, chat_id: int) -> None:
+        """/stop: everything about this chat goes, pending messages included."""
+        with self.transaction():
+            self.db.execute("DELETE FROM outbox WHERE chat_id = ? AND status = 'pending'",
+                            [chat_id])
+            self.db.execute("DELETE FROM subscribers WHERE chat_id = ?", [chat_id])
+
+    def subscribe(self, chat_id: int, rule_id: str, mode: str) -> bool:
+        """Subscribe or change the mode; True when the subscription is new."""
+        with self._lock:
+            existed = self.db.execute(
+                "SELECT 1 FROM subscriptions WHERE chat_id = ? AND rule_id = ?", [chat_id, rule_id]
+            ).fetchone()
+            self.db.execute(
+                "INSERT INTO subscriptions (chat_id, rule_id, mode, created) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(chat_id, rule_id) DO UPDATE SET mode = excluded.mode",
+                [chat_id, rule_id, mode, to_db_time(utc_now())],
+            )
+            return existed is None
+
+    def unsubscribe(self, chat_id: int, rule_id: str) -> bool:
+        with self._lock:
+            cursor = self.db.execute(
+                "DELETE FROM subscriptions WHERE chat_id = ? AND rule_id = ?", [chat_id, rule_id])
+            return cursor.rowcount == 1
+
+    def subscriptions(self, chat_id: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.db.query(
+                "SELECT rule_id, mode, muted_until FROM subscriptions WHERE chat_id = ? "
+                "ORDER BY rule_id", [chat_id]))
+
+    def mute(self, chat_id: int, rule_id: str, until: datetime) -> bool:
+        with self._lock:
+            cursor = self.db.execute(
+                "UPDATE subscriptions SET muted_until = ? WHERE chat_id = ? AND rule_id = ?",
+                [to_db_time(until), chat_id, rule_id])
+            return cursor.rowcount == 1
+
+    def set_digest_time(self, chat_id: int, time_of_day: str | None, timezone: str | None) -> None:
+        with self._lock:
+            self.db.execute(
+                "UPDATE subscribers SET digest_time = ?, digest_tz = ? WHERE chat_id = ?",
+                [time_of_day, timezone, chat_id])
+
+    def instant_subscribers(self, rule_ids: Iterable[str], now: datetime) -> dict[str, list[int]]:
+        """Active chats with instant delivery for each rule, leaving out muted ones."""
+        rule_ids = list(rule_ids)
+        found: dict[str, list[int]] = {r: [] for r in rule_ids}
+        with self._lock:
+            for chunk in _chunks(rule_ids, 500):
+                marks = ",".join("?" * len(chunk))
+                rows = self.db.execute(
+                    f"SELECT s.rule_id, s.chat_id FROM subscriptions s JOIN subscribers c "
+                    f"ON c.chat_id = s.chat_id WHERE c.active = 1 AND s.mode = 'instant' "
+                    f"AND (s.muted_until IS NULL OR s.muted_until <= ?) AND s.rule_id IN ({marks}) "
+                    f"ORDER BY s.chat_id", [to_db_time(now), *chunk])
+                for rule_id, chat_id in rows:
+                    found[rule_id].append(chat_id)
+        return found
+
+    def add_watch(self, chat_id: int, query: str) -> int:
+        with self._lock:
+            return self.db.execute(
+                "INSERT INTO watches (chat_id, query, created) VALUES (?, ?, ?)",
+                [chat_id, query, to_db_time(utc_now())]).lastrowid
+
+    def remove_watch(self, chat_id: int, watch_id: int) -> bool:
+        with self._lock:
+            return self.db.execute("DELETE FROM watches WHERE chat_id = ? AND id = ?",
+                                   [chat_id, watch_id]).rowcount == 1
+
+    def watches(self, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """One chat's personal rules, or everyone's (to build the engine)."""
+        with self._lock:
+            if chat_id is None:
+                return list(self.db.query(
+                    "SELECT w.* FROM watches w JOIN subscribers c ON c.chat_id = w.chat_id "
+                    "WHERE c.active = 1 ORDER BY w.id"))
+            return list(self.db.query(
+                "SELECT * FROM watches WHERE chat_id = ? ORDER BY id", [chat_id]))
 
     # ---------------------------------------------------------------- outbox
 

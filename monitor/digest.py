@@ -1,0 +1,208 @@
+"""The daily digest: when it is due for a chat, and what it says.
+
+Pure functions over plain data; the pipeline reads the matches from the store, calls these,
+and records the digest together with its outbox rows in one transaction, so a digest is sent
+once per period even across crashes and re-runs.
+
+When: each chat has a local time and a timezone (default from `[digest]`). The digest for
+a period ends at the latest scheduled local time that has passed; it covers the matches
+since the end of the previous digest. A digest missed while the service was down is sent
+when it comes back, once: only the latest missed slot is due, covering the whole gap.
+Local times are turned into UTC with zoneinfo per day, so daylight-saving changes keep the
+local time; a local time that does not exist on a spring-forward day is taken as the same
+wall-clock time after the shift.
+
+What: grouped by rule, one line per story (linked title, source, "+N more sources"), the top
+stories with their summary, counts per rule, and a short line for a rule with nothing.
+Split into several messages at story boundaries when needed.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from monitor.deliver.render import MAX_TEXT, visible_length
+
+TOP_STORIES = 3
+
+
+def local_slot(day: date, at: str, tz: ZoneInfo) -> datetime:
+    hour, minute = (int(part) for part in at.split(":"))
+    return datetime.combine(day, time(hour, minute), tzinfo=tz).astimezone(UTC)
+
+
+def due_period(now: datetime, at: str, timezone: str,
+               last_end: datetime | None) -> tuple[datetime, datetime] | None:
+    """The (start, end] of the digest due now, or None when the latest slot was sent already."""
+    tz = ZoneInfo(timezone)
+    today = now.astimezone(tz).date()
+    end = local_slot(today, at, tz)
+    if end > now:
+        end = local_slot(today - timedelta(days=1), at, tz)
+    if last_end is not None and last_end >= end:
+        return None
+    start = last_end if last_end is not None else local_slot(
+        end.astimezone(tz).date() - timedelta(days=1), at, tz)
+    return start, end
+
+
+@dataclass(frozen=True)
+class DigestStory:
+    story_id: int
+    title: str
+    url: str | None
+    source: str
+    sources: int                 # distinct sources of the story
+    published: datetime
+    summary: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DigestSection:
+    rule_id: str
+    rule_name: str
+    stories: list[DigestStory]
+    matches: int                  # matching articles in the period
+
+
+@dataclass(frozen=True)
+class Digest:
+    chat_id: int
+    start: datetime
+    end: datetime
+    timezone: str
+    sections: list[DigestSection]
+
+    @property
+    def empty(self) -> bool:
+        return not any(section.stories for section in self.sections)
+
+    def top_stories(self) -> list[DigestStory]:
+        stories = {s.story_id: s for section in self.sections for s in section.stories}
+        return sorted(stories.values(), key=lambda s: (-s.sources, s.published))[:TOP_STORIES]
+
+
+def _local(moment: datetime, timezone: str) -> str:
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%d.%m.%Y %H:%M")
+
+
+def _story_line(story: DigestStory) -> str:
+    title = html.escape(story.title)
+    if story.url:
+        title = f'<a href="{html.escape(story.url)}">{title}</a>'
+    more = f" +{story.sources - 1} weitere Quellen" if story.sources > 1 else ""
+    return f"• {title} <i>({html.escape(story.source)}{more})</i>"
+
+
+def render_telegram(digest: Digest) -> list[str]:
+    """Telegram HTML messages, each under the length limit, split only between stories."""
+    head = (f"📰 <b>Tagesüberblick</b> {_local(digest.start, digest.timezone)} – "
+            f"{_local(digest.end, digest.timezone)}")
+    blocks: list[str] = [head]
+    top = digest.top_stories()
+    if top:
+        lines = ["<b>Top-Themen</b>"]
+        for story in top:
+            lines.append(_story_line(story))
+            if story.summary:
+                lines.append(html.escape(" ".join(story.summary)))
+        blocks.append("\n".join(lines))
+    for section in digest.sections:
+        name = html.escape(section.rule_name)
+        if not section.stories:
+            blocks.append(f"<b>{name}</b>: nichts Neues.")
+            continue
+        blocks.append(f"<b>{name}</b> – {section.matches} Artikel, "
+                      f"{len(section.stories)} Themen")
+        blocks.extend(_story_line(story) for story in section.stories)
+    return _pack(blocks)
+
+
+def _pack(blocks: list[str]) -> list[str]:
+    messages: list[str] = []
+    current = ""
+    for block in blocks:
+        candidate = f"{current}\n{block}" if current else block
+        if current and visible_length(candidate) > MAX_TEXT:
+            messages.append(current)
+            current = block
+        else:
+            current = candidate
+    if current:
+        messages.append(current)
+    return messages
+
+
+def render_markdown(digest: Digest) -> str:
+    """A readable, self-contained Markdown file of the digest, to forward or archive."""
+    lines = [f"# Tagesüberblick {_local(digest.start, digest.timezone)} – "
+             f"{_local(digest.end, digest.timezone)}", ""]
+    top = digest.top_stories()
+    if top:
+        lines += ["## Top-Themen", ""]
+        for story in top:
+            lines.append(f"- {_md_link(story)} ({story.source}{_md_more(story)})")
+            if story.summary:
+                lines.append(f"  > {' '.join(story.summary)}")
+        lines.append("")
+    for section in digest.sections:
+        lines += [f"## {section.rule_name}", ""]
+        if not section.stories:
+            lines += ["Nichts Neues.", ""]
+            continue
+        lines += [f"{section.matches} Artikel, {len(section.stories)} Themen", ""]
+        lines += [f"- {_md_link(s)} ({s.source}{_md_more(s)})" for s in section.stories]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _md_link(story: DigestStory) -> str:
+    title = story.title.replace("[", "\\[").replace("]", "\\]")
+    return f"[{title}]({story.url})" if story.url else title
+
+
+def _md_more(story: DigestStory) -> str:
+    return f", +{story.sources - 1} weitere Quellen" if story.sources > 1 else ""
+
+
+def render_html_page(digest: Digest) -> str:
+    """A self-contained HTML page of the digest (no external resources)."""
+    title = (f"Tagesüberblick {_local(digest.start, digest.timezone)} – "
+             f"{_local(digest.end, digest.timezone)}")
+    parts = [
+        "<!doctype html>", '<html lang="de"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>",
+        "<style>body{font-family:system-ui,sans-serif;max-width:46em;margin:2em auto;"
+        "line-height:1.5;padding:0 1em}h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}"
+        "li{margin:.3em 0}.src{color:#666}blockquote{margin:.3em 0 .8em 1em;color:#333}</style>",
+        "</head><body>", f"<h1>{html.escape(title)}</h1>",
+    ]
+    top = digest.top_stories()
+    if top:
+        parts.append("<h2>Top-Themen</h2><ul>")
+        for story in top:
+            parts.append(f"<li>{_html_item(story)}")
+            if story.summary:
+                parts.append(f"<blockquote>{html.escape(' '.join(story.summary))}</blockquote>")
+            parts.append("</li>")
+        parts.append("</ul>")
+    for section in digest.sections:
+        parts.append(f"<h2>{html.escape(section.rule_name)}</h2>")
+        if not section.stories:
+            parts.append("<p>Nichts Neues.</p>")
+            continue
+        parts.append(f"<p>{section.matches} Artikel, {len(section.stories)} Themen</p><ul>")
+        parts.extend(f"<li>{_html_item(s)}</li>" for s in section.stories)
+        parts.append("</ul>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _html_item(story: DigestStory) -> str:
+    title = html.escape(story.title)
+    if story.url:
+        title = f'<a href="{html.escape(story.url)}">{title}</a>'
+    return f'{title} <span class="src">({html.escape(story.source)}{_md_more(story)})</span>'
