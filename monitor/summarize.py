@@ -1,0 +1,460 @@
+"""Extractive summaries of one article, and the character spans of matched words in a sentence.
+
+A summary is two or three sentences of the article itself, never rewritten and never cut inside a
+sentence, so an alert quotes exactly what the source said. Sentences are chosen by
+
+- position: news put the most important facts first;
+- centrality: how much of the article a sentence represents (the cosine between the sentence's
+  terms and the article's term counts, title words counting extra);
+- the matched words of the rule (``highlight``): a subscriber wants to see why the alert came;
+
+and printed in article order. Boilerplate never gets in: bylines ("… haben zu diesem Bericht
+beigetragen", "(Reporting by …)"), agency credits, photo credits, "Lesen Sie auch"-style links and
+all-caps teaser headlines of other stories.
+
+Sentence splitting is a regex splitter with an abbreviation list per language (no model, nothing
+downloaded at run time). It knows German quotation marks („…“, »…«), so a sentence may end inside
+quotes (``„… angenommen.“ Dann``); initials and abbreviations ("Dr.", "z. B.", "U.S.", "т. е."),
+ordinals ("3. Liga"), dates ("13. September", "2023. 9. 13") and decimals do not end a sentence.
+A quotation of a few sentences stays whole; a long one (a speech) is split like any text. Where
+it is unsure, it keeps text together: a sentence too long is harmless, a sentence cut in two is
+not.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import Stemmer
+
+
+@dataclass
+class Summary:
+    """The chosen sentences, in article order."""
+
+    sentences: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return " ".join(self.sentences)
+
+
+# --- words ----------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"\w+")
+
+
+def _without_diacritics() -> dict[int, str]:
+    """Latin letters with diacritics → their base letters ("é" → "e"); other scripts untouched, so
+    the Russian "й" and "ё" stay themselves."""
+    table = {ord("ø"): "o", ord("ł"): "l", ord("đ"): "d", ord("ħ"): "h"}
+    for code in range(0xC0, 0x250):
+        base = "".join(c for c in unicodedata.normalize("NFD", chr(code))
+                       if not unicodedata.combining(c))
+        if base != chr(code) and base:
+            table[code] = base
+    return table
+
+
+_DIACRITICS = _without_diacritics()
+# German transcriptions (Lucene's German normalisation): ae/oe/ue → a/o/u, but not "ue" after a
+# vowel or q ("Feuer", "Quelle"), so "Suedkorea" and "Südkorea" fold to the same word.
+_TRANSCRIPTION = re.compile(r"(?<![aeiouyq])ue|ae|oe")
+
+
+def _fold(text: str) -> str:
+    """Case- and diacritic-insensitive form of a text: "SÜDKOREA", "Suedkorea" → "sudkorea"."""
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(_DIACRITICS)
+    return _TRANSCRIPTION.sub(lambda m: m.group()[0], folded)
+
+
+_SNOWBALL = {
+    "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german", "el": "greek",
+    "en": "english", "es": "spanish", "et": "estonian", "eu": "basque", "fi": "finnish",
+    "fr": "french", "ga": "irish", "hi": "hindi", "hu": "hungarian", "hy": "armenian",
+    "id": "indonesian", "it": "italian", "lt": "lithuanian", "nb": "norwegian", "ne": "nepali",
+    "nl": "dutch", "nn": "norwegian", "no": "norwegian", "pl": "polish", "pt": "portuguese",
+    "ro": "romanian", "ru": "russian", "sr": "serbian", "sv": "swedish", "ta": "tamil",
+    "tr": "turkish", "yi": "yiddish",
+}
+
+
+@lru_cache(maxsize=None)
+def _stemmer(language: str) -> Stemmer.Stemmer | None:
+    name = _SNOWBALL.get(language)
+    return Stemmer.Stemmer(name) if name and name in Stemmer.algorithms() else None
+
+
+def _language(language: str | None) -> str:
+    """"de-DE", "DE", "de_AT" → "de"; missing → ""."""
+    return (language or "").strip().lower().replace("_", "-").split("-")[0]
+
+
+# Inflectional endings that still name the same thing: German and English genitive and plural,
+# Russian case endings (after folding). Used where no stemmer is known, and for names, which
+# stemmers often leave alone ("Putins", "Путина").
+_ENDINGS = frozenset(
+    "s es e en n er ern em ens ns "
+    "а я у ю ом ем ой ей ы и е ов ев ам ям ами ями ах ях ым им ого его ому ему ая яя ую юю ые ых ими".split()
+)
+_MIN_STEM = 3
+
+
+def _same_word(token: str, word: str, stemmer: Stemmer.Stemmer | None) -> bool:
+    """Whether two folded words are forms of one word: equal, one is the other plus an ending, or
+    (with a stemmer) both have one stem."""
+    if token == word:
+        return True
+    short, long = (token, word) if len(token) < len(word) else (word, token)
+    if len(short) >= _MIN_STEM and long.startswith(short) and long[len(short):] in _ENDINGS:
+        return True
+    return stemmer is not None and len(short) >= _MIN_STEM and (
+        stemmer.stemWord(token) == stemmer.stemWord(word)
+    )
+
+
+def highlight_spans(
+    sentence: str, words: Iterable[str], *, language: str | None = None
+) -> list[tuple[int, int]]:
+    """Character spans (start, end) in `sentence` of the given words and phrases, for bold text.
+
+    Matching ignores case and diacritics and accepts inflected forms ("Putin" marks "Putins",
+    "Einladung" marks "Einladungen"); a phrase ("Kim Jong Un") marks its words in a row as one
+    span. With a `language`, forms sharing a Snowball stem match too. Spans are sorted and never
+    overlap; where two matches overlap, the one starting first (then the longer) wins.
+    """
+    stemmer = _stemmer(_language(language))
+    phrases = {tuple(_fold(w) for w in _WORD.findall(phrase)) for phrase in words}
+    phrases = sorted((p for p in phrases if p), key=len, reverse=True)
+    tokens = [(m.start(), m.end(), _fold(m.group())) for m in _WORD.finditer(sentence)]
+    spans: list[tuple[int, int]] = []
+    position = 0
+    while position < len(tokens):
+        for phrase in phrases:
+            window = tokens[position:position + len(phrase)]
+            if len(window) == len(phrase) and all(
+                _same_word(token[2], word, stemmer) for token, word in zip(window, phrase)
+            ):
+                spans.append((window[0][0], window[-1][1]))
+                position += len(phrase)
+                break
+        else:
+            position += 1
+    return spans
+
+
+# --- sentences ------------------------------------------------------------------------------------
+
+# Abbreviations that never end a sentence (compared without case). Single letters ("z. B.",
+# "J. R. R.", "т. е.", "г.") and dotted forms ("U.S.", "e.g.", "z.B.") are recognised by shape.
+# Words that often end a sentence ("etc.", "usw.") are not listed: after them a capital letter
+# starts a new sentence.
+_ABBREVIATIONS = {
+    "de": "Dr Prof Hr Fr Frl Hrsg bzw ca vgl ggf evtl ebd inkl exkl zzgl max min Mio Mrd Tsd Nr St "
+          "Str Tel Abs Kap Bd Jh Jhd bspw sog ehem geb gest verh Abb Anm Ziff Jan Feb Mär Apr Jun "
+          "Jul Aug Sep Sept Okt Nov Dez allg betr bzgl gem gegr insb Dipl Ing Mag Gebr mind Pfr",
+    "en": "Mr Mrs Ms Dr Prof Sr Jr St Mt Ft vs Inc Ltd Co Corp Bros Gen Gov Sen Rep Rev Lt Col Sgt "
+          "Capt Cmdr Adm Maj Supt Hon Pres Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec Ave "
+          "Blvd Rd approx dept Univ Assn al cf",
+    "ru": "гг вв им ул пр просп пл кв корп стр обл руб коп млн млрд тыс др см рис напр проф "
+          "акад доц канд гр нач зам ген тов илл",
+    "fr": "Mme Mlle Mgr Dr Pr env chap av apr hab",
+    "es": "Sr Sra Srta Dr Dra Ud Uds pág núm aprox Avda",
+    "pl": "np tzw ul al prof dr hab inż godz tys mln mld ok nr wg ds św",
+}
+_ABBREVIATIONS = {lang: frozenset(w.casefold() for w in words.split())
+                  for lang, words in _ABBREVIATIONS.items()}
+_ANY_ABBREVIATION = frozenset("dr prof mr mrs ms st nr no".split())
+# Before a number these do not end a sentence either: "Nr. 5", "Art. 3", "S. 12", "No. 1".
+_BEFORE_NUMBER = frozenset("nr no nos art abs kap bd vol abb fig tab ziff rn rz jg p pp s".split())
+# Languages that write ordinal numbers with a dot: "3. Liga", "am 13. September".
+_ORDINAL_DOT = frozenset("de pl cs sk hu fi da no nb nn is et lv sl hr sr bs tr".split())
+_MONTHS = frozenset(
+    "januar jänner februar märz april mai juni juli august september oktober november dezember "
+    "jan feb mär apr jun jul aug sep sept okt nov dez".split()
+)
+
+_OPENERS = "\"'„“”«»‚‘‹›([{¿¡–—-"
+# Terminal punctuation, then any closing quotes or brackets, then whitespace.
+_CANDIDATE = re.compile(r"([.!?…؟]+)([\"'“”«»’‘‹›)\]}]*)(?=\s)")
+# Scripts that end sentences without a following space (Chinese, Japanese, Hindi, Burmese).
+_CANDIDATE_NO_SPACE = re.compile(r"[。！？।॥။]+[」』”’）)\"']*")
+_NEXT = re.compile(r"\s*[\"'„“”«»‚‘‹›(\[{¿¡–—-]*\s*(\w+)?")
+_LONG_QUOTATION = 300
+_QUOTE = re.compile(r"[„“”«»\"]")
+_TERMINAL = ".!?…؟。！？।॥။"
+_CLOSING = "\"'“”«»’‘‹›)]}」』）"
+
+
+def split_sentences(text: str, language: str) -> list[str]:
+    """The sentences of a text, in order; paragraphs (lines) never share a sentence."""
+    return [sentence for _, sentence in _sentences(_paragraphs(text), _language(language))]
+
+
+def _paragraphs(text: str) -> list[str]:
+    """Non-empty lines; a line that stops mid-sentence is joined with a next one in lower case."""
+    paragraphs: list[str] = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = " ".join(line.split())
+        if not line:
+            if paragraphs and paragraphs[-1]:
+                paragraphs.append("")
+            continue
+        previous = paragraphs[-1] if paragraphs else ""
+        if previous and line[0].islower() and not _ends_complete(previous) \
+                and not previous.endswith(":"):
+            paragraphs[-1] = f"{previous} {line}"
+        else:
+            paragraphs.append(line)
+    return [p for p in paragraphs if p]
+
+
+def _sentences(paragraphs: list[str], language: str) -> list[tuple[int, str]]:
+    """(paragraph number, sentence) for every sentence of the paragraphs."""
+    result: list[tuple[int, str]] = []
+    for number, paragraph in enumerate(paragraphs):
+        result.extend((number, sentence) for sentence in _split_paragraph(paragraph, language))
+    return result
+
+
+def _ends_complete(sentence: str) -> bool:
+    """Ends like a whole sentence: terminal punctuation (maybe inside quotes) or a closing quote."""
+    bare = sentence.rstrip(_CLOSING)
+    return bool(bare) and (bare[-1] in _TERMINAL or bare != sentence and sentence[-1] in "“”«»\"")
+
+
+def _split_paragraph(paragraph: str, language: str) -> list[str]:
+    quoted = _quoted_spans(paragraph)
+    cuts = [m.end() for m in _CANDIDATE.finditer(paragraph)
+            if _ends_sentence(paragraph, m, language, quoted)]
+    cuts += [m.end() for m in _CANDIDATE_NO_SPACE.finditer(paragraph)
+             if not _inside(quoted, m.end())]
+    sentences: list[str] = []
+    start = 0
+    for cut in sorted(set(cuts)) + [len(paragraph)]:
+        sentence = paragraph[start:cut].strip()
+        if sentence:
+            sentences.append(sentence)
+        start = cut
+    return sentences
+
+
+def _quoted_spans(paragraph: str) -> list[tuple[int, int]]:
+    """(opening, closing) positions of the outermost quotations; none when quotes do not pair up.
+
+    Longer quotations (speeches, statements) are left out, so they are split into their sentences.
+
+    Whether a quote mark opens or closes is read from its neighbours (like Markdown's flanking
+    rule), which works for „…“, »…«, «…», “…” and "…" alike.
+    """
+    spans: list[tuple[int, int]] = []
+    depth = 0
+    opened_at = 0
+    for m in _QUOTE.finditer(paragraph):
+        at = m.start()
+        before = paragraph[at - 1] if at else " "
+        after = paragraph[at + 1] if at + 1 < len(paragraph) else " "
+        can_open = m.group() == "„" or (before.isspace() or before in _OPENERS) and not after.isspace()
+        can_close = m.group() != "„" and not before.isspace() and (
+            after.isspace() or not after.isalnum())
+        if can_close and (depth > 0 or not can_open):
+            if depth == 0:
+                return []
+            depth -= 1
+            if depth == 0 and at - opened_at <= _LONG_QUOTATION:
+                spans.append((opened_at, at))
+        elif can_open:
+            if depth == 0:
+                opened_at = at
+            depth += 1
+    return spans if depth == 0 else []
+
+
+def _inside(spans: list[tuple[int, int]], position: int) -> bool:
+    return any(start < position <= end for start, end in spans)
+
+
+def _ends_sentence(paragraph: str, m: re.Match[str], language: str,
+                   quoted: list[tuple[int, int]]) -> bool:
+    """Whether the terminal punctuation matched by `m` really ends a sentence."""
+    if _inside(quoted, m.end()):
+        return False
+    following = _NEXT.match(paragraph, m.end()).group(1) or ""
+    if following[:1].islower():
+        return False
+    if m.group(1) != ".":
+        return True
+    token = paragraph[paragraph.rfind(" ", 0, m.start()) + 1:m.start()].lstrip(_OPENERS)
+    if following[:1].isdigit():
+        return not (token.isdigit() or token.casefold() in _BEFORE_NUMBER
+                    or _is_abbreviation(token, language))
+    if token.isdigit():
+        if following.casefold() in _MONTHS:
+            return False
+        return not (language in _ORDINAL_DOT and len(token) <= 3)
+    return not _is_abbreviation(token, language)
+
+
+def _is_abbreviation(token: str, language: str) -> bool:
+    if len(token) == 1:
+        return token.isalpha()
+    if "." in token:  # "U.S", "z.B", "e.g", "m.in": short letter groups joined by dots
+        return all(0 < len(part) <= 3 and part.isalpha() for part in token.split("."))
+    folded = token.casefold()
+    return folded in _ANY_ABBREVIATION or folded in _ABBREVIATIONS.get(language, ())
+
+
+# --- summaries ------------------------------------------------------------------------------------
+
+# Boilerplate, matched on the lower-cased sentence: bylines, agency and photo credits anywhere in it;
+# link teasers ("Lesen Sie auch", "Read more") and credit lines ("Foto: …") at its start.
+_BOILERPLATE_ANYWHERE = re.compile(
+    r"""zu\s+diesem\s+(?:bericht|artikel|beitrag)\s+beigetragen
+    | contributed\s+(?:reporting\s+)?to\s+this\s+(?:report|story|article)
+    | \bmit\s+material\s+(?:von|der|des|aus)\b
+    | (?:reporting|editing|writing)\s+by\b
+    | getty\s*images | picture\s+alliance | imago\s+images | shutterstock | unsplash | \(\s*foto\b
+    | © | alle\s+rechte\s+vorbehalten | all\s+rights\s+reserved
+    | (?:sign\s+up|subscribe)\b.{0,40}\bnewsletter | newsletter\s+abonnieren
+    | folgen\s+sie\s+uns | follow\s+us\b""",
+    re.VERBOSE,
+)
+_BOILERPLATE_START = re.compile(
+    r"""\W*(?:lesen\s+sie\s+(?:auch|mehr|hier|weiter) | mehr\s+(?:zum\s+thema|dazu|lesen)
+    | auch\s+interessant | weiterlesen | weitere\s+informationen
+    | das\s+k[öo]nnte\s+sie\s+(?:auch\s+)?interessieren
+    | read\s+(?:more|also|next) | see\s+also | related | more\s+on\s+this | recommended
+    | читайте\s+также | подробнее | смотрите\s+также | (?:à\s+)?lire\s+aussi | lea\s+también | leer\s+más
+    | (?:foto|bild|bilder|titelbild|bildquelle|photo|photograph|image|picture|credit|фото|quelle
+       |source|copyright)s?\b[^.!?]{0,40}?(?::|\bby\b))""",
+    re.VERBOSE,
+)
+_MIN_CASED_LETTERS = 12
+_TEASER_LENGTH = 300
+_CAPS_SHARE = 0.7
+
+_STOPWORDS = frozenset(_fold(w) for w in """
+    der die das den dem des ein eine einer eines einem einen und oder aber auch als am an auf aus bei
+    bis da dass daß du er es sie wir ihr ich im in ist sind war waren wird werden wurde wurden hat
+    haben hatte hatten sein seine seiner seinen ihre ihren ihrem mit nach nicht noch nur ob so um
+    über von vor wie zu zum zur sich man mehr schon sehr doch dann wenn weil was wer wo dies diese
+    dieser dieses diesem diesen kann können soll sollen muss müssen will hier dort heute jetzt
+    the a an and or but of to in on at for from by with as is are was were be been being has have had
+    it its this that these those he she they we you his her their our not no yes will would can could
+    said says also more than about after before into over under up out all so if which who what when
+    и в во не на с со по к ко у о об от до из за для что это как а но же ли бы он она оно они мы вы я
+    его ее её их был была было были быть есть так также уже еще ещё при под над между то этот эта эти
+    le la les un une des du de et ou en dans sur pour par avec est sont pas que qui il elle ils au aux
+    el los las y o en por para con es son no que se su sus al lo del una uno como
+""".split())
+
+
+@dataclass
+class _Candidate:
+    position: int
+    text: str
+    terms: frozenset[str]
+
+
+def summarize(title: str, text: str, language: str, *, highlight: Iterable[str] = (),
+              max_sentences: int = 3) -> Summary:
+    """Two or three sentences of the article that say what it is about, in article order.
+
+    Sentences with the `highlight` words (a rule's matched words) are preferred. A third sentence
+    is added only while the summary stays short (about 500 characters); a single long sentence is
+    kept whole, the caller decides about length. Empty text, or text that is all boilerplate,
+    gives an empty summary.
+    """
+    lang = _language(language)
+    stemmer = _stemmer(lang)
+    paragraphs = _paragraphs(text)
+    sentences = _sentences(paragraphs, lang)
+    teasers = {number for number, paragraph in enumerate(paragraphs) if _is_teaser(paragraph)}
+    if len(teasers) == len(paragraphs):  # a text all in capitals: then capitals say nothing
+        teasers = set()
+    usable = [(i, s) for i, (number, s) in enumerate(sentences)
+              if number not in teasers and not _is_boilerplate(s)]
+    title_terms = _terms(title, lang, stemmer)
+    candidates = [_Candidate(i, s, _terms(s, lang, stemmer)) for i, s in usable]
+    complete = [c for c in candidates
+                if _ends_complete(c.text) and len(c.terms) >= 3
+                and _overlap(c.terms, title_terms) < 0.8]
+    candidates = complete or candidates
+    if not candidates or max_sentences < 1:
+        return Summary([])
+
+    phrases = [p for p in highlight if _WORD.search(p)]
+    scores = _scores(candidates, title_terms, phrases, lang)
+    ranked = sorted(range(len(candidates)), key=lambda i: -scores[i])
+    chosen: list[_Candidate] = []
+    length = 0
+    for i in ranked:
+        candidate = candidates[i]
+        if len(chosen) == max_sentences:
+            break
+        if len(chosen) >= 2 and length + len(candidate.text) > _SHORT_SUMMARY:
+            continue
+        if any(_overlap(candidate.terms, other.terms) >= 0.5 for other in chosen):
+            continue
+        chosen.append(candidate)
+        length += len(candidate.text)
+    chosen.sort(key=lambda c: c.position)
+    return Summary([c.text for c in chosen])
+
+
+_SHORT_SUMMARY = 500
+_WEIGHT_POSITION = 0.5
+_WEIGHT_CENTRALITY = 0.5
+_WEIGHT_HIGHLIGHT = 1.0
+_TITLE_BONUS = 2
+
+
+def _scores(candidates: list[_Candidate], title_terms: frozenset[str], phrases: list[str],
+            language: str) -> list[float]:
+    """Position + centrality + share of the highlight phrases a sentence contains."""
+    document = Counter(term for c in candidates for term in c.terms)
+    for term in title_terms:
+        document[term] += _TITLE_BONUS
+    centrality = [
+        sum(document[t] - 1 for t in c.terms) / math.sqrt(len(c.terms)) if c.terms else 0.0
+        for c in candidates
+    ]
+    top = max(centrality) or 1.0
+    scores = []
+    for rank, (candidate, central) in enumerate(zip(candidates, centrality)):
+        score = _WEIGHT_POSITION / (1 + rank / 3) + _WEIGHT_CENTRALITY * central / top
+        if phrases:
+            found = sum(1 for p in phrases if highlight_spans(candidate.text, [p], language=language))
+            score += _WEIGHT_HIGHLIGHT * found / len(phrases)
+        scores.append(score)
+    return scores
+
+
+def _terms(text: str, language: str, stemmer: Stemmer.Stemmer | None) -> frozenset[str]:
+    """The content words of a text as stems: no stop words, numbers or one-letter words."""
+    words = [w for w in _WORD.findall(_fold(text))
+             if len(w) > 1 and not w.isdigit() and w not in _STOPWORDS]
+    return frozenset(stemmer.stemWords(words) if stemmer else words)
+
+
+def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def _is_boilerplate(sentence: str) -> bool:
+    lowered = sentence.lower()
+    return bool(_BOILERPLATE_ANYWHERE.search(lowered) or _BOILERPLATE_START.match(lowered))
+
+
+def _is_teaser(paragraph: str) -> bool:
+    """A short paragraph mostly in capitals: in news pages, the headline of another story."""
+    if len(paragraph) > _TEASER_LENGTH:
+        return False
+    upper = sum(map(str.isupper, paragraph))
+    lower = sum(map(str.islower, paragraph))
+    return upper + lower >= _MIN_CASED_LETTERS and upper >= _CAPS_SHARE * (upper + lower)
