@@ -102,7 +102,7 @@ _ENDINGS = frozenset(
     "s es e en n er ern em ens ns "
     "а я у ю ом ем ой ей ы и е ов ев ам ям ами ями ах ях ым им ого его ому ему ая яя ую юю ые ых ими".split()
 )
-_MIN_STEM = 3
+_MIN_STEM = 2  # "Un" in "Kim Jong Un" → "Ыном" in Russian
 
 
 def _same_word(token: str, word: str, stemmer: Stemmer.Stemmer | None) -> bool:
@@ -113,7 +113,7 @@ def _same_word(token: str, word: str, stemmer: Stemmer.Stemmer | None) -> bool:
     short, long = (token, word) if len(token) < len(word) else (word, token)
     if len(short) >= _MIN_STEM and long.startswith(short) and long[len(short):] in _ENDINGS:
         return True
-    return stemmer is not None and len(short) >= _MIN_STEM and (
+    return stemmer is not None and len(short) > _MIN_STEM and (
         stemmer.stemWord(token) == stemmer.stemWord(word)
     )
 
