@@ -1,0 +1,13 @@
+"""Ingest: seed files and feeds in, normalised articles out.
+
+Each module is one step the pipeline (monitor/pipeline.py) calls in order; none of them calls
+another step or touches the database:
+
+- `fetch`: HTTP with hard limits (time, size, redirects) that reports trouble instead of raising.
+- `parse`: feed bytes → `ParsedFeed` (RSS, Atom, RDF via feedparser; JSON Feed by hand).
+- `poll`: many feeds at once, and full-text pages for feeds that ask for them.
+- `health`: a feed's next fetch state (validators, error count, backoff).
+- `normalize`: clean text, canonical URLs, language, content hash → `Article`.
+- `seeds`: the files in `seeds/`.
+- `opml`: feed lists in and out.
+"""
