@@ -23,6 +23,9 @@ conditional requests with 304. Failure modes (all under "/_"):
 | /_redirect-loop               | 302 → /_redirect-loop/b → 302 → /_redirect-loop …           |
 | /_redirect/N/PATH             | N redirects, then PATH                                         |
 | /_close                       | closes the connection without answering                       |
+| /_delay/MS/PATH               | waits MS milliseconds, then serves PATH                        |
+
+`server.max_in_flight` is the largest number of requests it was answering at once.
 """
 
 from __future__ import annotations
@@ -87,6 +90,8 @@ class FeedServer:
     def __init__(self, fixtures: Path | None = None):
         self.fixtures = fixtures
         self.requests: list[Request] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._resources: dict[str, Resource] = {}
         self._lock = threading.Lock()
         self.stopping = threading.Event()
@@ -177,6 +182,15 @@ class FeedServer:
         with self._lock:
             self.requests.append(request)
 
+    def enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
 
 class _Handler(BaseHTTPRequestHandler):
     feed_server: FeedServer
@@ -189,12 +203,24 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         server = self.feed_server
         server.record(Request(self.path, {k.lower(): v for k, v in self.headers.items()}))
-        parts = urlsplit(self.path)
+        server.enter()
+        try:
+            self._answer(self.path)
+        finally:
+            server.leave()
+
+    def _answer(self, target: str) -> None:
+        parts = urlsplit(target)
         path, query = parts.path, parse_qs(parts.query)
+        if path.startswith("/_delay/"):
+            _, _, milliseconds, rest = path.split("/", 3)
+            time.sleep(int(milliseconds) / 1000)
+            self._answer("/" + rest)
+            return
         if path.startswith("/_"):
             self._failure_mode(path, query)
             return
-        resource = server.resource(path)
+        resource = self.feed_server.resource(path)
         if resource is None:
             self._send(404, b"not found", "text/plain")
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,14 @@ TEST_FETCH = FetchConfig(timeout_s=1.5, max_bytes=1024 * 1024, max_redirects=3,
 def feed_server():
     with FeedServer(FEEDS) as server:
         yield server
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port that was free a moment ago: connecting to it is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import socket
 import time
 import zlib
 
@@ -70,12 +69,8 @@ async def test_http_errors_are_reported_with_status_and_reason(feed_server, fetc
     assert not result.ok and result.body == b""
 
 
-async def test_connection_refused_is_reported(fetcher):
-    with socket.socket() as probe:          # a port that was free a moment ago: nobody listens
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-
-    result = await fetcher.fetch(f"http://127.0.0.1:{port}/feed.xml")
+async def test_connection_refused_is_reported(fetcher, closed_port):
+    result = await fetcher.fetch(f"http://127.0.0.1:{closed_port}/feed.xml")
 
     assert result.error == "connection refused"
     assert result.status is None
