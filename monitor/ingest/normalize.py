@@ -126,6 +126,16 @@ def clean_plain_text(text: str) -> str:
     return "\n\n".join(p for p in paragraphs if p)
 
 
+def paragraphs_without_title(extracted: str, title: str) -> str:
+    """trafilatura's lines as "\n\n"-separated paragraphs, without a leading repeat of the
+    title (the page's <h1>), which would otherwise open every summary."""
+    paragraphs = [line.strip() for line in extracted.splitlines() if line.strip()]
+    if paragraphs and title and " ".join(paragraphs[0].split()).casefold() == " ".join(
+            title.split()).casefold():
+        paragraphs = paragraphs[1:]
+    return "\n\n".join(paragraphs)
+
+
 def clean_title(title: str) -> str:
     """A title as one line of plain text (feeds put HTML, even scripts, into titles)."""
     return " ".join(clean_text(title).split())

@@ -19,6 +19,7 @@ import trafilatura
 
 from monitor.ingest.fetch import Fetcher, content_charset
 from monitor.ingest.health import next_feed_state
+from monitor.ingest.normalize import clean_title, paragraphs_without_title
 from monitor.ingest.parse import FeedError, parse_feed
 from monitor.models import Feed, FeedOutcome, FetchResult, RawItem
 
@@ -82,7 +83,7 @@ async def fill_full_text(items: list[RawItem],
             if result.error:
                 return item, result.error
             text = await asyncio.to_thread(extract_main_text, result.body, result.content_type,
-                                           result.final_url or item.url)
+                                           result.final_url or item.url, item.title)
         except Exception as exc:  # a bug in extraction must cost one item, not all
             log.exception("full text of %s failed unexpectedly", item.url)
             return item, f"internal error: {type(exc).__name__}: {exc}"
@@ -98,8 +99,10 @@ def full_text_status(reason: str | None) -> str:
     return "ok" if reason is None else f"failed: {reason}"
 
 
-def extract_main_text(body: bytes, content_type: str | None, url: str) -> str | None:
-    """The article text of an HTML page (trafilatura), paragraphs separated by blank lines.
+def extract_main_text(body: bytes, content_type: str | None, url: str,
+                      title: str = "") -> str | None:
+    """The article text of an HTML page (trafilatura), paragraphs separated by blank lines,
+    without a leading repeat of `title`.
 
     The body is decoded with the charset the server declared; without one, trafilatura
     guesses from the bytes (meta tags, detection)."""
@@ -113,4 +116,4 @@ def extract_main_text(body: bytes, content_type: str | None, url: str) -> str | 
     text = trafilatura.extract(document, url=url, include_comments=False, include_tables=True)
     if not text or not text.strip():
         return None
-    return "\n\n".join(line.strip() for line in text.splitlines() if line.strip())
+    return paragraphs_without_title(text, clean_title(title)) or None

@@ -1,0 +1,218 @@
+"""The seed folder: documents an analyst drops into `seeds/`, read again on every run.
+
+- `.txt`, `.md`: the first non-empty line is the title (a Markdown "# " is dropped), the rest
+  the body;
+- `.html`, `.htm`: main text and title extracted with trafilatura;
+- `.json`: one object, or a list of objects; `.jsonl`: one object a line. Each object has
+  `title` and `text`, optionally `url`, `published` (ISO 8601), `language`, `source`.
+
+Reading is idempotent by design: seeds usually have no URL or GUID, so the store's content
+hash recognises a seed it has seen. A file (or one record of a JSON file) that cannot be used
+becomes a SeedError naming the file and the reason; everything else still loads.
+Hidden files (".gitkeep") are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import trafilatura
+
+from monitor.ingest.normalize import paragraphs_without_title
+from monitor.models import RawItem
+
+TEXT_SUFFIXES = (".txt", ".md", ".markdown")
+HTML_SUFFIXES = (".html", ".htm")
+JSON_SUFFIXES = (".json", ".jsonl")
+MAX_SEED_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SeedError:
+    """One seed file (or record in it) that could not be read, and why."""
+
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+class _Unreadable(Exception):
+    """Internal: the reason one file or record is unusable."""
+
+
+def read_seed_folder(folder: Path) -> tuple[list[tuple[Path, RawItem]], list[SeedError]]:
+    """Every seed file under `folder` (sorted, subfolders included) → items and errors.
+
+    A missing folder is no error: there are simply no seeds.
+    """
+    items: list[tuple[Path, RawItem]] = []
+    errors: list[SeedError] = []
+    if not folder.is_dir():
+        return items, errors
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if not path.is_file() or any(part.startswith(".") for part in relative.parts):
+            continue
+        try:
+            for item_or_error in read_seed_file(path):
+                if isinstance(item_or_error, SeedError):
+                    errors.append(item_or_error)
+                else:
+                    items.append((path, item_or_error))
+        except _Unreadable as exc:
+            errors.append(SeedError(path, str(exc)))
+    return items, errors
+
+
+def read_seed_file(path: Path) -> Iterator[RawItem | SeedError]:
+    """The items in one seed file; a bad record of a JSON file is yielded as a SeedError,
+    a file that cannot be read at all raises _Unreadable."""
+    suffix = path.suffix.lower()
+    if suffix not in TEXT_SUFFIXES + HTML_SUFFIXES + JSON_SUFFIXES:
+        raise _Unreadable(f"unsupported file type {suffix or '(none)'!r}; use .txt, .md, "
+                          ".html, .json or .jsonl")
+    data = _read_bytes(path)
+    if suffix in HTML_SUFFIXES:
+        yield _html_item(data)
+    elif suffix in TEXT_SUFFIXES:
+        yield _text_item(_decode(data), markdown=suffix != ".txt")
+    elif suffix == ".jsonl":
+        yield from _jsonl_items(path, _decode(data))
+    else:
+        yield from _json_items(path, _decode(data))
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > MAX_SEED_BYTES:
+            raise _Unreadable(f"file too large ({size:,} bytes, limit {MAX_SEED_BYTES:,})")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _Unreadable(f"cannot read: {exc.strerror or exc}") from exc
+    if not data.strip():
+        raise _Unreadable("empty file")
+    return data
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise _Unreadable(f"not valid UTF-8: byte 0x{data[exc.start]:02x} at offset "
+                          f"{exc.start} (line {line}); save the file as UTF-8") from exc
+
+
+def _text_item(content: str, *, markdown: bool) -> RawItem:
+    lines = content.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if start is None:
+        raise _Unreadable("empty file")
+    title = lines[start].strip()
+    if markdown:
+        title = title.lstrip("#").strip()
+    body = "\n".join(lines[start + 1:]).strip()
+    if not body:
+        raise _Unreadable("no text after the title line (the first line is the title)")
+    return RawItem(title=title, text=body, text_is_html=False)
+
+
+def _html_item(data: bytes) -> RawItem:
+    document = trafilatura.bare_extraction(data, with_metadata=True, include_comments=False)
+    text = (document.text or "").strip() if document is not None else ""
+    if not text:
+        raise _Unreadable("no main text found in the HTML page")
+    title = (document.title or "").strip()
+    published = None
+    if document.date:
+        published = _parse_time(document.date)
+    return RawItem(
+        title=title,
+        text=paragraphs_without_title(text, title),
+        text_is_html=False,
+        url=document.url or None,
+        published=published,
+        language=document.language or None,
+    )
+
+
+def _jsonl_items(path: Path, content: str) -> Iterator[RawItem | SeedError]:
+    for number, line in enumerate(content.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"line {number}"
+        try:
+            yield _json_record(json.loads(line), where)
+        except json.JSONDecodeError as exc:
+            yield SeedError(path, f"{where}: invalid JSON: {exc.msg} (column {exc.colno})")
+        except _Unreadable as exc:
+            yield SeedError(path, str(exc))
+
+
+def _json_items(path: Path, content: str) -> Iterator[RawItem | SeedError]:
+    try:
+        document = json.loads(content)
+    except json.JSONDecodeError as exc:
+        raise _Unreadable(f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+                          ) from exc
+    if isinstance(document, dict):
+        records, single = [document], True
+    elif isinstance(document, list):
+        records, single = document, False
+    else:
+        raise _Unreadable("JSON must be an object or a list of objects")
+    for number, record in enumerate(records, start=1):
+        where = "" if single else f"item {number}"
+        try:
+            yield _json_record(record, where)
+        except _Unreadable as exc:
+            if single:
+                raise
+            yield SeedError(path, str(exc))
+
+
+def _json_record(record: Any, where: str) -> RawItem:
+    prefix = f"{where}: " if where else ""
+    if not isinstance(record, dict):
+        raise _Unreadable(f"{prefix}expected an object with 'title' and 'text'")
+    text = record.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise _Unreadable(f"{prefix}no 'text' (a non-empty string is required)")
+    fields = {}
+    for key in ("title", "url", "language", "source", "published"):
+        value = record.get(key)
+        if value is not None and not isinstance(value, str):
+            raise _Unreadable(f"{prefix}'{key}' must be a string")
+        fields[key] = value.strip() if value else None
+    published = None
+    if fields["published"]:
+        published = _parse_time(fields["published"])
+        if published is None:
+            raise _Unreadable(f"{prefix}'published' is not an ISO 8601 time: "
+                              f"{fields['published']!r}")
+    return RawItem(
+        title=fields["title"] or "",
+        text=text,
+        text_is_html=False,
+        url=fields["url"],
+        published=published,
+        language=fields["language"],
+        source=fields["source"],
+    )
+
+
+def _parse_time(value: str) -> datetime | None:
+    """ISO 8601 (a date alone means midnight UTC); naive times are taken as UTC."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
