@@ -37,6 +37,8 @@ from monitor.models import RawItem
 GZIP_MAGIC = b"\x1f\x8b"
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 _JSON_FEED_VERSION = re.compile(r"^https?://jsonfeed\.org/version/1(\.\d+)?/?$")
+_XML_ENCODING = re.compile(rb"""^(\s*<\?xml[^>]*?\bencoding\s*=\s*["'])([^"']*)(["'])""")
+_CHARSET_PARAMETER = re.compile(r";\s*charset\s*=\s*[^;]*", re.IGNORECASE)
 _LOOKS_LIKE_HTML = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b",
                               re.IGNORECASE | re.DOTALL)
 
@@ -91,6 +93,7 @@ def _looks_like_json(body: bytes, content_type: str | None) -> bool:
 # ------------------------------------------------------------------ RSS, Atom, RDF (feedparser)
 
 def _parse_xml_feed(body: bytes, content_type: str | None, url: str) -> ParsedFeed:
+    body, content_type = _trust_valid_utf8(body, content_type)
     headers = {"content-type": content_type} if content_type else {}
     parsed = feedparser.parse(io.BytesIO(body), response_headers=headers,
                               sanitize_html=False, resolve_relative_uris=False)
@@ -105,6 +108,22 @@ def _parse_xml_feed(body: bytes, content_type: str | None, url: str) -> ParsedFe
         language=language,
         format=parsed.version or "unknown",
     )
+
+
+def _trust_valid_utf8(body: bytes, content_type: str | None) -> tuple[bytes, str | None]:
+    """Bytes that are valid UTF-8 and not plain ASCII are UTF-8, whatever the XML prolog or the
+    HTTP header claims: text in a legacy charset (windows-1251, KOI8-R, ISO-8859-1) practically
+    never forms valid UTF-8, while UTF-8 mislabelled as one of them is a common server mistake
+    that would otherwise turn "über" into "Гјber"."""
+    if body.isascii():
+        return body, content_type
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body, content_type
+    if content_type:
+        content_type = _CHARSET_PARAMETER.sub("", content_type)
+    return _XML_ENCODING.sub(rb"\g<1>utf-8\g<3>", body, count=1), content_type
 
 
 def _raise_unless_empty_feed(parsed: Any, body: bytes) -> None:
@@ -138,24 +157,24 @@ def _item_from_entry(entry: Any, feed_url: str, feed_language: str | None) -> Ra
     """One entry; its language is what it declares itself (Atom xml:lang), else the feed's."""
     text, text_is_html, language = _entry_body(entry)
     return RawItem(
-        title=_str_or_none(entry.get("title")) or "",
+        title=_str_or_none(_field(entry, "title")) or "",
         text=text,
         text_is_html=text_is_html,
         url=_entry_link(entry, feed_url),
-        guid=_str_or_none(entry.get("id")),
+        guid=_str_or_none(_field(entry, "id")),
         published=_entry_time(entry),
-        language=language or _detail_language(entry.get("title_detail")) or feed_language,
+        language=language or _detail_language(_field(entry, "title_detail")) or feed_language,
     )
 
 
 def _entry_body(entry: Any) -> tuple[str, bool, str | None]:
     """The longest of the entry's contents and summary, with its type and declared language."""
-    candidates = [c for c in entry.get("content") or [] if isinstance(c, dict)]
-    summary = entry.get("summary_detail")
+    candidates = [c for c in _field(entry, "content") or [] if isinstance(c, dict)]
+    summary = _field(entry, "summary_detail")
     if isinstance(summary, dict):
         candidates.append(summary)
-    elif entry.get("summary"):
-        candidates.append({"value": entry.get("summary"), "type": "text/html"})
+    elif _field(entry, "summary"):
+        candidates.append({"value": _field(entry, "summary"), "type": "text/html"})
     if not candidates:
         return "", True, None
     best = max(candidates, key=lambda c: len(c.get("value") or ""))
@@ -166,10 +185,10 @@ def _entry_body(entry: Any) -> tuple[str, bool, str | None]:
 def _entry_link(entry: Any, feed_url: str) -> str | None:
     """The entry's web page. feedparser copies a permalink GUID into `link` when there is no
     <link>; when that GUID is no URL ("1"), it is no link either."""
-    link = _str_or_none(entry.get("link"))
+    link = _str_or_none(_field(entry, "link"))
     if not link:
         return None
-    copied_from_guid = entry.get("guidislink") and link == entry.get("id")
+    copied_from_guid = _field(entry, "guidislink") and link == _field(entry, "id")
     if copied_from_guid and not re.match(r"^https?://", link, re.IGNORECASE):
         return None
     try:
@@ -181,13 +200,19 @@ def _entry_link(entry: Any, feed_url: str) -> str | None:
 def _entry_time(entry: Any) -> datetime | None:
     """feedparser's *_parsed values are UTC struct_time: calendar.timegm, never mktime."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
+        value = _field(entry, key)
         if isinstance(value, time.struct_time):
             try:
                 return datetime.fromtimestamp(calendar.timegm(value), UTC)
             except (OverflowError, ValueError, OSError):
                 continue
     return None
+
+
+def _field(entry: Any, key: str) -> Any:
+    """An entry field by its canonical name. Plain dict access skips FeedParserDict's alias
+    mapping, which is slow and warns when `updated_parsed` falls back to `published_parsed`."""
+    return dict.get(entry, key)
 
 
 def _detail_language(detail: Any) -> str | None:

@@ -228,3 +228,17 @@ def test_json_feed_items_of_odd_types_are_skipped_or_coerced():
         ("17", "", "Numeric id.", None),
         ("x", "", "Bad date.", None),
     ]
+
+
+@pytest.mark.parametrize("prolog, content_type", [
+    ("utf-8", "application/atom+xml; charset=windows-1251"),
+    ("windows-1251", None),
+    ("ISO-8859-1", "text/xml; charset=iso-8859-1"),
+])
+def test_utf8_mislabelled_as_a_legacy_charset_is_read_as_utf8(prolog, content_type):
+    body = (FEEDS / "atom.xml").read_bytes().replace(b'encoding="utf-8"',
+                                                      f'encoding="{prolog}"'.encode())
+
+    feed = parse_feed(body, content_type, FEED_URL)
+
+    assert feed.items[1].title == "Wetter: Sturm über Norddeutschland"
