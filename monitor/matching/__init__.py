@@ -1,0 +1,34 @@
+"""Rules and matching: rule files, the query language, text analysis and the rule engine.
+
+Public API (used by the pipeline, the CLI and the Telegram bot):
+
+- load_rules(folder) -> RuleSet, raising RuleErrors (a list of RuleError: file, line, column,
+  message); RuleWatcher(folder).current() -> (RuleSet, errors) for hot reload;
+- parse_query(text, entities) -> Query, raising QuerySyntaxError (.column, caret message);
+  make_rule(rule_id, query_text, entities) for rules made from a query (`/watch`, search);
+- Engine(ruleset).match(article) -> [RuleMatch(rule_id, rule_version, hits)];
+  match_articles(engine, articles) -> rows for Store.save_matches.
+"""
+
+from monitor.matching.analysis import ANALYZER, Analyzer, Document
+from monitor.matching.engine import Engine, Hit, RuleMatch, is_negative_only, match_articles
+from monitor.matching.query import Query, QuerySyntaxError, parse_query
+from monitor.matching.rules import (
+    Entity,
+    Example,
+    Rule,
+    RuleError,
+    RuleErrors,
+    RuleSet,
+    RuleWatcher,
+    load_rule_files,
+    load_rules,
+    make_rule,
+)
+
+__all__ = [
+    "ANALYZER", "Analyzer", "Document", "Engine", "Entity", "Example", "Hit", "Query",
+    "QuerySyntaxError", "Rule", "RuleError", "RuleErrors", "RuleMatch", "RuleSet",
+    "RuleWatcher", "is_negative_only", "load_rule_files", "load_rules", "make_rule",
+    "match_articles", "parse_query",
+]

@@ -1,0 +1,536 @@
+"""The rule engine: stored queries matched the way Luwak / Lucene Monitor do it.
+
+Instead of evaluating every rule against every article, each rule is indexed under a few
+terms that any article it matches must contain (its "presearch" terms):
+
+- a word, exact word, wildcard, `lang:` or `source:` term: itself;
+- a phrase: its rarest word; NEAR and AND: the rarest of their operands ("rarest" is guessed
+  from the term's kind and length, as Luwak's TermWeightor does); OR: every branch;
+- NOT: nothing (it can be true for an article that contains none of its terms), so a rule
+  that is only negative goes on a short always-check list;
+- a rule's `languages` and `sources` limits are terms too (an AND with the query).
+
+An article becomes the set of term ids it contains (its words' exact and stemmed forms, the
+wildcards they match, its language and source names); the rules indexed under those ids are
+the candidates, and only they are fully verified against per-article word positions. The
+result is exactly what evaluating every rule on every article gives (a property test proves
+it against evaluate.py).
+
+Terms are integer ids. Stems depend on the article's language, so the index is built per
+stemmer profile, lazily, the first time an article of that profile arrives. Wildcards are
+resolved per distinct word through dictionaries of their fixed parts (prefixes, suffixes,
+substrings of the lengths in use), once per word thanks to the word → ids cache.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from itertools import chain
+from typing import Any
+
+from monitor.matching.analysis import ANALYZER, BODY_OFFSET, AnalyzedText, Analyzer, FieldText
+from monitor.matching.query import And, Lang, Near, Node, Not, Or, Phrase, Source, Term, leaves
+from monitor.matching.rules import Rule, RuleSet
+from monitor.models import Article
+
+MAX_HIT_POSITIONS = 50
+
+Span = tuple[int, int]
+Test = Callable[["_View"], bool]
+Spans = Callable[["_View"], list[Span]]
+Template = tuple[str, str]          # (kind, form) of a term before its profile is known
+
+
+@dataclass(frozen=True)
+class Hit:
+    """Where one query term matched: the term as written, the field, word positions within
+    that field, and the article's words found there (case-folded)."""
+
+    term: str
+    field: str
+    positions: tuple[int, ...]
+    words: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"term": self.term, "field": self.field, "positions": list(self.positions),
+                "words": list(self.words)}
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    rule_id: str
+    rule_version: str
+    hits: tuple[Hit, ...]
+
+    @property
+    def words(self) -> list[str]:
+        return sorted({word for hit in self.hits for word in hit.words})
+
+    def summary(self) -> dict[str, Any]:
+        """What is stored with the match, so that an alert can say why it fired."""
+        return {"words": self.words, "hits": [hit.as_dict() for hit in self.hits]}
+
+
+# ------------------------------------------------------------------------- presearch
+
+def _weight(template: Template) -> float:
+    """How rare a term probably is: longer words are rarer, exact forms rarer than stems,
+    wildcards and languages common."""
+    kind, form = template
+    if kind == "lang":
+        return 0.5
+    if kind == "source":
+        return 3.0
+    if kind in ("prefix", "suffix", "infix"):
+        return len(form) - 1.5
+    return len(form) + (0.5 if kind == "exact" else 0.0)
+
+
+def _best(options: list[list[Template]]) -> list[Template]:
+    return max(options, key=lambda alternatives: (min(map(_weight, alternatives)),
+                                                  -len(alternatives)))
+
+
+def required_terms(node: Node) -> list[Template] | None:
+    """Terms of which every matching article contains at least one; None when an article
+    without any of the query's terms can match (a NOT at the top, `x OR NOT y`)."""
+    if isinstance(node, Term):
+        return [(node.kind, node.form)]
+    if isinstance(node, Phrase):
+        return [_best([[word] for word in node.words])[0]]
+    if isinstance(node, Lang):
+        return [("lang", node.code)]
+    if isinstance(node, Source):
+        return [("source", node.name)]
+    if isinstance(node, Or):
+        found = [required_terms(child) for child in node.children]
+        if any(f is None for f in found):
+            return None
+        return list(dict.fromkeys(chain.from_iterable(found)))   # type: ignore[arg-type]
+    if isinstance(node, (And, Near)):
+        children = node.children if isinstance(node, And) else (node.left, node.right)
+        options = [f for child in children if (f := required_terms(child)) is not None]
+        return _best(options) if options else None
+    assert isinstance(node, Not)
+    return None
+
+
+def is_negative_only(rule: Rule) -> bool:
+    """True when the query needs none of its terms: `monitor rules check` warns about it."""
+    return required_terms(rule.query.root) is None
+
+
+def _rule_requirement(rule: Rule) -> list[Template] | None:
+    options = []
+    if (query := required_terms(rule.query.root)) is not None:
+        options.append(query)
+    if rule.languages:
+        options.append([("lang", code) for code in sorted(rule.languages)])
+    if rule.sources:
+        options.append([("source", name) for name in sorted(rule.sources)])
+    return _best(options) if options else None
+
+
+def _templates(node: Node) -> Iterable[Template]:
+    """Every term of a query tree (what the term vocabulary must contain)."""
+    for leaf, _negated in leaves(node):
+        if isinstance(leaf, Term):
+            yield leaf.kind, leaf.form
+        elif isinstance(leaf, Phrase):
+            yield from leaf.words
+        elif isinstance(leaf, Lang):
+            yield "lang", leaf.code
+        elif isinstance(leaf, Source):
+            yield "source", leaf.name
+
+
+# --------------------------------------------------------------------- compiled rules
+
+class _WordIds(dict[str, tuple[int, ...]]):
+    """raw word → ids of the rule terms it carries, computed on first sight."""
+
+    def __init__(self, compute: Callable[[str], tuple[int, ...]], limit: int):
+        super().__init__()
+        self.compute = compute
+        self.limit = limit
+
+    def __missing__(self, word: str) -> tuple[int, ...]:
+        if len(self) >= self.limit:
+            self.clear()
+        ids = self[word] = self.compute(word)
+        return ids
+
+
+class _Profile:
+    """The index for one stemmer profile (stems differ between languages)."""
+
+    def __init__(self, compiled: _Compiled, profile: str | None):
+        self.compiled = compiled
+        self.profile = profile
+        analyzer = compiled.analyzer
+        self.resolve_cache: dict[Template, int] = {}
+        for rule in compiled.rules:
+            for template in _templates(rule.query.root):
+                self.resolve(template)
+        self.index: dict[int, list[int]] = {}
+        self.always: list[int] = []
+        for number, requirement in enumerate(compiled.requirements):
+            if requirement is None:
+                self.always.append(number)
+                continue
+            for term_id in {self.resolve(t) for t in requirement}:
+                self.index.setdefault(term_id, []).append(number)
+        self.matchers: list[_Matcher | None] = [None] * len(compiled.rules)
+        self.word_ids = _WordIds(self._ids_of, analyzer.cache_limit)
+
+    def resolve(self, template: Template) -> int:
+        """The term id of a query term in this profile."""
+        found = self.resolve_cache.get(template)
+        if found is None:
+            kind, form = template
+            if kind == "stem":
+                key = "~" + self.compiled.analyzer.forms(self.profile, form)[1]
+            else:
+                key = f"{kind}:{form}"
+            found = self.resolve_cache[template] = self.compiled.intern(key, kind, form)
+        return found
+
+    def _ids_of(self, word: str) -> tuple[int, ...]:
+        compiled = self.compiled
+        exact, stem = compiled.analyzer.forms(self.profile, word)
+        keys = compiled.keys
+        ids = [i for i in (keys.get("exact:" + exact), keys.get("~" + stem)) if i is not None]
+        for length in compiled.prefix_lengths:
+            if (i := compiled.prefixes.get(exact[:length])) is not None:
+                ids.append(i)
+        for length in compiled.suffix_lengths:
+            if (i := compiled.suffixes.get(exact[-length:])) is not None:
+                ids.append(i)
+        for length in compiled.infix_lengths:
+            for start in range(len(exact) - length + 1):
+                if (i := compiled.infixes.get(exact[start:start + length])) is not None:
+                    ids.append(i)
+        return tuple(dict.fromkeys(ids))
+
+    def matcher(self, number: int) -> _Matcher:
+        found = self.matchers[number]
+        if found is None:
+            found = self.matchers[number] = _Matcher(self.compiled.rules[number], self)
+        return found
+
+
+class _Compiled:
+    """Everything the engine derives from one RuleSet; shared by every Engine over it."""
+
+    def __init__(self, ruleset: RuleSet, analyzer: Analyzer):
+        self.analyzer = analyzer
+        self.rules = [rule for rule in ruleset.rules if rule.enabled]
+        self.requirements = [_rule_requirement(rule) for rule in self.rules]
+        self.keys: dict[str, int] = {}
+        self.prefixes: dict[str, int] = {}
+        self.suffixes: dict[str, int] = {}
+        self.infixes: dict[str, int] = {}
+        for rule in self.rules:
+            for kind, form in _templates(rule.query.root):
+                if kind != "stem":
+                    self.intern(f"{kind}:{form}", kind, form)
+            for code in rule.languages:
+                self.intern(f"lang:{code}", "lang", code)
+            for name in rule.sources:
+                self.intern(f"source:{name}", "source", name)
+        self.prefix_lengths = sorted({len(f) for f in self.prefixes})
+        self.suffix_lengths = sorted({len(f) for f in self.suffixes})
+        self.infix_lengths = sorted({len(f) for f in self.infixes})
+        self.profiles: dict[str | None, _Profile] = {}
+        self._lock = threading.Lock()
+
+    def intern(self, key: str, kind: str, form: str) -> int:
+        found = self.keys.get(key)
+        if found is None:
+            found = self.keys[key] = len(self.keys)
+            wildcards = {"prefix": self.prefixes, "suffix": self.suffixes,
+                         "infix": self.infixes}.get(kind)
+            if wildcards is not None:
+                wildcards[form] = found
+        return found
+
+    def profile(self, name: str | None) -> _Profile:
+        found = self.profiles.get(name)
+        if found is None:
+            with self._lock:
+                found = self.profiles.get(name)
+                if found is None:
+                    found = self.profiles[name] = _Profile(self, name)
+        return found
+
+
+_COMPILED: weakref.WeakKeyDictionary[RuleSet, _Compiled] = weakref.WeakKeyDictionary()
+
+
+# ------------------------------------------------------------------------ verification
+
+class _View:
+    """One article as the verifier sees it: term ids per field, lazily word positions."""
+
+    __slots__ = ("text", "ids", "title", "body", "lang", "sources", "word_ids", "_positions",
+                 "_tokens")
+
+    def __init__(self, text: AnalyzedText, profile: _Profile):
+        word_ids = profile.word_ids
+        lookup = word_ids.__getitem__
+        self.text = text
+        self.word_ids = word_ids
+        self.title = set(chain.from_iterable(map(lookup, text.title.words)))
+        self.body = set(chain.from_iterable(map(lookup, text.body.words)))
+        self.ids = self.title | self.body
+        keys = profile.compiled.keys
+        for key in ("lang:" + text.language, *("source:" + s for s in text.sources)):
+            if (term_id := keys.get(key)) is not None:
+                self.ids.add(term_id)
+        self.lang = text.language
+        self.sources = text.sources
+        self._positions: dict[int, list[int]] | None = None
+        self._tokens: dict[str, tuple[list[str], dict[int, list[str]]]] = {}
+
+    def positions(self, term_id: int) -> list[int]:
+        """Sorted positions of a term (body positions offset by BODY_OFFSET)."""
+        if self._positions is None:
+            self._positions = self._build_positions()
+        return self._positions.get(term_id, [])
+
+    def _build_positions(self) -> dict[int, list[int]]:
+        positions: dict[int, list[int]] = {}
+        word_ids = self.word_ids
+        unsorted = False
+        for field, offset in ((self.text.title, 0), (self.text.body, BODY_OFFSET)):
+            relevant = set(filter(word_ids.get, field.words))
+            if not relevant:
+                continue
+            for word, position in field.positions_of(relevant):
+                for term_id in word_ids[word]:
+                    positions.setdefault(term_id, []).append(position + offset)
+            unsorted = unsorted or field.has_compounds
+        if unsorted:
+            for found in positions.values():
+                found.sort()
+        return positions
+
+    def words_at(self, field_name: str) -> tuple[list[str], dict[int, list[str]]]:
+        """The field's tokens and its joined compounds by position (for hits)."""
+        found = self._tokens.get(field_name)
+        if found is None:
+            field: FieldText = getattr(self.text, field_name)
+            joins: dict[int, list[str]] = {}
+            for joined, first, last in field.joins():
+                joins.setdefault(first, []).append(joined)
+                joins.setdefault(last, []).append(joined)
+            found = self._tokens[field_name] = (field.tokens(), joins)
+        return found
+
+
+_FIELD_SETS: dict[str | None, Callable[[_View], set[int]]] = {
+    None: lambda view: view.ids, "title": lambda view: view.title, "body": lambda view: view.body,
+}
+
+
+def _in_field(position: int, field: str | None) -> bool:
+    if field is None:
+        return True
+    return (position < BODY_OFFSET) == (field == "title")
+
+
+def _near(left: list[Span], right: list[Span], distance: int) -> list[Span]:
+    """Combined spans of the pairs whose word positions differ by at most `distance`."""
+    right = sorted(right)
+    starts = [s for s, _ in right]
+    longest = max(e - s for s, e in right)
+    found = []
+    for start, end in left:
+        low = bisect_left(starts, start - distance - longest)
+        high = bisect_right(starts, end + distance)
+        for other_start, other_end in right[low:high]:
+            if other_end >= start - distance:
+                found.append((min(start, other_start), max(end, other_end)))
+    return found
+
+
+def _phrase_starts(view: _View, ids: list[int], field: str | None) -> list[int]:
+    following = [set(view.positions(term_id)) for term_id in ids[1:]]
+    return [p for p in view.positions(ids[0])
+            if _in_field(p, field)
+            and all(p + step in found for step, found in enumerate(following, 1))]
+
+
+class _Matcher:
+    """One rule compiled for one profile: a test closure and, for hits, its positive leaves."""
+
+    def __init__(self, rule: Rule, profile: _Profile):
+        self.rule = rule
+        self.profile = profile
+        self.test = self._test(rule.query.root)
+        self.leaves = [(leaf, self._spans(leaf)) for leaf, negated in leaves(rule.query.root)
+                       if not negated and isinstance(leaf, (Term, Phrase))]
+
+    def _ids(self, node: Term | Phrase) -> list[int]:
+        resolve = self.profile.resolve
+        if isinstance(node, Term):
+            return [resolve((node.kind, node.form))]
+        return [resolve(word) for word in node.words]
+
+    def _test(self, node: Node) -> Test:
+        if isinstance(node, Term):
+            term_id = self._ids(node)[0]
+            if node.field == "title":
+                return lambda view: term_id in view.title
+            if node.field == "body":
+                return lambda view: term_id in view.body
+            return lambda view: term_id in view.ids
+        if isinstance(node, Phrase):
+            ids, field = self._ids(node), node.field
+            present = _FIELD_SETS[field]
+            return lambda view: (all(map(present(view).__contains__, ids))
+                                 and bool(_phrase_starts(view, ids, field)))
+        if isinstance(node, Lang):
+            code = node.code
+            return lambda view: view.lang == code
+        if isinstance(node, Source):
+            name = node.name
+            return lambda view: name in view.sources
+        if isinstance(node, Not):
+            inner = self._test(node.child)
+            return lambda view: not inner(view)
+        if isinstance(node, Near):
+            left, right = self._test(node.left), self._test(node.right)
+            spans = self._spans(node)
+            return lambda view: left(view) and right(view) and bool(spans(view))
+        children = [self._test(child) for child in node.children]   # type: ignore[union-attr]
+        if isinstance(node, And):
+            def all_of(view: _View) -> bool:
+                for child in children:
+                    if not child(view):
+                        return False
+                return True
+            return all_of
+
+        def any_of(view: _View) -> bool:
+            for child in children:
+                if child(view):
+                    return True
+            return False
+        return any_of
+
+    def _spans(self, node: Node) -> Spans:
+        """Word spans (first, last position) where a positional node occurs."""
+        if isinstance(node, Term):
+            term_id, field = self._ids(node)[0], node.field
+            return lambda view: [(p, p) for p in view.positions(term_id) if _in_field(p, field)]
+        if isinstance(node, Phrase):
+            ids, field, length = self._ids(node), node.field, len(node.words) - 1
+            return lambda view: [(p, p + length) for p in _phrase_starts(view, ids, field)]
+        if isinstance(node, Or):
+            parts = [self._spans(child) for child in node.children]
+            return lambda view: sorted(chain.from_iterable(part(view) for part in parts))
+        assert isinstance(node, Near)
+        left, right, distance = self._spans(node.left), self._spans(node.right), node.distance
+
+        def near(view: _View) -> list[Span]:
+            found_left = left(view)
+            if not found_left:
+                return []
+            found_right = right(view)
+            return _near(found_left, found_right, distance) if found_right else []
+        return near
+
+    def hits(self, view: _View) -> tuple[Hit, ...]:
+        merged: dict[tuple[str, str], tuple[set[int], dict[str, None]]] = {}
+        for leaf, spans in self.leaves:
+            ids = self._ids(leaf)
+            for start, end in spans(view):
+                field = "title" if start < BODY_OFFSET else "body"
+                offset = 0 if field == "title" else BODY_OFFSET
+                positions, words = merged.setdefault((leaf.label, field), (set(), {}))
+                tokens, joins = view.words_at(field)
+                for position in range(start - offset, end - offset + 1):
+                    positions.add(position)
+                    words[self._word(view, tokens, joins, position, ids, start == end)] = None
+        return tuple(
+            Hit(label, field, tuple(sorted(positions)[:MAX_HIT_POSITIONS]), tuple(words))
+            for (label, field), (positions, words) in merged.items()
+        )
+
+    @staticmethod
+    def _word(view: _View, tokens: list[str], joins: dict[int, list[str]], position: int,
+              ids: list[int], single: bool) -> str:
+        """The word at a position; for a one-word term, the joined compound if that is what
+        carried the term."""
+        token = tokens[position]
+        if single and ids[0] not in view.word_ids[token]:
+            for joined in joins.get(position, ()):
+                if ids[0] in view.word_ids[joined]:
+                    return joined.casefold()
+        return token.casefold()
+
+
+# ------------------------------------------------------------------------------ engine
+
+class Engine:
+    """Matches articles against the enabled rules of a RuleSet.
+
+    Cheap to create: the index is built once per RuleSet (and stemmer profile) and shared.
+    """
+
+    def __init__(self, ruleset: RuleSet, analyzer: Analyzer = ANALYZER):
+        self.ruleset = ruleset
+        self.analyzer = analyzer
+        compiled = _COMPILED.get(ruleset) if analyzer is ANALYZER else None
+        if compiled is None:
+            compiled = _Compiled(ruleset, analyzer)
+            if analyzer is ANALYZER:
+                _COMPILED[ruleset] = compiled
+        self._compiled = compiled
+
+    def match(self, article: Article) -> list[RuleMatch]:
+        return self.match_analyzed(self.analyzer.analyse(article))
+
+    def match_analyzed(self, text: AnalyzedText) -> list[RuleMatch]:
+        profile = self._compiled.profile(text.profile)
+        view = _View(text, profile)
+        rules = self._compiled.rules
+        matches = []
+        for number in self._candidates(profile, view):
+            rule = rules[number]
+            if rule.languages and text.language not in rule.languages:
+                continue
+            if rule.sources and rule.sources.isdisjoint(text.sources):
+                continue
+            matcher = profile.matcher(number)
+            if matcher.test(view):
+                matches.append(RuleMatch(rule.id, rule.version, matcher.hits(view)))
+        return matches
+
+    def candidates(self, text: AnalyzedText) -> list[Rule]:
+        """The rules the presearch picks for verification (for benchmarks and debugging)."""
+        profile = self._compiled.profile(text.profile)
+        view = _View(text, profile)
+        return [self._compiled.rules[n] for n in self._candidates(profile, view)]
+
+    @staticmethod
+    def _candidates(profile: _Profile, view: _View) -> list[int]:
+        found = set(profile.always)
+        for numbers in filter(None, map(profile.index.get, view.ids)):
+            found.update(numbers)
+        return sorted(found)
+
+
+def match_articles(engine: Engine, articles: list[Article]) -> list[dict[str, Any]]:
+    """Matches of a batch as rows for Store.save_matches."""
+    rows = []
+    for article in articles:
+        for match in engine.match(article):
+            rows.append({"article_id": article.id, "rule_id": match.rule_id,
+                         "rule_version": match.rule_version, "matched": match.summary()})
+    return rows

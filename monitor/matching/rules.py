@@ -1,0 +1,476 @@
+"""Rule files: loading, strict validation with positions, versions, and hot reload.
+
+Every `*.toml` in the rules folder is read and merged (rules-language.md, "Files"). Files are
+validated strictly: unknown keys, wrong types, duplicate ids (naming both files), unknown
+entities and query errors are all reported, each with file, line and column; one bad file
+makes the whole load fail, so a half-valid rule set never goes live (RuleWatcher keeps the
+previous good set instead).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from monitor.matching.analysis import ANALYSIS_VERSION, language_code, query_words, source_name
+from monitor.matching.query import Query, QuerySyntaxError, caret_lines, parse_query
+from monitor.matching.sourcemap import Block, SourceMap
+from monitor.models import Article
+
+RULE_KEYS = {"id", "name", "description", "query", "languages", "sources", "delivery",
+             "enabled", "examples"}
+ENTITY_KEYS = {"name", "aliases", "description"}
+EXAMPLE_KEYS = {"title", "text", "match", "language", "source", "url"}
+TOP_KEYS = {"rules", "entities"}
+DELIVERY_MODES = ("instant", "digest")
+_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
+_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+@dataclass(frozen=True)
+class RuleError:
+    """One problem in a rule file. str(): "file:line:col: message" and the line with a caret."""
+
+    file: Path
+    line: int
+    column: int
+    message: str
+    source_line: str = ""
+
+    def __str__(self) -> str:
+        text = f"{display_path(self.file)}:{self.line}:{self.column}: {self.message}"
+        if self.source_line:
+            caret = caret_lines(self.source_line, self.column)
+            text += "\n" + "\n".join("    " + line for line in caret.split("\n"))
+        return text
+
+
+class RuleErrors(Exception):
+    """The rule files cannot be used; `.errors` lists every problem found."""
+
+    def __init__(self, errors: list[RuleError]):
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+def display_path(path: Path) -> str:
+    """Relative to the working folder when inside it (what an analyst typed), else absolute."""
+    try:
+        return os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd()) \
+            else str(path)
+    except ValueError:
+        return str(path)
+
+
+@dataclass(frozen=True)
+class Entity:
+    id: str
+    name: str
+    aliases: tuple[str, ...]
+    description: str = ""
+    file: Path | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Example:
+    """A rule test: an article that must (match=true) or must not match."""
+
+    match: bool
+    title: str = ""
+    text: str = ""
+    language: str | None = None
+    source: str | None = None
+    url: str | None = None
+    line: int = 0
+
+    def article(self, rule: Rule) -> Article:
+        """The example as an article; missing language/source are taken from the rule."""
+        language = self.language or guess_language(f"{self.title}\n{self.text}",
+                                                   sorted(rule.languages) or None)
+        source = self.source or (min(rule.sources) if rule.sources else "example")
+        now = datetime.now(UTC)
+        return Article(title=self.title, text=self.text, url=self.url, guid=None,
+                       source=source, language=language, published=now, fetched=now,
+                       content_hash="")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    query: Query
+    name: str = ""
+    description: str = ""
+    languages: frozenset[str] = frozenset()
+    sources: frozenset[str] = frozenset()
+    delivery: str = "instant"
+    enabled: bool = True
+    examples: tuple[Example, ...] = ()
+    version: str = ""
+    file: Path | None = None
+    line: int = 0
+
+    @property
+    def query_text(self) -> str:
+        return self.query.text
+
+
+def make_rule(rule_id: str, query_text: str, entities: Mapping[str, Entity], *,
+              languages: frozenset[str] = frozenset(), sources: frozenset[str] = frozenset(),
+              **details: Any) -> Rule:
+    """A rule from a query (for `/watch`, `monitor search`, tests). Raises QuerySyntaxError."""
+    query = parse_query(query_text, entities)
+    version = rule_version(query, languages, sources, entities)
+    return Rule(id=rule_id, query=query, languages=frozenset(languages),
+                sources=frozenset(source_name(s) for s in sources), version=version,
+                name=details.pop("name", rule_id), **details)
+
+
+def rule_version(query: Query, languages: frozenset[str], sources: frozenset[str],
+                 entities: Mapping[str, Entity]) -> str:
+    """A short hash of everything that decides what the rule matches: its query, language and
+    source limits, the aliases of the entities it uses, and the analysis version."""
+    definition = {
+        "query": query.text,
+        "languages": sorted(languages),
+        "sources": sorted(source_name(s) for s in sources),
+        "entities": {e: list(entities[e].aliases) for e in sorted(query.entities)},
+        "analysis": ANALYSIS_VERSION,
+    }
+    digest = hashlib.sha256(json.dumps(definition, ensure_ascii=False, sort_keys=True).encode())
+    return digest.hexdigest()[:12]
+
+
+@dataclass(frozen=True, eq=False)
+class RuleSet:
+    """The merged content of the rule files. Compared by identity: a reload is a new set."""
+
+    rules: tuple[Rule, ...] = ()
+    entities: Mapping[str, Entity] = field(default_factory=dict)
+    files: tuple[Path, ...] = ()
+
+    def get(self, rule_id: str) -> Rule | None:
+        return next((rule for rule in self.rules if rule.id == rule_id), None)
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+
+def guess_language(text: str, among: list[str] | None = None) -> str:
+    """The language of a short example text (py3langid), limited to the rule's languages."""
+    import py3langid
+
+    ranked = py3langid.rank(text)
+    for code, _score in ranked:
+        if among is None or code in among:
+            return code
+    return among[0] if among else "und"
+
+
+# ------------------------------------------------------------------------------- loading
+
+def rule_files(folder: Path) -> list[Path]:
+    return sorted(Path(folder).glob("*.toml"))
+
+
+def load_rules(folder: Path) -> RuleSet:
+    """Every `*.toml` in the folder, validated and merged. Raises RuleErrors."""
+    return load_rule_files(rule_files(folder))
+
+
+def load_rule_files(paths: list[Path]) -> RuleSet:
+    loader = _Loader()
+    for path in paths:
+        loader.read(Path(path))
+    return loader.finish()
+
+
+@dataclass
+class _RawRule:
+    path: Path
+    source: SourceMap
+    block: Block | None
+    index: int
+    table: dict[str, Any]
+
+
+class _Loader:
+    """Two passes: read every file (structure, entities), then parse queries with all
+    entities of all files known."""
+
+    def __init__(self) -> None:
+        self.errors: list[RuleError] = []
+        self.entities: dict[str, Entity] = {}
+        self.raw_rules: list[_RawRule] = []
+        self.files: list[Path] = []
+
+    def error(self, path: Path, source: SourceMap | None, where: tuple[int, int],
+              message: str) -> None:
+        line, column = where
+        text = source.line_text(line) if source else ""
+        self.errors.append(RuleError(path, line, column, message, text))
+
+    def read(self, path: Path) -> None:
+        self.files.append(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.error(path, None, (1, 1), f"cannot read: {exc}")
+            return
+        source = SourceMap(text)
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            found = _TOML_POSITION.search(str(exc))
+            where = (int(found.group(1)), int(found.group(2))) if found else (1, 1)
+            message = _TOML_POSITION.sub("", str(exc)).strip()
+            self.error(path, source, where, f"invalid TOML: {message}")
+            return
+        for key in data:
+            if key not in TOP_KEYS:
+                where = source.key(source.top_block(), key) or _header_of(source, key)
+                self.error(path, source, where,
+                           f"unknown key {key!r} (known: {', '.join(sorted(TOP_KEYS))})")
+        entities = data.get("entities", {})
+        if not isinstance(entities, dict):
+            self.error(path, source, _header_of(source, "entities"),
+                       "'entities' must be a table of [entities.<id>] tables")
+        else:
+            for entity_id, table in entities.items():
+                self.read_entity(path, source, entity_id, table)
+        rules = data.get("rules", [])
+        if not isinstance(rules, list):
+            self.error(path, source, source.key(source.top_block(), "rules") or (1, 1),
+                       "'rules' must be an array of [[rules]] tables")
+            return
+        for index, table in enumerate(rules):
+            block = source.rule_block(index)
+            if not isinstance(table, dict):
+                self.error(path, source, source.header(block), "each rule must be a table")
+                continue
+            self.raw_rules.append(_RawRule(path, source, block, index, table))
+
+    def read_entity(self, path: Path, source: SourceMap, entity_id: str, table: Any) -> None:
+        where = source.entity_key(entity_id)
+        prefix = f"entity '{entity_id}'"
+        if not _ID.fullmatch(entity_id):
+            self.error(path, source, where,
+                       f"{prefix}: ids are lower-case letters, digits and '-'")
+            return
+        if not isinstance(table, dict):
+            self.error(path, source, where, f"{prefix}: must be a table with name and aliases")
+            return
+        ok = self.check_keys(path, source, table, ENTITY_KEYS, prefix,
+                             lambda key: source.entity_key(entity_id, key))
+        name = table.get("name", entity_id)
+        description = table.get("description", "")
+        for key, value in (("name", name), ("description", description)):
+            if not isinstance(value, str):
+                self.error(path, source, source.entity_key(entity_id, key),
+                           f"{prefix}: {key} must be a string")
+                ok = False
+        aliases = table.get("aliases")
+        if not isinstance(aliases, list) or not aliases or \
+                not all(isinstance(a, str) for a in aliases):
+            self.error(path, source, source.entity_key(entity_id, "aliases"),
+                       f"{prefix}: aliases must be a non-empty list of strings")
+            return
+        for alias in aliases:
+            if not query_words(alias):
+                self.error(path, source, source.entity_key(entity_id, "aliases"),
+                           f"{prefix}: alias {alias!r} has no letters or digits")
+                ok = False
+        previous = self.entities.get(entity_id)
+        if previous is not None:
+            self.error(path, source, where, f"{prefix} is defined twice: in "
+                       f"{display_path(previous.file)}:{previous.line} and here")
+            return
+        if ok:
+            self.entities[entity_id] = Entity(entity_id, name, tuple(aliases), description,
+                                              path, where[0])
+
+    def check_keys(self, path: Path, source: SourceMap, table: dict[str, Any], known: set[str],
+                   prefix: str, locate: Any) -> bool:
+        unknown = [key for key in table if key not in known]
+        for key in unknown:
+            self.error(path, source, locate(key),
+                       f"{prefix}: unknown key {key!r} (known: {', '.join(sorted(known))})")
+        return not unknown
+
+    def finish(self) -> RuleSet:
+        rules: list[Rule] = []
+        seen: dict[str, Rule] = {}
+        for raw in self.raw_rules:
+            rule = self.build_rule(raw)
+            if rule is None:
+                continue
+            previous = seen.get(rule.id)
+            if previous is not None:
+                self.error(raw.path, raw.source, raw.source.key_or_header(raw.block, "id"),
+                           f"rule '{rule.id}' is defined twice: in "
+                           f"{display_path(previous.file)}:{previous.line} and here")
+                continue
+            seen[rule.id] = rule
+            rules.append(rule)
+        if self.errors:
+            raise RuleErrors(self.errors)
+        return RuleSet(tuple(rules), dict(self.entities), tuple(self.files))
+
+    def build_rule(self, raw: _RawRule) -> Rule | None:
+        path, source, block, table = raw.path, raw.source, raw.block, raw.table
+        errors_before = len(self.errors)
+
+        def at(key: str) -> tuple[int, int]:
+            return source.key_or_header(block, key)
+
+        rule_id = table.get("id")
+        if not isinstance(rule_id, str) or not _ID.fullmatch(rule_id):
+            self.error(path, source, at("id"), f"rule #{raw.index + 1}: id is required: "
+                       "lower-case letters, digits and '-', as in id = \"kim-putin\"")
+            return None
+        prefix = f"rule '{rule_id}'"
+        self.check_keys(path, source, table, RULE_KEYS, prefix, at)
+        strings = {}
+        for key in ("name", "description", "delivery"):
+            value = table.get(key, {"name": rule_id, "description": "",
+                                    "delivery": "instant"}[key])
+            if not isinstance(value, str):
+                self.error(path, source, at(key), f"{prefix}: {key} must be a string")
+            strings[key] = value
+        if strings["delivery"] not in DELIVERY_MODES:
+            self.error(path, source, at("delivery"),
+                       f"{prefix}: delivery must be \"instant\" or \"digest\"")
+        enabled = table.get("enabled", True)
+        if not isinstance(enabled, bool):
+            self.error(path, source, at("enabled"), f"{prefix}: enabled must be true or false")
+        languages = self.string_list(raw, "languages", prefix)
+        for language in languages:
+            if not _LANGUAGE.fullmatch(language):
+                self.error(path, source, at("languages"), f"{prefix}: {language!r} is not a "
+                           "language code such as \"de\"")
+        sources = self.string_list(raw, "sources", prefix)
+        examples = self.read_examples(raw, prefix)
+        query = self.read_query(raw, prefix)
+        if query is None or len(self.errors) > errors_before:
+            return None
+        languages_set = frozenset(language_code(x) for x in languages)
+        sources_set = frozenset(source_name(x) for x in sources)
+        return Rule(
+            id=rule_id, query=query, name=strings["name"], description=strings["description"],
+            languages=languages_set, sources=sources_set, delivery=strings["delivery"],
+            enabled=enabled, examples=tuple(examples),
+            version=rule_version(query, languages_set, sources_set, self.entities),
+            file=path, line=at("id")[0],
+        )
+
+    def string_list(self, raw: _RawRule, key: str, prefix: str) -> list[str]:
+        value = raw.table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            self.error(raw.path, raw.source, raw.source.key_or_header(raw.block, key),
+                       f"{prefix}: {key} must be a list of non-empty strings")
+            return []
+        return value
+
+    def read_query(self, raw: _RawRule, prefix: str) -> Query | None:
+        path, source, block = raw.path, raw.source, raw.block
+        text = raw.table.get("query")
+        if not isinstance(text, str) or not text.strip():
+            self.error(path, source, source.key_or_header(block, "query"),
+                       f"{prefix}: query is required, a non-empty string")
+            return None
+        try:
+            return parse_query(text, self.entities)
+        except QuerySyntaxError as exc:
+            where = (source.string_position(block, "query", text, exc.offset)
+                     or source.key_or_header(block, "query"))
+            self.error(path, source, where, f"{prefix}: {exc.message}")
+            return None
+
+    def read_examples(self, raw: _RawRule, prefix: str) -> list[Example]:
+        path, source = raw.path, raw.source
+        value = raw.table.get("examples", [])
+        if not isinstance(value, list):
+            self.error(path, source, source.key_or_header(raw.block, "examples"),
+                       f"{prefix}: examples must be [[rules.examples]] tables")
+            return []
+        examples = []
+        for number, table in enumerate(value):
+            block = source.example_block(raw.index, number)
+            where = source.header(block) if block else source.header(raw.block)
+            name = f"{prefix} example {number + 1}"
+            if not isinstance(table, dict):
+                self.error(path, source, where, f"{name}: must be a table")
+                continue
+            self.check_keys(path, source, table, EXAMPLE_KEYS, name,
+                            lambda key, b=block: source.key_or_header(b, key))
+            match = table.get("match")
+            if not isinstance(match, bool):
+                self.error(path, source, source.key_or_header(block, "match"),
+                           f"{name}: match = true or false is required")
+                continue
+            fields = {}
+            for key in ("title", "text", "language", "source", "url"):
+                item = table.get(key)
+                if item is not None and not isinstance(item, str):
+                    self.error(path, source, source.key_or_header(block, key),
+                               f"{name}: {key} must be a string")
+                fields[key] = item
+            if not (fields["title"] or fields["text"]):
+                self.error(path, source, where, f"{name}: needs a title or a text")
+                continue
+            examples.append(Example(match=match, title=fields["title"] or "",
+                                    text=fields["text"] or "", language=fields["language"],
+                                    source=fields["source"], url=fields["url"], line=where[0]))
+        return examples
+
+
+def _header_of(source: SourceMap, name: str) -> tuple[int, int]:
+    for block in source.blocks:
+        if block.name == name or block.name.startswith(name + "."):
+            return source.header(block)
+    return 1, 1
+
+
+# ---------------------------------------------------------------------------- hot reload
+
+class RuleWatcher:
+    """Hot reload for `monitor run`: re-reads the folder only when a file changed (name,
+    mtime, size); on errors keeps the last good RuleSet and reports the errors once."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self._snapshot: tuple[tuple[str, int, int], ...] | None = None
+        self._ruleset = RuleSet()
+
+    def _current_snapshot(self) -> tuple[tuple[str, int, int], ...]:
+        entries = []
+        for path in rule_files(self.folder):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            entries.append((path.name, stat.st_mtime_ns, stat.st_size))
+        return tuple(entries)
+
+    def current(self) -> tuple[RuleSet, list[RuleError]]:
+        snapshot = self._current_snapshot()
+        if snapshot == self._snapshot:
+            return self._ruleset, []
+        self._snapshot = snapshot
+        try:
+            self._ruleset = load_rules(self.folder)
+        except RuleErrors as exc:
+            return self._ruleset, exc.errors
+        return self._ruleset, []
