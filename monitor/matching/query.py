@@ -334,7 +334,7 @@ class _Builder(Transformer):
         if "*" in value:
             node: Node | None = self._wildcard(token)
         else:
-            node = _bare_words(value, value)
+            node = bare_words(value, value)
         if node is None:
             raise self._error(f"{value!r} has no letters or digits", token)
         return self._spanned(node, token.start_pos, token.end_pos)
@@ -378,7 +378,7 @@ class _Builder(Transformer):
             raise self._error(f"unknown entity '@{name}'{hint}", token)
         label = f"@{name}"
         alternatives = [node for alias in entity.aliases
-                        if (node := _bare_words(alias, label)) is not None]
+                        if (node := bare_words(alias, label)) is not None]
         if not alternatives:
             raise self._error(f"entity '@{name}' has no alias with letters or digits", token)
         self.used_entities.add(name)
@@ -457,7 +457,7 @@ class _Builder(Transformer):
         return items[0]
 
 
-def _bare_words(text: str, label: str) -> Node | None:
+def bare_words(text: str, label: str) -> Node | None:
     """A bare word or an entity alias: one word (inflected), or a phrase whose last word may
     be inflected; a hyphenated compound also matches as one joined word."""
     groups = query_words(text)

@@ -197,6 +197,15 @@ def load_rule_files(paths: list[Path]) -> RuleSet:
     return loader.finish()
 
 
+def load_entities(folder: Path) -> dict[str, Entity]:
+    """The valid entities of the folder even when some rules have errors (for ad-hoc queries:
+    `monitor search`, `/watch`), so that one broken rule does not block every search."""
+    loader = _Loader()
+    for path in rule_files(folder):
+        loader.read(path)
+    return dict(loader.entities)
+
+
 @dataclass
 class _RawRule:
     path: Path

@@ -1,0 +1,260 @@
+"""What the analysts' commands do, as library functions (the CLI and the bot only render).
+
+Rule examples, archive searches, backtests, alias usage and explanations with highlighted
+snippets. Archive access goes through the Store; nothing here speaks SQL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from monitor.matching.analysis import Document, FieldTokens, Token
+from monitor.matching.engine import Engine, RuleMatch
+from monitor.matching.evaluate import Explanation, explain, field_position, rule_applies
+from monitor.matching.query import And, Lang, Near, Not, Or, Phrase, Query, Source, Term, bare_words
+from monitor.matching.rules import Entity, Example, Rule, RuleSet
+from monitor.models import Article
+from monitor.store import Store
+
+Progress = Callable[[], None]
+SNIPPET_CONTEXT = 10        # words on each side of a highlighted word
+MAX_SNIPPETS = 3
+
+
+def _single_rule_engine(rule: Rule, entities: dict[str, Entity] | Any) -> Engine:
+    """An engine over one rule, enabled even if the file disables it (tests, backtests)."""
+    return Engine(RuleSet((dataclasses.replace(rule, enabled=True),), entities))
+
+
+# ----------------------------------------------------------------------------- examples
+
+@dataclass(frozen=True)
+class ExampleResult:
+    rule: Rule
+    example: Example
+    number: int          # 1-based within the rule
+    matched: bool
+    article: Article
+
+    @property
+    def passed(self) -> bool:
+        return self.matched == self.example.match
+
+
+def run_examples(ruleset: RuleSet, rule_ids: Iterable[str] = ()) -> list[ExampleResult]:
+    """Every [[rules.examples]] through the engine, as production would match it."""
+    wanted = set(rule_ids)
+    results = []
+    for rule in ruleset:
+        if wanted and rule.id not in wanted:
+            continue
+        engine = _single_rule_engine(rule, ruleset.entities)
+        for number, example in enumerate(rule.examples, 1):
+            article = example.article(rule)
+            matched = bool(engine.match(article))
+            results.append(ExampleResult(rule, example, number, matched, article))
+    return results
+
+
+# ------------------------------------------------------------------------- alias usage
+
+def unused_aliases(entities: dict[str, Entity], articles: Iterable[Article],
+                   progress: Progress | None = None) -> list[tuple[Entity, str]]:
+    """Aliases that no article matches (stops early once every alias has matched)."""
+    rules = []
+    owners: dict[str, tuple[Entity, str]] = {}
+    for entity in entities.values():
+        for number, alias in enumerate(entity.aliases):
+            node = bare_words(alias, f"@{entity.id}")
+            if node is None:
+                continue
+            rule_id = f"{entity.id}#{number}"
+            owners[rule_id] = (entity, alias)
+            rules.append(Rule(id=rule_id, query=Query(alias, node, frozenset(), 1)))
+    engine = Engine(RuleSet(tuple(rules), entities))
+    unseen = set(owners)
+    for article in articles:
+        if progress:
+            progress()
+        for match in engine.match(article):
+            unseen.discard(match.rule_id)
+        if not unseen:
+            break
+    return [owners[rule_id] for rule_id in owners if rule_id in unseen]
+
+
+# ------------------------------------------------------------------------------- search
+
+@dataclass(frozen=True)
+class Found:
+    article: Article
+    match: RuleMatch
+
+    def as_json(self) -> dict[str, Any]:
+        article = self.article
+        return {
+            "id": article.id, "url": article.url, "title": article.title,
+            "published": article.published.isoformat() if article.published else None,
+            "language": article.language, "source": article.source,
+            "matched": self.match.words,
+            "hits": [hit.as_dict() for hit in self.match.hits],
+        }
+
+
+def search_archive(store: Store, rule: Rule, entities: dict[str, Entity],
+                   since: datetime | None = None, limit: int = 50,
+                   progress: Progress | None = None) -> tuple[list[Found], int]:
+    """Archived articles the rule matches, newest first; (the first `limit`, or all when
+    limit is 0; the number found)."""
+    engine = _single_rule_engine(rule, entities)
+    found = []
+    for article in store.iter_articles(since=since):
+        if progress:
+            progress()
+        for match in engine.match(article):
+            found.append(Found(article, match))
+    found.sort(key=lambda f: (f.article.published, f.article.id or 0), reverse=True)
+    return (found[:limit] if limit else found), len(found)
+
+
+# ----------------------------------------------------------------------------- backtest
+
+@dataclass(frozen=True)
+class Backtest:
+    rule: Rule
+    articles: int                   # articles scanned
+    hits: list[Found]               # newest first
+    per_day: dict[date, int]
+    stories: int
+
+    def samples(self, count: int = 10) -> list[Found]:
+        return self.hits[:count]
+
+
+def backtest(store: Store, rule: Rule, entities: dict[str, Entity],
+             since: datetime | None = None, progress: Progress | None = None) -> Backtest:
+    """What the rule would have matched in the archive: hits per day and distinct stories
+    (the store's story when it gives one, else distinct titles)."""
+    scanned = 0
+
+    def counting() -> None:
+        nonlocal scanned
+        scanned += 1
+        if progress:
+            progress()
+
+    hits, _ = search_archive(store, rule, entities, since=since, limit=0, progress=counting)
+    per_day = Counter(found.article.published.date() for found in hits)
+    stories = {getattr(found.article, "story_id", None) or " ".join(found.article.title.casefold().split())
+               for found in hits}
+    return Backtest(rule, scanned, hits, dict(sorted(per_day.items())), len(stories))
+
+
+# ---------------------------------------------------------------------------- explain
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a rule (or query) matches an article, and why."""
+
+    matched: bool
+    limits_ok: bool              # the rule's languages/sources/enabled allow the article
+    explanation: Explanation
+    document: Document
+
+
+def explain_article(rule: Rule, article: Article) -> Verdict:
+    document = Document.from_article(article)
+    explanation = explain(rule.query.root, document)
+    limits_ok = rule_applies(dataclasses.replace(rule, enabled=True), document)
+    return Verdict(limits_ok and explanation.matched, limits_ok, explanation, document)
+
+
+def describe_node(node: Any) -> str:
+    """What kind of node it is, and for words and phrases the folded form looked for."""
+    if isinstance(node, Term):
+        kind = {"stem": "word", "exact": "exact word"}.get(node.kind, node.kind)
+        return f'{kind} "{node.form}"'
+    if isinstance(node, Phrase):
+        return 'phrase "' + " ".join(form for _, form in node.words) + '"'
+    return {Lang: "language", Source: "source", And: "AND", Or: "OR", Not: "NOT",
+            Near: "NEAR"}[type(node)]
+
+
+def explanation_lines(explanation: Explanation, depth: int = 0) -> list[str]:
+    """The evaluation tree: ✓/✗ per node; leaves say where they matched (field, positions,
+    words)."""
+    mark = "✓" if explanation.matched else "✗"
+    node = explanation.node
+    line = f"{'  ' * depth}{mark} {node.label}  [{describe_node(node)}]"
+    if explanation.occurrences:
+        line += "  " + "; ".join(_where(explanation))
+    lines = [line]
+    for child in explanation.children:
+        lines.extend(explanation_lines(child, depth + 1))
+    return lines
+
+
+def _where(explanation: Explanation) -> list[str]:
+    by_field: dict[str, tuple[list[int], dict[str, None]]] = {}
+    for occurrence in explanation.occurrences:
+        positions, words = by_field.setdefault(occurrence.field, ([], {}))
+        positions.append(field_position(occurrence.first))
+        words[" ".join(t.surface for t in occurrence.tokens)] = None
+    parts = []
+    for field, (positions, words) in by_field.items():
+        shown = ", ".join(map(str, positions[:8])) + (" …" if len(positions) > 8 else "")
+        parts.append(f"{field} @ {shown} ({', '.join(list(words)[:5])})")
+    return parts
+
+
+def snippets(verdict: Verdict, highlight: Callable[[str], str]) -> dict[str, str]:
+    """The title with its matched words highlighted, and up to three body passages."""
+    matched = verdict.explanation.matched_tokens()
+    result = {}
+    for field_tokens, name in ((verdict.document.title, "title"),
+                               (verdict.document.body, "body")):
+        tokens = {t for f, t in matched if f == name}
+        if name == "title":
+            result[name] = _highlight(field_tokens.text, tokens, highlight)
+        elif tokens:
+            result[name] = _passages(field_tokens, tokens, highlight)
+    return result
+
+
+def _highlight(text: str, tokens: Iterable[Token], highlight: Callable[[str], str],
+               start: int = 0, end: int | None = None) -> str:
+    end = len(text) if end is None else end
+    spans = sorted({(t.start, t.end) for t in tokens if start <= t.start and t.end <= end})
+    pieces, cursor = [], start
+    for span_start, span_end in spans:
+        if span_start < cursor:
+            continue
+        pieces.append(text[cursor:span_start])
+        pieces.append(highlight(text[span_start:span_end]))
+        cursor = span_end
+    pieces.append(text[cursor:end])
+    return " ".join("".join(pieces).split())
+
+
+def _passages(field: FieldTokens, tokens: set[Token], highlight: Callable[[str], str]) -> str:
+    words = [t for t in field.tokens if t.first == t.last]
+    wanted = sorted({t.first - field.offset for t in tokens})
+    windows: list[list[int]] = []
+    for position in wanted:
+        low, high = max(0, position - SNIPPET_CONTEXT), min(len(words) - 1,
+                                                          position + SNIPPET_CONTEXT)
+        if windows and low <= windows[-1][1] + 1:
+            windows[-1][1] = max(windows[-1][1], high)
+        elif len(windows) < MAX_SNIPPETS:
+            windows.append([low, high])
+    passages = []
+    for low, high in windows:
+        start, end = words[low].start, words[high].end
+        text = _highlight(field.text, tokens, highlight, start, end)
+        passages.append(("… " if low > 0 else "") + text + (" …" if high < len(words) - 1 else ""))
+    return "\n".join(passages)

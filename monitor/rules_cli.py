@@ -1,0 +1,371 @@
+"""`monitor rules check|test|explain|backtest` and `monitor search`: the analysts' tools.
+
+Thin: each command loads the config, calls one function of monitor.matching, and renders
+the result (rules-language.md, "What the tools show"). Exit codes: 0 fine, 1 problems found
+(rule errors, failing examples, unknown ids), 2 usage errors (click).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from monitor.config import Config, ConfigError, load_config, parse_duration
+from monitor.matching import RuleErrors, RuleSet, is_negative_only, load_rule_files, make_rule
+from monitor.matching.analysis import language_code
+from monitor.matching.query import QuerySyntaxError
+from monitor.matching.rules import Rule, display_path, guess_language, load_entities, rule_files
+from monitor.matching.tools import (
+    Backtest,
+    Found,
+    Verdict,
+    backtest,
+    explain_article,
+    explanation_lines,
+    run_examples,
+    search_archive,
+    snippets,
+    unused_aliases,
+)
+from monitor.models import Article
+from monitor.store import Store
+
+CHART_WIDTH = 40
+MAX_CHART_ROWS = 62
+
+config_option = click.option(
+    "--config", "config_path", default=None,
+    help="Config file (default: config.toml, else config.example.toml, in the current folder).",
+)
+
+
+def _config(config_path: str | None) -> Config:
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _load(paths: list[Path]) -> RuleSet:
+    """The rule set, or every error printed and exit 1."""
+    try:
+        return load_rule_files(paths)
+    except RuleErrors as exc:
+        for error in exc.errors:
+            click.echo(str(error))
+        click.echo(f"{len(exc.errors)} error(s) in {len({e.file for e in exc.errors})} file(s)")
+        sys.exit(1)
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.now(UTC) - timedelta(seconds=parse_duration(value, where="--since"))
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+
+
+def _archive(config: Config) -> Store:
+    if not Path(config.database_path).exists():
+        raise click.ClickException(f"no archive at {config.database_path}: run `monitor ingest`")
+    return Store(config.database_path)
+
+
+@contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[], None]]:
+    """A rich progress bar on a terminal; nothing otherwise (pipes, tests, cron)."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda: None
+        return
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda: progress.advance(task)
+
+
+def _highlighter() -> Callable[[str], str]:
+    """Reverse video on a terminal, **word** elsewhere (so the highlight survives a pipe)."""
+    if sys.stdout.isatty():
+        return lambda word: click.style(word, bold=True, reverse=True)
+    return lambda word: f"**{word}**"
+
+
+def _find_rule(ruleset: RuleSet, rule_id: str) -> Rule:
+    rule = ruleset.get(rule_id)
+    if rule is None:
+        known = ", ".join(r.id for r in ruleset) or "none"
+        raise click.ClickException(f"no rule {rule_id!r} (rules: {known})")
+    return rule
+
+
+@click.group("rules")
+def rules_group() -> None:
+    """Check, test, explain and backtest the analysts' rules (rules/*.toml)."""
+
+
+# -------------------------------------------------------------------------------- check
+
+@rules_group.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@config_option
+def check_command(paths: tuple[Path, ...], config_path: str | None) -> None:
+    """Validate rule files: every error as file:line:column with a caret (exit 1).
+
+    PATHs (files or folders) are checked together with the rules folder, as they would go
+    live. Warnings: queries that are only negative, and entity aliases that no archived
+    article has ever matched.
+    """
+    config = _config(config_path)
+    files = _files_to_check(config, paths)
+    if not files:
+        raise click.ClickException(f"no rule files (*.toml) in {config.rules_dir}")
+    ruleset = _load(files)
+    warnings = [
+        f"{display_path(rule.file)}:{rule.line}: warning: rule '{rule.id}' has only negative "
+        "terms: it is checked against every article and matches all that lack them"
+        for rule in ruleset if rule.file is not None and is_negative_only(rule)
+    ]
+    warnings.extend(_alias_warnings(config, ruleset))
+    for warning in warnings:
+        click.echo(warning)
+    click.echo(f"ok: {len(ruleset)} rules, {len(ruleset.entities)} entities in {len(files)} "
+               f"file(s)" + (f", {len(warnings)} warning(s)" if warnings else ""))
+
+
+def _files_to_check(config: Config, paths: tuple[Path, ...]) -> list[Path]:
+    files = {p.resolve(): p for p in rule_files(config.rules_dir)}
+    for path in paths:
+        for file in (rule_files(path) if path.is_dir() else [path]):
+            files.setdefault(file.resolve(), file)
+    return list(files.values())
+
+
+def _alias_warnings(config: Config, ruleset: RuleSet) -> list[str]:
+    if not ruleset.entities:
+        return []
+    if not Path(config.database_path).exists():
+        return [f"note: no archive at {config.database_path}: alias usage not checked"]
+    with Store(config.database_path) as store:
+        total = store.count_articles()
+        if total == 0:
+            return ["note: the archive is empty: alias usage not checked"]
+        with _progress(total, "aliases") as advance:
+            unused = unused_aliases(dict(ruleset.entities), store.iter_articles(), advance)
+    return [
+        f"{display_path(entity.file)}:{entity.line}: warning: entity '{entity.id}': alias "
+        f"{alias!r} has not matched any of the {total} archived articles"
+        for entity, alias in unused if entity.file is not None
+    ]
+
+
+# --------------------------------------------------------------------------------- test
+
+@rules_group.command("test")
+@click.argument("rule_ids", nargs=-1)
+@config_option
+def test_command(rule_ids: tuple[str, ...], config_path: str | None) -> None:
+    """Run every [[rules.examples]] (or those of RULE_IDS); exit 1 on any failure."""
+    config = _config(config_path)
+    ruleset = _load(rule_files(config.rules_dir))
+    for rule_id in rule_ids:
+        _find_rule(ruleset, rule_id)
+    results = run_examples(ruleset, rule_ids)
+    highlight = _highlighter()
+    failures = [r for r in results if not r.passed]
+    for result in failures:
+        expected = "a match" if result.example.match else "no match"
+        got = "it matched" if result.matched else "it did not match"
+        click.echo(f"FAIL {display_path(result.rule.file)}:{result.example.line}: rule "
+                   f"'{result.rule.id}' example {result.number}: expected {expected}, {got}")
+        _echo_verdict(explain_article(result.rule, result.article), result.rule, highlight,
+                      indent="    ")
+    untested = [rule.id for rule in ruleset if not rule.examples and
+                (not rule_ids or rule.id in rule_ids)]
+    rules = len({r.rule.id for r in results})
+    click.echo(f"{len(results)} examples in {rules} rules: {len(results) - len(failures)} "
+               f"passed, {len(failures)} failed"
+               + (f"; without examples: {', '.join(untested)}" if untested else ""))
+    if failures:
+        sys.exit(1)
+
+
+# ------------------------------------------------------------------------------ explain
+
+@rules_group.command("explain")
+@click.argument("rule_id", required=False)
+@click.option("--query", "query_text", help="Explain this query instead of a rule.")
+@click.option("--article", "article_id", type=int, help="An archived article, by id.")
+@click.option("--file", "file_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A text file: first line the title, the rest the body.")
+@click.option("--language", help="Language of --file (default: detected).")
+@config_option
+def explain_command(rule_id: str | None, query_text: str | None, article_id: int | None,
+                    file_path: Path | None, language: str | None,
+                    config_path: str | None) -> None:
+    """Whether RULE_ID (or --query) matches an article, which term matched where, and the
+    matched words highlighted."""
+    if (rule_id is None) == (query_text is None):
+        raise click.UsageError("give either RULE_ID or --query")
+    if (article_id is None) == (file_path is None):
+        raise click.UsageError("give either --article ID or --file PATH")
+    config = _config(config_path)
+    rule = _rule_or_query(config, rule_id, query_text)
+    if file_path is not None:
+        article = _article_from_file(file_path, language)
+    else:
+        with _archive(config) as store:
+            found = store.article(article_id)
+        if found is None:
+            raise click.ClickException(f"no article {article_id} in {config.database_path}")
+        article = found
+    click.echo(f"{'rule ' + repr(rule.id) if rule_id else 'query'} (version {rule.version}): "
+               f"{rule.query.text}")
+    click.echo(f"article {article.id if article.id is not None else file_path}: "
+               f"[{article.language}] {article.source}")
+    _echo_verdict(explain_article(rule, article), rule, _highlighter())
+
+
+def _rule_or_query(config: Config, rule_id: str | None, query_text: str | None) -> Rule:
+    if rule_id is not None:
+        return _find_rule(_load(rule_files(config.rules_dir)), rule_id)
+    assert query_text is not None
+    try:
+        return make_rule("query", query_text, load_entities(config.rules_dir))
+    except QuerySyntaxError as exc:
+        click.echo(str(exc))
+        sys.exit(1)
+
+
+def _article_from_file(path: Path, language: str | None) -> Article:
+    title, _, body = path.read_text(encoding="utf-8").partition("\n")
+    language = language_code(language) if language else guess_language(f"{title}\n{body}")
+    now = datetime.now(UTC)
+    return Article(title=title.strip(), text=body.strip(), url=None, guid=None,
+                   source=path.name, language=language, published=now, fetched=now,
+                   content_hash="")
+
+
+def _echo_verdict(verdict: Verdict, rule: Rule, highlight: Callable[[str], str],
+                  indent: str = "") -> None:
+    click.echo(f"{indent}{'MATCH' if verdict.matched else 'NO MATCH'}")
+    if not verdict.limits_ok:
+        limits = []
+        if rule.languages:
+            limits.append(f"languages {', '.join(sorted(rule.languages))}")
+        if rule.sources:
+            limits.append(f"sources {', '.join(sorted(rule.sources))}")
+        click.echo(f"{indent}the rule is limited to {' and '.join(limits)}; the article is "
+                   f"[{verdict.document.language}] from {', '.join(sorted(verdict.document.sources))}")
+    for line in explanation_lines(verdict.explanation):
+        click.echo(f"{indent}{line}")
+    for field, text in snippets(verdict, highlight).items():
+        lines = text.split("\n")
+        click.echo(f"{indent}{field}: {lines[0]}")
+        for line in lines[1:]:
+            click.echo(f"{indent}{' ' * (len(field) + 2)}{line}")
+
+
+# ----------------------------------------------------------------------------- backtest
+
+@rules_group.command("backtest")
+@click.argument("rule_id")
+@click.option("--since", help="Only articles published within this time, e.g. 30d, 12h.")
+@config_option
+def backtest_command(rule_id: str, since: str | None, config_path: str | None) -> None:
+    """What RULE_ID would have sent: hits per day, distinct stories and sample titles."""
+    config = _config(config_path)
+    ruleset = _load(rule_files(config.rules_dir))
+    rule = _find_rule(ruleset, rule_id)
+    since_time = _since(since)
+    with _archive(config) as store:
+        with _progress(store.count_articles(since_time), rule_id) as advance:
+            result = backtest(store, rule, dict(ruleset.entities), since_time, advance)
+    _echo_backtest(result, since)
+
+
+def _echo_backtest(result: Backtest, since: str | None) -> None:
+    scope = f"in the last {since}" if since else "in the whole archive"
+    state = "" if result.rule.enabled else " (disabled in its file)"
+    click.echo(f"rule '{result.rule.id}'{state}: {len(result.hits)} of {result.articles} "
+               f"articles {scope}, {result.stories} distinct stories")
+    if not result.hits:
+        return
+    unit, rows = _chart_rows(result.per_day)
+    click.echo(f"hits per {unit}:")
+    peak = max(count for _, count in rows)
+    for label, count in rows:
+        bar = "█" * max(1 if count else 0, round(count / peak * CHART_WIDTH))
+        click.echo(f"  {label}  {bar} {count}")
+    click.echo("sample titles:")
+    for found in result.samples():
+        _echo_found(found, with_url=False)
+
+
+def _chart_rows(per_day: dict[date, int]) -> tuple[str, list[tuple[str, int]]]:
+    """One row per day between the first and the last hit; per week or month when that
+    would be too many rows."""
+    first, last = min(per_day), max(per_day)
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    for unit, key in (("day", lambda d: d.isoformat()),
+                      ("week", lambda d: f"{d.isocalendar().year}-W{d.isocalendar().week:02}"),
+                      ("month", lambda d: d.strftime("%Y-%m")),
+                      ("year", lambda d: str(d.year))):
+        buckets: dict[str, int] = {}
+        for day in days:
+            buckets[key(day)] = buckets.get(key(day), 0) + per_day.get(day, 0)
+        if len(buckets) <= MAX_CHART_ROWS or unit == "year":
+            return unit, list(buckets.items())
+    raise AssertionError("unreachable")
+
+
+# ------------------------------------------------------------------------------- search
+
+@click.command("search")
+@click.argument("query")
+@click.option("--since", help="Only articles published within this time, e.g. 30d, 12h.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=0),
+              help="Number of results; 0 for all.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of objects.")
+@config_option
+def search_command(query: str, since: str | None, limit: int, as_json: bool,
+                   config_path: str | None) -> None:
+    """Archived articles that match QUERY (the rule language), newest first."""
+    config = _config(config_path)
+    entities = load_entities(config.rules_dir)
+    try:
+        rule = make_rule("search", query, entities)
+    except QuerySyntaxError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    since_time = _since(since)
+    with _archive(config) as store:
+        with _progress(store.count_articles(since_time), "search") as advance:
+            found, total = search_archive(store, rule, entities, since_time, limit, advance)
+    if as_json:
+        click.echo(json.dumps([f.as_json() for f in found], ensure_ascii=False, indent=2))
+        return
+    for item in found:
+        _echo_found(item, with_url=True)
+    shown = f", showing the newest {len(found)}" if len(found) < total else ""
+    click.echo(f"{total} matching article(s){shown}")
+
+
+def _echo_found(found: Found, with_url: bool) -> None:
+    article = found.article
+    when = article.published.strftime("%Y-%m-%d %H:%M") if article.published else "?"
+    click.echo(f"  {when}  [{article.language}] {article.title or '(no title)'}  "
+               f"({article.source}, #{article.id})")
+    if with_url and article.url:
+        click.echo(f"      {article.url}")
+    if with_url:
+        click.echo(f"      matched: {', '.join(found.match.words)}")
