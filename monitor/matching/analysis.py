@@ -16,7 +16,11 @@ A text becomes words in five steps (rules-language.md, "Matching"):
    article's language; languages without a stemmer use the folded word itself.
 
 Each word therefore has two forms: the exact form (steps 1–4: quoted words, phrases and
-wildcards use it) and the stemmed form (bare query words use it). The stem is taken from the
+wildcards use it) and the stemmed form (bare query words use it). A bare query word matches an
+article word whose stem equals the query word's stem OR the query word itself: Snowball
+sometimes cuts a pseudo-ending off a base form while the inflected forms keep it (Russian
+"космодром" → "космодр" but "космодроме" → "космодром"; "Газпром" → "газпр"), and analysts
+type base forms. The stem is taken from the
 case-folded word BEFORE step 4 and folded afterwards: Snowball stemmers expect real spelling
 (English "continued" and "continue" share the stem "continu", but after German folding of
 "ue" they would not), and folding the stem afterwards still merges "Südkoreas"/"Suedkoreas".

@@ -172,7 +172,7 @@ class _Profile:
         self.compiled = compiled
         self.profile = profile
         analyzer = compiled.analyzer
-        self.resolve_cache: dict[Template, int] = {}
+        self.resolve_cache: dict[Template, tuple[int, ...]] = {}
         for rule in compiled.rules:
             for template in _templates(rule.query.root):
                 self.resolve(template)
@@ -182,21 +182,24 @@ class _Profile:
             if requirement is None:
                 self.always.append(number)
                 continue
-            for term_id in {self.resolve(t) for t in requirement}:
+            for term_id in {i for t in requirement for i in self.resolve(t)}:
                 self.index.setdefault(term_id, []).append(number)
         self.matchers: list[_Matcher | None] = [None] * len(compiled.rules)
         self.word_ids = _WordIds(self._ids_of, analyzer.cache_limit)
 
-    def resolve(self, template: Template) -> int:
-        """The term id of a query term in this profile."""
+    def resolve(self, template: Template) -> tuple[int, ...]:
+        """The term ids of a query word in this profile: one id, except for a bare word whose
+        stem differs from its own form, which matches either as a stem (see analysis.py)."""
         found = self.resolve_cache.get(template)
         if found is None:
             kind, form = template
+            intern = self.compiled.intern
             if kind == "stem":
-                key = "~" + self.compiled.analyzer.forms(self.profile, form)[1]
+                stems = dict.fromkeys(self.compiled.analyzer.forms(self.profile, form)[::-1])
+                found = tuple(intern("~" + stem, kind, stem) for stem in stems)
             else:
-                key = f"{kind}:{form}"
-            found = self.resolve_cache[template] = self.compiled.intern(key, kind, form)
+                found = (intern(f"{kind}:{form}", kind, form),)
+            self.resolve_cache[template] = found
         return found
 
     def _ids_of(self, word: str) -> tuple[int, ...]:
@@ -302,6 +305,11 @@ class _View:
             self._positions = self._build_positions()
         return self._positions.get(term_id, [])
 
+    def positions_any(self, ids: tuple[int, ...]) -> list[int]:
+        if len(ids) == 1:
+            return self.positions(ids[0])
+        return sorted(set(chain.from_iterable(map(self.positions, ids))))
+
     def _build_positions(self) -> dict[int, list[int]]:
         positions: dict[int, list[int]] = {}
         word_ids = self.word_ids
@@ -358,9 +366,9 @@ def _near(left: list[Span], right: list[Span], distance: int) -> list[Span]:
     return found
 
 
-def _phrase_starts(view: _View, ids: list[int], field: str | None) -> list[int]:
-    following = [set(view.positions(term_id)) for term_id in ids[1:]]
-    return [p for p in view.positions(ids[0])
+def _phrase_starts(view: _View, slots: list[tuple[int, ...]], field: str | None) -> list[int]:
+    following = [set(view.positions_any(ids)) for ids in slots[1:]]
+    return [p for p in view.positions_any(slots[0])
             if _in_field(p, field)
             and all(p + step in found for step, found in enumerate(following, 1))]
 
@@ -375,7 +383,8 @@ class _Matcher:
         self.leaves = [(leaf, self._spans(leaf)) for leaf, negated in leaves(rule.query.root)
                        if not negated and isinstance(leaf, (Term, Phrase))]
 
-    def _ids(self, node: Term | Phrase) -> list[int]:
+    def _slots(self, node: Term | Phrase) -> list[tuple[int, ...]]:
+        """Per word of a term or phrase, the ids any of which it matches."""
         resolve = self.profile.resolve
         if isinstance(node, Term):
             return [resolve((node.kind, node.form))]
@@ -383,17 +392,27 @@ class _Matcher:
 
     def _test(self, node: Node) -> Test:
         if isinstance(node, Term):
-            term_id = self._ids(node)[0]
-            if node.field == "title":
-                return lambda view: term_id in view.title
-            if node.field == "body":
-                return lambda view: term_id in view.body
-            return lambda view: term_id in view.ids
+            [ids] = self._slots(node)
+            present = _FIELD_SETS[node.field]
+            if len(ids) == 1:
+                term_id = ids[0]
+                if node.field == "title":
+                    return lambda view: term_id in view.title
+                if node.field == "body":
+                    return lambda view: term_id in view.body
+                return lambda view: term_id in view.ids
+            return lambda view: not present(view).isdisjoint(ids)
         if isinstance(node, Phrase):
-            ids, field = self._ids(node), node.field
+            slots, field = self._slots(node), node.field
             present = _FIELD_SETS[field]
-            return lambda view: (all(map(present(view).__contains__, ids))
-                                 and bool(_phrase_starts(view, ids, field)))
+
+            def phrase(view: _View) -> bool:
+                found = present(view)
+                for ids in slots:
+                    if found.isdisjoint(ids):
+                        return False
+                return bool(_phrase_starts(view, slots, field))
+            return phrase
         if isinstance(node, Lang):
             code = node.code
             return lambda view: view.lang == code
@@ -426,11 +445,11 @@ class _Matcher:
     def _spans(self, node: Node) -> Spans:
         """Word spans (first, last position) where a positional node occurs."""
         if isinstance(node, Term):
-            term_id, field = self._ids(node)[0], node.field
-            return lambda view: [(p, p) for p in view.positions(term_id) if _in_field(p, field)]
+            [ids], field = self._slots(node), node.field
+            return lambda view: [(p, p) for p in view.positions_any(ids) if _in_field(p, field)]
         if isinstance(node, Phrase):
-            ids, field, length = self._ids(node), node.field, len(node.words) - 1
-            return lambda view: [(p, p + length) for p in _phrase_starts(view, ids, field)]
+            slots, field, length = self._slots(node), node.field, len(node.words) - 1
+            return lambda view: [(p, p + length) for p in _phrase_starts(view, slots, field)]
         if isinstance(node, Or):
             parts = [self._spans(child) for child in node.children]
             return lambda view: sorted(chain.from_iterable(part(view) for part in parts))
@@ -448,7 +467,7 @@ class _Matcher:
     def hits(self, view: _View) -> tuple[Hit, ...]:
         merged: dict[tuple[str, str], tuple[set[int], dict[str, None]]] = {}
         for leaf, spans in self.leaves:
-            ids = self._ids(leaf)
+            first = set(self._slots(leaf)[0])
             for start, end in spans(view):
                 field = "title" if start < BODY_OFFSET else "body"
                 offset = 0 if field == "title" else BODY_OFFSET
@@ -456,7 +475,7 @@ class _Matcher:
                 tokens, joins = view.words_at(field)
                 for position in range(start - offset, end - offset + 1):
                     positions.add(position)
-                    words[self._word(view, tokens, joins, position, ids, start == end)] = None
+                    words[self._word(view, tokens, joins, position, first, start == end)] = None
         return tuple(
             Hit(label, field, tuple(sorted(positions)[:MAX_HIT_POSITIONS]), tuple(words))
             for (label, field), (positions, words) in merged.items()
@@ -464,13 +483,13 @@ class _Matcher:
 
     @staticmethod
     def _word(view: _View, tokens: list[str], joins: dict[int, list[str]], position: int,
-              ids: list[int], single: bool) -> str:
+              ids: set[int], single: bool) -> str:
         """The word at a position; for a one-word term, the joined compound if that is what
         carried the term."""
         token = tokens[position]
-        if single and ids[0] not in view.word_ids[token]:
+        if single and ids.isdisjoint(view.word_ids[token]):
             for joined in joins.get(position, ()):
-                if ids[0] in view.word_ids[joined]:
+                if not ids.isdisjoint(view.word_ids[joined]):
                     return joined.casefold()
         return token.casefold()
 

@@ -50,7 +50,7 @@ class Explanation:
 def _word_matches(doc: Document, token: Token, kind: str, form: str) -> bool:
     exact, stem = doc.forms(token)
     if kind == "stem":
-        return stem == doc.analyzer.forms(doc.profile, form)[1]
+        return stem in doc.analyzer.forms(doc.profile, form)
     if kind == "exact":
         return exact == form
     if kind == "prefix":
