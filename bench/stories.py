@@ -120,7 +120,8 @@ def bench_stories(records: list[dict], total: int, sweep: int, rng: random.Rando
         if article_id < sweep:
             kept.append(fingerprint_to_bytes(fp))
         if slot >= len(originals) and len(copy_jaccard) < 3000:
-            copy_jaccard.append(jaccard(shingles(title, text), shingles(record["title"] or "", record["text"])))
+            original_shingles = shingles(record["title"] or "", record["text"])
+            copy_jaccard.append(jaccard(shingles(title, text), original_shingles))
 
     similar = similar_originals([shingles(r["title"] or "", r["text"]) for r in originals])
     near = near_duplicate_groups(similar, DEFAULT_THRESHOLD)
@@ -130,7 +131,7 @@ def bench_stories(records: list[dict], total: int, sweep: int, rng: random.Rando
     merged = len(originals) - len(set(near))
     print_table(
         f"Story grouping: fingerprint + add, threshold {DEFAULT_THRESHOLD}, 3-day window "
-        f"({len(originals)} originals, {left_out} too short to fingerprint left out)",
+        f"({len(originals)} originals; {left_out} with fewer than {MIN_SHINGLES} shingles left out)",
         ["articles", "seconds", "articles/s", "precision", "recall", "stories", "true stories"],
         [[total, f"{seconds:.1f}", f"{total / seconds:,.0f}", f"{precision:.4f}", f"{recall:.4f}",
           len(set(predicted)), len(set(truth))],
@@ -248,8 +249,8 @@ def pairwise(predicted: list[int], truth: list[int]) -> tuple[float, float]:
 
 def percentiles(values: list[float]) -> list[str]:
     ordered = sorted(values)
-    at = [ordered[0]] + [ordered[min(len(ordered) - 1, int(len(ordered) * q))] for q in (0.01, 0.05, 0.5, 0.95, 0.99)]
-    return [f"{v:.3f}" for v in at + [ordered[-1]]]
+    inner = [ordered[min(len(ordered) - 1, int(len(ordered) * q))] for q in (0.01, 0.05, 0.5, 0.95, 0.99)]
+    return [f"{v:.3f}" for v in [ordered[0], *inner, ordered[-1]]]
 
 
 def print_table(title: str, header: list[str], rows: list[list]) -> None:

@@ -152,16 +152,16 @@ def highlight_spans(
 
 # Abbreviations that never end a sentence (compared without case). Single letters ("z. B.",
 # "J. R. R.", "т. е.", "г.") and dotted forms ("U.S.", "e.g.", "z.B.") are recognised by shape.
-# Words that often end a sentence ("etc.", "usw.") are not listed: after them a capital letter
-# starts a new sentence.
+# Words that often end a sentence ("etc.", "usw.") or are words too ("Max.", "им.") are not
+# listed: after them a capital letter starts a new sentence.
 _ABBREVIATIONS = {
-    "de": "Dr Prof Hr Fr Frl Hrsg bzw ca vgl ggf evtl ebd inkl exkl zzgl max min Mio Mrd Tsd Nr St "
+    "de": "Dr Prof Hr Fr Frl Hrsg bzw ca vgl ggf evtl ebd inkl exkl zzgl Mio Mrd Tsd Nr St "
           "Str Tel Abs Kap Bd Jh Jhd bspw sog ehem geb gest verh Abb Anm Ziff Jan Feb Mär Apr Jun "
-          "Jul Aug Sep Sept Okt Nov Dez allg betr bzgl gem gegr insb Dipl Ing Mag Gebr mind Pfr",
+          "Jul Aug Sep Sept Okt Nov Dez allg betr bzgl gem gegr insb Dipl Ing Gebr mind Pfr",
     "en": "Mr Mrs Ms Dr Prof Sr Jr St Mt Ft vs Inc Ltd Co Corp Bros Gen Gov Sen Rep Rev Lt Col Sgt "
           "Capt Cmdr Adm Maj Supt Hon Pres Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec Ave "
           "Blvd Rd approx dept Univ Assn al cf",
-    "ru": "гг вв им ул пр просп пл кв корп стр обл руб коп млн млрд тыс др см рис напр проф "
+    "ru": "гг вв ул пр просп пл кв корп стр обл руб коп млн млрд тыс др см рис напр проф "
           "акад доц канд гр нач зам ген тов илл",
     "fr": "Mme Mlle Mgr Dr Pr env chap av apr hab",
     "es": "Sr Sra Srta Dr Dra Ud Uds pág núm aprox Avda",
@@ -169,7 +169,7 @@ _ABBREVIATIONS = {
 }
 _ABBREVIATIONS = {lang: frozenset(w.casefold() for w in words.split())
                   for lang, words in _ABBREVIATIONS.items()}
-_ANY_ABBREVIATION = frozenset("dr prof mr mrs ms st nr no".split())
+_ANY_ABBREVIATION = frozenset("dr prof mr mrs ms st nr".split())
 # Before a number these do not end a sentence either: "Nr. 5", "Art. 3", "S. 12", "No. 1".
 _BEFORE_NUMBER = frozenset("nr no nos art abs kap bd vol abb fig tab ziff rn rz jg p pp s".split())
 # Languages that write ordinal numbers with a dot: "3. Liga", "am 13. September".

@@ -153,6 +153,10 @@ def test_abbreviations_dates_and_numbers_do_not_end_a_sentence(text, language):
     ("Really? Yes! It rained... The end.", "en", ["Really?", "Yes!", "It rained...", "The end."]),
     ("Er kam an. 2024 soll alles anders werden.", "de", ["Er kam an.", "2024 soll alles anders werden."]),
     ("今天下雨了。我们在家。", "zh", ["今天下雨了。", "我们在家。"]),
+    ("I said no. The meeting ended. See No. 5 here.", "en",
+     ["I said no.", "The meeting ended.", "See No. 5 here."]),
+    ("Das sagte Max. Dann ging er.", "de", ["Das sagte Max.", "Dann ging er."]),
+    ("Мы помогли им. Потом ушли.", "ru", ["Мы помогли им.", "Потом ушли."]),
 ])
 def test_real_sentence_ends_are_found(text, language, expected):
     assert split_sentences(text, language) == expected
