@@ -185,6 +185,25 @@ def m0003_watches(db: Database) -> None:
     )
 
 
+@migrations()
+def m0004_story_fingerprints_and_alert_planning(db: Database) -> None:
+    """Story grouping survives restarts; a match is turned into alerts exactly once."""
+    db.execute(
+        """
+        CREATE TABLE story_fingerprints (
+            article_id INTEGER PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+            story_id INTEGER NOT NULL,
+            fingerprint BLOB NOT NULL,
+            published TEXT NOT NULL,
+            source TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX story_fingerprints_published ON story_fingerprints(published)")
+    db.execute("CREATE INDEX articles_ungrouped ON articles(id) WHERE story_id IS NULL")
+    db.execute("ALTER TABLE matches ADD COLUMN alerted INTEGER NOT NULL DEFAULT 0")
+    db.execute("CREATE INDEX matches_unalerted ON matches(article_id) WHERE alerted = 0")
+
+
 def to_db_time(moment: datetime | None) -> str | None:
     """UTC ISO 8601 to the second: sorts as text, reads back exactly."""
     if moment is None:
@@ -368,6 +387,52 @@ class Store:
             rows = self.db["articles"].search(query, limit=limit, quote=True)
             return [_article_from_row(r) for r in rows]
 
+    # --------------------------------------------------------------- stories
+
+    def ungrouped_articles(self, limit: int = 1000) -> list[Article]:
+        with self._lock:
+            rows = self.db.query(
+                "SELECT * FROM articles WHERE story_id IS NULL ORDER BY id LIMIT ?", [limit])
+            return [_article_from_row(r) for r in rows]
+
+    def story_fingerprints_since(self, since: datetime) -> list[tuple[int, int, bytes, datetime, str]]:
+        """(article_id, story_id, fingerprint, published, source) inside the grouping window."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT article_id, story_id, fingerprint, published, source "
+                "FROM story_fingerprints WHERE published >= ? ORDER BY article_id",
+                [to_db_time(since)]).fetchall()
+        return [(a, s, fp, from_db_time(p), src) for a, s, fp, p, src in rows]
+
+    def save_story_assignments(
+            self, assignments: list[tuple[int, int, bytes, datetime, str]]) -> None:
+        """Each article's story and fingerprint; the touched stories' size and sources are
+        recounted from the articles, so they stay right however often this runs."""
+        with self.transaction():
+            conn = self.db.conn
+            for article_id, story_id, fingerprint, published, source in assignments:
+                conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", [story_id, article_id])
+                conn.execute(
+                    "INSERT OR REPLACE INTO story_fingerprints VALUES (?, ?, ?, ?, ?)",
+                    [article_id, story_id, fingerprint, to_db_time(published), source])
+            for story_id in sorted({a[1] for a in assignments}):
+                conn.execute(
+                    """
+                    INSERT INTO stories (id, first_article_id, size, sources, first_seen, last_seen)
+                    SELECT ?, min(id), count(*), json_group_array(DISTINCT source),
+                           min(published), max(published)
+                    FROM articles WHERE story_id = ?
+                    ON CONFLICT(id) DO UPDATE SET size = excluded.size,
+                        sources = excluded.sources, last_seen = excluded.last_seen
+                    """, [story_id, story_id])
+
+    def story(self, story_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            rows = list(self.db.query("SELECT * FROM stories WHERE id = ?", [story_id]))
+        if not rows:
+            return None
+        return {**rows[0], "sources": json.loads(rows[0]["sources"])}
+
     # --------------------------------------------------------------- matches
 
     def save_matches(self, article_ids: Iterable[int], matches: Iterable[dict[str, Any]]) -> None:
@@ -386,6 +451,40 @@ class Store:
                 "UPDATE articles SET matched_at = ? WHERE id = ?",
                 [(now, article_id) for article_id in article_ids],
             )
+
+    def unalerted_matches(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """Matches not yet turned into alerts, with their article's id and story."""
+        with self._lock:
+            rows = self.db.query(
+                "SELECT m.article_id, m.rule_id, m.matched, a.story_id FROM matches m "
+                "JOIN articles a ON a.id = m.article_id WHERE m.alerted = 0 "
+                "ORDER BY m.article_id, m.rule_id LIMIT ?", [limit])
+            return [{**r, "matched": json.loads(r["matched"])} for r in rows]
+
+    def plan_alerts(self, matches: Iterable[tuple[int, str]],
+                    messages: Iterable[dict[str, Any]]) -> int:
+        """Queue the alerts of a batch of matches and mark those matches alerted, atomically.
+
+        An alert for a (chat, rule, story) that was queued before is skipped: a later article
+        of the same story is counted for the digest, not alerted again. Returns the alerts queued.
+        """
+        now = to_db_time(utc_now())
+        queued = 0
+        with self.transaction():
+            conn = self.db.conn
+            for message in messages:
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO outbox (chat_id, kind, rule_id, story_id, article_id, "
+                    "text, buttons, next_attempt_at, created) "
+                    "VALUES (?, 'alert', ?, ?, ?, ?, ?, ?, ?)",
+                    [message["chat_id"], message["rule_id"], message["story_id"],
+                     message["article_id"], message["text"],
+                     json.dumps([list(b) for b in message["buttons"]], ensure_ascii=False),
+                     now, now])
+                queued += cursor.rowcount
+            conn.executemany("UPDATE matches SET alerted = 1 WHERE article_id = ? AND rule_id = ?",
+                             list(matches))
+        return queued
 
     def matches_for_article(self, article_id: int) -> list[dict[str, Any]]:
         with self._lock:
@@ -457,6 +556,11 @@ class Store:
             self.db.execute(
                 "UPDATE subscribers SET digest_time = ?, digest_tz = ? WHERE chat_id = ?",
                 [time_of_day, timezone, chat_id])
+
+    def chat_languages(self) -> dict[int, str]:
+        with self._lock:
+            return {r[0]: r[1] or "de" for r in self.db.execute(
+                "SELECT chat_id, language FROM subscribers")}
 
     def instant_subscribers(self, rule_ids: Iterable[str], now: datetime) -> dict[str, list[int]]:
         """Active chats with instant delivery for each rule, leaving out muted ones."""

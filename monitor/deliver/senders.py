@@ -6,7 +6,10 @@ falls back to plain text once when Telegram rejects the markup.
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import TextIO
 
@@ -23,6 +26,7 @@ from telegram.error import (
     TimedOut,
 )
 
+from monitor.config import TelegramConfig
 from monitor.deliver.render import html_to_plain
 from monitor.models import OutboxMessage, SendResult
 
@@ -108,3 +112,16 @@ class ConsoleSender:
         self.out.write(html_to_plain(message.text) + "\n")
         self.out.flush()
         return SendResult("sent", message_id=self.count)
+
+
+@asynccontextmanager
+async def open_sender(settings: TelegramConfig, console: TextIO) -> AsyncIterator[
+        TelegramSender | ConsoleSender]:
+    """Telegram when the token's environment variable is set, else the console."""
+    token = os.environ.get(settings.token_env, "").strip()
+    if not token:
+        yield ConsoleSender(console)
+        return
+    api = settings.api_url.rstrip("/")
+    async with Bot(token, base_url=f"{api}/bot", base_file_url=f"{api}/file/bot") as bot:
+        yield TelegramSender(bot)

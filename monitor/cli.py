@@ -1,0 +1,256 @@
+"""The `monitor` command. Thin: build objects from the config, call the library, map errors to exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from monitor.config import Config, ConfigError, load_config
+from monitor.deliver.outbox import Dispatcher
+from monitor.deliver.senders import ConsoleSender, open_sender
+from monitor.ingest.opml import export_opml, parse_opml
+from monitor.models import Article, Feed
+from monitor.pipeline import CycleReport, Pipeline
+from monitor.rules_cli import rules_group, search_command
+from monitor.store import Store, utc_now
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+    help="Config file (default: config.toml, else config.example.toml, in the current folder).",
+)
+
+
+def open_config(config_path: str | None) -> Config:
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@contextmanager
+def open_store(config: Config) -> Iterator[Store]:
+    with Store(config.database_path) as store:
+        yield store
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log every event to stderr.")
+def main(verbose: bool) -> None:
+    """Media monitor: feeds and seed documents in, analysts' rules, Telegram alerts out."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # httpx logs every request URL at INFO; URLs of the Bot API carry the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+main.add_command(rules_group, "rules")
+main.add_command(search_command, "search")
+
+
+def print_article(article: Article) -> None:
+    when = article.published.strftime("%Y-%m-%d %H:%M")
+    console.print(
+        f"[green]+[/green] [dim]{when}[/dim] [bold]\\[{article.language}][/bold] "
+        f"{_escape(article.title)} [dim]({_escape(article.source)})[/dim]",
+        highlight=False,
+    )
+
+
+def print_report(report: CycleReport) -> None:
+    for error in report.seed_errors:
+        err_console.print(f"[red]seed {error.path}:[/red] {_escape(error.reason)}", highlight=False)
+    for name, error in report.feed_errors.items():
+        err_console.print(f"[yellow]feed {name}:[/yellow] {_escape(error)}", highlight=False)
+    for error in report.rule_errors:
+        err_console.print(f"[red]rules:[/red] {_escape(str(error))}", highlight=False)
+    sent = f", {report.delivery.sent} sent" if report.delivery else ""
+    console.print(
+        f"{len(report.new_articles)} new articles, {report.feeds_polled} feeds polled, "
+        f"{report.matched_articles} articles matched ({report.matches} matches), "
+        f"{report.alerts_queued} alerts queued{sent}",
+        highlight=False,
+    )
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+    return escape(text)
+
+
+async def _cycle(config: Config, store: Store, *, deliver: bool) -> CycleReport:
+    async with open_sender(config.telegram, sys.stdout) as sender:
+        dispatcher = Dispatcher(store, sender) if deliver else None
+        pipeline = Pipeline(config, store, on_article=print_article, dispatcher=dispatcher)
+        if isinstance(sender, ConsoleSender):
+            pipeline.subscribe_console()
+        if console.is_terminal:
+            with console.status("Ingesting seeds and feeds…"):
+                return await pipeline.run_once()
+        return await pipeline.run_once()
+
+
+@main.command()
+@config_option
+@click.option("--once", is_flag=True, help="One full cycle (seeds, feeds, match, deliver), then exit.")
+def run(config_path: str | None, once: bool) -> None:
+    """Run the monitor: ingest seeds and feeds, match rules, deliver alerts."""
+    config = open_config(config_path)
+    with open_store(config) as store:
+        report = asyncio.run(_cycle(config, store, deliver=True))
+        print_report(report)
+        if once:
+            return
+        raise click.ClickException("the long-running service is not built yet: use --once")
+
+
+@main.command()
+@config_option
+def ingest(config_path: str | None) -> None:
+    """One ingest pass of seeds and feeds, then matching; no delivery."""
+    config = open_config(config_path)
+    with open_store(config) as store:
+        print_report(asyncio.run(_cycle(config, store, deliver=False)))
+
+
+@main.group()
+def feeds() -> None:
+    """List, add, import and export feeds."""
+
+
+@feeds.command("list")
+@config_option
+def feeds_list(config_path: str | None) -> None:
+    """Every feed with its interval and health."""
+    config = open_config(config_path)
+    with open_store(config) as store:
+        Pipeline(config, store).sync_configured_feeds()
+        console.print(_feed_table(store.feeds(), with_url=True))
+
+
+@feeds.command("add")
+@config_option
+@click.argument("url")
+@click.option("--name", help="Short name used in alerts and source: queries (default: the host).")
+@click.option("--interval", default="10m", show_default=True, help="Poll interval: 90s, 10m, 2h.")
+@click.option("--language", default=None, help="Language hint, e.g. de; otherwise detected.")
+@click.option("--full-text", is_flag=True, help="Fetch each new item's page for the whole text.")
+def feeds_add(config_path: str | None, url: str, name: str | None, interval: str,
+              language: str | None, full_text: bool) -> None:
+    """Add a feed (or change the settings of the feed with that name)."""
+    from urllib.parse import urlsplit
+
+    from monitor.config import parse_duration
+
+    if not url.startswith(("http://", "https://")):
+        raise click.BadParameter("must be an http(s) URL", param_hint="URL")
+    try:
+        seconds = parse_duration(interval, where="--interval")
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    config = open_config(config_path)
+    with open_store(config) as store:
+        feed = store.upsert_feed(Feed(
+            name=name or urlsplit(url).hostname or url, url=url, interval_s=seconds,
+            language=language, full_text=full_text,
+        ))
+    console.print(f"feed {feed.name!r} → {feed.url}", highlight=False)
+
+
+@feeds.command("import-opml")
+@config_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--interval", default="10m", show_default=True)
+def feeds_import_opml(config_path: str | None, file: str, interval: str) -> None:
+    """Add every feed of an OPML file (as exported by feed readers)."""
+    from monitor.config import parse_duration
+
+    config = open_config(config_path)
+    entries = parse_opml(Path(file).read_bytes())
+    with open_store(config) as store:
+        for entry in entries:
+            store.upsert_feed(Feed(name=entry.name, url=entry.url,
+                                   interval_s=parse_duration(interval)))
+    console.print(f"{len(entries)} feeds imported from {file}", highlight=False)
+
+
+@feeds.command("export-opml")
+@config_option
+def feeds_export_opml(config_path: str | None) -> None:
+    """Print all feeds as OPML."""
+    config = open_config(config_path)
+    with open_store(config) as store:
+        Pipeline(config, store).sync_configured_feeds()
+        click.echo(export_opml(store.feeds()))
+
+
+@main.command()
+@config_option
+def stats(config_path: str | None) -> None:
+    """Articles by language and feed, feed health, matches and the outbox."""
+    config = open_config(config_path)
+    with open_store(config) as store:
+        counts = store.stats()
+        feed_list = store.feeds()
+    console.print(f"[bold]{counts['articles']}[/bold] articles, "
+                  f"[bold]{counts['matches']}[/bold] matches")
+    console.print(_counts_table("Articles by language", "language", counts["by_language"]))
+    console.print(_counts_table("Articles by source", "source", counts["by_source"]))
+    if counts["matches_by_rule"]:
+        console.print(_counts_table("Matches by rule", "rule_id", counts["matches_by_rule"]))
+    if counts["outbox"]:
+        console.print(_counts_table("Outbox", "status", counts["outbox"]))
+    console.print(_feed_table(feed_list))
+
+
+def _counts_table(title: str, key: str, rows: list[dict]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column(key)
+    table.add_column("articles" if key != "status" else "rows", justify="right")
+    for row in rows:
+        table.add_row(str(row[key]), str(row["n"]))
+    return table
+
+
+def _feed_table(feed_list: list[Feed], *, with_url: bool = False) -> Table:
+    table = Table(title="Feeds", title_justify="left")
+    table.add_column("name", no_wrap=True)
+    table.add_column("health", no_wrap=True)
+    table.add_column("failing since", no_wrap=True)
+    table.add_column("status", justify="right")
+    table.add_column("errors", justify="right")
+    table.add_column("next due", no_wrap=True)
+    table.add_column("last error", overflow="fold", min_width=16, ratio=1)
+    if with_url:
+        table.add_column("interval", justify="right")
+        table.add_column("url", overflow="fold")
+    now = utc_now()
+    for feed in feed_list:
+        since = f"{feed.failing_since:%m-%d %H:%M}" if feed.failing_since else ""
+        if feed.last_fetched is None:
+            health = "[dim]new[/dim]"
+        elif feed.error_count:
+            health = "[red]failing[/red]"
+        else:
+            health = "[green]ok[/green]"
+        due = "now" if not feed.next_due or feed.next_due <= now else f"{feed.next_due:%m-%d %H:%M}"
+        row = [_escape(feed.name), health, since, str(feed.last_status or "-"), str(feed.error_count),
+               due, _escape(feed.last_error or "")]
+        if with_url:
+            row += [f"{feed.interval_s // 60}m" if feed.interval_s >= 60 else f"{feed.interval_s}s",
+                    _escape(feed.url)]
+        table.add_row(*row)
+    return table

@@ -1,0 +1,560 @@
+"""The Telegram bot: subscribers manage what they receive from inside the chat.
+
+python-telegram-bot 22 `Application` with long polling. Every handler is a typed
+`async def handler(update, context)` that checks access, calls the store or the rule
+catalog, and answers in German or English after the user's language. Alerts themselves are
+not sent here but by the outbox dispatcher; the bot only answers commands and buttons.
+
+Access: with `access = "allowlist"` only `allowed_chats` may subscribe or watch; others get
+a polite refusal and nothing is stored about them. In groups only group admins change
+subscriptions. Admin commands (/stats, /reload) only for `admins`. A user who floods the
+bot with commands is told once and then ignored for a short while; others are still served.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import time
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    filters,
+)
+
+from monitor.config import ConfigError, TelegramConfig, parse_duration
+from monitor.models import Article
+from monitor.store import Store, utc_now
+
+log = logging.getLogger(__name__)
+
+RULES_PER_PAGE = 8
+FLOOD_COMMANDS, FLOOD_WINDOW_S = 8, 20.0
+MAX_CALLBACK = 64
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    id: str
+    name: str
+    description: str
+    delivery: str
+
+
+class Catalog(Protocol):
+    """What the bot needs from the rules: listing, validating a personal query, searching."""
+
+    def rules(self) -> list[RuleInfo]: ...
+    def query_error(self, query: str) -> str | None: ...
+    def search(self, query: str, limit: int) -> list[Article]: ...
+
+
+TEXTS: dict[str, dict[str, str]] = {
+    "de": {
+        "start": "Willkommen beim Medienmonitor. Ich melde neue Artikel zu den Themen, die Sie "
+                 "abonnieren.\n\n/rules zeigt die Themen, /subscribe THEMA abonniert eines, "
+                 "/help erklärt alles.",
+        "help": "<b>Befehle</b>\n/rules – Themen anzeigen\n/subscribe THEMA [instant|digest]\n"
+                "/unsubscribe THEMA\n/list – Ihre Abos\n/digest HH:MM [Zeitzone] oder /digest off\n"
+                "/watch ANFRAGE – eigene Regel, z. B. <code>Putin NEAR/5 Einladung</code>\n"
+                "/unwatch N\n/search ANFRAGE\n/mute THEMA 2h\n/stop – alles über diesen Chat "
+                "löschen",
+        "refused": "Dieser Chat ist für den Medienmonitor nicht freigeschaltet. Bitte wenden Sie "
+                   "sich an die Betreiber (Chat-ID {chat_id}).",
+        "not_group_admin": "In Gruppen dürfen nur Administratoren Abos ändern.",
+        "not_admin": "Dieser Befehl ist den Betreibern vorbehalten.",
+        "flood": "Zu viele Befehle – bitte einen Moment warten.",
+        "usage_subscribe": "Bitte so: /subscribe THEMA [instant|digest]",
+        "usage_unsubscribe": "Bitte so: /unsubscribe THEMA",
+        "usage_mute": "Bitte so: /mute THEMA 2h (Dauer: 30m, 2h, 1d …)",
+        "usage_digest": "Bitte so: /digest 07:30 Europe/Berlin oder /digest off",
+        "usage_watch": "Bitte so: /watch Putin AND Kim",
+        "usage_unwatch": "Bitte so: /unwatch N (die Nummer aus /list)",
+        "usage_search": "Bitte so: /search Putin AND Kim",
+        "unknown_rule": "Das Thema <code>{rule}</code> gibt es nicht. /rules zeigt alle.",
+        "subscribed": "Abonniert: <b>{name}</b> ({mode}).",
+        "mode_changed": "Geändert: <b>{name}</b> jetzt {mode}.",
+        "unsubscribed": "Abo beendet: <b>{name}</b>.",
+        "not_subscribed": "<code>{rule}</code> ist nicht abonniert.",
+        "muted": "<b>{name}</b> ist stumm bis {until}.",
+        "digest_set": "Ihr Tagesüberblick kommt um {time} ({tz}).",
+        "digest_off": "Kein Tagesüberblick mehr.",
+        "bad_tz": "Unbekannte Zeitzone <code>{tz}</code>, z. B. Europe/Berlin.",
+        "watch_added": "Eigene Regel {n} gespeichert: <code>{query}</code>",
+        "watch_error": "Die Anfrage ist fehlerhaft:\n<pre>{error}</pre>",
+        "watch_removed": "Eigene Regel {n} gelöscht.",
+        "watch_unknown": "Eine eigene Regel {n} gibt es nicht.",
+        "list_empty": "Noch keine Abos. /rules zeigt die Themen.",
+        "list_head": "<b>Ihre Abos</b>",
+        "list_watches": "<b>Eigene Regeln</b>",
+        "list_digest": "Tagesüberblick: {time} ({tz})",
+        "list_digest_off": "Tagesüberblick: aus",
+        "rules_head": "<b>Themen</b> (Seite {page}/{pages})",
+        "search_none": "Keine Treffer im Archiv.",
+        "search_head": "<b>Treffer im Archiv</b>",
+        "stopped": "Alles über diesen Chat ist gelöscht. Mit /start geht es wieder los.",
+        "reloaded": "Regeln neu geladen: {summary}",
+        "button_mute": "1 Tag stumm",
+        "button_unsub": "Abbestellen",
+        "button_subscribe": "Abonnieren",
+    },
+    "en": {
+        "start": "Welcome to the media monitor. I report new articles on the topics you "
+                 "subscribe to.\n\n/rules lists the topics, /subscribe TOPIC subscribes, "
+                 "/help explains everything.",
+        "help": "<b>Commands</b>\n/rules – list topics\n/subscribe TOPIC [instant|digest]\n"
+                "/unsubscribe TOPIC\n/list – your subscriptions\n/digest HH:MM [timezone] or "
+                "/digest off\n/watch QUERY – a personal rule, e.g. "
+                "<code>Putin NEAR/5 invitation</code>\n/unwatch N\n/search QUERY\n"
+                "/mute TOPIC 2h\n/stop – forget everything about this chat",
+        "refused": "This chat is not enabled for the media monitor. Please ask the operators "
+                   "(chat id {chat_id}).",
+        "not_group_admin": "In groups only administrators can change subscriptions.",
+        "not_admin": "This command is for operators only.",
+        "flood": "Too many commands – please wait a moment.",
+        "usage_subscribe": "Usage: /subscribe TOPIC [instant|digest]",
+        "usage_unsubscribe": "Usage: /unsubscribe TOPIC",
+        "usage_mute": "Usage: /mute TOPIC 2h (durations: 30m, 2h, 1d …)",
+        "usage_digest": "Usage: /digest 07:30 Europe/London or /digest off",
+        "usage_watch": "Usage: /watch Putin AND Kim",
+        "usage_unwatch": "Usage: /unwatch N (the number from /list)",
+        "usage_search": "Usage: /search Putin AND Kim",
+        "unknown_rule": "There is no topic <code>{rule}</code>. /rules lists them all.",
+        "subscribed": "Subscribed: <b>{name}</b> ({mode}).",
+        "mode_changed": "Changed: <b>{name}</b> is now {mode}.",
+        "unsubscribed": "Unsubscribed: <b>{name}</b>.",
+        "not_subscribed": "You are not subscribed to <code>{rule}</code>.",
+        "muted": "<b>{name}</b> is muted until {until}.",
+        "digest_set": "Your daily digest arrives at {time} ({tz}).",
+        "digest_off": "No more daily digest.",
+        "bad_tz": "Unknown timezone <code>{tz}</code>, e.g. Europe/London.",
+        "watch_added": "Personal rule {n} saved: <code>{query}</code>",
+        "watch_error": "The query has an error:\n<pre>{error}</pre>",
+        "watch_removed": "Personal rule {n} removed.",
+        "watch_unknown": "There is no personal rule {n}.",
+        "list_empty": "No subscriptions yet. /rules lists the topics.",
+        "list_head": "<b>Your subscriptions</b>",
+        "list_watches": "<b>Personal rules</b>",
+        "list_digest": "Daily digest: {time} ({tz})",
+        "list_digest_off": "Daily digest: off",
+        "rules_head": "<b>Topics</b> (page {page}/{pages})",
+        "search_none": "Nothing in the archive.",
+        "search_head": "<b>Archive matches</b>",
+        "stopped": "Everything about this chat is forgotten. /start to begin again.",
+        "reloaded": "Rules reloaded: {summary}",
+        "button_mute": "Mute 1 day",
+        "button_unsub": "Unsubscribe",
+        "button_subscribe": "Subscribe",
+    },
+}
+
+COMMANDS = [
+    ("start", "Start / Willkommen"), ("help", "Help / Hilfe"), ("rules", "Topics / Themen"),
+    ("subscribe", "Subscribe / Abonnieren"), ("unsubscribe", "Unsubscribe / Abbestellen"),
+    ("list", "My subscriptions / Meine Abos"), ("digest", "Daily digest / Tagesüberblick"),
+    ("watch", "Personal rule / Eigene Regel"), ("unwatch", "Remove personal rule"),
+    ("search", "Search the archive / Archiv durchsuchen"), ("mute", "Mute a topic / Stumm"),
+    ("stop", "Forget this chat / Chat löschen"),
+]
+
+
+def language_of(update: Update) -> str:
+    user = update.effective_user
+    code = (user.language_code or "") if user else ""
+    return "de" if code.startswith("de") or not user else "en"
+
+
+def alert_buttons(rule_id: str, language: str) -> tuple[tuple[str, str], ...]:
+    """Inline buttons under an alert; left out when the rule id is too long for callback data."""
+    texts = TEXTS[language if language in TEXTS else "de"]
+    mute, unsub = f"mute:{rule_id}:1d", f"unsub:{rule_id}"
+    if len(mute.encode()) > MAX_CALLBACK:
+        return ()
+    return ((texts["button_mute"], mute), (texts["button_unsub"], unsub))
+
+
+class FloodGuard:
+    """At most FLOOD_COMMANDS per user in FLOOD_WINDOW_S; the first refusal is announced."""
+
+    def __init__(self, limit: int = FLOOD_COMMANDS, window_s: float = FLOOD_WINDOW_S):
+        self.limit, self.window_s = limit, window_s
+        self.recent: dict[int, deque[float]] = defaultdict(deque)
+        self.warned: set[int] = set()
+
+    def check(self, user_id: int) -> str:
+        """'ok', 'warn' (refuse and say so) or 'ignore' (refuse silently)."""
+        now = time.monotonic()
+        recent = self.recent[user_id]
+        while recent and now - recent[0] > self.window_s:
+            recent.popleft()
+        if len(recent) < self.limit:
+            recent.append(now)
+            self.warned.discard(user_id)
+            return "ok"
+        if user_id in self.warned:
+            return "ignore"
+        self.warned.add(user_id)
+        return "warn"
+
+
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+
+
+class MonitorBot:
+    """Builds the Application and holds the handlers; state lives in the store."""
+
+    def __init__(self, settings: TelegramConfig, store: Store, catalog: Catalog, *,
+                 default_digest: tuple[str, str], stats_text: Callable[[], str],
+                 reload_rules: Callable[[], str]):
+        self.settings = settings
+        self.store = store
+        self.catalog = catalog
+        self.default_digest = default_digest
+        self.stats_text = stats_text
+        self.reload_rules = reload_rules
+        self.flood = FloodGuard()
+
+    def build(self, token: str) -> Application:
+        api = self.settings.api_url.rstrip("/")
+        app = (ApplicationBuilder().token(token).base_url(f"{api}/bot")
+               .base_file_url(f"{api}/file/bot").post_init(self._post_init).build())
+        messages = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+        commands: dict[str, Handler] = {
+            "start": self.start, "help": self.help, "rules": self.rules,
+            "subscribe": self.subscribe, "unsubscribe": self.unsubscribe, "list": self.list,
+            "digest": self.digest, "watch": self.watch, "unwatch": self.unwatch,
+            "search": self.search, "mute": self.mute, "stop": self.stop,
+            "stats": self.stats, "reload": self.reload,
+        }
+        for name, handler in commands.items():
+            app.add_handler(CommandHandler(name, self._guarded(handler), filters=messages))
+        app.add_handler(CallbackQueryHandler(self._guarded(self.button)))
+        app.add_error_handler(self.on_error)
+        return app
+
+    async def _post_init(self, app: Application) -> None:
+        await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+
+    # ------------------------------------------------------------ plumbing
+
+    def _guarded(self, handler: Handler) -> Handler:
+        """Flood control for every command and button, before the handler runs."""
+
+        async def run(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            sender = update.effective_user or update.effective_chat
+            verdict = self.flood.check(sender.id) if sender else "ok"
+            if verdict == "warn":
+                await self._reply(update, self._t(update, "flood"))
+            if verdict == "ok":
+                await handler(update, context)
+
+        return run
+
+    def _t(self, update: Update, key: str, **values: object) -> str:
+        text = TEXTS[language_of(update)][key]
+        return text.format(**{k: html.escape(str(v)) for k, v in values.items()})
+
+    async def _reply(self, update: Update, text: str,
+                     markup: InlineKeyboardMarkup | None = None) -> None:
+        if update.callback_query and update.callback_query.message:
+            await update.callback_query.message.edit_text(
+                text, parse_mode=ParseMode.HTML, reply_markup=markup)
+            return
+        chat = update.effective_chat
+        if chat:
+            await chat.send_message(text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                    disable_web_page_preview=True)
+
+    def _allowed(self, chat_id: int) -> bool:
+        return self.settings.access == "open" or chat_id in self.settings.allowed_chats
+
+    async def _may_change(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+        """Allowed chat, and in groups an admin of the group; answers the refusal itself."""
+        chat = update.effective_chat
+        if chat is None:
+            return False
+        if not self._allowed(chat.id):
+            await self._reply(update, self._t(update, "refused", chat_id=chat.id))
+            return False
+        if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
+            user = update.effective_user
+            member = await context.bot.get_chat_member(chat.id, user.id) if user else None
+            if member is None or member.status not in (ChatMemberStatus.ADMINISTRATOR,
+                                                       ChatMemberStatus.OWNER):
+                await self._reply(update, self._t(update, "not_group_admin"))
+                return False
+        self.store.upsert_subscriber(chat.id, chat.type, chat.title or chat.full_name,
+                                     language_of(update))
+        return True
+
+    def _rule(self, rule_id: str) -> RuleInfo | None:
+        return next((r for r in self.catalog.rules() if r.id == rule_id), None)
+
+    def _is_admin(self, update: Update) -> bool:
+        user = update.effective_user
+        return user is not None and user.id in self.settings.admins
+
+    # ------------------------------------------------------------ commands
+
+    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat and not self._allowed(chat.id):
+            await self._reply(update, self._t(update, "refused", chat_id=chat.id))
+            return
+        if chat:
+            self.store.upsert_subscriber(chat.id, chat.type, chat.title or chat.full_name,
+                                         language_of(update))
+        await self._reply(update, self._t(update, "start"))
+
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._reply(update, TEXTS[language_of(update)]["help"])
+
+    async def rules(self, update: Update, context: ContextTypes.DEFAULT_TYPE,
+                    page: int = 1) -> None:
+        rules = self.catalog.rules()
+        pages = max(1, -(-len(rules) // RULES_PER_PAGE))
+        page = min(max(1, page), pages)
+        shown = rules[(page - 1) * RULES_PER_PAGE: page * RULES_PER_PAGE]
+        lines = [self._t(update, "rules_head", page=page, pages=pages)]
+        for rule in shown:
+            line = f"<code>{html.escape(rule.id)}</code> – {html.escape(rule.name)}"
+            if rule.description:
+                line += f"\n<i>{html.escape(rule.description)}</i>"
+            lines.append(line)
+        rows = [[InlineKeyboardButton(f"➕ {rule.name}"[:60], callback_data=f"sub:{rule.id}")]
+                for rule in shown if len(f"sub:{rule.id}".encode()) <= MAX_CALLBACK]
+        nav = []
+        if page > 1:
+            nav.append(InlineKeyboardButton("◀", callback_data=f"rules:{page - 1}"))
+        if page < pages:
+            nav.append(InlineKeyboardButton("▶", callback_data=f"rules:{page + 1}"))
+        if nav:
+            rows.append(nav)
+        await self._reply(update, "\n\n".join(lines), InlineKeyboardMarkup(rows) if rows else None)
+
+    async def subscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        args = context.args or []
+        if not args or len(args) > 2 or (len(args) == 2 and args[1] not in ("instant", "digest")):
+            await self._reply(update, self._t(update, "usage_subscribe"))
+            return
+        await self._subscribe(update, context, args[0], args[1] if len(args) == 2 else None)
+
+    async def _subscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE,
+                         rule_id: str, mode: str | None) -> None:
+        if not await self._may_change(update, context):
+            return
+        rule = self._rule(rule_id)
+        if rule is None:
+            await self._reply(update, self._t(update, "unknown_rule", rule=rule_id))
+            return
+        mode = mode or rule.delivery
+        new = self.store.subscribe(update.effective_chat.id, rule.id, mode)
+        await self._reply(update, self._t(update, "subscribed" if new else "mode_changed",
+                                          name=rule.name, mode=mode))
+
+    async def unsubscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        args = context.args or []
+        if len(args) != 1:
+            await self._reply(update, self._t(update, "usage_unsubscribe"))
+            return
+        await self._unsubscribe(update, context, args[0])
+
+    async def _unsubscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE,
+                           rule_id: str) -> None:
+        if not await self._may_change(update, context):
+            return
+        if self.store.unsubscribe(update.effective_chat.id, rule_id):
+            rule = self._rule(rule_id)
+            await self._reply(update, self._t(update, "unsubscribed",
+                                              name=rule.name if rule else rule_id))
+        else:
+            await self._reply(update, self._t(update, "not_subscribed", rule=rule_id))
+
+    async def list(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        subscriptions = self.store.subscriptions(chat.id)
+        watches = self.store.watches(chat.id)
+        if not subscriptions and not watches:
+            await self._reply(update, self._t(update, "list_empty"))
+            return
+        names = {r.id: r.name for r in self.catalog.rules()}
+        lines = [self._t(update, "list_head")]
+        now = utc_now()
+        for sub in subscriptions:
+            line = (f"• <code>{html.escape(sub['rule_id'])}</code> "
+                    f"{html.escape(names.get(sub['rule_id'], '?'))} ({sub['mode']})")
+            if sub["muted_until"] and sub["muted_until"] > now.isoformat():
+                line += " 🔇"
+            lines.append(line)
+        if watches:
+            lines.append(self._t(update, "list_watches"))
+            lines.extend(f"{w['id']}. <code>{html.escape(w['query'])}</code>" for w in watches)
+        subscriber = self.store.subscriber(chat.id) or {}
+        if subscriber.get("digest_time") == "off":
+            lines.append(self._t(update, "list_digest_off"))
+        else:
+            time_of_day = subscriber.get("digest_time") or self.default_digest[0]
+            tz = subscriber.get("digest_tz") or self.default_digest[1]
+            lines.append(self._t(update, "list_digest", time=time_of_day, tz=tz))
+        await self._reply(update, "\n".join(lines))
+
+    async def digest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        args = context.args or []
+        if args == ["off"]:
+            if await self._may_change(update, context):
+                self.store.set_digest_time(update.effective_chat.id, "off", None)
+                await self._reply(update, self._t(update, "digest_off"))
+            return
+        if not 1 <= len(args) <= 2 or not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", args[0]):
+            await self._reply(update, self._t(update, "usage_digest"))
+            return
+        tz = args[1] if len(args) == 2 else self.default_digest[1]
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            await self._reply(update, self._t(update, "bad_tz", tz=tz))
+            return
+        if await self._may_change(update, context):
+            time_of_day = args[0].zfill(5)
+            self.store.set_digest_time(update.effective_chat.id, time_of_day, tz)
+            await self._reply(update, self._t(update, "digest_set", time=time_of_day, tz=tz))
+
+    async def watch(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = _command_argument(update)
+        if not query:
+            await self._reply(update, self._t(update, "usage_watch"))
+            return
+        error = self.catalog.query_error(query)
+        if error:
+            await self._reply(update, self._t(update, "watch_error", error=error))
+            return
+        if await self._may_change(update, context):
+            number = self.store.add_watch(update.effective_chat.id, query)
+            await self._reply(update, self._t(update, "watch_added", n=number, query=query))
+
+    async def unwatch(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        args = context.args or []
+        if len(args) != 1 or not args[0].isdigit():
+            await self._reply(update, self._t(update, "usage_unwatch"))
+            return
+        if await self._may_change(update, context):
+            removed = self.store.remove_watch(update.effective_chat.id, int(args[0]))
+            await self._reply(update, self._t(update, "watch_removed" if removed
+                                              else "watch_unknown", n=args[0]))
+
+    async def search(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = _command_argument(update)
+        if not query:
+            await self._reply(update, self._t(update, "usage_search"))
+            return
+        chat = update.effective_chat
+        if chat and not self._allowed(chat.id):
+            await self._reply(update, self._t(update, "refused", chat_id=chat.id))
+            return
+        error = self.catalog.query_error(query)
+        if error:
+            await self._reply(update, self._t(update, "watch_error", error=error))
+            return
+        articles = self.catalog.search(query, 10)
+        if not articles:
+            await self._reply(update, self._t(update, "search_none"))
+            return
+        lines = [self._t(update, "search_head")]
+        for article in articles:
+            title = html.escape(article.title)
+            if article.url:
+                title = f'<a href="{html.escape(article.url)}">{title}</a>'
+            lines.append(f"• {title} <i>({html.escape(article.source)}, "
+                         f"{article.published:%d.%m.%Y})</i>")
+        await self._reply(update, "\n".join(lines))
+
+    async def mute(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        args = context.args or []
+        try:
+            seconds = parse_duration(args[1]) if len(args) == 2 else None
+        except ConfigError:
+            seconds = None
+        if seconds is None:
+            await self._reply(update, self._t(update, "usage_mute"))
+            return
+        await self._mute(update, context, args[0], seconds)
+
+    async def _mute(self, update: Update, context: ContextTypes.DEFAULT_TYPE, rule_id: str,
+                    seconds: int) -> None:
+        if not await self._may_change(update, context):
+            return
+        until = utc_now() + timedelta(seconds=seconds)
+        if not self.store.mute(update.effective_chat.id, rule_id, until):
+            await self._reply(update, self._t(update, "not_subscribed", rule=rule_id))
+            return
+        rule = self._rule(rule_id)
+        await self._reply(update, self._t(update, "muted", name=rule.name if rule else rule_id,
+                                          until=until.strftime("%d.%m.%Y %H:%M UTC")))
+
+    async def stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and not await self._may_change(
+                update, context):
+            return
+        self.store.forget_chat(chat.id)
+        await self._reply(update, self._t(update, "stopped"))
+
+    async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not self._is_admin(update):
+            await self._reply(update, self._t(update, "not_admin"))
+            return
+        await self._reply(update, f"<pre>{html.escape(self.stats_text())}</pre>")
+
+    async def reload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not self._is_admin(update):
+            await self._reply(update, self._t(update, "not_admin"))
+            return
+        await self._reply(update, self._t(update, "reloaded", summary=self.reload_rules()))
+
+    async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        await query.answer()
+        kind, _, rest = (query.data or "").partition(":")
+        if kind == "rules" and rest.isdigit():
+            await self.rules(update, context, page=int(rest))
+        elif kind == "sub":
+            await self._subscribe(update, context, rest, None)
+        elif kind == "unsub":
+            await self._unsubscribe(update, context, rest)
+        elif kind == "mute":
+            rule_id, _, duration = rest.rpartition(":")
+            await self._mute(update, context, rule_id, parse_duration(duration or "1d"))
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log every handler error (never the token) and tell the admins once per error."""
+        log.error("bot handler failed: %s", context.error, exc_info=context.error)
+        for admin in self.settings.admins:
+            try:
+                await context.bot.send_message(
+                    admin, f"⚠️ Bot error: <code>{html.escape(repr(context.error))[:3000]}</code>",
+                    parse_mode=ParseMode.HTML)
+            except TelegramError:
+                log.warning("could not tell admin %s about the error", admin)
+
+
+def _command_argument(update: Update) -> str:
+    """Everything after the command, as typed (quotes and spaces kept for queries)."""
+    message = update.effective_message
+    text = (message.text or "") if message else ""
+    return text.partition(" ")[2].strip()

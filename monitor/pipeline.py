@@ -1,0 +1,247 @@
+"""The one orchestrator: it alone knows the order of the stages.
+
+    seeds/ files ─┐
+    feeds (HTTP) ─┴─> ingest ──> store ──> match ──> (stories ──> outbox ──> deliver)
+
+Every stage is a function over plain data that does not call the others; this module
+passes the data along and makes each result a row in SQLite before the next stage acts on
+it. An article is committed before it is matched and marked matched only together with its
+matches, so a crash at any point leaves work that the next run simply picks up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from monitor.config import Config
+from monitor.deliver.alerts import alert_text
+from monitor.deliver.bot import alert_buttons
+from monitor.deliver.outbox import DispatchReport, Dispatcher
+from monitor.ingest.fetch import Fetcher
+from monitor.ingest.normalize import normalize_item
+from monitor.ingest.poll import fill_full_text, poll_feeds
+from monitor.ingest.seeds import SeedError, read_seed_folder
+from monitor.matching import (
+    Engine,
+    QuerySyntaxError,
+    RuleError,
+    RuleSet,
+    RuleWatcher,
+    make_rule,
+    match_articles,
+)
+from monitor.models import Article, Feed, FeedOutcome
+from monitor.store import Store, utc_now
+from monitor.stories import StoryIndex, fingerprint, fingerprint_from_bytes, fingerprint_to_bytes
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+STORY_WINDOW_DAYS = 3.0
+WATCH_PREFIX = "watch-"
+CONSOLE_CHAT = 0
+
+
+@dataclass
+class CycleReport:
+    """What one pass did, for the console, `monitor stats` and the tests."""
+
+    new_articles: list[Article] = field(default_factory=list)
+    seed_errors: list[SeedError] = field(default_factory=list)
+    feed_errors: dict[str, str] = field(default_factory=dict)
+    feeds_polled: int = 0
+    grouped_articles: int = 0
+    matched_articles: int = 0
+    matches: int = 0
+    alerts_queued: int = 0
+    delivery: DispatchReport | None = None
+    rule_errors: list[RuleError] = field(default_factory=list)
+
+
+class Pipeline:
+    """Runs the stages in order against one store; holds nothing that is not also in SQLite."""
+
+    def __init__(self, config: Config, store: Store,
+                 on_article: Callable[[Article], None] | None = None,
+                 dispatcher: Dispatcher | None = None):
+        self.config = config
+        self.store = store
+        self.rules = RuleWatcher(config.rules_dir)
+        self.on_article = on_article
+        self.dispatcher = dispatcher
+        self._stories: StoryIndex | None = None
+        self._engine: tuple[tuple[int, tuple], Engine] | None = None
+
+    def sync_configured_feeds(self) -> None:
+        """Feeds from the config file join those added with `monitor feeds add`."""
+        for feed in self.config.feeds:
+            self.store.upsert_feed(Feed(
+                name=feed.name, url=feed.url, interval_s=feed.interval_s,
+                language=feed.language, full_text=feed.full_text,
+            ))
+
+    def ingest_seeds(self, report: CycleReport, now: datetime) -> None:
+        items, errors = read_seed_folder(self.config.seeds_dir)
+        report.seed_errors.extend(errors)
+        for error in errors:
+            log.info("seed %s unreadable: %s", error.path, error.reason)
+        articles = [
+            normalize_item(item, source=item.source or path.name, feed_id=None,
+                           language_hint=item.language, fetched=now)
+            for path, item in items
+        ]
+        self._store_new(articles, report)
+
+    async def ingest_feeds(self, report: CycleReport, now: datetime) -> None:
+        due = self.store.due_feeds(now)
+        if not due:
+            return
+        async with Fetcher(self.config.fetch) as fetcher:
+            outcomes = await poll_feeds(due, fetcher, now)
+            report.feeds_polled += len(outcomes)
+            for outcome in outcomes:
+                await self._store_outcome(outcome, fetcher, report, now)
+
+    async def _store_outcome(self, outcome: FeedOutcome, fetcher: Fetcher,
+                             report: CycleReport, now: datetime) -> None:
+        feed = outcome.feed
+        if outcome.error:
+            report.feed_errors[feed.name] = outcome.error
+            log.info("feed %s failed: %s", feed.name, outcome.error)
+        items = [(item, None) for item in outcome.items]
+        if feed.full_text and outcome.items:
+            known = self.store.known_article_keys(
+                [i.guid for i in outcome.items if i.guid], [i.url for i in outcome.items if i.url])
+            fresh = [i for i in outcome.items if i.guid not in known and i.url not in known]
+            items = await fill_full_text(fresh, fetcher)
+        articles = [
+            normalize_item(item, source=feed.name, feed_id=feed.id,
+                           language_hint=feed.language, fetched=now,
+                           full_text_status=status if feed.full_text else None)
+            for item, status in items
+        ]
+        self._store_new(articles, report)
+        # The feed's state is saved after its articles, so a crash in between re-fetches
+        # (and deduplicates) rather than skipping what was not stored.
+        self.store.save_feed_state(feed)
+
+    def _store_new(self, articles: list[Article], report: CycleReport) -> None:
+        added = self.store.add_articles(articles)
+        report.new_articles.extend(added)
+        if self.on_article:
+            for article in added:
+                self.on_article(article)
+
+    def subscribe_console(self) -> None:
+        """Without a Telegram token the console is the one subscriber, to every enabled rule,
+        so that a fresh checkout shows alerts out of the box."""
+        ruleset, _ = self.engine()
+        self.store.upsert_subscriber(CONSOLE_CHAT, "console", "console", "de")
+        subscribed = {s["rule_id"] for s in self.store.subscriptions(CONSOLE_CHAT)}
+        for rule in ruleset:
+            if rule.enabled and rule.id not in subscribed:
+                self.store.subscribe(CONSOLE_CHAT, rule.id, "instant")
+
+    def group_stories(self, report: CycleReport) -> None:
+        """Give every new article its story (near-duplicates share one)."""
+        index = self._story_index()
+        while batch := self.store.ungrouped_articles(limit=BATCH):
+            assignments = []
+            for article in batch:
+                fp = fingerprint(article.title, article.text)
+                story_id = index.add(article.id, fp, article.published, article.source)
+                assignments.append((article.id, story_id, fingerprint_to_bytes(fp),
+                                    article.published, article.source))
+            self.store.save_story_assignments(assignments)
+            report.grouped_articles += len(batch)
+
+    def _story_index(self) -> StoryIndex:
+        if self._stories is None:
+            self._stories = StoryIndex(window_days=STORY_WINDOW_DAYS)
+            since = utc_now() - timedelta(days=STORY_WINDOW_DAYS)
+            self._stories.load(
+                (a, s, fingerprint_from_bytes(fp), published, source)
+                for a, s, fp, published, source in self.store.story_fingerprints_since(since))
+        return self._stories
+
+    def engine(self, report: CycleReport | None = None) -> tuple[RuleSet, Engine]:
+        """The rules from the files plus every chat's personal /watch rules, rebuilt on change."""
+        ruleset, errors = self.rules.current()
+        if report is not None:
+            report.rule_errors.extend(errors)
+        watches = self.store.watches()
+        key = (id(ruleset), tuple((w["id"], w["query"]) for w in watches))
+        if self._engine is None or self._engine[0] != key:
+            personal = []
+            for watch in watches:
+                try:
+                    personal.append(make_rule(f"{WATCH_PREFIX}{watch['id']}", watch["query"],
+                                              ruleset.entities, name=watch["query"]))
+                except QuerySyntaxError as error:  # e.g. an entity removed since
+                    log.warning("watch %s of chat %s no longer valid: %s", watch["id"],
+                                watch["chat_id"], error)
+            combined = RuleSet(rules=ruleset.rules + tuple(personal), entities=ruleset.entities,
+                               files=ruleset.files)
+            self._engine = (key, Engine(combined))
+        return ruleset, self._engine[1]
+
+    def match_pending(self, report: CycleReport) -> None:
+        """Match every stored article not matched yet, batch by batch."""
+        _, engine = self.engine(report)
+        while batch := self.store.unmatched_articles(limit=BATCH):
+            matches = match_articles(engine, batch)
+            self.store.save_matches([a.id for a in batch], matches)
+            report.matched_articles += len(batch)
+            report.matches += len(matches)
+
+    def plan_alerts(self, report: CycleReport) -> None:
+        """Turn new matches into outbox rows: one alert per (chat, rule, story)."""
+        ruleset, _ = self.engine()
+        watch_chats = {f"{WATCH_PREFIX}{w['id']}": (w["chat_id"], w["query"])
+                       for w in self.store.watches()}
+        languages = self.store.chat_languages()
+        timezone = self.config.digest.timezone
+        while batch := self.store.unalerted_matches(limit=BATCH):
+            subscribers = self.store.instant_subscribers({m["rule_id"] for m in batch}, utc_now())
+            messages = []
+            for match in batch:
+                rule_id = match["rule_id"]
+                rule = ruleset.get(rule_id)
+                if rule_id in watch_chats:
+                    chats, name = [watch_chats[rule_id][0]], f"🔎 {watch_chats[rule_id][1]}"
+                elif rule is not None:
+                    chats, name = subscribers.get(rule_id, []), rule.name or rule.id
+                else:
+                    continue  # the rule is gone since it matched
+                if not chats:
+                    continue
+                article = self.store.article(match["article_id"])
+                text = alert_text(article, name, match["matched"]["words"], timezone)
+                messages.extend(
+                    {"chat_id": chat, "rule_id": rule_id, "story_id": match["story_id"],
+                     "article_id": article.id, "text": text,
+                     "buttons": () if rule_id in watch_chats
+                     else alert_buttons(rule_id, languages.get(chat, "de"))}
+                    for chat in chats)
+            report.alerts_queued += self.store.plan_alerts(
+                [(m["article_id"], m["rule_id"]) for m in batch], messages)
+
+    async def deliver(self, report: CycleReport) -> None:
+        if self.dispatcher is not None:
+            report.delivery = await self.dispatcher.dispatch_due()
+
+    async def run_once(self) -> CycleReport:
+        """One full cycle: seeds, due feeds, stories, matching, alerts, delivery."""
+        report = CycleReport()
+        now = utc_now()
+        self.sync_configured_feeds()
+        self.ingest_seeds(report, now)
+        await self.ingest_feeds(report, now)
+        self.group_stories(report)
+        self.match_pending(report)
+        self.plan_alerts(report)
+        await self.deliver(report)
+        return report

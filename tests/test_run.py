@@ -1,0 +1,140 @@
+"""`monitor run --once`, `ingest`, `stats` and `feeds` end to end: real config, SQLite file,
+seed folder, rules and a feed server on 127.0.0.1; console delivery (no token)."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.cli import main
+from tests.feed_server import FeedServer
+
+REPO = Path(__file__).resolve().parent.parent
+FEEDS = REPO / "tests" / "fixtures" / "feeds"
+SEED_TITLE = "Putin hat laut Staatsmedien Kims Einladung nach Nordkorea „angenommen“"
+
+
+@pytest.fixture
+def server():
+    with FeedServer(FEEDS) as server:
+        yield server
+
+
+@pytest.fixture
+def workdir(tmp_path, server, monkeypatch):
+    """A deployment folder: config.toml, the real seeds and rules, two good feeds, a broken one."""
+    shutil.copytree(REPO / "seeds", tmp_path / "seeds")
+    shutil.copytree(REPO / "rules", tmp_path / "rules")
+    (tmp_path / "config.toml").write_text(f"""
+[database]
+path = "data/monitor.db"
+
+[fetch]
+timeout_s = 2
+
+[[feeds]]
+name = "world"
+url = "{server.url('/files/rss2.xml')}"
+interval = "10m"
+
+[[feeds]]
+name = "world-mirror"
+url = "{server.url('/files/rss2.xml')}?mirror=1"
+
+[[feeds]]
+name = "broken"
+url = "{server.url('/_status/503')}"
+""", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    return tmp_path
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result
+
+
+def test_run_once_ingests_matches_and_alerts_on_the_console(workdir):
+    first = invoke("run", "--once")
+    assert first.exit_code == 0, first.output
+    out = first.output.replace("\n", " ")
+    assert SEED_TITLE in out
+    assert "Kim Jong Un meets Putin at the Vostochny cosmodrome" in out
+    assert "── alert → chat 0 · kim-putin ──" in first.output
+    assert "feed broken: HTTP 503" in first.output
+
+    again = invoke("run", "--once")
+    assert again.exit_code == 0
+    assert "0 new articles" in again.output
+    assert "alert →" not in again.output
+
+
+def test_same_items_through_two_feeds_are_stored_once(workdir):
+    invoke("ingest")
+    db = sqlite3.connect(workdir / "data/monitor.db")
+    titles = [r[0] for r in db.execute("SELECT title FROM articles ORDER BY id")]
+    assert titles.count("Kim Jong Un meets Putin at the Vostochny cosmodrome") == 1
+    assert len(titles) == 4  # the seed and the feed's three items
+    urls = [r[0] for r in db.execute("SELECT url FROM articles WHERE url IS NOT NULL")]
+    assert "https://news.example.com/world/kim-putin-meeting?id=42" in urls
+
+
+def test_stats_shows_counts_and_feed_health(workdir):
+    invoke("ingest")
+    result = CliRunner().invoke(main, ["stats"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "4 articles" in result.output
+    broken = next(line for line in result.output.splitlines() if "broken" in line)
+    assert "failing" in broken and "HTTP 503" in broken and "503" in broken
+    health = result.output[result.output.index("Feeds"):]
+    world = next(line for line in health.splitlines() if "│ world " in line)
+    assert "ok" in world and "200" in world
+
+
+def test_unreadable_seed_is_named_and_the_others_load(workdir):
+    (workdir / "seeds" / "broken.json").write_text("{not json", encoding="utf-8")
+    result = invoke("ingest")
+    assert result.exit_code == 0
+    assert "broken.json" in result.output
+    assert SEED_TITLE in result.output.replace("\n", " ")
+
+
+def test_malformed_config_is_a_clear_error(workdir):
+    (workdir / "config.toml").write_text("[database]\npaht = 'x'\n", encoding="utf-8")
+    result = invoke("run", "--once")
+    assert result.exit_code == 1
+    assert "unknown key 'database.paht'" in result.output
+
+
+def test_feeds_add_list_and_opml_round_trip(workdir, tmp_path):
+    assert invoke("feeds", "add", "https://example.org/feed.xml", "--name", "example",
+                  "--interval", "30m", "--language", "de").exit_code == 0
+    listing = CliRunner().invoke(main, ["feeds", "list"], env={"COLUMNS": "200"}).output
+    assert "example" in listing and "30m" in listing and "world-mirror" in listing
+    opml = invoke("feeds", "export-opml").output
+    assert 'xmlUrl="https://example.org/feed.xml"' in opml
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "feeds.opml").write_text(opml, encoding="utf-8")
+    (other / "config.toml").write_text("[database]\npath = 'm.db'\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        main, ["feeds", "import-opml", "--config", str(other / "config.toml"),
+               str(other / "feeds.opml")])
+    assert result.exit_code == 0, result.output
+    assert "4 feeds imported" in result.output
+
+
+def test_console_script_runs_as_a_real_process(workdir):
+    """What `make run` does, as a separate process with its own interpreter."""
+    monitor = Path(sys.executable).parent / "monitor"
+    done = subprocess.run([str(monitor), "run", "--once"], cwd=workdir, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert SEED_TITLE in done.stdout.replace("\n", " ")
