@@ -373,7 +373,9 @@ class _Builder(Transformer):
             raise self._error("'@' must be followed by an entity id, as in @putin", token)
         entity = self.entities.get(name)
         if entity is None:
-            close = difflib.get_close_matches(name, list(self.entities), n=3)
+            known = sorted(self.entities)
+            close = list(dict.fromkeys([e for e in known if name in e]
+                                       + difflib.get_close_matches(name, known, n=3)))[:3]
             hint = f" (did you mean {', '.join('@' + c for c in close)}?)" if close else ""
             raise self._error(f"unknown entity '@{name}'{hint}", token)
         label = f"@{name}"

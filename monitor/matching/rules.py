@@ -281,8 +281,9 @@ class _Loader:
         if not isinstance(table, dict):
             self.error(path, source, where, f"{prefix}: must be a table with name and aliases")
             return
-        ok = self.check_keys(path, source, table, ENTITY_KEYS, prefix,
-                             lambda key: source.entity_key(entity_id, key))
+        self.check_keys(path, source, table, ENTITY_KEYS, prefix,
+                        lambda key: source.entity_key(entity_id, key))
+        ok = True
         name = table.get("name", entity_id)
         description = table.get("description", "")
         for key, value in (("name", name), ("description", description)):
@@ -320,19 +321,19 @@ class _Loader:
 
     def finish(self) -> RuleSet:
         rules: list[Rule] = []
-        seen: dict[str, Rule] = {}
+        seen: dict[str, tuple[Path, int]] = {}
         for raw in self.raw_rules:
             rule = self.build_rule(raw)
-            if rule is None:
-                continue
-            previous = seen.get(rule.id)
-            if previous is not None:
-                self.error(raw.path, raw.source, raw.source.key_or_header(raw.block, "id"),
-                           f"rule '{rule.id}' is defined twice: in "
-                           f"{display_path(previous.file)}:{previous.line} and here")
-                continue
-            seen[rule.id] = rule
-            rules.append(rule)
+            rule_id = raw.table.get("id")
+            if isinstance(rule_id, str) and _ID.fullmatch(rule_id):
+                where = raw.source.key_or_header(raw.block, "id")
+                previous = seen.setdefault(rule_id, (raw.path, where[0]))
+                if previous != (raw.path, where[0]):
+                    self.error(raw.path, raw.source, where, f"rule '{rule_id}' is defined twice: "
+                               f"in {display_path(previous[0])}:{previous[1]} and here")
+                    continue
+            if rule is not None:
+                rules.append(rule)
         if self.errors:
             raise RuleErrors(self.errors)
         return RuleSet(tuple(rules), dict(self.entities), tuple(self.files))
@@ -396,7 +397,8 @@ class _Loader:
         path, source, block = raw.path, raw.source, raw.block
         text = raw.table.get("query")
         if not isinstance(text, str) or not text.strip():
-            self.error(path, source, source.key_or_header(block, "query"),
+            self.error(path, source,
+                       source.key(block, "query") or source.key_or_header(block, "id"),
                        f"{prefix}: query is required, a non-empty string")
             return None
         try:

@@ -1,0 +1,100 @@
+"""The engine: rule limits, hits, rows for the store, presearch behaviour."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from monitor.matching import Engine, Hit, RuleSet, is_negative_only, make_rule, match_articles
+
+from .support import ENTITIES, SHIPPED, article, seed_article
+
+
+def rules(*queries: str, **limits) -> RuleSet:
+    return RuleSet(tuple(make_rule(f"r{n}", q, ENTITIES, **limits)
+                         for n, q in enumerate(queries)), ENTITIES)
+
+
+def fired(ruleset: RuleSet, item) -> list[str]:
+    return [m.rule_id for m in Engine(ruleset).match(item)]
+
+
+def test_rule_languages_restrict_matching():
+    ruleset = rules("Putin", languages=frozenset({"de", "ru"}))
+    assert fired(ruleset, article(text="Putin", language="de")) == ["r0"]
+    assert fired(ruleset, article(text="Putin", language="de-AT")) == ["r0"]
+    assert fired(ruleset, article(text="Putin", language="en")) == []
+
+
+def test_rule_sources_restrict_by_feed_name_or_domain():
+    ruleset = rules("Putin", sources=frozenset({"Tagesschau"}))
+    assert fired(ruleset, article(text="Putin", source="tagesschau")) == ["r0"]
+    assert fired(ruleset, article(text="Putin", source="spiegel")) == []
+    by_domain = rules("Putin", sources=frozenset({"tagesschau.de"}))
+    assert fired(by_domain, article(text="Putin", source="ard",
+                                    url="https://www.tagesschau.de/a")) == ["r0"]
+
+
+def test_disabled_rules_never_match():
+    ruleset = rules("Putin", "NOT Trump", enabled=False)
+    assert fired(ruleset, article(text="Putin")) == []
+
+
+def test_negative_only_rules_are_always_checked():
+    ruleset = rules("NOT Trump", "Kim OR NOT Putin", "Kim")
+    assert [is_negative_only(r) for r in ruleset] == [True, True, False]
+    assert fired(ruleset, article(text="Merkel")) == ["r0", "r1"]
+    assert fired(ruleset, article(text="Trump Putin")) == []
+
+
+def test_hits_say_which_term_matched_where():
+    ruleset = rules('title:Kim AND "Kim Jong Un" AND -Trump AND *korea')
+    [match] = Engine(ruleset).match(seed_article())
+    assert match.rule_id == "r0" and match.rule_version == ruleset.rules[0].version
+    by_term = {(h.term, h.field): h for h in match.hits}
+    assert by_term["title:Kim", "title"] == Hit("title:Kim", "title", (4,), ("kims",))
+    assert by_term['"Kim Jong Un"', "body"].positions[:3] == (11, 12, 13)
+    assert by_term['"Kim Jong Un"', "body"].words == ("kim", "jong", "un")
+    assert set(by_term["*korea", "body"].words) == {"nordkorea", "südkorea"}
+    assert by_term["*korea", "title"].words == ("nordkorea",)
+    assert not any(h.term == "-Trump" or h.term == "Trump" for h in match.hits)
+
+
+def test_hits_name_the_joined_compound_that_matched():
+    [match] = Engine(rules("Nordkorea")).match(article(text="die Nord-Korea Krise"))
+    assert match.hits == (Hit("Nordkorea", "body", (1, 2), ("nordkorea",)),)
+
+
+def test_match_rows_are_stored_and_read_back(db):
+    [stored] = db.add_articles([seed_article()])
+    rows = match_articles(Engine(SHIPPED), [stored])
+    assert {r["rule_id"] for r in rows} >= {"kim-putin", "vostochny"}
+    db.save_matches([stored.id], rows)
+    saved = {m["rule_id"]: m for m in db.matches_for_article(stored.id)}
+    kim_putin = saved["kim-putin"]
+    assert kim_putin["rule_version"] == SHIPPED.get("kim-putin").version
+    assert "putin" in kim_putin["matched"]["words"]
+    assert {"term", "field", "positions", "words"} == set(kim_putin["matched"]["hits"][0])
+
+
+def test_presearch_verifies_only_rules_sharing_a_term():
+    queries = [f"word{n} AND other{n}" for n in range(200)] + ["Putin AND Kim", "NOT zzz"]
+    ruleset = rules(*queries)
+    engine = Engine(ruleset)
+    item = article(text="Putin traf Kim und word7")
+    candidates = {r.id for r in engine.candidates(engine.analyzer.analyse(item))}
+    # the AND is indexed under one of its words only (the longer one, "other7" for r7)
+    assert candidates == {"r200", "r201"}
+    assert fired(ruleset, item) == ["r200", "r201"]
+
+
+def test_engines_over_the_same_rule_set_share_their_index():
+    first, second = Engine(SHIPPED), Engine(SHIPPED)
+    assert first._compiled is second._compiled
+    reloaded = dataclasses.replace(SHIPPED)
+    assert Engine(reloaded)._compiled is not first._compiled
+
+
+def test_articles_in_languages_without_a_stemmer_match_exactly():
+    ruleset = rules("Putin", '"Kim"')
+    assert fired(ruleset, article(text="Putin", language="zh")) == ["r0"]
+    assert fired(ruleset, article(text="Putins Kims", language="xx")) == []
