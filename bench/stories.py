@@ -18,7 +18,9 @@ MIN_SHINGLES shingles) are left out: by design each of them is a story of its ow
 
 The threshold sweep regroups the first --sweep articles at other thresholds, and the Jaccard
 table shows the data the threshold was chosen from: exact similarity of copies to their
-original and to each other, and of every original to its nearest other original.
+original, and of every original to its nearest other original. The window table feeds add()
+alone a stream spread over 3 and over 30 days: over 30 days the index holds a tenth of it, so
+memory and lookups stay bounded by the window (each add then also evicts an older article).
 
 Summaries: summarize() on every corpus article, one at a time.
 """
@@ -140,6 +142,7 @@ def bench_stories(records: list[dict], total: int, sweep: int, rng: random.Rando
     )
     threshold_sweep(kept, truth[:len(kept)], similar)
     jaccard_table(similar, copy_jaccard)
+    sliding_window(kept, total)
 
 
 def edited_copy(rng: random.Random, title: str, sentences: list[str],
@@ -165,6 +168,24 @@ def edited_copy(rng: random.Random, title: str, sentences: list[str],
     if title_words and rng.random() < 1 / 3:
         title_words[rng.randrange(len(title_words))] = rng.choice(vocabulary)
     return " ".join(title_words), " ".join(words)
+
+
+def sliding_window(kept: list[bytes], total: int) -> None:
+    """add() alone over a stream ten times longer than the window: the index stays window-sized."""
+    fps = [fingerprint_from_bytes(fp) for fp in kept]
+    rows = []
+    for days in (3, 30):
+        index = StoryIndex(window_days=3)
+        step = timedelta(days=days) / total
+        peak = 0
+        started = time.perf_counter()
+        for article_id in range(total):
+            index.add(article_id, fps[article_id % len(fps)], START + article_id * step, "s")
+            peak = max(peak, len(index))
+        seconds = time.perf_counter() - started
+        rows.append([total, days, f"{seconds:.1f}", f"{total / seconds:,.0f}", peak, len(index)])
+    print_table("Window: add() alone, the kept fingerprints over and over, 3-day window",
+                ["articles", "over days", "seconds", "adds/s", "peak in window", "in window at end"], rows)
 
 
 def threshold_sweep(kept: list[bytes], truth: list[int], similar: list[dict[int, float]]) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor.summarize import Summary, highlight_spans, split_sentences, summarize
 from tests.conftest import CORPUS, REPO
@@ -160,6 +162,27 @@ def test_abbreviations_dates_and_numbers_do_not_end_a_sentence(text, language):
 ])
 def test_real_sentence_ends_are_found(text, language, expected):
     assert split_sentences(text, language) == expected
+
+
+@given(st.text(alphabet="aZäß1. !?…„“”«»\"\n。Dr", max_size=200), st.sampled_from(["de", "en", "ru", "zh", ""]))
+def test_splitting_keeps_every_character_in_order(text, language):
+    sentences = split_sentences(text, language)
+
+    assert "".join("".join(sentences).split()) == "".join(text.split())
+    assert all(s and s == s.strip() for s in sentences)
+
+
+@given(st.text(alphabet="aZäß1. !?„“\nDr", max_size=300), st.integers(min_value=1, max_value=3),
+       st.lists(st.text(alphabet="aZä ", max_size=5), max_size=3))
+def test_any_text_gives_a_few_of_its_own_sentences(text, max_sentences, words):
+    summary = summarize("Titel", text, "de", highlight=words, max_sentences=max_sentences)
+
+    assert len(summary.sentences) <= max_sentences
+    assert set(summary.sentences) <= set(split_sentences(text, "de"))
+    for sentence in summary.sentences:
+        spans = highlight_spans(sentence, words)
+        assert all(0 <= start < end <= len(sentence) for start, end in spans)
+        assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:]))
 
 
 def test_paragraphs_never_share_a_sentence_and_wrapped_lines_are_joined():
