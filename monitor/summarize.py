@@ -319,6 +319,7 @@ _BOILERPLATE_ANYWHERE = re.compile(
     | \bmit\s+material\s+(?:von|der|des|aus)\b
     | (?:reporting|editing|writing)\s+by\b
     | getty\s*images | picture\s+alliance | imago\s+images | shutterstock | unsplash | \(\s*foto\b
+    | \bap\s+photo\b
     | © | alle\s+rechte\s+vorbehalten | all\s+rights\s+reserved
     | (?:sign\s+up|subscribe)\b.{0,40}\bnewsletter | newsletter\s+abonnieren
     | folgen\s+sie\s+uns | follow\s+us\b""",
@@ -335,7 +336,7 @@ _BOILERPLATE_START = re.compile(
     re.VERBOSE,
 )
 _MIN_CASED_LETTERS = 12
-_TEASER_LENGTH = 300
+_SHORT_PARAGRAPH = 300
 _CAPS_SHARE = 0.7
 
 _STOPWORDS = frozenset(_fold(w) for w in """
@@ -377,8 +378,12 @@ def summarize(title: str, text: str, language: str, *, highlight: Iterable[str] 
     teasers = {number for number, paragraph in enumerate(paragraphs) if _is_teaser(paragraph)}
     if len(teasers) == len(paragraphs):  # a text all in capitals: then capitals say nothing
         teasers = set()
+    # A short paragraph with a credit in it is a caption or a credit line as a whole.
+    credits = {number for number, paragraph in enumerate(paragraphs)
+               if len(paragraph) <= _SHORT_PARAGRAPH
+               and _BOILERPLATE_ANYWHERE.search(paragraph.lower())}
     usable = [(i, s) for i, (number, s) in enumerate(sentences)
-              if number not in teasers and not _is_boilerplate(s)]
+              if number not in teasers and number not in credits and not _is_boilerplate(s)]
     title_terms = _terms(title, lang, stemmer)
     candidates = [_Candidate(i, s, _terms(s, lang, stemmer)) for i, s in usable]
     complete = [c for c in candidates
@@ -453,7 +458,7 @@ def _is_boilerplate(sentence: str) -> bool:
 
 def _is_teaser(paragraph: str) -> bool:
     """A short paragraph mostly in capitals: in news pages, the headline of another story."""
-    if len(paragraph) > _TEASER_LENGTH:
+    if len(paragraph) > _SHORT_PARAGRAPH:
         return False
     upper = sum(map(str.isupper, paragraph))
     lower = sum(map(str.islower, paragraph))

@@ -251,6 +251,7 @@ def test_summary_prefers_sentences_with_the_matched_words(article, language, wor
     "Read more: How the coalition plans to win the election.",
     "Foto: Kay Nietfeld/dpa/picture alliance.",
     "Photo by Jane Doe / Getty Images.",
+    "President Biden speaks at the White House on Monday. (AP Photo/Evan Vucci)",
     "© 2023 Reuters. Alle Rechte vorbehalten.",
 ])
 def test_each_kind_of_boilerplate_is_left_out(boilerplate):
