@@ -11,7 +11,7 @@ matters to us:
   entities; "Bad Request: can't parse entities: ...") and the 4,096-character limit counted
   after entity parsing, in UTF-16 code units ("Bad Request: message is too long");
 - Telegram's flood limits when `enforce_limits` is on: about 30 messages/s in all, 1/s per
-  chat (a burst of 3 tolerated), 20/min per group; over them a 429 with `retry_after`;
+  chat (a burst of 3 within a second tolerated), 20/min per group; over them a 429 with `retry_after`;
 - injectable trouble: 429 storms, 5xx, slow answers, chats that blocked the bot (403), groups
   migrated to a supergroup (400 with `migrate_to_chat_id`).
 
@@ -160,11 +160,14 @@ class FakeBotAPI:
                 body = self.rfile.read(length)
                 code, payload = api.handle(self.path, self.headers.get("Content-Type", ""), body)
                 data = json.dumps(payload).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a long poll cancelled at shutdown)
 
             do_GET = do_POST
 
@@ -206,11 +209,13 @@ class FakeBotAPI:
         self.chat_types[chat_id] = chat_type
         self._queue({kind: message})
 
-    def press_button(self, sent: Sent, data: str, *, user_id: int | None = None) -> None:
+    def press_button(self, sent: Sent, data: str, *, user_id: int | None = None,
+                     language_code: str = "de") -> None:
         user_id = sent.chat_id if user_id is None else user_id
         self._queue({"callback_query": {
             "id": str(self._message_id()), "chat_instance": str(sent.chat_id), "data": data,
-            "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"},
+            "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}",
+                     "language_code": language_code},
             "message": {"message_id": sent.message_id, "date": int(sent.at),
                         "chat": {"id": sent.chat_id,
                                  "type": self.chat_types.get(sent.chat_id, "private")},
@@ -387,7 +392,7 @@ class FakeBotAPI:
             if len(overall) >= 30:
                 wait = max(wait, 1.0 - (now - overall[0]))
             burst = allowed if group else 3
-            if len(recent) >= burst or (not group and recent and now - recent[-1] < 1.0 / 3):
+            if len(recent) >= burst:
                 wait = max(wait, window - (now - recent[0]))
             if wait > 0:
                 self.rejected_429 += 1

@@ -13,12 +13,14 @@ bot with commands is told once and then ignored for a short while; others are st
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import re
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -28,6 +30,7 @@ from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Upd
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
+    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -37,6 +40,7 @@ from telegram.ext import (
 )
 
 from monitor.config import ConfigError, TelegramConfig, parse_duration
+from monitor.deliver.render import html_to_plain
 from monitor.models import Article
 from monitor.store import Store, utc_now
 
@@ -45,6 +49,7 @@ log = logging.getLogger(__name__)
 RULES_PER_PAGE = 8
 FLOOD_COMMANDS, FLOOD_WINDOW_S = 8, 20.0
 MAX_CALLBACK = 64
+CALLBACK_NOTICE = 200
 
 
 @dataclass(frozen=True)
@@ -230,8 +235,12 @@ class MonitorBot:
 
     def build(self, token: str) -> Application:
         api = self.settings.api_url.rstrip("/")
+        # Answers to commands go through PTB's rate limiter, which waits out a 429 and retries;
+        # alerts are paced by the outbox dispatcher on a bot of their own.
+        limiter = AIORateLimiter(overall_max_rate=30, overall_time_period=1, group_max_rate=20,
+                                 group_time_period=60, max_retries=3)
         app = (ApplicationBuilder().token(token).base_url(f"{api}/bot")
-               .base_file_url(f"{api}/file/bot").post_init(self._post_init).build())
+               .base_file_url(f"{api}/file/bot").rate_limiter(limiter).build())
         messages = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
         commands: dict[str, Handler] = {
             "start": self.start, "help": self.help, "rules": self.rules,
@@ -246,8 +255,19 @@ class MonitorBot:
         app.add_error_handler(self.on_error)
         return app
 
-    async def _post_init(self, app: Application) -> None:
-        await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+    @asynccontextmanager
+    async def running(self, app: Application, *, poll_timeout: int = 10) -> AsyncIterator[None]:
+        """Serve commands inside the caller's event loop (run_polling would own the loop)."""
+        async with app:
+            await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+            await app.start()
+            await app.updater.start_polling(poll_interval=0, timeout=poll_timeout,
+                                            drop_pending_updates=False)
+            try:
+                yield
+            finally:
+                await app.updater.stop()
+                await app.stop()
 
     # ------------------------------------------------------------ plumbing
 
@@ -270,9 +290,14 @@ class MonitorBot:
 
     async def _reply(self, update: Update, text: str,
                      markup: InlineKeyboardMarkup | None = None) -> None:
-        if update.callback_query and update.callback_query.message:
-            await update.callback_query.message.edit_text(
-                text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        query = update.callback_query
+        if query is not None:
+            if markup is not None and query.message:   # paging: the list is edited in place
+                await query.message.edit_text(text, parse_mode=ParseMode.HTML,
+                                              reply_markup=markup)
+                await query.answer()
+            else:                                      # a button under an alert: a short notice
+                await query.answer(html_to_plain(text)[:CALLBACK_NOTICE])
             return
         chat = update.effective_chat
         if chat:
@@ -469,7 +494,7 @@ class MonitorBot:
         if error:
             await self._reply(update, self._t(update, "watch_error", error=error))
             return
-        articles = self.catalog.search(query, 10)
+        articles = await asyncio.to_thread(self.catalog.search, query, 10)
         if not articles:
             await self._reply(update, self._t(update, "search_none"))
             return
@@ -529,7 +554,6 @@ class MonitorBot:
 
     async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
-        await query.answer()
         kind, _, rest = (query.data or "").partition(":")
         if kind == "rules" and rest.isdigit():
             await self.rules(update, context, page=int(rest))
@@ -540,6 +564,8 @@ class MonitorBot:
         elif kind == "mute":
             rule_id, _, duration = rest.rpartition(":")
             await self._mute(update, context, rule_id, parse_duration(duration or "1d"))
+        else:
+            await query.answer()
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log every handler error (never the token) and tell the admins once per error."""

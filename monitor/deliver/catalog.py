@@ -1,0 +1,36 @@
+"""The rules as the bot sees them: what can be subscribed, whether a typed query is valid,
+and the archive search behind /search. Backed by the live RuleWatcher and the store."""
+
+from __future__ import annotations
+
+from monitor.deliver.bot import RuleInfo
+from monitor.matching import QuerySyntaxError, RuleWatcher, make_rule
+from monitor.matching.tools import search_archive
+from monitor.models import Article
+from monitor.store import Store
+
+
+class RulesCatalog:
+    def __init__(self, rules: RuleWatcher, store: Store):
+        self.watcher = rules
+        self.store = store
+
+    def rules(self) -> list[RuleInfo]:
+        ruleset, _ = self.watcher.current()
+        return [RuleInfo(r.id, r.name or r.id, r.description, r.delivery)
+                for r in ruleset if r.enabled]
+
+    def query_error(self, query: str) -> str | None:
+        """None for a valid query, else the parser's message with the caret line."""
+        ruleset, _ = self.watcher.current()
+        try:
+            make_rule("query", query, ruleset.entities)
+        except QuerySyntaxError as error:
+            return str(error)
+        return None
+
+    def search(self, query: str, limit: int) -> list[Article]:
+        ruleset, _ = self.watcher.current()
+        rule = make_rule("search", query, ruleset.entities)
+        found, _ = search_archive(self.store, rule, ruleset.entities, limit=limit)
+        return [f.article for f in found]

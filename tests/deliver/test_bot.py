@@ -1,0 +1,182 @@
+"""The real python-telegram-bot Application against the local Bot API server: commands,
+access rules, flood control, and the whole path from a subscription to exactly one alert."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from monitor.config import Config, TelegramConfig
+from monitor.deliver.bot import MonitorBot
+from monitor.deliver.catalog import RulesCatalog
+from monitor.deliver.outbox import Dispatcher
+from monitor.deliver.senders import TelegramSender
+from monitor.matching import RuleWatcher
+from monitor.pipeline import Pipeline
+from tests.botapi_server import TOKEN
+
+REPO = Path(__file__).resolve().parents[2]
+ALLOWED, OTHER, GROUP, ADMIN = 100, 555, -200, 100
+
+
+@pytest.fixture
+def settings(botapi):
+    return TelegramConfig(api_url=botapi.url, access="allowlist",
+                          allowed_chats=(ALLOWED, GROUP, 101, 102), admins=(ADMIN,))
+
+
+@pytest.fixture
+async def app(db, botapi, settings):
+    botapi.enforce_limits = False  # commands come faster than people type; limits tested below
+    catalog = RulesCatalog(RuleWatcher(REPO / "rules"), db)
+    monitor_bot = MonitorBot(settings, db, catalog, default_digest=("08:00", "Europe/Berlin"),
+                             stats_text=lambda: "1 articles", reload_rules=lambda: "6 rules")
+    application = monitor_bot.build(TOKEN)
+    async with monitor_bot.running(application, poll_timeout=1):
+        yield application
+
+
+async def say(botapi, chat_id: int, text: str, replies: int = 1, **kwargs) -> list[str]:
+    """Send as a user and wait for the bot's answers; returns their plain texts."""
+    before = len(botapi.messages_to(chat_id))
+    botapi.user_message(chat_id, text, **kwargs)
+    for _ in range(100):
+        sent = botapi.messages_to(chat_id)
+        if len(sent) >= before + replies:
+            return [s.plain for s in sent[before:]]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no answer to {text!r} in chat {chat_id}")
+
+
+async def test_commands_menu_is_registered_at_start(app, botapi):
+    names = [c["command"] for c in botapi.commands]
+    assert {"start", "help", "rules", "subscribe", "unsubscribe", "list", "digest", "watch",
+            "unwatch", "search", "mute", "stop"} <= set(names)
+
+
+async def test_subscription_to_exactly_one_alert(app, botapi, db, settings):
+    assert "Willkommen" in (await say(botapi, ALLOWED, "/start"))[0]
+    assert (await say(botapi, ALLOWED, "/subscribe kim-putin"))[0] == \
+        "Abonniert: Kim and Putin (instant)."
+    config = Config(path=None, database_path=db.path, seeds_dir=REPO / "seeds",
+                    rules_dir=REPO / "rules", telegram=settings)
+    pipeline = Pipeline(config, db, dispatcher=Dispatcher(db, TelegramSender(app.bot)))
+    before = len(botapi.messages_to(ALLOWED))
+    report = await pipeline.run_once()
+    assert report.delivery.sent == 1
+    [alert] = botapi.messages_to(ALLOWED)[before:]
+    assert alert.plain.startswith("🔔 Kim and Putin\nPutin hat laut Staatsmedien Kims Einladung")
+    assert "<b>Putin</b>" in alert.text and "<b>Kim</b>" in alert.text
+    assert "angenommen" in alert.plain and "beigetragen" not in alert.plain
+    buttons = alert.reply_markup["inline_keyboard"][0]
+    assert [b["callback_data"] for b in buttons] == ["mute:kim-putin:1d", "unsub:kim-putin"]
+
+    again = await pipeline.run_once()           # the same article again: nothing
+    assert again.delivery.sent == 0 and len(botapi.messages_to(ALLOWED)) == before + 1
+
+    botapi.press_button(alert, "mute:kim-putin:1d")
+    for _ in range(100):
+        if botapi.callback_answers:
+            break
+        await asyncio.sleep(0.05)
+    assert "stumm bis" in botapi.callback_answers[-1]["text"]   # a notice; the alert stays
+    assert alert.edits == [] and "Einladung" in alert.plain
+    assert db.subscriptions(ALLOWED)[0]["muted_until"] is not None
+
+
+async def test_allowlist_refuses_politely_and_stores_nothing(app, botapi, db):
+    [answer] = await say(botapi, OTHER, "/subscribe kim-putin")
+    assert "nicht freigeschaltet" in answer and str(OTHER) in answer
+    [answer] = await say(botapi, OTHER, "/watch Putin", language_code="en")
+    assert "not enabled" in answer
+    assert db.subscriber(OTHER) is None and db.watches(OTHER) == []
+
+
+async def test_unknown_rule_id_with_html_is_escaped(app, botapi):
+    [answer] = await say(botapi, ALLOWED, "/subscribe <b>x</b>&")
+    assert answer == "Das Thema <b>x</b>& gibt es nicht. /rules zeigt alle."
+    sent = botapi.messages_to(ALLOWED)[-1]
+    assert "&lt;b&gt;x&lt;/b&gt;&amp;" in sent.text
+
+
+async def test_watch_shows_the_caret_and_list_shows_watches(app, botapi, db):
+    [answer] = await say(botapi, ALLOWED, "/watch Putin AND (Kim", language_code="en")
+    assert "The query has an error" in answer
+    assert "Putin AND (Kim\n              ^" in answer
+    [answer] = await say(botapi, ALLOWED, "/watch Putin NEAR/5 Einladung")
+    assert answer.startswith("Eigene Regel 1 gespeichert")
+    await say(botapi, ALLOWED, "/subscribe vostochny digest")
+    [listing] = await say(botapi, ALLOWED, "/list")
+    assert "vostochny" in listing and "(digest)" in listing
+    assert "1. Putin NEAR/5 Einladung" in listing
+    assert "Tagesüberblick: 08:00 (Europe/Berlin)" in listing
+    [answer] = await say(botapi, ALLOWED, "/unwatch 1")
+    assert answer == "Eigene Regel 1 gelöscht."
+
+
+async def test_usage_errors_get_a_clear_answer(app, botapi):
+    assert "Bitte so: /subscribe" in (await say(botapi, ALLOWED, "/subscribe"))[0]
+    assert "Bitte so: /subscribe" in (await say(botapi, 101, "/subscribe kim-putin weekly"))[0]
+    assert "Bitte so: /mute" in (await say(botapi, 102, "/mute kim-putin soon"))[0]
+    assert "Unbekannte Zeitzone" in (await say(botapi, ALLOWED, "/digest 07:30 Mars/Base"))[0]
+
+
+async def test_digest_time_and_off(app, botapi, db):
+    await say(botapi, ALLOWED, "/start")
+    assert (await say(botapi, ALLOWED, "/digest 7:30 Asia/Tokyo"))[0] == \
+        "Ihr Tagesüberblick kommt um 07:30 (Asia/Tokyo)."
+    assert db.subscriber(ALLOWED)["digest_tz"] == "Asia/Tokyo"
+    await say(botapi, ALLOWED, "/digest off")
+    assert db.subscriber(ALLOWED)["digest_time"] == "off"
+
+
+async def test_in_groups_only_admins_change_subscriptions(app, botapi, db):
+    botapi.group_admins[GROUP].add(7)
+    [answer] = await say(botapi, GROUP, "/subscribe kim-putin", user_id=8, chat_type="group")
+    assert answer == "In Gruppen dürfen nur Administratoren Abos ändern."
+    assert db.subscriptions(GROUP) == []
+    await say(botapi, GROUP, "/subscribe kim-putin", user_id=7, chat_type="group")
+    assert [s["rule_id"] for s in db.subscriptions(GROUP)] == ["kim-putin"]
+
+
+async def test_rules_are_paged_with_buttons(app, botapi):
+    [listing] = await say(botapi, ALLOWED, "/rules")
+    assert "kim-putin – Kim and Putin" in listing
+    page = botapi.messages_to(ALLOWED)[-1]
+    assert page.reply_markup["inline_keyboard"][0][0]["callback_data"] == "sub:kim-putin"
+    botapi.press_button(page, "sub:vostochny")
+    for _ in range(100):
+        if botapi.callback_answers:
+            break
+        await asyncio.sleep(0.05)
+    assert botapi.callback_answers[-1]["text"] == "Abonniert: Vostochny Cosmodrome (instant)."
+
+
+async def test_admin_commands_only_for_admins(app, botapi):
+    assert (await say(botapi, ADMIN, "/stats"))[0] == "1 articles"
+    assert "Betreibern vorbehalten" in (await say(botapi, 101, "/stats", user_id=101))[0]
+    assert "6 rules" in (await say(botapi, ADMIN, "/reload"))[0]
+
+
+async def test_flood_of_commands_is_limited_per_user_and_others_are_served(app, botapi):
+    for _ in range(12):
+        botapi.user_message(101, "/help")
+    await asyncio.sleep(1.5)
+    answers = [s.plain for s in botapi.messages_to(101)]
+    assert answers.count("Zu viele Befehle – bitte einen Moment warten.") == 1
+    assert sum(a.startswith("Befehle") for a in answers) == 8
+    assert (await say(botapi, 102, "/help"))[0].startswith("Befehle")
+
+
+async def test_stop_forgets_the_chat(app, botapi, db):
+    await say(botapi, ALLOWED, "/subscribe kim-putin")
+    await say(botapi, ALLOWED, "/stop")
+    assert db.subscriber(ALLOWED) is None and db.subscriptions(ALLOWED) == []
+
+
+async def test_an_answer_survives_a_429(app, botapi):
+    botapi.inject("429", 1)
+    [answer] = await say(botapi, ALLOWED, "/help")
+    assert answer.startswith("Befehle") and botapi.rejected_429 == 1
