@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from monitor.ingest.opml import export_opml, parse_opml
 from monitor.models import Article, Feed
 from monitor.pipeline import CycleReport, Pipeline
 from monitor.rules_cli import rules_group, search_command
-from monitor.store import Store, utc_now
+from monitor.store import Store, from_db_time, utc_now
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -254,3 +255,55 @@ def _feed_table(feed_list: list[Feed], *, with_url: bool = False) -> Table:
                     _escape(feed.url)]
         table.add_row(*row)
     return table
+
+
+@main.command()
+@config_option
+@click.option("--chat", "chat_id", type=int, help="One chat's digest.")
+@click.option("--all", "all_chats", is_flag=True, help="Every chat with a digest subscription.")
+@click.option("--dry-run", is_flag=True, help="Print to the terminal; record and send nothing.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a self-contained FILE.html or FILE.md (records and sends nothing).")
+def digest(config_path: str | None, chat_id: int | None, all_chats: bool, dry_run: bool,
+           out_path: Path | None) -> None:
+    """Build the daily digest now: everything since the chat's last digest.
+
+    Without --dry-run or --out the digest is recorded and queued for delivery (the next
+    `monitor run` sends it), and the next scheduled digest starts from now.
+    """
+    from monitor.digest import render_html_page, render_markdown, render_telegram
+    from monitor.deliver.render import html_to_plain
+
+    if (chat_id is None) == (not all_chats):
+        raise click.UsageError("give --chat ID or --all")
+    if out_path and out_path.suffix.lower() not in (".html", ".htm", ".md"):
+        raise click.UsageError("--out takes a .html or .md file")
+    config = open_config(config_path)
+    now = utc_now()
+    with open_store(config) as store:
+        pipeline = Pipeline(config, store)
+        chats = {c["chat_id"]: c for c in store.digest_chats()}
+        wanted = list(chats) if all_chats else [chat_id]
+        pages = []
+        for chat in wanted:
+            info = chats.get(chat)
+            if info is None:
+                raise click.ClickException(f"chat {chat} has no digest subscription")
+            timezone = info["digest_tz"] or config.digest.timezone
+            last = from_db_time(info["last_end"])
+            start = last or now - timedelta(days=1)
+            built = pipeline.build_digest(chat, start, now, timezone)
+            if out_path:
+                pages.append(built)
+            elif dry_run:
+                click.echo(f"── digest for chat {chat} ──")
+                click.echo("\n\n".join(html_to_plain(m) for m in render_telegram(built)))
+            elif store.record_digest(chat, start, now, render_telegram(built)):
+                click.echo(f"digest for chat {chat} queued")
+        if out_path:
+            render = render_markdown if out_path.suffix.lower() == ".md" else render_html_page
+            for built in pages:
+                path = out_path if len(pages) == 1 else out_path.with_name(
+                    f"{out_path.stem}-{built.chat_id}{out_path.suffix}")
+                path.write_text(render(built), encoding="utf-8")
+                click.echo(f"written: {path}")

@@ -20,11 +20,14 @@ Split into several messages at story boundaries when needed.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.deliver.render import MAX_TEXT, visible_length
+from monitor.summarize import summarize
 
 TOP_STORIES = 3
 
@@ -83,6 +86,35 @@ class Digest:
     def top_stories(self) -> list[DigestStory]:
         stories = {s.story_id: s for section in self.sections for s in section.stories}
         return sorted(stories.values(), key=lambda s: (-s.sources, s.published))[:TOP_STORIES]
+
+
+def build_digest(chat_id: int, start: datetime, end: datetime, timezone: str,
+                 rule_names: dict[str, str], rows: list[dict[str, Any]]) -> Digest:
+    """Group match rows (Store.matches_between) by rule and story; summarise the top stories.
+
+    A story appears once per rule, as its earliest matching article in the period.
+    """
+    sections = []
+    for rule_id, name in rule_names.items():
+        mine = [row for row in rows if row["rule_id"] == rule_id]
+        stories: dict[int, DigestStory] = {}
+        for row in mine:
+            if row["story_id"] in stories:
+                continue
+            sources = json.loads(row["story_sources"]) if row["story_sources"] else []
+            stories[row["story_id"]] = DigestStory(
+                story_id=row["story_id"], title=row["title"], url=row["url"],
+                source=row["source"], sources=max(1, len(set(sources))),
+                published=datetime.fromisoformat(row["published"]))
+        sections.append(DigestSection(rule_id, name, list(stories.values()), len(mine)))
+    digest = Digest(chat_id, start, end, timezone, sections)
+    texts = {row["story_id"]: row for row in rows}
+    summarised = {s.story_id: replace(s, summary=summarize(
+        texts[s.story_id]["title"], texts[s.story_id]["text"],
+        texts[s.story_id]["language"]).sentences) for s in digest.top_stories()}
+    return replace(digest, sections=[
+        replace(section, stories=[summarised.get(s.story_id, s) for s in section.stories])
+        for section in sections])
 
 
 def _local(moment: datetime, timezone: str) -> str:

@@ -34,7 +34,8 @@ from monitor.matching import (
     match_articles,
 )
 from monitor.models import Article, Feed, FeedOutcome
-from monitor.store import Store, utc_now
+from monitor.digest import Digest, build_digest, due_period, render_telegram
+from monitor.store import Store, from_db_time, utc_now
 from monitor.stories import StoryIndex, fingerprint, fingerprint_from_bytes, fingerprint_to_bytes
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class CycleReport:
     matched_articles: int = 0
     matches: int = 0
     alerts_queued: int = 0
+    digests_queued: int = 0
     delivery: DispatchReport | None = None
     rule_errors: list[RuleError] = field(default_factory=list)
 
@@ -229,6 +231,26 @@ class Pipeline:
             report.alerts_queued += self.store.plan_alerts(
                 [(m["article_id"], m["rule_id"]) for m in batch], messages)
 
+    def plan_digests(self, report: CycleReport, now: datetime) -> None:
+        """Queue every digest that is due; a period already recorded is never sent again."""
+        for chat in self.store.digest_chats():
+            at = chat["digest_time"] or self.config.digest.time
+            timezone = chat["digest_tz"] or self.config.digest.timezone
+            period = due_period(now, at, timezone, from_db_time(chat["last_end"]))
+            if period is not None:
+                digest = self.build_digest(chat["chat_id"], *period, timezone)
+                if self.store.record_digest(chat["chat_id"], *period, render_telegram(digest)):
+                    report.digests_queued += 1
+
+    def build_digest(self, chat_id: int, start: datetime, end: datetime,
+                     timezone: str) -> Digest:
+        ruleset, _ = self.engine()
+        rule_ids = self.store.digest_rules(chat_id)
+        names = {rule_id: (rule.name or rule.id) if (rule := ruleset.get(rule_id)) else rule_id
+                 for rule_id in rule_ids}
+        rows = self.store.matches_between(rule_ids, start, end)
+        return build_digest(chat_id, start, end, timezone, names, rows)
+
     async def deliver(self, report: CycleReport) -> None:
         if self.dispatcher is not None:
             report.delivery = await self.dispatcher.dispatch_due()
@@ -243,5 +265,6 @@ class Pipeline:
         self.group_stories(report)
         self.match_pending(report)
         self.plan_alerts(report)
+        self.plan_digests(report, now)
         await self.deliver(report)
         return report

@@ -599,6 +599,63 @@ class Store:
             return list(self.db.query(
                 "SELECT * FROM watches WHERE chat_id = ? ORDER BY id", [chat_id]))
 
+    # --------------------------------------------------------------- digests
+
+    def digest_chats(self) -> list[dict[str, Any]]:
+        """Active chats with a digest subscription and their digest time, zone and last period."""
+        with self._lock:
+            return list(self.db.query(
+                """
+                SELECT c.chat_id, c.digest_time, c.digest_tz, c.language,
+                       (SELECT max(period_end) FROM digests d WHERE d.chat_id = c.chat_id)
+                           AS last_end
+                FROM subscribers c
+                WHERE c.active = 1 AND coalesce(c.digest_time, '') != 'off'
+                  AND EXISTS (SELECT 1 FROM subscriptions s
+                              WHERE s.chat_id = c.chat_id AND s.mode = 'digest')
+                ORDER BY c.chat_id
+                """))
+
+    def digest_rules(self, chat_id: int) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self.db.execute(
+                "SELECT rule_id FROM subscriptions WHERE chat_id = ? AND mode = 'digest' "
+                "ORDER BY rule_id", [chat_id])]
+
+    def matches_between(self, rule_ids: list[str], start: datetime,
+                        end: datetime) -> list[dict[str, Any]]:
+        """Matches of these rules recorded in (start, end], with article and story details."""
+        if not rule_ids:
+            return []
+        marks = ",".join("?" * len(rule_ids))
+        with self._lock:
+            return list(self.db.query(
+                f"""
+                SELECT m.rule_id, a.id AS article_id, a.title, a.url, a.source, a.language,
+                       a.published, a.text, coalesce(a.story_id, a.id) AS story_id,
+                       coalesce(s.sources, json_array(a.source)) AS story_sources
+                FROM matches m JOIN articles a ON a.id = m.article_id
+                LEFT JOIN stories s ON s.id = a.story_id
+                WHERE m.rule_id IN ({marks}) AND m.created > ? AND m.created <= ?
+                ORDER BY m.rule_id, a.published
+                """, [*rule_ids, to_db_time(start), to_db_time(end)]))
+
+    def record_digest(self, chat_id: int, start: datetime, end: datetime,
+                      messages: list[str]) -> bool:
+        """Record the digest of a period and queue its messages, atomically; False (and nothing
+        queued) when that period was recorded before."""
+        now = to_db_time(utc_now())
+        with self.transaction():
+            cursor = self.db.conn.execute(
+                "INSERT OR IGNORE INTO digests (chat_id, period_end, period_start, created) "
+                "VALUES (?, ?, ?, ?)", [chat_id, to_db_time(end), to_db_time(start), now])
+            if cursor.rowcount == 0:
+                return False
+            self.db.conn.executemany(
+                "INSERT INTO outbox (chat_id, kind, text, next_attempt_at, created) "
+                "VALUES (?, 'digest', ?, ?, ?)", [(chat_id, text, now, now) for text in messages])
+        return True
+
     # ---------------------------------------------------------------- outbox
 
     def enqueue(self, chat_id: int, kind: str, text: str, *, rule_id: str | None = None,

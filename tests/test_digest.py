@@ -1,0 +1,116 @@
+"""The digest through the pipeline: stories from several sources, one line each; a period is
+sent once; a missed digest comes once after a downtime; the command's outputs."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.cli import main
+from monitor.config import Config, DigestConfig
+from monitor.pipeline import CycleReport, Pipeline
+from monitor.store import utc_now
+
+CHAT = 4242
+STORY = ("Kim Jong Un und Wladimir Putin trafen sich am Mittwoch im Weltraumbahnhof Wostotschny "
+         "im Fernen Osten Russlands. Putin nahm eine Einladung nach Nordkorea an, meldete die "
+         "staatliche Nachrichtenagentur KCNA am Donnerstag. Der Kreml hat den Besuch noch nicht "
+         "bestätigt. Südkorea äußerte tiefe Besorgnis über die militärische Zusammenarbeit der "
+         "beiden Länder und warnte vor Waffenlieferungen.")
+OTHER = ("Kim Jong Un hat nach Angaben aus Seoul erneut Raketen getestet. Putin äußerte sich "
+         "dazu nicht. Die Regierung in Tokio berief eine Sondersitzung ein, und die Vereinten "
+         "Nationen kündigten Beratungen im Sicherheitsrat für die kommende Woche an.")
+
+
+@pytest.fixture
+def setup(tmp_path, db):
+    seeds, rules = tmp_path / "seeds", tmp_path / "rules"
+    seeds.mkdir()
+    rules.mkdir()
+    (rules / "r.toml").write_text(
+        '[[rules]]\nid = "kim-putin"\nname = "Kim und Putin"\nquery = "Kim AND Putin"\n'
+        'delivery = "digest"\n', encoding="utf-8")
+    items = [
+        {"title": "Putin nimmt Kims Einladung an", "text": STORY, "source": "agentur-a",
+         "url": "https://a.example/1"},
+        {"title": "Putin nimmt Kims Einladung an", "text": STORY + " (dpa)", "source": "zeitung-b",
+         "url": "https://b.example/1"},
+        {"title": "Putin nimmt Kims Einladung an", "text": STORY.replace("Mittwoch", "Mittwochabend"),
+         "source": "portal-c", "url": "https://c.example/1"},
+        {"title": "Kim testet wieder Raketen", "text": OTHER, "source": "agentur-a",
+         "url": "https://a.example/2"},
+    ]
+    (seeds / "news.json").write_text(json.dumps(items), encoding="utf-8")
+    config = Config(path=None, database_path=db.path, seeds_dir=seeds, rules_dir=rules,
+                    digest=DigestConfig(time="08:00", timezone="Europe/Berlin"))
+    db.upsert_subscriber(CHAT, "private", "Analyst", "de")
+    db.subscribe(CHAT, "kim-putin", "digest")
+    # the previous digest went out an hour ago
+    db.record_digest(CHAT, utc_now() - timedelta(days=1, hours=1), utc_now() - timedelta(hours=1),
+                     [])
+    return config, Pipeline(config, db)
+
+
+def digests(db):
+    return [r["text"] for r in db.db.query("SELECT text FROM outbox WHERE kind = 'digest'")]
+
+
+async def test_one_line_per_story_with_its_sources(setup, db):
+    """(An identical copy would be stored once at ingest; copies differ by a word or a credit.)"""
+    config, pipeline = setup
+    await pipeline.run_once()
+    report = CycleReport()
+    pipeline.plan_digests(report, utc_now() + timedelta(days=1, hours=1))
+    assert report.digests_queued == 1
+    [text] = digests(db)
+    assert "<b>Kim und Putin</b> – 4 Artikel, 2 Themen" in text
+    assert text.count("Putin nimmt Kims Einladung an") == 2   # top stories and the rule's list
+    assert "+2 weitere Quellen" in text
+    assert "Kim testet wieder Raketen" in text
+    assert "Top-Themen" in text and "Einladung nach Nordkorea" in text  # a summary sentence
+
+
+async def test_a_period_is_sent_once_and_a_missed_digest_comes_once(setup, db):
+    config, pipeline = setup
+    await pipeline.run_once()
+    later = utc_now() + timedelta(days=1, hours=1)
+    for _ in range(3):
+        pipeline.plan_digests(CycleReport(), later)
+    assert len(digests(db)) == 1
+    # down for three days: one digest when back, covering the gap
+    report = CycleReport()
+    pipeline.plan_digests(report, later + timedelta(days=3))
+    pipeline.plan_digests(report, later + timedelta(days=3, minutes=5))
+    assert report.digests_queued == 1
+    assert "nichts Neues" in digests(db)[-1]
+
+
+def test_digest_command_dry_run_and_files(setup, db, tmp_path, monkeypatch):
+    config, pipeline = setup
+    import asyncio
+    asyncio.run(pipeline.run_once())
+    toml = tmp_path / "config.toml"
+    toml.write_text(f'[database]\npath = "{db.path}"\n[sources]\nseeds = "{config.seeds_dir}"\n'
+                    f'rules = "{config.rules_dir}"\n', encoding="utf-8")
+    runner = CliRunner()
+    dry = runner.invoke(main, ["digest", "--chat", str(CHAT), "--dry-run", "--config", str(toml)])
+    assert dry.exit_code == 0, dry.output
+    assert "Kim und Putin – 4 Artikel, 2 Themen" in dry.output
+    assert digests(db) == []                       # a dry run records and sends nothing
+    page = tmp_path / "digest.html"
+    result = runner.invoke(main, ["digest", "--all", "--out", str(page), "--config", str(toml)])
+    assert result.exit_code == 0, result.output
+    html = page.read_text(encoding="utf-8")
+    assert html.startswith("<!doctype html>") and "https://b.example/1" not in html
+    assert '<a href="https://a.example/1">Putin nimmt Kims Einladung an</a>' in html
+    markdown = tmp_path / "digest.md"
+    runner.invoke(main, ["digest", "--chat", str(CHAT), "--out", str(markdown), "--config",
+                         str(toml)])
+    assert "[Putin nimmt Kims Einladung an](https://a.example/1)" in markdown.read_text()
+    queued = runner.invoke(main, ["digest", "--chat", str(CHAT), "--config", str(toml)])
+    assert "queued" in queued.output and len(digests(db)) == 1
+    unknown = runner.invoke(main, ["digest", "--chat", "1", "--config", str(toml)])
+    assert unknown.exit_code == 1 and "no digest subscription" in unknown.output
