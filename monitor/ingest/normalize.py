@@ -24,9 +24,10 @@ from monitor.models import Article, RawItem
 
 UNKNOWN_LANGUAGE = "und"
 
-# Language identification walks every byte in Python (py3langid): cost grows with length while
-# accuracy barely does (on the corpus: 99.3% agreement at 200 characters, 99.6% on whole texts).
-LANGUAGE_SAMPLE_CHARS = 400
+# Language identification walks every byte in Python (py3langid, ~0.5 µs a byte): cost grows
+# with length while accuracy barely does. On the corpus, title + the first 300 characters agree
+# with the verdict on the whole text for 99.4% of articles (400: 99.5%, 200: 99.2%).
+LANGUAGE_SAMPLE_CHARS = 300
 
 # Elements whose content is never readable text.
 _INVISIBLE = re.compile(
@@ -58,6 +59,12 @@ _TRACKING_PARAMS = frozenset({
     "ref_src", "ref_url", "spm", "_ga", "_gl", "at_medium", "at_campaign", "sr_share",
 })
 _TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "piwik_", "itm_")
+# A cheap first look: most queries carry none of these, and then need no parsing.
+_MAY_TRACK = re.compile(
+    r"(?:^|[&;])(?:" + "|".join(re.escape(p) for p in _TRACKING_PREFIXES)
+    + "|" + "|".join(re.escape(n) + "=" for n in sorted(_TRACKING_PARAMS)) + r"|[^&;=]*%)",
+    re.IGNORECASE,
+)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 MIN_OPAQUE_GUID_LENGTH = 16
@@ -174,7 +181,7 @@ def canonical_url(url: str) -> str:
             credentials += f":{parts.password}"
         host = f"{credentials}@{host}"
     query = parts.query
-    if query:
+    if query and _MAY_TRACK.search(query):
         pairs = parse_qsl(query, keep_blank_values=True)
         kept = [(k, v) for k, v in pairs if not _is_tracking_param(k)]
         if len(kept) != len(pairs):
