@@ -13,8 +13,8 @@ Numbers on a shared 2-core machine are noisy: run it twice. Target: 2,000 articl
 from __future__ import annotations
 
 import argparse
-import os
 import cProfile
+import os
 import pstats
 import sys
 import tempfile
@@ -24,12 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from monitor.ingest.normalize import normalize_item  # noqa: E402
-from monitor.ingest.parse import FeedError, parse_feed  # noqa: E402
-from monitor.models import Article, RawItem  # noqa: E402
-from monitor.store import Store  # noqa: E402
+from monitor.ingest.normalize import normalize_item
+from monitor.ingest.parse import FeedError, parse_feed
+from monitor.models import RawItem
+from monitor.store import Store
 
 CORPUS_FEEDS = REPO.parent / "shared" / "corpus" / "feeds"
 TARGET_PER_SECOND = 2000

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
 DEFAULT_LAST_MODIFIED = "Wed, 01 Jan 2025 00:00:00 GMT"
@@ -117,7 +118,7 @@ class FeedServer:
             self._httpd.server_close()
             self._httpd = None
 
-    def __enter__(self) -> FeedServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -167,7 +167,8 @@ def _read(root: Any, url: str) -> FastFeed:
     elif ns == RDF and local == "RDF":
         item_ns = RSS10 if root.find(f"{{{RSS10}}}item") is not None else RSS090
         fmt = "rss10" if item_ns == RSS10 else "rss090"
-        entries, header, atom = root.findall(f"{{{item_ns}}}item"), root.find(f"{{{item_ns}}}channel"), False
+        entries, atom = root.findall(f"{{{item_ns}}}item"), False
+        header = root.find(f"{{{item_ns}}}channel")
         if header is None:
             raise Unsupported("RDF without channel")
     elif ns == ATOM and local == "feed":
@@ -302,6 +303,8 @@ class _Body:
 
 @dataclass
 class _Entry:
+    """Reads the entries of one document; `read` resets the per-entry state."""
+
     url: str
     atom: bool
     feed_language: str | None
@@ -564,6 +567,8 @@ def absolute_link(feed_url: str, link: str) -> str:
 
 
 def _inner_markup(element: Any) -> str:
+    """Inline XHTML as feedparser serialises it: tags without namespace prefixes or attributes
+    (which the text cleaner drops anyway), text escaped, a single wrapping <div> removed."""
     children = list(element)
     if (len(children) == 1 and _split(children[0].tag)[1] == "div"
             and not _strip(element.text) and not _strip(children[0].tail)):

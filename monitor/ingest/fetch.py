@@ -23,6 +23,7 @@ import socket
 import ssl
 import zlib
 from email.message import Message
+from typing import Self
 
 import httpx
 
@@ -46,7 +47,7 @@ class Fetcher:
         self._client: httpx.AsyncClient | None = None
         self._slots = asyncio.Semaphore(config.concurrency)
 
-    async def __aenter__(self) -> Fetcher:
+    async def __aenter__(self) -> Self:
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(self.config.timeout_s),
             limits=httpx.Limits(max_connections=self.config.concurrency,

@@ -165,7 +165,7 @@ def test_titles_agree_with_rss_parsers_expected_output(parsed):
         inputs = sorted((FEEDS_DIR / "rbren+rss-parser" / "input").glob(expected.stem + ".*"))
         want = _expected_titles(expected)
         if not inputs or not any(want):
-            continue          # items with no title at all: we drop such husks, rss-parser keeps them
+            continue      # items with no title at all: we drop such husks, rss-parser keeps them
         name = inputs[0].relative_to(FEEDS_DIR).as_posix()
         got = [clean_title(item.title) for item in parsed[name].items]
         if expected.stem == "uolNoticias":

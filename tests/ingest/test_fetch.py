@@ -44,7 +44,8 @@ async def test_conditional_get_gives_304_until_the_content_changes(feed_server, 
     by_date_only = await fetcher.fetch(url, last_modified=first.last_modified)
     assert by_date_only.not_modified
 
-    feed_server.publish("/cond.xml", "<rss version='2.0'><channel><title>new</title></channel></rss>",
+    feed_server.publish("/cond.xml",
+                        "<rss version='2.0'><channel><title>new</title></channel></rss>",
                         last_modified="Thu, 02 Jan 2025 00:00:00 GMT")
     changed = await fetcher.fetch(url, etag=first.etag, last_modified=first.last_modified)
     assert changed.status == 200 and b"new" in changed.body

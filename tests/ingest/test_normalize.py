@@ -3,6 +3,7 @@ and what the store makes of the result (deduplication across feeds)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -42,7 +43,8 @@ def normalize(item: RawItem, source: str = "feed-a", hint: str | None = None) ->
     ("<SCRIPT type='text/javascript'>alert(1)</SCRIPT>ok", "ok"),
     ("unclosed <script>alert(1)", "unclosed"),
     ("<!-- a <p> comment -->kept", "kept"),
-    ("Tom &amp; Jerry &quot;&#8220;&#x201D;&quot; caf&eacute;&nbsp;bar", 'Tom & Jerry "“”" café bar'),
+    ("Tom &amp; Jerry &quot;&#8220;&#x201D;&quot; caf&eacute;&nbsp;bar",
+     'Tom & Jerry "“”" café bar'),
     ("<b>bold</b>and<i>italic</i> glued as written", "boldanditalic glued as written"),
     ("<ul><li>one</li><li>two</li></ul>", "one\n\ntwo"),
     ("<table><tr><td>a</td><td>b</td></tr></table>", "a b"),
@@ -138,8 +140,9 @@ def test_language_precedence_hint_then_declared_then_detected():
                      text="Der Bundestag hat am Freitag ein neues Gesetz beschlossen.")
 
     assert normalize(german).language == "de"                                    # detected
-    assert normalize(RawItem(**{**german.__dict__, "language": "en-GB"})).language == "en"
-    assert normalize(RawItem(**{**german.__dict__, "language": "en-GB"}), hint="fr").language == "fr"
+    declared = replace(german, language="en-GB")
+    assert normalize(declared).language == "en"                                  # declared
+    assert normalize(declared, hint="fr").language == "fr"                       # hint
 
 
 def test_language_is_detected_on_a_bounded_prefix_of_long_texts():
@@ -177,7 +180,8 @@ def test_content_hash_ignores_case_whitespace_and_markup_but_not_words():
 @pytest.mark.parametrize("guid, stored", [
     ("https://example.com/a/1", "https://example.com/a/1"),
     ("tag:example.com,2024:1", "tag:example.com,2024:1"),
-    ("urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a", "urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a"),
+    ("urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a",
+     "urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a"),
     ("a1b2c3d4e5f6a7b8", "a1b2c3d4e5f6a7b8"),                   # 16 characters: opaque id
     ("1", "feed-a:1"),
     ("post-123", "feed-a:post-123"),
@@ -221,7 +225,8 @@ def test_items_without_title_get_one_from_their_text():
 
 
 def test_an_item_declaring_its_own_source_keeps_it():
-    assert normalize(RawItem(title="t", text="x", source="Reuters"), source="seeds").source == "Reuters"
+    reuters = RawItem(title="t", text="x", source="Reuters")
+    assert normalize(reuters, source="seeds").source == "Reuters"
     assert normalize(RawItem(title="t", text="x"), source="seeds").source == "seeds"
 
 

@@ -61,10 +61,10 @@ def test_html_seed_main_text_without_boilerplate_or_repeated_title():
 
     assert page.title == "Central bank holds interest rates steady"
     assert page.text.split("\n\n") == [
-        "The central bank left its key interest rate unchanged on Thursday, in line with the "
-        "expectations of most economists surveyed before the meeting.",
-        "Its governor said inflation was falling more slowly than hoped and that the bank was in "
-        "no hurry to cut rates before the summer.",
+        ("The central bank left its key interest rate unchanged on Thursday, in line with the "
+         "expectations of most economists surveyed before the meeting."),
+        ("Its governor said inflation was falling more slowly than hoped and that the bank was "
+         "in no hurry to cut rates before the summer."),
     ]
     assert page.published == datetime(2024, 3, 14, tzinfo=UTC)
 
@@ -79,8 +79,8 @@ def test_broken_seeds_name_the_file_and_the_reason_and_the_rest_still_loads():
         ("broken.json", "invalid JSON: Expecting ',' delimiter (line 2, column 1)"),
         ("empty.txt", "empty file"),
         ("latin1.txt", "not valid UTF-8: byte 0xf6 at offset 2 (line 1); save the file as UTF-8"),
-        ("lines.jsonl", "line 2: invalid JSON: Expecting property name enclosed in double quotes "
-                        "(column 18)"),
+        ("lines.jsonl", ("line 2: invalid JSON: Expecting property name enclosed in double "
+                         "quotes (column 18)")),
         ("lines.jsonl", "line 3: no 'text' (a non-empty string is required)"),
         ("lines.jsonl", "line 4: expected an object with 'title' and 'text'"),
         ("mixed.json", "item 2: 'title' must be a string"),
