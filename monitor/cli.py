@@ -6,8 +6,8 @@ import asyncio
 import logging
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -108,14 +108,22 @@ async def _cycle(config: Config, store: Store, *, deliver: bool) -> CycleReport:
 @config_option
 @click.option("--once", is_flag=True, help="One full cycle (seeds, feeds, match, deliver), then exit.")
 def run(config_path: str | None, once: bool) -> None:
-    """Run the monitor: ingest seeds and feeds, match rules, deliver alerts."""
+    """Run the monitor: ingest seeds and feeds, match rules, deliver alerts and digests.
+
+    Without --once it keeps running (scheduler, Telegram bot, delivery) until SIGTERM or
+    Ctrl-C, and exits 0 after finishing or safely abandoning the work in flight.
+    """
     config = open_config(config_path)
     with open_store(config) as store:
-        report = asyncio.run(_cycle(config, store, deliver=True))
-        print_report(report)
         if once:
+            print_report(asyncio.run(_cycle(config, store, deliver=True)))
             return
-        raise click.ClickException("the long-running service is not built yet: use --once")
+        from monitor.logs import setup_logging
+        from monitor.service import Service
+
+        service = Service(config, store)
+        setup_logging(logging.INFO, secrets=[service.token()])
+        asyncio.run(service.run())
 
 
 @main.command()
@@ -271,8 +279,8 @@ def digest(config_path: str | None, chat_id: int | None, all_chats: bool, dry_ru
     Without --dry-run or --out the digest is recorded and queued for delivery (the next
     `monitor run` sends it), and the next scheduled digest starts from now.
     """
-    from monitor.digest import render_html_page, render_markdown, render_telegram
     from monitor.deliver.render import html_to_plain
+    from monitor.digest import render_html_page, render_markdown, render_telegram
 
     if (chat_id is None) == (not all_chats):
         raise click.UsageError("give --chat ID or --all")

@@ -60,6 +60,24 @@ class DigestConfig:
 
 
 @dataclass(frozen=True)
+class ServiceConfig:
+    """How often `monitor run` looks for work (each feed keeps its own interval)."""
+
+    poll_every_s: int = 30
+    dispatch_every_s: int = 2
+    jitter: float = 0.1            # a feed's next poll moves by up to this share of its interval
+    backlog_alert: int = 500       # admins are told when this many messages wait in the outbox
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    """How long things are kept. Matches and stories go with their articles."""
+
+    articles_days: int = 365
+    outbox_days: int = 30
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None
     database_path: Path
@@ -69,6 +87,8 @@ class Config:
     fetch: FetchConfig = field(default_factory=FetchConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
@@ -122,7 +142,8 @@ def load_config(explicit: str | Path | None = None, cwd: Path | None = None) -> 
 
 def parse_config(raw: dict[str, Any], path: Path) -> Config:
     base = path.parent
-    _only_keys(raw, {"database", "sources", "feeds", "fetch", "telegram", "digest"}, path, "")
+    _only_keys(raw, {"database", "sources", "feeds", "fetch", "telegram", "digest", "service",
+                     "retention"}, path, "")
     database = _table(raw, "database", path)
     _only_keys(database, {"path"}, path, "database")
     sources = _table(raw, "sources", path)
@@ -164,12 +185,19 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"{path}: digest.timezone: unknown timezone {digest.timezone!r}") from exc
 
+    service = _dataclass_from(ServiceConfig, _table(raw, "service", path), path, "service",
+                              durations={"poll_every_s", "dispatch_every_s"})
+    if service.jitter >= 1:
+        raise ConfigError(f"{path}: service.jitter: must be below 1 (a share of the interval)")
+    retention = _dataclass_from(RetentionConfig, _table(raw, "retention", path), path,
+                                "retention")
     return Config(
         path=path,
         database_path=base / _str(database, "path", "data/monitor.db", path, "database"),
         seeds_dir=base / _str(sources, "seeds", "seeds", path, "sources"),
         rules_dir=base / _str(sources, "rules", "rules", path, "sources"),
-        feeds=tuple(feeds), fetch=fetch, telegram=telegram, digest=digest,
+        feeds=tuple(feeds), fetch=fetch, telegram=telegram, digest=digest, service=service,
+        retention=retention,
     )
 
 

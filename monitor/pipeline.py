@@ -11,15 +11,18 @@ matches, so a crash at any point leaves work that the next run simply picks up.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from monitor.config import Config
 from monitor.deliver.alerts import alert_text
 from monitor.deliver.bot import alert_buttons
-from monitor.deliver.outbox import DispatchReport, Dispatcher
+from monitor.deliver.outbox import Dispatcher, DispatchReport
+from monitor.digest import Digest, build_digest, due_period, render_telegram
 from monitor.ingest.fetch import Fetcher
 from monitor.ingest.normalize import normalize_item
 from monitor.ingest.poll import fill_full_text, poll_feeds
@@ -33,8 +36,7 @@ from monitor.matching import (
     make_rule,
     match_articles,
 )
-from monitor.models import Article, Feed, FeedOutcome
-from monitor.digest import Digest, build_digest, due_period, render_telegram
+from monitor.models import Article, Feed, FeedOutcome, RawItem
 from monitor.store import Store, from_db_time, utc_now
 from monitor.stories import StoryIndex, fingerprint, fingerprint_from_bytes, fingerprint_to_bytes
 
@@ -63,6 +65,15 @@ class CycleReport:
     rule_errors: list[RuleError] = field(default_factory=list)
 
 
+def _jittered(feed: Feed, share: float, now: datetime) -> Feed:
+    """Move the next poll by up to ±share of the wait, so feeds do not poll in lockstep."""
+    if feed.next_due is None or feed.next_due <= now:
+        return feed
+    wait = (feed.next_due - now).total_seconds()
+    return replace(feed, next_due=feed.next_due + timedelta(
+        seconds=round(wait * random.uniform(-share, share))))
+
+
 class Pipeline:
     """Runs the stages in order against one store; holds nothing that is not also in SQLite."""
 
@@ -74,6 +85,7 @@ class Pipeline:
         self.rules = RuleWatcher(config.rules_dir)
         self.on_article = on_article
         self.dispatcher = dispatcher
+        self.stopping = False      # set by the service on shutdown: stop between batches
         self._stories: StoryIndex | None = None
         self._engine: tuple[tuple[int, tuple], Engine] | None = None
 
@@ -112,13 +124,17 @@ class Pipeline:
         feed = outcome.feed
         if outcome.error:
             report.feed_errors[feed.name] = outcome.error
-            log.info("feed %s failed: %s", feed.name, outcome.error)
         items = [(item, None) for item in outcome.items]
         if feed.full_text and outcome.items:
-            known = self.store.known_article_keys(
+            known = await asyncio.to_thread(
+                self.store.known_article_keys,
                 [i.guid for i in outcome.items if i.guid], [i.url for i in outcome.items if i.url])
             fresh = [i for i in outcome.items if i.guid not in known and i.url not in known]
             items = await fill_full_text(fresh, fetcher)
+        await asyncio.to_thread(self._store_feed_items, feed, items, report, now)
+
+    def _store_feed_items(self, feed: Feed, items: list[tuple[RawItem, str | None]],
+                          report: CycleReport, now: datetime) -> None:
         articles = [
             normalize_item(item, source=feed.name, feed_id=feed.id,
                            language_hint=feed.language, fetched=now,
@@ -128,7 +144,7 @@ class Pipeline:
         self._store_new(articles, report)
         # The feed's state is saved after its articles, so a crash in between re-fetches
         # (and deduplicates) rather than skipping what was not stored.
-        self.store.save_feed_state(feed)
+        self.store.save_feed_state(_jittered(feed, self.config.service.jitter, now))
 
     def _store_new(self, articles: list[Article], report: CycleReport) -> None:
         added = self.store.add_articles(articles)
@@ -150,7 +166,7 @@ class Pipeline:
     def group_stories(self, report: CycleReport) -> None:
         """Give every new article its story (near-duplicates share one)."""
         index = self._story_index()
-        while batch := self.store.ungrouped_articles(limit=BATCH):
+        while not self.stopping and (batch := self.store.ungrouped_articles(limit=BATCH)):
             assignments = []
             for article in batch:
                 fp = fingerprint(article.title, article.text)
@@ -193,7 +209,7 @@ class Pipeline:
     def match_pending(self, report: CycleReport) -> None:
         """Match every stored article not matched yet, batch by batch."""
         _, engine = self.engine(report)
-        while batch := self.store.unmatched_articles(limit=BATCH):
+        while not self.stopping and (batch := self.store.unmatched_articles(limit=BATCH)):
             matches = match_articles(engine, batch)
             self.store.save_matches([a.id for a in batch], matches)
             report.matched_articles += len(batch)
@@ -206,7 +222,7 @@ class Pipeline:
                        for w in self.store.watches()}
         languages = self.store.chat_languages()
         timezone = self.config.digest.timezone
-        while batch := self.store.unalerted_matches(limit=BATCH):
+        while not self.stopping and (batch := self.store.unalerted_matches(limit=BATCH)):
             subscribers = self.store.instant_subscribers({m["rule_id"] for m in batch}, utc_now())
             messages = []
             for match in batch:
@@ -259,12 +275,16 @@ class Pipeline:
         """One full cycle: seeds, due feeds, stories, matching, alerts, delivery."""
         report = CycleReport()
         now = utc_now()
-        self.sync_configured_feeds()
-        self.ingest_seeds(report, now)
+        await asyncio.to_thread(self.sync_configured_feeds)
+        await asyncio.to_thread(self.ingest_seeds, report, now)
         await self.ingest_feeds(report, now)
-        self.group_stories(report)
-        self.match_pending(report)
-        self.plan_alerts(report)
-        self.plan_digests(report, now)
+        await self.process(report, now)
         await self.deliver(report)
         return report
+
+    async def process(self, report: CycleReport, now: datetime) -> None:
+        """The stages after ingest, off the event loop so the bot stays responsive."""
+        await asyncio.to_thread(self.group_stories, report)
+        await asyncio.to_thread(self.match_pending, report)
+        await asyncio.to_thread(self.plan_alerts, report)
+        await asyncio.to_thread(self.plan_digests, report, now)

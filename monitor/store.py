@@ -204,6 +204,12 @@ def m0004_story_fingerprints_and_alert_planning(db: Database) -> None:
     db.execute("CREATE INDEX matches_unalerted ON matches(article_id) WHERE alerted = 0")
 
 
+@migrations()
+def m0005_notices(db: Database) -> None:
+    """Operator notices already sent, so each is sent once (per failing streak, per error)."""
+    db.execute("CREATE TABLE notices (key TEXT PRIMARY KEY, created TEXT NOT NULL)")
+
+
 def to_db_time(moment: datetime | None) -> str | None:
     """UTC ISO 8601 to the second: sorts as text, reads back exactly."""
     if moment is None:
@@ -731,7 +737,56 @@ class Store:
             conn.execute("UPDATE OR IGNORE outbox SET chat_id = ? WHERE chat_id = ? "
                          "AND status = 'pending'", [new_chat_id, old_chat_id])
 
+    def notice_once(self, key: str, chat_ids: Iterable[int], text: str) -> bool:
+        """Queue an operator notice to these chats unless one with this key went out before."""
+        now = to_db_time(utc_now())
+        with self.transaction():
+            cursor = self.db.conn.execute(
+                "INSERT OR IGNORE INTO notices (key, created) VALUES (?, ?)", [key, now])
+            if cursor.rowcount == 0:
+                return False
+            self.db.conn.executemany(
+                "INSERT INTO outbox (chat_id, kind, text, next_attempt_at, created) "
+                "VALUES (?, 'notice', ?, ?, ?)", [(chat, text, now, now) for chat in chat_ids])
+        return True
+
+    # ------------------------------------------------------------- retention
+
+    def apply_retention(self, articles_before: datetime, outbox_before: datetime) -> dict[str, int]:
+        """Delete old articles (their matches and fingerprints go with them), stories left
+        without articles, and finished outbox rows. Pending messages are never touched."""
+        with self.transaction():
+            conn = self.db.conn
+            articles = conn.execute(
+                "DELETE FROM articles WHERE published < ? AND id NOT IN "
+                "(SELECT article_id FROM outbox WHERE status = 'pending' AND article_id IS NOT NULL)",
+                [to_db_time(articles_before)]).rowcount
+            stories = conn.execute(
+                "DELETE FROM stories WHERE NOT EXISTS "
+                "(SELECT 1 FROM articles a WHERE a.story_id = stories.id)").rowcount
+            outbox = conn.execute(
+                "DELETE FROM outbox WHERE status != 'pending' AND created < ?",
+                [to_db_time(outbox_before)]).rowcount
+        return {"articles": articles, "stories": stories, "outbox": outbox}
+
     # ----------------------------------------------------------------- stats
+
+    def operations(self, now: datetime) -> dict[str, Any]:
+        """What operators watch: failing feeds, outbox backlog, last digest, matches today."""
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        with self._lock:
+            q = self.db.query
+            return {
+                "pending": self.pending_count(),
+                "oldest_pending": self.db.execute(
+                    "SELECT min(created) FROM outbox WHERE status = 'pending'").fetchone()[0],
+                "last_digest": self.db.execute(
+                    "SELECT max(created) FROM digests").fetchone()[0],
+                "matches_today": list(q(
+                    "SELECT rule_id, count(*) AS n FROM matches WHERE created >= ? "
+                    "GROUP BY rule_id ORDER BY n DESC, rule_id", [to_db_time(day_start)])),
+                "failing_feeds": [f for f in self.feeds() if f.error_count],
+            }
 
     def stats(self) -> dict[str, Any]:
         """Counts for `monitor stats`: articles by language and source, feed health, outbox."""

@@ -44,6 +44,16 @@ def is_group(chat_id: int) -> bool:
     return chat_id < 0
 
 
+class NoLimit:
+    """For senders without limits (the console)."""
+
+    async def wait(self, chat_id: int) -> None:
+        return None
+
+    def pause(self, seconds: float) -> None:
+        return None
+
+
 class RateLimiter:
     """Spaces sends to stay under Telegram's limits rather than run into its 429s.
 
@@ -86,15 +96,26 @@ class DispatchReport:
 class Dispatcher:
     """Sends what is due in the outbox through one sender (Telegram or the console)."""
 
-    def __init__(self, store: Store, sender: Sender, limiter: RateLimiter | None = None,
+    def __init__(self, store: Store, sender: Sender, limiter: RateLimiter | NoLimit | None = None,
                  max_in_flight: int = 8):
         self.store = store
         self.sender = sender
-        self.limiter = limiter or RateLimiter()
+        if limiter is None:
+            limiter = RateLimiter() if getattr(sender, "rate_limited", True) else NoLimit()
+        self.limiter = limiter
         self.max_in_flight = max_in_flight
+        self._one_at_a_time = asyncio.Lock()
 
     async def dispatch_due(self, limit: int = 1000) -> DispatchReport:
-        """Send every due row (up to `limit`); returns what happened."""
+        """Send every due row (up to `limit`); returns what happened.
+
+        Calls are serialised: two overlapping passes would pick the same due rows and
+        send them twice.
+        """
+        async with self._one_at_a_time:
+            return await self._dispatch_due(limit)
+
+    async def _dispatch_due(self, limit: int) -> DispatchReport:
         report = DispatchReport()
         by_chat: dict[int, list[OutboxMessage]] = defaultdict(list)
         for message in self.store.due_messages(utc_now(), limit):

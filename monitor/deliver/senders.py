@@ -48,6 +48,8 @@ def retry_seconds(error: RetryAfter) -> float:
 
 
 class TelegramSender:
+    rate_limited = True
+
     def __init__(self, bot: Bot):
         self.bot = bot
 
@@ -100,6 +102,8 @@ class TelegramSender:
 
 class ConsoleSender:
     """Delivery without a token: print each message as the reader would see it."""
+
+    rate_limited = False
 
     def __init__(self, out: TextIO):
         self.out = out

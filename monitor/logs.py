@@ -1,0 +1,46 @@
+"""Logging for the service: one line per event, `key=value` fields, never a secret.
+
+    2026-11-28T08:00:01Z INFO monitor.pipeline feed failed feed=tagesschau error='HTTP 503'
+
+A filter replaces every secret (the Telegram token) wherever it would appear, including
+in the URLs that HTTP libraries log and in exception texts.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+
+class RedactSecrets(logging.Filter):
+    def __init__(self, secrets: list[str]):
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            for secret in self.secrets:
+                message = message.replace(secret, "[token]")
+                if record.exc_text:
+                    record.exc_text = record.exc_text.replace(secret, "[token]")
+            record.msg, record.args = message, None
+        return True
+
+
+def setup_logging(level: int = logging.INFO, secrets: list[str] | None = None) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s",
+                                  datefmt="%Y-%m-%dT%H:%M:%SZ")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    handler.addFilter(RedactSecrets(secrets or []))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # httpx logs every request URL at INFO, and Bot API URLs carry the token.
+    for noisy in ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
