@@ -10,7 +10,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.ingest.parse import FeedError, ParsedFeed, parse_feed
+from monitor.ingest.parse import (
+    FeedError,
+    ParsedFeed,
+    parse_feed,
+    parse_with_feedparser,
+)
 from monitor.models import RawItem
 from tests.ingest.conftest import FEEDS
 
@@ -163,11 +168,20 @@ def test_html_and_scripts_in_titles_are_passed_on_for_normalisation():
     assert feed.items[0].title == ('<script>alert("pwned")</script>Breaking: <b>bold</b> news')
 
 
-def test_a_billion_laughs_does_not_expand():
+def test_a_billion_laughs_is_refused_with_a_clear_reason():
+    with pytest.raises(FeedError) as error:
+        parse_fixture("billion-laughs.xml")
+    assert str(error.value) == ("refused: the document declares XML entities "
+                                "(an entity-expansion attack?)")
+
+
+def test_feedparser_alone_would_not_expand_a_billion_laughs_either():
+    # The second line of defence, should a declaration slip past the check (e.g. beyond 64 kB).
+    body = (FEEDS / "billion-laughs.xml").read_bytes()
     usage_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.monotonic()
 
-    feed = parse_fixture("billion-laughs.xml")
+    feed = parse_with_feedparser(body, None, FEED_URL)
 
     assert time.monotonic() - started < 10                   # ended, did not hang
     grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - usage_before

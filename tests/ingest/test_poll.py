@@ -57,6 +57,8 @@ async def test_bad_feeds_are_recorded_and_never_stall_the_good_ones(feed_server,
         "html": (feed_server.url("/html.xml"), "not a feed: the server sent an HTML page"),
         "malformed": (feed_server.url("/broken.xml"),
                       "malformed XML, no entries found: not well-formed (invalid token) (line 2)"),
+        "laughs": (feed_server.url("/files/billion-laughs.xml"),
+                   "refused: the document declares XML entities (an entity-expansion attack?)"),
     }
     feeds = [feed(name, url) for name, (url, _) in bad.items()] + [good]
 
