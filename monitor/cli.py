@@ -208,6 +208,19 @@ def feeds_export_opml(config_path: str | None) -> None:
 
 @main.command()
 @config_option
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+def backup(config_path: str | None, target: Path) -> None:
+    """Copy the database to TARGET while the service may be running (SQLite online backup)."""
+    if target.exists():
+        raise click.ClickException(f"{target} exists; choose a new file")
+    config = open_config(config_path)
+    with open_store(config) as store:
+        store.backup(target)
+    console.print(f"backup written: {target}", highlight=False)
+
+
+@main.command()
+@config_option
 def stats(config_path: str | None) -> None:
     """Articles by language and feed, feed health, matches and the outbox."""
     config = open_config(config_path)

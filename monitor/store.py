@@ -243,6 +243,16 @@ class Store:
         self.db.execute("PRAGMA synchronous = NORMAL")
         migrations.apply(self.db)
 
+    def backup(self, target: str | Path) -> None:
+        """A consistent copy of the live database (SQLite's online backup), safe while
+        `monitor run` keeps writing."""
+        destination = sqlite3.connect(str(target))
+        try:
+            with self._lock:
+                self.db.conn.backup(destination, pages=1024)
+        finally:
+            destination.close()
+
     def close(self) -> None:
         with self._lock:
             self.db.conn.close()

@@ -138,3 +138,11 @@ def test_console_script_runs_as_a_real_process(workdir):
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert SEED_TITLE in done.stdout.replace("\n", " ")
+
+
+def test_backup_is_a_consistent_copy(workdir):
+    invoke("ingest")
+    assert invoke("backup", "copy.db").exit_code == 0
+    copy = sqlite3.connect(workdir / "copy.db")
+    assert copy.execute("SELECT count(*) FROM articles").fetchone() == (4,)
+    assert invoke("backup", "copy.db").exit_code == 1  # never overwrites

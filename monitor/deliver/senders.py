@@ -25,6 +25,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
+from telegram.request import HTTPXRequest
 
 from monitor.config import TelegramConfig
 from monitor.deliver.render import html_to_plain
@@ -126,6 +127,13 @@ async def open_sender(settings: TelegramConfig, console: TextIO) -> AsyncIterato
     if not token:
         yield ConsoleSender(console)
         return
-    api = settings.api_url.rstrip("/")
-    async with Bot(token, base_url=f"{api}/bot", base_file_url=f"{api}/file/bot") as bot:
+    async with delivery_bot(settings, token) as bot:
         yield TelegramSender(bot)
+
+
+def delivery_bot(settings: TelegramConfig, token: str) -> Bot:
+    """A Bot for the dispatcher, with room for its concurrent sends (PTB's default pool is 1)."""
+    api = settings.api_url.rstrip("/")
+    request = HTTPXRequest(connection_pool_size=16, read_timeout=20, write_timeout=20,
+                           connect_timeout=10, pool_timeout=10)
+    return Bot(token, base_url=f"{api}/bot", base_file_url=f"{api}/file/bot", request=request)
