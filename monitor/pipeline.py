@@ -24,8 +24,8 @@ from monitor.deliver.bot import alert_buttons
 from monitor.deliver.outbox import Dispatcher, DispatchReport
 from monitor.digest import Digest, build_digest, due_period, render_telegram
 from monitor.ingest.fetch import Fetcher
-from monitor.ingest.normalize import normalize_item
-from monitor.ingest.poll import fill_full_text, poll_feeds
+from monitor.ingest.normalize import normalize_item, stored_keys
+from monitor.ingest.poll import fill_full_text, full_text_status, poll_feeds
 from monitor.ingest.seeds import SeedError, read_seed_folder
 from monitor.matching import (
     Engine,
@@ -38,7 +38,12 @@ from monitor.matching import (
 )
 from monitor.models import Article, Feed, FeedOutcome, RawItem
 from monitor.store import Store, from_db_time, utc_now
-from monitor.stories import StoryIndex, fingerprint, fingerprint_from_bytes, fingerprint_to_bytes
+from monitor.stories import (
+    StoryIndex,
+    fingerprint,
+    fingerprint_from_bytes,
+    fingerprint_to_bytes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +71,13 @@ class CycleReport:
 
 
 def _jittered(feed: Feed, share: float, now: datetime) -> Feed:
-    """Move the next poll by up to ±share of the wait, so feeds do not poll in lockstep."""
+    """Bring the next poll forward by up to `share` of the wait, so feeds do not poll in
+    lockstep; never later, so an item waits at most one interval."""
     if feed.next_due is None or feed.next_due <= now:
         return feed
     wait = (feed.next_due - now).total_seconds()
-    return replace(feed, next_due=feed.next_due + timedelta(
-        seconds=round(wait * random.uniform(-share, share))))
+    return replace(feed, next_due=feed.next_due - timedelta(
+        seconds=round(wait * random.uniform(0, share))))
 
 
 class Pipeline:
@@ -124,13 +130,15 @@ class Pipeline:
         feed = outcome.feed
         if outcome.error:
             report.feed_errors[feed.name] = outcome.error
-        items = [(item, None) for item in outcome.items]
+        items: list[tuple[RawItem, str | None]] = [(item, None) for item in outcome.items]
         if feed.full_text and outcome.items:
+            keys = [stored_keys(item, feed.name) for item in outcome.items]
             known = await asyncio.to_thread(
-                self.store.known_article_keys,
-                [i.guid for i in outcome.items if i.guid], [i.url for i in outcome.items if i.url])
-            fresh = [i for i in outcome.items if i.guid not in known and i.url not in known]
-            items = await fill_full_text(fresh, fetcher)
+                self.store.known_article_keys, [g for g, _ in keys if g], [u for _, u in keys if u])
+            fresh = [item for item, (guid, url) in zip(outcome.items, keys, strict=True)
+                     if guid not in known and url not in known]
+            items = [(item, full_text_status(reason))
+                     for item, reason in await fill_full_text(fresh, fetcher)]
         await asyncio.to_thread(self._store_feed_items, feed, items, report, now)
 
     def _store_feed_items(self, feed: Feed, items: list[tuple[RawItem, str | None]],
@@ -138,7 +146,7 @@ class Pipeline:
         articles = [
             normalize_item(item, source=feed.name, feed_id=feed.id,
                            language_hint=feed.language, fetched=now,
-                           full_text_status=status if feed.full_text else None)
+                           full_text_status=status)
             for item, status in items
         ]
         self._store_new(articles, report)

@@ -86,3 +86,31 @@ def test_feed_state_round_trip_and_due_feeds(db):
     db.upsert_feed(Feed(name="a", url="https://a.example/feed2", interval_s=60))
     kept = db.feed_by_name("a")
     assert (kept.url, kept.interval_s, kept.error_count) == ("https://a.example/feed2", 60, 2)
+
+
+def test_fts_stays_in_sync_through_bookkeeping_edits_and_retention(db):
+    db.add_articles([article(1, title="Putin empfängt Kim"), article(2, title="Wetter")])
+    db.save_matches([1, 2], [])
+    db.save_story_assignments([(1, 1, b"", NOW, "example")])
+    assert [a.id for a in db.search_text("Kim")] == [1]
+    db.db.execute("UPDATE articles SET title = 'Kim besucht Moskau' WHERE id = 2")
+    assert sorted(a.id for a in db.search_text("Kim")) == [1, 2]
+    deleted = db.apply_retention(NOW + timedelta(minutes=1, seconds=30), NOW)
+    assert deleted["articles"] == 1
+    assert [a.id for a in db.search_text("Kim")] == [2]
+    assert db.db.execute("SELECT count(*) FROM matches").fetchone()[0] == 0
+
+
+def test_an_old_database_upgrades_in_place(tmp_path):
+    """A database made by the first schema version gains every later migration, data kept."""
+    path = tmp_path / "old.db"
+    old = Database(sqlite3.connect(path))
+    migrations.apply(old, stop_before="m0002_outbox_buttons")
+    old.execute("INSERT INTO articles (source, title, text, language, published, fetched, "
+                "content_hash) VALUES ('s', 'Alt', 'Text', 'de', '2020-01-01', '2020-01-01', 'h')")
+    old.conn.close()
+    with Store(path) as store:
+        assert [a.title for a in store.iter_articles()] == ["Alt"]
+        assert store.unalerted_matches() == []
+        store.enqueue(1, "alert", "x", buttons=[("a", "b")])
+        assert store.due_messages(NOW + timedelta(days=3650))[0].buttons == (("a", "b"),)
