@@ -328,3 +328,34 @@ def digest(config_path: str | None, chat_id: int | None, all_chats: bool, dry_ru
                     f"{out_path.stem}-{built.chat_id}{out_path.suffix}")
                 path.write_text(render(built), encoding="utf-8")
                 click.echo(f"written: {path}")
+
+
+@main.command()
+@config_option
+@click.argument("article_id", type=int, required=False)
+@click.option("--file", "file_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Summarise a text file instead (first line is the title).")
+@click.option("--language", help="Language of --file (default: detected).")
+@click.option("--sentences", default=3, show_default=True, help="At most this many sentences.")
+def summarize(config_path: str | None, article_id: int | None, file_path: Path | None,
+              language: str | None, sentences: int) -> None:
+    """Print the extractive summary of an archived article or a text file."""
+    from monitor.ingest.normalize import detect_language
+    from monitor.summarize import summarize as summarize_text
+
+    if (article_id is None) == (file_path is None):
+        raise click.UsageError("give an ARTICLE_ID or --file PATH")
+    if file_path is not None:
+        lines = file_path.read_text(encoding="utf-8").strip().split("\n", 1)
+        title, text = lines[0].strip(), (lines[1] if len(lines) > 1 else "")
+        language = language or detect_language(f"{title}\n{text}")
+    else:
+        config = open_config(config_path)
+        with open_store(config) as store:
+            article = store.article(article_id)
+        if article is None:
+            raise click.ClickException(f"no article with id {article_id}")
+        title, text, language = article.title, article.text, article.language
+    summary = summarize_text(title, text, language, max_sentences=sentences)
+    click.echo(f"{title}\n")
+    click.echo("\n".join(summary.sentences) if summary.sentences else "(no summary: empty text)")

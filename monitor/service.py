@@ -5,7 +5,8 @@ feed's next poll, pending outbox rows, each chat's last digest), so a restart pi
 exactly where the last run stopped and a job missed while down runs once, not once per
 missed interval. Jobs:
 
-    ingest      every poll_every_s: seeds, due feeds, stories, matching, alerts, digests
+    ingest      every poll_every_s: config reload, seeds, due feeds, stories, matching,
+                alerts, digests (rule files are reloaded when they change)
     dispatch    every dispatch_every_s: send due outbox rows (Telegram or the console)
     operations  every minute: tell admins about feeds failing for a day, rule-file errors
                 and a growing outbox backlog
@@ -29,11 +30,12 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, timedelta
+from pathlib import Path
 from typing import TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor.config import Config
+from monitor.config import Config, ConfigError, load_config
 from monitor.deliver.bot import MonitorBot
 from monitor.deliver.catalog import RulesCatalog
 from monitor.deliver.outbox import Dispatcher
@@ -56,6 +58,8 @@ class Service:
         self.dispatcher: Dispatcher | None = None
         self.stopping = asyncio.Event()
         self._inflight: set[asyncio.Task] = set()
+        self._bot: MonitorBot | None = None
+        self._config_stamp = _stamp(config.path)
 
     def token(self) -> str:
         return os.environ.get(self.config.telegram.token_env, "").strip()
@@ -68,7 +72,7 @@ class Service:
             self.dispatcher = Dispatcher(self.store, sender)
             if isinstance(sender, ConsoleSender):
                 await asyncio.to_thread(self.pipeline.subscribe_console)
-            async with self._bot():
+            async with self._running_bot():
                 scheduler = self._scheduler()
                 scheduler.start()
                 log.info("service started rules=%s configured_feeds=%d telegram=%s",
@@ -85,12 +89,12 @@ class Service:
         self.stopping.set()
 
     @contextlib.asynccontextmanager
-    async def _bot(self):
+    async def _running_bot(self):
         token = self.token()
         if not token:
             yield
             return
-        bot = MonitorBot(
+        self._bot = bot = MonitorBot(
             self.config.telegram, self.store, RulesCatalog(self.pipeline.rules, self.store),
             default_digest=(self.config.digest.time, self.config.digest.timezone),
             stats_text=self.stats_text, reload_rules=self.reload_rules,
@@ -147,7 +151,28 @@ class Service:
 
     # ------------------------------------------------------------------ jobs
 
+    def reload_config(self) -> None:
+        """Pick up an edited config file: feeds, limits, access lists, digest defaults.
+        (The database path, the folders and the job intervals need a restart.) A broken file
+        is reported and the running config stays."""
+        stamp = _stamp(self.config.path)
+        if stamp == self._config_stamp or self.config.path is None:
+            return
+        self._config_stamp = stamp
+        try:
+            config = load_config(self.config.path)
+        except ConfigError as error:
+            log.error("config not reloaded error=%r", str(error))
+            self.store.notice_once(f"config:{stamp}", self.config.telegram.admins,
+                                   f"⚠️ Config not reloaded: {_escape(str(error))}")
+            return
+        self.config = self.pipeline.config = config
+        if self._bot is not None:
+            self._bot.settings = config.telegram
+        log.info("config reloaded path=%s feeds=%d", config.path, len(config.feeds))
+
     async def ingest(self) -> None:
+        await asyncio.to_thread(self.reload_config)
         report = await self.pipeline.run_once()
         log.info("cycle new_articles=%d feeds=%d matched=%d matches=%d alerts=%d digests=%d",
                  len(report.new_articles), report.feeds_polled, report.matched_articles,
@@ -230,6 +255,14 @@ class Service:
         if errors:
             summary += f", {len(errors)} errors (previous rules stay active)"
         return summary
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    try:
+        stat = path.stat() if path else None
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size) if stat else None
 
 
 def _escape(text: str) -> str:

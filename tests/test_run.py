@@ -146,3 +146,17 @@ def test_backup_is_a_consistent_copy(workdir):
     copy = sqlite3.connect(workdir / "copy.db")
     assert copy.execute("SELECT count(*) FROM articles").fetchone() == (4,)
     assert invoke("backup", "copy.db").exit_code == 1  # never overwrites
+
+
+def test_summarize_command_on_an_article_and_a_file(workdir):
+    invoke("ingest")
+    result = invoke("summarize", "1")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0] == SEED_TITLE
+    assert any("Putin" in line and "angenommen" in line for line in lines[2:])
+    assert "beigetragen" not in result.output
+    from_file = invoke("summarize", "--file", str(workdir / "seeds" / "putin-kim-einladung.txt"),
+                       "--sentences", "2")
+    assert len([line for line in from_file.output.splitlines()[2:] if line]) == 2
+    assert invoke("summarize", "999").exit_code == 1

@@ -81,71 +81,67 @@ def html_to_plain(markup: str) -> str:
 
 
 def split_message(markup: str, limit: int = MAX_TEXT) -> list[str]:
-    """Split on line boundaries so each part fits; tags open at a cut are closed and reopened.
-
-    A single line longer than the limit is cut between words (or, failing that, anywhere
-    outside a tag or entity) as a last resort.
-    """
+    """Split so that each part fits: between lines where possible, else between words, else
+    between characters. Tags open at a cut are closed at the end of the part and reopened at
+    the start of the next, so every part is balanced HTML on its own."""
     if visible_length(markup) <= limit:
         return [markup]
-    parts: list[str] = []
-    current: list[str] = []
-    open_tags: list[tuple[str, str]] = []   # (name, full opening tag) open at the start of `current`
-    size = 0
-    for line in _fit_lines(markup.split("\n"), limit):
-        line_size = visible_length(line) + (1 if current else 0)
-        if current and size + line_size > limit:
-            parts.append(_close("\n".join(current), open_tags))
-            open_tags = _tags_open_after("\n".join(current), open_tags)
-            current, size = ["".join(tag for _, tag in open_tags) + line], visible_length(line)
-            continue
-        current.append(line)
-        size += line_size
-    if current:
-        parts.append(_close("\n".join(current), open_tags))
-    return [p for p in parts if html_to_plain(p).strip()]
+    packer = _Packer(limit)
+    for number, line in enumerate(markup.split("\n")):
+        packer.add(line, "\n" if number else "")
+    return packer.finish()
 
 
-def _fit_lines(lines: list[str], limit: int) -> Iterable[str]:
-    budget = limit - 64  # room for reopened tags' text (none) and safety with entities
-    for line in lines:
-        while visible_length(line) > budget:
-            cut = _cut_point(line, budget)
-            yield line[:cut]
-            line = line[cut:].lstrip(" ")
-        yield line
+_ATOM = re.compile(r"<[^>]*>|&(?:#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);|.", re.S)
 
 
-def _cut_point(line: str, budget: int) -> int:
-    """Index to cut at so the head shows at most `budget` characters, outside tags and entities."""
-    visible, index, last_space = 0, 0, 0
-    while index < len(line) and visible < budget:
-        tag = _TAG.match(line, index) or _ENTITY.match(line, index)
-        if tag:
-            index = tag.end()
-            visible += 0 if tag.re is _TAG else 1
-            continue
-        if line[index] == " ":
-            last_space = index
-        visible += 1
-        index += 1
-    return last_space if last_space > index // 2 else index
+class _Packer:
+    """Greedy packing of pieces into parts, tracking which tags are open."""
 
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.parts: list[str] = []
+        self.prefix = ""                 # tags reopened at the start of the current part
+        self.body: list[str] = []
+        self.size = 0
+        self.stack: list[tuple[str, str]] = []   # (name, opening tag) open at the end
 
-def _tags_open_after(markup: str, open_before: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    stack = list(open_before)
-    for match in _TAG.finditer(markup):
-        closing, name = match.group(1), match.group(2)
-        if closing:
-            for i in range(len(stack) - 1, -1, -1):
-                if stack[i][0] == name:
-                    del stack[i]
+    def add(self, piece: str, separator: str) -> None:
+        width = visible_length(piece)
+        joined = separator if self.body else ""
+        if self.size + visible_length(joined) + width <= self.limit:
+            self._append(joined + piece, width + visible_length(joined))
+            return
+        if self.body:
+            self._flush()
+            if width <= self.limit:
+                self._append(piece, width)
+                return
+        words = piece.split(" ")
+        finer, glue = (words, " ") if len(words) > 1 else (_ATOM.findall(piece), "")
+        for number, sub in enumerate(finer):
+            self.add(sub, glue if number else "")
+
+    def _append(self, text: str, width: int) -> None:
+        self.body.append(text)
+        self.size += width
+        for match in _TAG.finditer(text):
+            closing, name = match.group(1), match.group(2)
+            if not closing:
+                self.stack.append((name, match.group(0)))
+                continue
+            for index in range(len(self.stack) - 1, -1, -1):
+                if self.stack[index][0] == name:
+                    del self.stack[index]
                     break
-        else:
-            stack.append((name, match.group(0)))
-    return stack
 
+    def _flush(self) -> None:
+        closing = "".join(f"</{name}>" for name, _ in reversed(self.stack))
+        self.parts.append(self.prefix + "".join(self.body) + closing)
+        self.prefix = "".join(opening for _, opening in self.stack)
+        self.body, self.size = [], 0
 
-def _close(markup: str, open_before: list[tuple[str, str]]) -> str:
-    still_open = _tags_open_after(markup, open_before)
-    return markup + "".join(f"</{name}>" for name, _ in reversed(still_open))
+    def finish(self) -> list[str]:
+        if self.body:
+            self._flush()
+        return [part for part in self.parts if html_to_plain(part).strip()]

@@ -18,13 +18,13 @@ from monitor.pipeline import Pipeline
 from tests.botapi_server import TOKEN
 
 REPO = Path(__file__).resolve().parents[2]
-ALLOWED, OTHER, GROUP, ADMIN = 100, 555, -200, 100
+ALLOWED, OTHER, GROUP, ADMIN, CHANNEL = 100, 555, -200, 100, -1001300
 
 
 @pytest.fixture
 def settings(botapi):
     return TelegramConfig(api_url=botapi.url, access="allowlist",
-                          allowed_chats=(ALLOWED, GROUP, 101, 102), admins=(ADMIN,))
+                          allowed_chats=(ALLOWED, GROUP, CHANNEL, 101, 102), admins=(ADMIN,))
 
 
 @pytest.fixture
@@ -180,3 +180,10 @@ async def test_an_answer_survives_a_429(app, botapi):
     botapi.inject("429", 1)
     [answer] = await say(botapi, ALLOWED, "/help")
     assert answer.startswith("Befehle") and botapi.rejected_429 == 1
+
+
+async def test_a_channel_subscribes_through_a_channel_post(app, botapi, db):
+    [answer] = await say(botapi, CHANNEL, "/subscribe kim-putin digest", chat_type="channel")
+    assert answer == "Abonniert: Kim and Putin (digest)."
+    assert db.subscriber(CHANNEL)["chat_type"] == "channel"
+    assert db.subscriptions(CHANNEL)[0]["mode"] == "digest"

@@ -1,0 +1,114 @@
+"""Alert planning across a story, operator notices, and secrets kept out of the logs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+from monitor.config import Config, TelegramConfig
+from monitor.logs import RedactSecrets
+from monitor.pipeline import Pipeline
+from monitor.service import Service
+from monitor.store import utc_now
+
+TEXT = ("Kim Jong Un und Wladimir Putin trafen sich am Mittwoch im Weltraumbahnhof Wostotschny "
+        "im Fernen Osten Russlands. Putin nahm eine Einladung nach Nordkorea an, meldete die "
+        "staatliche Nachrichtenagentur KCNA am Donnerstag. Der Kreml hat den Besuch noch nicht "
+        "bestätigt. Südkorea äußerte tiefe Besorgnis über die militärische Zusammenarbeit.")
+
+
+def deployment(tmp_path: Path, db, admins=(900,)) -> Config:
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.toml").write_text(
+        '[[rules]]\nid = "kim-putin"\nname = "Kim und Putin"\nquery = "Kim AND Putin"\n',
+        encoding="utf-8")
+    return Config(path=None, database_path=db.path, seeds_dir=tmp_path / "seeds",
+                  rules_dir=tmp_path / "rules", telegram=TelegramConfig(admins=admins))
+
+
+def seed(folder: Path, name: str, items: list[dict]) -> None:
+    (folder / "seeds" / name).write_text(json.dumps(items), encoding="utf-8")
+
+
+def test_a_later_article_of_an_alerted_story_sends_no_new_alert(tmp_path, db):
+    config = deployment(tmp_path, db)
+    db.upsert_subscriber(1, "private", "A", "de")
+    db.subscribe(1, "kim-putin", "instant")
+    pipeline = Pipeline(config, db)
+    seed(tmp_path, "a.json", [{"title": "Putin nimmt Einladung an", "text": TEXT,
+                               "source": "agentur"}])
+    first = asyncio.run(pipeline.run_once())
+    assert first.alerts_queued == 1
+    seed(tmp_path, "b.json", [{"title": "Putin nimmt Einladung an",
+                               "text": TEXT + " Mit Material von Reuters.", "source": "zeitung"}])
+    second = asyncio.run(pipeline.run_once())
+    assert (len(second.new_articles), second.matches, second.alerts_queued) == (1, 1, 0)
+    [story] = db.db.query("SELECT size, sources FROM stories")
+    assert story["size"] == 2 and sorted(json.loads(story["sources"])) == ["agentur", "zeitung"]
+
+
+def test_admins_hear_once_about_a_feed_failing_for_a_day(tmp_path, db):
+    config = deployment(tmp_path, db)
+    from monitor.models import Feed
+    feed = db.upsert_feed(Feed(name="tot", url="https://tot.example/feed"))
+    since = utc_now() - timedelta(days=1, minutes=5)
+    db.save_feed_state(replace(feed, error_count=30, failing_since=since, last_fetched=utc_now(),
+                               last_error="HTTP 410 Gone", last_status=410))
+    service = Service(config, db)
+    service._operations()
+    service._operations()
+    notices = list(db.db.query("SELECT chat_id, text FROM outbox WHERE kind = 'notice'"))
+    assert len(notices) == 1 and notices[0]["chat_id"] == 900
+    assert "tot" in notices[0]["text"] and "HTTP 410 Gone" in notices[0]["text"]
+
+
+def test_admins_hear_once_about_rule_file_errors_and_a_backlog(tmp_path, db):
+    config = deployment(tmp_path, db)
+    config = replace(config, service=replace(config.service, backlog_alert=3))
+    service = Service(config, db)
+    service._rule_errors_notice(["rules/r.toml:3:9: unknown entity '@x'"])
+    service._rule_errors_notice(["rules/r.toml:3:9: unknown entity '@x'"])
+    for chat in range(5):
+        db.enqueue(chat, "alert", "x", rule_id="r", story_id=chat)
+    service._operations()
+    service._operations()
+    texts = [r["text"] for r in db.db.query("SELECT text FROM outbox WHERE kind = 'notice'")]
+    assert len(texts) == 2
+    assert "unknown entity" in texts[0] and "backlog" in texts[1]
+
+
+def test_the_token_never_reaches_a_log_line():
+    token = "123456:SECRET-token"
+    record = logging.LogRecord("httpx", logging.INFO, __file__, 1,
+                               "POST https://api.telegram.org/bot%s/sendMessage", (token,), None)
+    try:
+        raise RuntimeError(f"failed https://api.telegram.org/bot{token}/getMe")
+    except RuntimeError:
+        import sys
+        record.exc_info = sys.exc_info()
+    RedactSecrets([token]).filter(record)
+    assert token not in record.getMessage() and "[token]" in record.getMessage()
+    assert token not in record.exc_text
+
+
+def test_an_edited_config_is_reloaded_and_a_broken_one_kept_out(tmp_path, db):
+    from monitor.config import load_config
+    path = tmp_path / "config.toml"
+    path.write_text(f'[database]\npath = "{db.path}"\n[telegram]\nadmins = [900]\n',
+                    encoding="utf-8")
+    service = Service(load_config(path), db)
+    path.write_text(f'[database]\npath = "{db.path}"\n[telegram]\nadmins = [900]\n'
+                    '[[feeds]]\nname = "neu"\nurl = "https://neu.example/feed"\n', encoding="utf-8")
+    service.reload_config()
+    service.pipeline.sync_configured_feeds()
+    assert [f.name for f in db.feeds()] == ["neu"]
+    path.write_text("[[feeds]]\nname = 'kaputt'\n", encoding="utf-8")
+    service.reload_config()
+    assert [f.name for f in service.config.feeds] == ["neu"]
+    [notice] = db.db.query("SELECT text FROM outbox WHERE kind = 'notice'")
+    assert "Config not reloaded" in notice["text"] and "feeds[0].url" in notice["text"]
