@@ -114,3 +114,24 @@ def test_digest_command_dry_run_and_files(setup, db, tmp_path, monkeypatch):
     assert "queued" in queued.output and len(digests(db)) == 1
     unknown = runner.invoke(main, ["digest", "--chat", "1", "--config", str(toml)])
     assert unknown.exit_code == 1 and "no digest subscription" in unknown.output
+
+
+def test_a_long_digest_is_split_between_stories():
+    from datetime import UTC, datetime
+
+    from monitor.digest import Digest, DigestSection, DigestStory, render_telegram
+    from tests.botapi_server import parse_html, utf16_len
+
+    when = datetime(2026, 11, 28, 7, tzinfo=UTC)
+    stories = [DigestStory(n, f"Meldung {n}: " + "Überschrift " * 12, f"https://e.x/{n}",
+                           "quelle", 1 + n % 3, when) for n in range(120)]
+    digest = Digest(1, when, when, "Europe/Berlin",
+                    [DigestSection("r", "Regel", stories, 130)])
+    messages = render_telegram(digest)
+    assert len(messages) > 1
+    lines = []
+    for message in messages:
+        assert utf16_len(parse_html(message)) <= 4096
+        lines += [line for line in message.split("\n") if line.startswith("• ")]
+    # every story line is whole, in one message (3 top stories + 120 in the rule's list)
+    assert len(lines) == 123 and all(line.endswith("</i>") for line in lines)
