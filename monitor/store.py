@@ -684,16 +684,22 @@ class Store:
                       messages: list[str]) -> bool:
         """Record the digest of a period and queue its messages, atomically; False (and nothing
         queued) when that period was recorded before."""
+        return self._claim_and_queue(
+            "INSERT OR IGNORE INTO digests (chat_id, period_end, period_start, created) "
+            "VALUES (?, ?, ?, ?)", [chat_id, to_db_time(end), to_db_time(start)],
+            "digest", [(chat_id, text) for text in messages])
+
+    def _claim_and_queue(self, claim_sql: str, claim: list[Any], kind: str,
+                         messages: list[tuple[int, str]]) -> bool:
+        """Insert the claim row and queue the messages in one transaction; nothing at all
+        when the claim exists already (the row's last parameter is the creation time)."""
         now = to_db_time(utc_now())
         with self.transaction():
-            cursor = self.db.conn.execute(
-                "INSERT OR IGNORE INTO digests (chat_id, period_end, period_start, created) "
-                "VALUES (?, ?, ?, ?)", [chat_id, to_db_time(end), to_db_time(start), now])
-            if cursor.rowcount == 0:
+            if self.db.conn.execute(claim_sql, [*claim, now]).rowcount == 0:
                 return False
             self.db.conn.executemany(
                 "INSERT INTO outbox (chat_id, kind, text, next_attempt_at, created) "
-                "VALUES (?, 'digest', ?, ?, ?)", [(chat_id, text, now, now) for text in messages])
+                "VALUES (?, ?, ?, ?, ?)", [(chat, kind, text, now, now) for chat, text in messages])
         return True
 
     # ---------------------------------------------------------------- outbox
@@ -773,16 +779,9 @@ class Store:
 
     def notice_once(self, key: str, chat_ids: Iterable[int], text: str) -> bool:
         """Queue an operator notice to these chats unless one with this key went out before."""
-        now = to_db_time(utc_now())
-        with self.transaction():
-            cursor = self.db.conn.execute(
-                "INSERT OR IGNORE INTO notices (key, created) VALUES (?, ?)", [key, now])
-            if cursor.rowcount == 0:
-                return False
-            self.db.conn.executemany(
-                "INSERT INTO outbox (chat_id, kind, text, next_attempt_at, created) "
-                "VALUES (?, 'notice', ?, ?, ?)", [(chat, text, now, now) for chat in chat_ids])
-        return True
+        return self._claim_and_queue(
+            "INSERT OR IGNORE INTO notices (key, created) VALUES (?, ?)", [key], "notice",
+            [(chat, text) for chat in chat_ids])
 
     # ------------------------------------------------------------- retention
 
