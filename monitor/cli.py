@@ -313,7 +313,7 @@ def digest(config_path: str | None, chat_id: int | None, all_chats: bool, dry_ru
             timezone = info["digest_tz"] or config.digest.timezone
             last = from_db_time(info["last_end"])
             start = last or now - timedelta(days=1)
-            built = pipeline.build_digest(chat, start, now, timezone)
+            built = pipeline.build_digest(chat, start, now, timezone, info["language"])
             if out_path:
                 pages.append(built)
             elif dry_run:

@@ -31,6 +31,13 @@ from monitor.summarize import summarize
 
 TOP_STORIES = 3
 
+LABELS = {
+    "de": {"digest": "Tagesüberblick", "top": "Top-Themen", "more": "weitere Quellen",
+           "nothing": "nichts Neues", "counts": "{articles} Artikel, {stories} Themen"},
+    "en": {"digest": "Daily digest", "top": "Top stories", "more": "more sources",
+           "nothing": "nothing new", "counts": "{articles} articles, {stories} stories"},
+}
+
 
 def local_slot(day: date, at: str, tz: ZoneInfo) -> datetime:
     hour, minute = (int(part) for part in at.split(":"))
@@ -78,6 +85,17 @@ class Digest:
     end: datetime
     timezone: str
     sections: list[DigestSection]
+    language: str = "de"          # of the labels; German unless the chat speaks English
+
+    def label(self, key: str, **values: object) -> str:
+        return LABELS.get(self.language, LABELS["de"])[key].format(**values)
+
+    def counts(self, section: DigestSection) -> str:
+        return self.label("counts", articles=section.matches, stories=len(section.stories))
+
+    def title(self) -> str:
+        return (f"{self.label('digest')} {_local(self.start, self.timezone)} – "
+                f"{_local(self.end, self.timezone)}")
 
     @property
     def empty(self) -> bool:
@@ -89,7 +107,8 @@ class Digest:
 
 
 def build_digest(chat_id: int, start: datetime, end: datetime, timezone: str,
-                 rule_names: dict[str, str], rows: list[dict[str, Any]]) -> Digest:
+                 rule_names: dict[str, str], rows: list[dict[str, Any]],
+                 language: str = "de") -> Digest:
     """Group match rows (Store.matches_between) by rule and story; summarise the top stories.
 
     A story appears once per rule, as its earliest matching article in the period.
@@ -107,7 +126,7 @@ def build_digest(chat_id: int, start: datetime, end: datetime, timezone: str,
                 source=row["source"], sources=max(1, len(set(sources))),
                 published=datetime.fromisoformat(row["published"]))
         sections.append(DigestSection(rule_id, name, list(stories.values()), len(mine)))
-    digest = Digest(chat_id, start, end, timezone, sections)
+    digest = Digest(chat_id, start, end, timezone, sections, language)
     texts = {row["story_id"]: row for row in rows}
     summarised = {s.story_id: replace(s, summary=summarize(
         texts[s.story_id]["title"], texts[s.story_id]["text"],
@@ -121,35 +140,38 @@ def _local(moment: datetime, timezone: str) -> str:
     return moment.astimezone(ZoneInfo(timezone)).strftime("%d.%m.%Y %H:%M")
 
 
-def _story_line(story: DigestStory) -> str:
+def _story_line(digest: Digest, story: DigestStory) -> str:
     title = html.escape(story.title)
     if story.url:
         title = f'<a href="{html.escape(story.url)}">{title}</a>'
-    more = f" +{story.sources - 1} weitere Quellen" if story.sources > 1 else ""
-    return f"• {title} <i>({html.escape(story.source)}{more})</i>"
+    return f"• {title} <i>({html.escape(story.source)}{_more(digest, story, ' ')})</i>"
+
+
+def _more(digest: Digest, story: DigestStory, lead: str) -> str:
+    if story.sources <= 1:
+        return ""
+    return f"{lead}+{story.sources - 1} {digest.label('more')}"
 
 
 def render_telegram(digest: Digest) -> list[str]:
     """Telegram HTML messages, each under the length limit, split only between stories."""
-    head = (f"📰 <b>Tagesüberblick</b> {_local(digest.start, digest.timezone)} – "
-            f"{_local(digest.end, digest.timezone)}")
+    head = f"📰 <b>{html.escape(digest.title())}</b>"
     blocks: list[str] = [head]
     top = digest.top_stories()
     if top:
-        lines = ["<b>Top-Themen</b>"]
+        lines = [f"<b>{digest.label('top')}</b>"]
         for story in top:
-            lines.append(_story_line(story))
+            lines.append(_story_line(digest, story))
             if story.summary:
                 lines.append(html.escape(" ".join(story.summary)))
         blocks.append("\n".join(lines))
     for section in digest.sections:
         name = html.escape(section.rule_name)
         if not section.stories:
-            blocks.append(f"<b>{name}</b>: nichts Neues.")
+            blocks.append(f"<b>{name}</b>: {digest.label('nothing')}.")
             continue
-        blocks.append(f"<b>{name}</b> – {section.matches} Artikel, "
-                      f"{len(section.stories)} Themen")
-        blocks.extend(_story_line(story) for story in section.stories)
+        blocks.append(f"<b>{name}</b> – {digest.counts(section)}")
+        blocks.extend(_story_line(digest, story) for story in section.stories)
     return _pack(blocks)
 
 
@@ -170,23 +192,23 @@ def _pack(blocks: list[str]) -> list[str]:
 
 def render_markdown(digest: Digest) -> str:
     """A readable, self-contained Markdown file of the digest, to forward or archive."""
-    lines = [f"# Tagesüberblick {_local(digest.start, digest.timezone)} – "
-             f"{_local(digest.end, digest.timezone)}", ""]
+    lines = [f"# {digest.title()}", ""]
     top = digest.top_stories()
     if top:
-        lines += ["## Top-Themen", ""]
+        lines += [f"## {digest.label('top')}", ""]
         for story in top:
-            lines.append(f"- {_md_link(story)} ({story.source}{_md_more(story)})")
+            lines.append(f"- {_md_link(story)} ({story.source}{_more(digest, story, ', ')})")
             if story.summary:
                 lines.append(f"  > {' '.join(story.summary)}")
         lines.append("")
     for section in digest.sections:
         lines += [f"## {section.rule_name}", ""]
         if not section.stories:
-            lines += ["Nichts Neues.", ""]
+            lines += [f"{digest.label('nothing').capitalize()}.", ""]
             continue
-        lines += [f"{section.matches} Artikel, {len(section.stories)} Themen", ""]
-        lines += [f"- {_md_link(s)} ({s.source}{_md_more(s)})" for s in section.stories]
+        lines += [digest.counts(section), ""]
+        lines += [f"- {_md_link(s)} ({s.source}{_more(digest, s, ', ')})"
+                  for s in section.stories]
         lines.append("")
     return "\n".join(lines)
 
@@ -196,16 +218,11 @@ def _md_link(story: DigestStory) -> str:
     return f"[{title}]({story.url})" if story.url else title
 
 
-def _md_more(story: DigestStory) -> str:
-    return f", +{story.sources - 1} weitere Quellen" if story.sources > 1 else ""
-
-
 def render_html_page(digest: Digest) -> str:
     """A self-contained HTML page of the digest (no external resources)."""
-    title = (f"Tagesüberblick {_local(digest.start, digest.timezone)} – "
-             f"{_local(digest.end, digest.timezone)}")
+    title = digest.title()
     parts = [
-        "<!doctype html>", '<html lang="de"><head><meta charset="utf-8">',
+        "<!doctype html>", f'<html lang="{digest.language}"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title>",
         "<style>body{font-family:system-ui,sans-serif;max-width:46em;margin:2em auto;"
         "line-height:1.5;padding:0 1em}h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}"
@@ -214,9 +231,9 @@ def render_html_page(digest: Digest) -> str:
     ]
     top = digest.top_stories()
     if top:
-        parts.append("<h2>Top-Themen</h2><ul>")
+        parts.append(f"<h2>{digest.label('top')}</h2><ul>")
         for story in top:
-            parts.append(f"<li>{_html_item(story)}")
+            parts.append(f"<li>{_html_item(digest, story)}")
             if story.summary:
                 parts.append(f"<blockquote>{html.escape(' '.join(story.summary))}</blockquote>")
             parts.append("</li>")
@@ -224,17 +241,18 @@ def render_html_page(digest: Digest) -> str:
     for section in digest.sections:
         parts.append(f"<h2>{html.escape(section.rule_name)}</h2>")
         if not section.stories:
-            parts.append("<p>Nichts Neues.</p>")
+            parts.append(f"<p>{digest.label('nothing').capitalize()}.</p>")
             continue
-        parts.append(f"<p>{section.matches} Artikel, {len(section.stories)} Themen</p><ul>")
-        parts.extend(f"<li>{_html_item(s)}</li>" for s in section.stories)
+        parts.append(f"<p>{digest.counts(section)}</p><ul>")
+        parts.extend(f"<li>{_html_item(digest, s)}</li>" for s in section.stories)
         parts.append("</ul>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def _html_item(story: DigestStory) -> str:
+def _html_item(digest: Digest, story: DigestStory) -> str:
     title = html.escape(story.title)
     if story.url:
         title = f'<a href="{html.escape(story.url)}">{title}</a>'
-    return f'{title} <span class="src">({html.escape(story.source)}{_md_more(story)})</span>'
+    source = html.escape(story.source) + html.escape(_more(digest, story, ", "))
+    return f'{title} <span class="src">({source})</span>'

@@ -262,18 +262,19 @@ class Pipeline:
             timezone = chat["digest_tz"] or self.config.digest.timezone
             period = due_period(now, at, timezone, from_db_time(chat["last_end"]))
             if period is not None:
-                digest = self.build_digest(chat["chat_id"], *period, timezone)
+                digest = self.build_digest(chat["chat_id"], *period, timezone, chat["language"])
                 if self.store.record_digest(chat["chat_id"], *period, render_telegram(digest)):
                     report.digests_queued += 1
 
-    def build_digest(self, chat_id: int, start: datetime, end: datetime,
-                     timezone: str) -> Digest:
+    def build_digest(self, chat_id: int, start: datetime, end: datetime, timezone: str,
+                     language: str | None = None) -> Digest:
         ruleset, _ = self.engine()
         rule_ids = self.store.digest_rules(chat_id)
         names = {rule_id: (rule.name or rule.id) if (rule := ruleset.get(rule_id)) else rule_id
                  for rule_id in rule_ids}
         rows = self.store.matches_between(rule_ids, start, end)
-        return build_digest(chat_id, start, end, timezone, names, rows)
+        return build_digest(chat_id, start, end, timezone, names, rows,
+                            "en" if language == "en" else "de")
 
     async def deliver(self, report: CycleReport) -> None:
         if self.dispatcher is not None:

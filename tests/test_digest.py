@@ -135,3 +135,13 @@ def test_a_long_digest_is_split_between_stories():
         lines += [line for line in message.split("\n") if line.startswith("• ")]
     # every story line is whole, in one message (3 top stories + 120 in the rule's list)
     assert len(lines) == 123 and all(line.endswith("</i>") for line in lines)
+
+
+async def test_an_english_speaking_chat_gets_english_labels(setup, db):
+    config, pipeline = setup
+    db.upsert_subscriber(CHAT, "private", "Analyst", "en")
+    await pipeline.run_once()
+    pipeline.plan_digests(CycleReport(), utc_now() + timedelta(days=1, hours=1))
+    [text] = digests(db)
+    assert text.startswith("📰 <b>Daily digest")
+    assert "<b>Kim und Putin</b> – 4 articles, 2 stories" in text and "+2 more sources" in text
