@@ -125,3 +125,24 @@ async def test_rate_limiter_spaces_sends_per_chat_and_overall():
     limiter.pause(10)
     await limiter.wait(2)
     assert now[0] == pytest.approx(15.1)
+
+
+async def test_a_send_that_times_out_is_retried_and_may_arrive_twice(db, botapi):
+    from telegram import Bot
+    from telegram.request import HTTPXRequest
+
+    from tests.botapi_server import TOKEN
+
+    db.enqueue(1, "alert", "langsam", rule_id="r", story_id=1)
+    botapi.inject("slow", 1.5)
+    request = HTTPXRequest(read_timeout=0.5, write_timeout=0.5, connect_timeout=0.5)
+    async with Bot(TOKEN, base_url=f"{botapi.url}/bot", request=request) as slow_bot:
+        dispatcher = Dispatcher(db, TelegramSender(slow_bot))
+        report = await dispatcher.dispatch_due()
+        assert (report.sent, report.retried) == (0, 1)
+        assert "timed out (may have been delivered)" in rows(db)[0]["last_error"]
+        assert botapi.wait_for(lambda api: len(api.sent) == 1, timeout=5)  # it did arrive
+        db.db.execute("UPDATE outbox SET next_attempt_at = '2000-01-01T00:00:00+00:00'")
+        await asyncio.sleep(1.1)   # Telegram's 1/s per chat
+        assert (await dispatcher.dispatch_due()).sent == 1
+    assert [s.plain for s in botapi.messages_to(1)] == ["langsam", "langsam"]  # the documented window
