@@ -20,10 +20,17 @@ wildcards use it) and the stemmed form (bare query words use it). A bare query w
 article word whose stem equals the query word's stem OR the query word itself: Snowball
 sometimes cuts a pseudo-ending off a base form while the inflected forms keep it (Russian
 "космодром" → "космодр" but "космодроме" → "космодром"; "Газпром" → "газпр"), and analysts
-type base forms. The stem is taken from the
-case-folded word BEFORE step 4 and folded afterwards: Snowball stemmers expect real spelling
-(English "continued" and "continue" share the stem "continu", but after German folding of
-"ue" they would not), and folding the stem afterwards still merges "Südkoreas"/"Suedkoreas".
+type base forms. The stem is taken from the case-folded word BEFORE step 4 and folded
+afterwards: Snowball stemmers expect real spelling (English "continued" and "continue" share
+the stem "continu", but after German folding of "ue" they would not), and folding the stem
+afterwards still merges "Südkoreas"/"Suedkoreas".
+
+NFKC (step 1) is applied to each word rather than to the whole text, which is the same thing
+for what matters (ligatures, full-width and superscript letters and digits are word
+characters before and after) and saves normalising long texts on the hot path. Characters
+that only become letters through NFKC ("№" → "No", "™" → "TM", "Ⓐ" → "A") are counted as word
+characters for that reason. The one difference: a character whose NFKC form mixes letters and
+punctuation ("℃" → "°C", "¼" → "1⁄4") stays one unit instead of being split.
 
 Hyphenated compounds: "Nord-Korea" gives its parts `nord` (position p) and `korea` (p+1), and
 also the joined word `nordkorea`, which is placed at BOTH the first and the last position of
@@ -37,18 +44,18 @@ never reaches from the title into the body.
 
 This is the hot path. The text is tokenised with one regular expression over a prebuilt
 character class (no per-character Python code); the forms of a word are computed once per
-(language, word) and cached; word order (positions) is only materialised when a phrase or
-NEAR needs it.
+(language, word) and cached, and looked up with C-level map() calls; word order (positions)
+is only materialised when a phrase or NEAR needs it.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import compress, count, filterfalse
-from urllib.parse import urlsplit
+from functools import cached_property
+from itertools import accumulate, chain, compress, count, filterfalse, repeat
 
 import Stemmer
 
@@ -64,19 +71,22 @@ UNKNOWN_LANGUAGE = "und"
 
 _INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e"
 _INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]")
-HYPHENS = "-\u2010\u2011"
-_HYPHEN_RE = re.compile(f"[{HYPHENS}]")
-
+_MARKS = ("Mn", "Mc", "Me")
 _CJK_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),
                (0x20000, 0x2FFFF))
 
 
-def _is_cjk(code: int) -> bool:
-    return any(low <= code <= high for low, high in _CJK_RANGES)
-
-
-def _is_word_char(char: str) -> bool:
-    return char.isalnum() or unicodedata.category(char) in ("Mn", "Mc", "Me")
+def _char_kind(char: str) -> str | None:
+    """"word", "cjk" (a word of its own) or None (separates words), for one character."""
+    if char.isalnum() or unicodedata.category(char) in _MARKS:
+        code = ord(char)
+        return "cjk" if any(low <= code <= high for low, high in _CJK_RANGES) else "word"
+    normal = unicodedata.normalize("NFKC", char)
+    if normal != char and normal:
+        kinds = {_char_kind(c) for c in normal}
+        if len(kinds) == 1:
+            return kinds.pop()
+    return None
 
 
 def _char_class(codes: list[int]) -> str:
@@ -93,42 +103,51 @@ def _char_class(codes: list[int]) -> str:
     return "".join(parts)
 
 
-def _word_pattern(limit: int) -> re.Pattern[str]:
-    """Words and hyphenated compounds (one match: "Nord-Korea"), or a single Han/kana character.
-
-    Below U+10000 the class compiles to a bitmap (fast); texts with characters beyond the
-    Basic Multilingual Plane (rare: emoji, historic scripts) use the full, slower pattern.
-    """
-    word = _char_class([c for c in range(limit) if not _is_cjk(c) and _is_word_char(chr(c))])
-    cjk = _char_class([c for c in range(limit) if _is_cjk(c)])
-    return re.compile(f"[{word}]+(?:[{HYPHENS}][{word}]+)*|[{cjk}]")
+def _kinds(limit: int) -> dict[str, list[int]]:
+    kinds: dict[str, list[int]] = {"word": [], "cjk": []}
+    for code in range(limit):
+        kind = _char_kind(chr(code))
+        if kind:
+            kinds[kind].append(code)
+    return kinds
 
 
-_WORDS_BMP = _word_pattern(0x10000)
-_WORDS_ALL: re.Pattern[str] | None = None
+def _patterns(kinds: dict[str, list[int]]) -> re.Pattern[str]:
+    """Below U+10000 the classes compile to bitmaps (fast); texts with characters beyond the
+    Basic Multilingual Plane (rare: emoji, historic scripts) use the full, slower patterns."""
+    word, cjk = _char_class(kinds["word"]), _char_class(kinds["cjk"])
+    return re.compile(f"[{word}]+(?:-[{word}]+)*|[{cjk}]")
+
+
+_BMP_KINDS = _kinds(0x10000)
+_BMP = _patterns(_BMP_KINDS)
+_CJK_BMP = re.compile(f"[{_char_class(_BMP_KINDS['cjk'])}]")
+_ALL: re.Pattern[str] | None = None
 
 
 def _words_pattern(text: str) -> re.Pattern[str]:
-    global _WORDS_ALL
+    """Words, hyphenated compounds as one match ("Nord-Korea"), or a single Han/kana."""
+    global _ALL
     # A str holds a character beyond U+FFFF exactly when UTF-16 needs surrogate pairs for it.
-    if len(text.encode("utf-16-le")) == 2 * len(text):
-        return _WORDS_BMP
-    if _WORDS_ALL is None:
-        _WORDS_ALL = _word_pattern(0x110000)
-    return _WORDS_ALL
+    if len(text.encode("utf-16-le", "surrogatepass")) == 2 * len(text):
+        return _BMP
+    if _ALL is None:
+        _ALL = _patterns(_kinds(0x110000))
+    return _ALL
 
 
 def prepare(text: str) -> str:
-    """Step 1: NFKC, invisible characters removed. Offsets in explanations refer to this."""
-    if not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text)
+    """Soft hyphens and zero-width characters removed, the Unicode hyphens made "-" (one
+    character for one: offsets in explanations refer to this text)."""
     if any(char in text for char in _INVISIBLE):
         text = _INVISIBLE_RE.sub("", text)
+    if "\u2010" in text or "\u2011" in text:
+        text = text.replace("\u2010", "-").replace("\u2011", "-")
     return text
 
 
 def split_compound(match: str) -> list[str]:
-    return _HYPHEN_RE.split(match)
+    return match.split("-")
 
 
 # ------------------------------------------------------------------------------- folding
@@ -200,83 +219,121 @@ def source_name(value: str) -> str:
     return value[4:] if value.startswith("www.") else value
 
 
+_HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)")
+
+
 def source_keys(source: str | None, url: str | None) -> frozenset[str]:
     """What `source:x` can name for an article: its feed's name and its URL's domain."""
     keys = set()
     if source:
         keys.add(source_name(source))
-    if url:
-        host = urlsplit(url).hostname
-        if host:
-            keys.add(source_name(host))
+    host = _HOST.match(url) if url else None
+    if host and host.group(1):
+        keys.add(source_name(host.group(1)))
     return frozenset(keys)
 
 
 # ------------------------------------------------------------------------------ analyser
 
 @dataclass(frozen=True)
+class Chunk:
+    """The words of a chunk of text that is not simply one word ("Putin,", „angenommen“,
+    "Nord-Korea", "Kim’s"): its words in order, and its compounds' joined words with their
+    first and last word index within the chunk."""
+
+    tokens: tuple[str, ...]
+    joins: tuple[tuple[str, int, int], ...]
+
+
+class _ChunkCache(dict[str, Chunk]):
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+
+    def __missing__(self, chunk: str) -> Chunk:
+        if len(self) >= self.limit:
+            self.clear()
+        tokens: list[str] = []
+        joins = []
+        for match in _words_pattern(chunk).findall(chunk):
+            parts = split_compound(match)
+            if len(parts) > 1:
+                joins.append(("".join(parts), len(tokens), len(tokens) + len(parts) - 1))
+            tokens.extend(parts)
+        found = self[chunk] = Chunk(tuple(tokens), tuple(joins))
+        return found
+
+
+_CHUNKS = _ChunkCache(200_000)
+
+
+@dataclass(frozen=True)
 class FieldText:
     """One field (title or body) as the fast path needs it.
 
-    `matches` are the regex matches in text order (compounds still hyphenated), `words` the
-    distinct raw words including the parts and joined forms of compounds. Positions are
-    computed only on demand (`tokens`, `joins`).
+    The text is cut at whitespace into chunks (words never contain whitespace); a chunk that
+    is one plain word (`str.isalnum`, most of them) is that word, any other goes through the
+    word pattern once per distinct chunk (cached). `words` are the distinct raw words,
+    compound parts and joined compounds included. Word order (`tokens`, `joins`) is only
+    computed when a phrase, a NEAR or a hit needs positions.
     """
 
-    matches: list[str]
+    chunks: list[str]
+    impure: dict[str, Chunk]
     words: set[str]
-    has_compounds: bool
 
+    @cached_property
     def tokens(self) -> list[str]:
-        """Raw words in text order, compounds split into their parts: index = position."""
-        if not self.has_compounds:
-            return self.matches
-        tokens: list[str] = []
-        for match in self.matches:
-            if match.isalnum():
-                tokens.append(match)
-            else:
-                tokens.extend(split_compound(match))
-        return tokens
+        """Raw words in text order: index = position."""
+        if not self.impure:
+            return self.chunks
+        expanded = {chunk: info.tokens for chunk, info in self.impure.items()}
+        # A plain chunk stands for itself: zip(chunks) gives it as a 1-tuple default.
+        return list(chain.from_iterable(map(expanded.get, self.chunks, zip(self.chunks))))
 
-    def joins(self) -> Iterator[tuple[str, int, int]]:
+    @cached_property
+    def joins(self) -> list[tuple[str, int, int]]:
         """(joined word, first position, last position) of every hyphenated compound."""
-        if not self.has_compounds:
-            return
-        position = 0
-        for match in self.matches:
-            if match.isalnum():
-                position += 1
-                continue
-            parts = split_compound(match)
-            if len(parts) > 1:
-                yield "".join(parts), position, position + len(parts) - 1
-            position += len(parts)
+        sizes = {chunk: len(info.tokens) for chunk, info in self.impure.items()}
+        starts = list(accumulate(map(sizes.get, self.chunks, repeat(1)), initial=0))
+        with_joins = {chunk for chunk, info in self.impure.items() if info.joins}
+        joins = []
+        for index in compress(count(), map(with_joins.__contains__, self.chunks)):
+            start = starts[index]
+            for joined, first, last in self.impure[self.chunks[index]].joins:
+                joins.append((joined, start + first, start + last))
+        return joins
 
-    def positions_of(self, wanted: set[str] | dict[str, object]) -> Iterator[tuple[str, int]]:
-        """(word, position) for every occurrence of the wanted raw words, joined ones too."""
-        tokens = self.tokens()
-        for position in compress(count(), map(wanted.__contains__, tokens)):
-            yield tokens[position], position
-        for joined, first, last in self.joins():
-            if joined in wanted:
-                yield joined, first
-                yield joined, last
+
+# ASCII characters other than letters, digits and "-" separate words: as spaces they let
+# str.split() do most of the tokenising. Bytes beyond ASCII pass unchanged.
+_ASCII_SEPARATORS = bytes(
+    code if chr(code).isalnum() or chr(code) == "-" or code >= 0x80 else 0x20
+    for code in range(256)
+)
+# UTF-8 lead bytes of U+3000–U+9FFF and U+F000–U+FFFF (where Han and kana live) and of
+# characters beyond U+FFFF: a quick byte search says when the slower checks are needed.
+_SPECIAL_LEADS = (b"\xe3", b"\xe4", b"\xe5", b"\xe6", b"\xe7", b"\xe8", b"\xe9", b"\xef",
+                  b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")
 
 
 def analyse_field(text: str) -> FieldText:
     text = prepare(text)
-    matches = _words_pattern(text).findall(text)
-    words = set(matches)
-    has_compounds = False
-    for match in list(filterfalse(str.isalnum, words)):
-        parts = split_compound(match)
-        if len(parts) > 1:
-            has_compounds = True
-            words.discard(match)
-            words.update(parts)
-            words.add("".join(parts))
-    return FieldText(matches, words, has_compounds)
+    data = text.encode("utf-8", "surrogatepass")
+    if any(lead in data for lead in _SPECIAL_LEADS) and (
+            _words_pattern(text) is not _BMP or _CJK_BMP.search(text)):
+        # Han and kana are words of one character: whitespace does not delimit words.
+        chunks = _words_pattern(text).findall(text)
+    else:
+        chunks = data.translate(_ASCII_SEPARATORS).decode("utf-8", "surrogatepass").split()
+    words = set(chunks)
+    impure = {}
+    for chunk in list(filterfalse(str.isalnum, words)):
+        info = impure[chunk] = _CHUNKS[chunk]
+        words.discard(chunk)
+        words.update(info.tokens)
+        words.update(joined for joined, _, _ in info.joins)
+    return FieldText(chunks, impure, words)
 
 
 @dataclass(frozen=True)
@@ -290,37 +347,51 @@ class AnalyzedText:
     sources: frozenset[str]
 
 
+class _FormsCache(dict[str, tuple[str, str]]):
+    """raw word → (exact, stem) for one stemmer profile; bounded, filled on first sight."""
+
+    def __init__(self, compute: Callable[[str], tuple[str, str]], limit: int):
+        super().__init__()
+        self.compute = compute
+        self.limit = limit
+
+    def __missing__(self, raw: str) -> tuple[str, str]:
+        if len(self) >= self.limit:
+            self.clear()
+        forms = self[raw] = self.compute(raw)
+        return forms
+
+
+def exact_form(raw: str) -> str:
+    """Steps 1, 3 and 4 for one word."""
+    return fold(unicodedata.normalize("NFKC", raw).casefold())
+
+
 class Analyzer:
     """Word forms with a cache per (stemmer, word); shared by the engine, the reference
     evaluator and the query parser so that all of them see the same words."""
 
     def __init__(self, cache_limit: int = 500_000):
         self.cache_limit = cache_limit
-        self._forms: dict[str | None, dict[str, tuple[str, str]]] = {}
-        self._stemmers: dict[str, Stemmer.Stemmer] = {}
+        self._caches: dict[str | None, _FormsCache] = {}
+
+    def cache(self, profile: str | None) -> _FormsCache:
+        found = self._caches.get(profile)
+        if found is None:
+            stem = Stemmer.Stemmer(profile, 0).stemWord if profile else None
+            found = self._caches[profile] = _FormsCache(
+                lambda raw: self._compute(stem, raw), self.cache_limit)
+        return found
 
     def forms(self, profile: str | None, raw: str) -> tuple[str, str]:
         """(exact form, stemmed form) of a raw word for one stemmer profile."""
-        cache = self._forms.get(profile)
-        if cache is None:
-            cache = self._forms[profile] = {}
-        found = cache.get(raw)
-        if found is None:
-            if len(cache) >= self.cache_limit:
-                cache.clear()
-            found = cache[raw] = self._compute(profile, raw)
-        return found
+        return self.cache(profile)[raw]
 
-    def _compute(self, profile: str | None, raw: str) -> tuple[str, str]:
-        word = raw.casefold()
+    @staticmethod
+    def _compute(stem: Callable[[str], str] | None, raw: str) -> tuple[str, str]:
+        word = unicodedata.normalize("NFKC", raw).casefold()
         exact = fold(word)
-        if profile is None:
-            return exact, exact
-        stemmer = self._stemmers.get(profile)
-        if stemmer is None:
-            stemmer = self._stemmers[profile] = Stemmer.Stemmer(profile, 0)
-        stem = fold(stemmer.stemWord(word))
-        return exact, stem
+        return (exact, fold(stem(word))) if stem else (exact, exact)
 
     def analyse(self, article: Article) -> AnalyzedText:
         language = language_code(article.language)
@@ -334,12 +405,8 @@ class Analyzer:
 
     def word_forms(self, analyzed: AnalyzedText) -> int:
         """Forms of every distinct word (what analysis costs on its own); returns their count."""
-        forms = self.forms
-        profile = analyzed.profile
         words = analyzed.title.words | analyzed.body.words
-        for word in words:
-            forms(profile, word)
-        return len(words)
+        return len(list(map(self.cache(analyzed.profile).__getitem__, words)))
 
 
 ANALYZER = Analyzer()

@@ -29,7 +29,8 @@ import weakref
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from itertools import chain
+from collections import defaultdict
+from itertools import chain, compress, count
 from typing import Any
 
 from monitor.matching.analysis import ANALYZER, BODY_OFFSET, AnalyzedText, Analyzer, FieldText
@@ -277,18 +278,25 @@ _COMPILED: weakref.WeakKeyDictionary[RuleSet, _Compiled] = weakref.WeakKeyDictio
 # ------------------------------------------------------------------------ verification
 
 class _View:
-    """One article as the verifier sees it: term ids per field, lazily word positions."""
+    """One article as the verifier sees it: term ids per field; word positions on demand.
 
-    __slots__ = ("text", "ids", "title", "body", "lang", "sources", "word_ids", "_positions",
-                 "_tokens")
+    Positions are built in two lazy steps: where each relevant word (one that carries a rule
+    term) occurs, then, per term asked for, the merged positions of its words.
+    """
+
+    __slots__ = ("text", "ids", "title", "body", "lang", "sources", "word_ids", "relevant",
+                 "_words", "_term_words", "_positions")
 
     def __init__(self, text: AnalyzedText, profile: _Profile):
         word_ids = profile.word_ids
         lookup = word_ids.__getitem__
         self.text = text
         self.word_ids = word_ids
-        self.title = set(chain.from_iterable(map(lookup, text.title.words)))
-        self.body = set(chain.from_iterable(map(lookup, text.body.words)))
+        # Words that carry a rule term, per field: the one lookup of every distinct word.
+        self.relevant = (set(filter(lookup, text.title.words)),
+                         set(filter(lookup, text.body.words)))
+        self.title = set(chain.from_iterable(map(lookup, self.relevant[0])))
+        self.body = set(chain.from_iterable(map(lookup, self.relevant[1])))
         self.ids = self.title | self.body
         keys = profile.compiled.keys
         for key in ("lang:" + text.language, *("source:" + s for s in text.sources)):
@@ -296,48 +304,72 @@ class _View:
                 self.ids.add(term_id)
         self.lang = text.language
         self.sources = text.sources
-        self._positions: dict[int, list[int]] | None = None
-        self._tokens: dict[str, tuple[list[str], dict[int, list[str]]]] = {}
+        self._words: defaultdict[str, list[int]] | None = None
+        self._term_words: dict[int, list[str]] = {}
+        self._positions: dict[int, list[int]] = {}
 
     def positions(self, term_id: int) -> list[int]:
         """Sorted positions of a term (body positions offset by BODY_OFFSET)."""
-        if self._positions is None:
-            self._positions = self._build_positions()
-        return self._positions.get(term_id, [])
+        found = self._positions.get(term_id)
+        if found is None:
+            if self._words is None:
+                self._words = self._word_positions()
+            words = self._term_words.get(term_id, ())
+            if len(words) == 1:
+                found = self._words[words[0]]
+            else:
+                found = sorted(chain.from_iterable(self._words[w] for w in words))
+            self._positions[term_id] = found
+        return found
 
     def positions_any(self, ids: tuple[int, ...]) -> list[int]:
         if len(ids) == 1:
             return self.positions(ids[0])
         return sorted(set(chain.from_iterable(map(self.positions, ids))))
 
-    def _build_positions(self) -> dict[int, list[int]]:
-        positions: dict[int, list[int]] = {}
+    def _word_positions(self) -> defaultdict[str, list[int]]:
+        """Positions of every word that carries a rule term, and which words carry each term.
+
+        Walks the field's chunks, not its words: one C-level scan finds the chunks that are
+        relevant words or that hold several words (whose count shifts later positions), and
+        only those are looked at in Python. Lists come out sorted.
+        """
+        found: defaultdict[str, list[int]] = defaultdict(list)
         word_ids = self.word_ids
-        unsorted = False
-        for field, offset in ((self.text.title, 0), (self.text.body, BODY_OFFSET)):
-            relevant = set(filter(word_ids.get, field.words))
+        term_words = self._term_words
+        fields = ((self.text.title, 0, self.relevant[0]),
+                  (self.text.body, BODY_OFFSET, self.relevant[1]))
+        for field, offset, relevant in fields:
             if not relevant:
                 continue
-            for word, position in field.positions_of(relevant):
+            for word in relevant.difference(found):
                 for term_id in word_ids[word]:
-                    positions.setdefault(term_id, []).append(position + offset)
-            unsorted = unsorted or field.has_compounds
-        if unsorted:
-            for found in positions.values():
-                found.sort()
-        return positions
-
-    def words_at(self, field_name: str) -> tuple[list[str], dict[int, list[str]]]:
-        """The field's tokens and its joined compounds by position (for hits)."""
-        found = self._tokens.get(field_name)
-        if found is None:
-            field: FieldText = getattr(self.text, field_name)
-            joins: dict[int, list[str]] = {}
-            for joined, first, last in field.joins():
-                joins.setdefault(first, []).append(joined)
-                joins.setdefault(last, []).append(joined)
-            found = self._tokens[field_name] = (field.tokens(), joins)
+                    term_words.setdefault(term_id, []).append(word)
+            chunks, impure = field.chunks, field.impure
+            interesting = relevant.union(impure)
+            shift = offset
+            for index in compress(count(), map(interesting.__contains__, chunks)):
+                chunk = chunks[index]
+                info = impure.get(chunk)
+                if info is None:
+                    found[chunk].append(index + shift)
+                    continue
+                start = index + shift
+                for step, token in enumerate(info.tokens):
+                    if token in relevant:
+                        found[token].append(start + step)
+                for joined, first, last in info.joins:
+                    if joined in relevant:
+                        found[joined] += (start + first, start + last)
+                shift += len(info.tokens) - 1
         return found
+
+    def occurrences(self, ids: tuple[int, ...]) -> list[tuple[int, str]]:
+        """(position, raw word) of every word that carries one of the term ids."""
+        if self._words is None:
+            self._words = self._word_positions()
+        words = dict.fromkeys(w for term_id in ids for w in self._term_words.get(term_id, ()))
+        return sorted((p, word) for word in words for p in self._words[word])
 
 
 _FIELD_SETS: dict[str | None, Callable[[_View], set[int]]] = {
@@ -465,33 +497,29 @@ class _Matcher:
         return near
 
     def hits(self, view: _View) -> tuple[Hit, ...]:
+        """Every positive term that occurs, per field: positions and the article's words."""
         merged: dict[tuple[str, str], tuple[set[int], dict[str, None]]] = {}
         for leaf, spans in self.leaves:
-            first = set(self._slots(leaf)[0])
-            for start, end in spans(view):
-                field = "title" if start < BODY_OFFSET else "body"
-                offset = 0 if field == "title" else BODY_OFFSET
+            if isinstance(leaf, Term):
+                [ids] = self._slots(leaf)
+                occurrences = [(p, p, word) for p, word in view.occurrences(ids)
+                               if _in_field(p, leaf.field)]
+            else:
+                occurrences = [(start, end, None) for start, end in spans(view)]
+            for start, end, word in occurrences:
+                field, offset = ("title", 0) if start < BODY_OFFSET else ("body", BODY_OFFSET)
                 positions, words = merged.setdefault((leaf.label, field), (set(), {}))
-                tokens, joins = view.words_at(field)
-                for position in range(start - offset, end - offset + 1):
-                    positions.add(position)
-                    words[self._word(view, tokens, joins, position, first, start == end)] = None
+                positions.update(range(start - offset, end - offset + 1))
+                if word is None:
+                    tokens = getattr(view.text, field).tokens
+                    words.update(dict.fromkeys(tokens[start - offset:end - offset + 1]))
+                else:
+                    words[word] = None
         return tuple(
-            Hit(label, field, tuple(sorted(positions)[:MAX_HIT_POSITIONS]), tuple(words))
+            Hit(label, field, tuple(sorted(positions)[:MAX_HIT_POSITIONS]),
+                tuple(dict.fromkeys(w.casefold() for w in words)))
             for (label, field), (positions, words) in merged.items()
         )
-
-    @staticmethod
-    def _word(view: _View, tokens: list[str], joins: dict[int, list[str]], position: int,
-              ids: set[int], single: bool) -> str:
-        """The word at a position; for a one-word term, the joined compound if that is what
-        carried the term."""
-        token = tokens[position]
-        if single and ids.isdisjoint(view.word_ids[token]):
-            for joined in joins.get(position, ()):
-                if not ids.isdisjoint(view.word_ids[joined]):
-                    return joined.casefold()
-        return token.casefold()
 
 
 # ------------------------------------------------------------------------------ engine
@@ -518,9 +546,19 @@ class Engine:
     def match_analyzed(self, text: AnalyzedText) -> list[RuleMatch]:
         profile = self._compiled.profile(text.profile)
         view = _View(text, profile)
+        return self._verify(profile, view, self._candidates(profile, view))
+
+    def match_without_presearch(self, article: Article) -> list[RuleMatch]:
+        """Every rule verified, no index: the baseline the benchmark compares with."""
+        text = self.analyzer.analyse(article)
+        profile = self._compiled.profile(text.profile)
+        return self._verify(profile, _View(text, profile), range(len(self._compiled.rules)))
+
+    def _verify(self, profile: _Profile, view: _View, numbers: Iterable[int]) -> list[RuleMatch]:
+        text = view.text
         rules = self._compiled.rules
         matches = []
-        for number in self._candidates(profile, view):
+        for number in numbers:
             rule = rules[number]
             if rule.languages and text.language not in rule.languages:
                 continue

@@ -51,7 +51,7 @@ from typing import Any
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
-from monitor.matching.analysis import fold, language_code, query_words, source_name
+from monitor.matching.analysis import exact_form, language_code, query_words, source_name
 
 MAX_CHARS = 2000
 MAX_TERMS = 200
@@ -352,7 +352,7 @@ class _Builder(Transformer):
             raise self._error(f"a wildcard needs at least {MIN_WILDCARD} letters or digits "
                               f"besides '*': {value!r}", token)
         kind = "infix" if leading and trailing else "suffix" if leading else "prefix"
-        return Term(kind, fold(fixed.casefold()))
+        return Term(kind, exact_form(fixed))
 
     def phrase(self, items: list[Token]) -> Node:
         token = items[0]
@@ -361,9 +361,9 @@ class _Builder(Transformer):
         if not parts:
             raise self._error(f"{value} has no letters or digits", token)
         if len(parts) == 1:
-            node: Node = Term("exact", fold(parts[0].casefold()))
+            node: Node = Term("exact", exact_form(parts[0]))
         else:
-            node = Phrase(tuple(("exact", fold(p.casefold())) for p in parts))
+            node = Phrase(tuple(("exact", exact_form(p)) for p in parts))
         return self._spanned(node, token.start_pos, token.end_pos)
 
     def entity(self, items: list[Token]) -> Node:
@@ -477,7 +477,7 @@ def bare_words(text: str, label: str) -> Node | None:
 
 
 def _inflected_phrase(parts: list[str], label: str) -> Phrase:
-    words = [("exact", fold(p.casefold())) for p in parts[:-1]]
+    words = [("exact", exact_form(p)) for p in parts[:-1]]
     words.append(("stem", parts[-1].casefold()))
     return Phrase(tuple(words), label=label)
 
