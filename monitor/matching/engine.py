@@ -28,10 +28,9 @@ import threading
 import weakref
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from collections import defaultdict
 from itertools import chain, compress, count
-from typing import Any
+from typing import Any, NamedTuple
 
 from monitor.matching.analysis import ANALYZER, BODY_OFFSET, AnalyzedText, Analyzer, FieldText
 from monitor.matching.query import And, Lang, Near, Node, Not, Or, Phrase, Source, Term, leaves
@@ -46,10 +45,10 @@ Spans = Callable[["_View"], list[Span]]
 Template = tuple[str, str]          # (kind, form) of a term before its profile is known
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """Where one query term matched: the term as written, the field, word positions within
-    that field, and the article's words found there (case-folded)."""
+    that field, and the article's words found there (case-folded). (NamedTuples: cheap to
+    make, and the engine makes one per term per match.)"""
 
     term: str
     field: str
@@ -61,8 +60,7 @@ class Hit:
                 "words": list(self.words)}
 
 
-@dataclass(frozen=True)
-class RuleMatch:
+class RuleMatch(NamedTuple):
     rule_id: str
     rule_version: str
     hits: tuple[Hit, ...]
@@ -285,7 +283,7 @@ class _View:
     """
 
     __slots__ = ("text", "ids", "title", "body", "lang", "sources", "word_ids", "relevant",
-                 "_words", "_term_words", "_positions")
+                 "_words", "_term_words", "_positions", "_hits")
 
     def __init__(self, text: AnalyzedText, profile: _Profile):
         word_ids = profile.word_ids
@@ -307,6 +305,7 @@ class _View:
         self._words: defaultdict[str, list[int]] | None = None
         self._term_words: dict[int, list[str]] = {}
         self._positions: dict[int, list[int]] = {}
+        self._hits: dict[tuple[tuple[int, ...], str | None], dict[str, Any]] = {}
 
     def positions(self, term_id: int) -> list[int]:
         """Sorted positions of a term (body positions offset by BODY_OFFSET)."""
@@ -364,17 +363,33 @@ class _View:
                 shift += len(info.tokens) - 1
         return found
 
-    def occurrences(self, ids: tuple[int, ...]) -> list[tuple[int, str]]:
-        """(position, raw word) of every word that carries one of the term ids."""
-        if self._words is None:
-            self._words = self._word_positions()
-        words = dict.fromkeys(w for term_id in ids for w in self._term_words.get(term_id, ()))
-        return sorted((p, word) for word in words for p in self._words[word])
+    def term_hits(self, ids: tuple[int, ...], field: str | None
+                  ) -> dict[str, tuple[tuple[int, ...], tuple[str, ...]]]:
+        """Per field, the positions (within the field) and the case-folded words of a
+        one-word term; cached, since many rules share terms."""
+        key = (ids, field)
+        found = self._hits.get(key)
+        if found is None:
+            if self._words is None:
+                self._words = self._word_positions()
+            words = dict.fromkeys(w for i in ids for w in self._term_words.get(i, ()))
+            per_field: dict[str, tuple[list[int], dict[str, None]]] = {}
+            for position, word in sorted((p, w) for w in words for p in self._words[w]):
+                if not _in_field(position, field):
+                    continue
+                name, offset = ("title", 0) if position < BODY_OFFSET else ("body", BODY_OFFSET)
+                positions, seen = per_field.setdefault(name, ([], {}))
+                positions.append(position - offset)
+                seen[word.casefold()] = None
+            found = self._hits[key] = {name: (tuple(positions), tuple(seen))
+                                       for name, (positions, seen) in per_field.items()}
+        return found
 
 
 _FIELD_SETS: dict[str | None, Callable[[_View], set[int]]] = {
     None: lambda view: view.ids, "title": lambda view: view.title, "body": lambda view: view.body,
 }
+_FIELD_ATTRIBUTES = {None: "v.ids", "title": "v.title", "body": "v.body"}
 
 
 def _in_field(position: int, field: str | None) -> bool:
@@ -412,8 +427,11 @@ class _Matcher:
         self.rule = rule
         self.profile = profile
         self.test = self._test(rule.query.root)
-        self.leaves = [(leaf, self._spans(leaf)) for leaf, negated in leaves(rule.query.root)
-                       if not negated and isinstance(leaf, (Term, Phrase))]
+        self.leaves = [
+            (leaf, self._slots(leaf)[0] if isinstance(leaf, Term) else (), self._spans(leaf))
+            for leaf, negated in leaves(rule.query.root)
+            if not negated and isinstance(leaf, (Term, Phrase))
+        ]
 
     def _slots(self, node: Term | Phrase) -> list[tuple[int, ...]]:
         """Per word of a term or phrase, the ids any of which it matches."""
@@ -423,56 +441,79 @@ class _Matcher:
         return [resolve(word) for word in node.words]
 
     def _test(self, node: Node) -> Test:
+        """The rule's test as ONE generated Python function: word terms become set operations
+        on the article's term ids, phrases and NEARs calls to closures. The generated code
+        holds only indexes into its own tables, never text from the rule."""
+        constants: list[Any] = []
+        helpers: list[Test] = []
+
+        def constant(value: Any) -> str:
+            constants.append(value)
+            return f"C[{len(constants) - 1}]"
+
+        def helper(function: Test) -> str:
+            helpers.append(function)
+            return f"H[{len(helpers) - 1}](v)"
+
+        source = f"lambda v: {self._expression(node, constant, helper)}"
+        return eval(compile(source, f"<rule {self.rule.id}>", "eval"),  # noqa: S307
+                    {"C": constants, "H": helpers})
+
+    def _expression(self, node: Node, constant: Callable[[Any], str],
+                    helper: Callable[[Test], str]) -> str:
         if isinstance(node, Term):
-            [ids] = self._slots(node)
-            present = _FIELD_SETS[node.field]
-            if len(ids) == 1:
-                term_id = ids[0]
-                if node.field == "title":
-                    return lambda view: term_id in view.title
-                if node.field == "body":
-                    return lambda view: term_id in view.body
-                return lambda view: term_id in view.ids
-            return lambda view: not present(view).isdisjoint(ids)
+            return self._terms(And, [node], constant)
         if isinstance(node, Phrase):
-            slots, field = self._slots(node), node.field
-            present = _FIELD_SETS[field]
-
-            def phrase(view: _View) -> bool:
-                found = present(view)
-                for ids in slots:
-                    if found.isdisjoint(ids):
-                        return False
-                return bool(_phrase_starts(view, slots, field))
-            return phrase
+            return helper(self._phrase_test(node))
         if isinstance(node, Lang):
-            code = node.code
-            return lambda view: view.lang == code
+            return f"(v.lang == {constant(node.code)})"
         if isinstance(node, Source):
-            name = node.name
-            return lambda view: name in view.sources
+            return f"({constant(node.name)} in v.sources)"
         if isinstance(node, Not):
-            inner = self._test(node.child)
-            return lambda view: not inner(view)
+            return f"(not {self._expression(node.child, constant, helper)})"
         if isinstance(node, Near):
-            left, right = self._test(node.left), self._test(node.right)
             spans = self._spans(node)
-            return lambda view: left(view) and right(view) and bool(spans(view))
-        children = [self._test(child) for child in node.children]   # type: ignore[union-attr]
-        if isinstance(node, And):
-            def all_of(view: _View) -> bool:
-                for child in children:
-                    if not child(view):
-                        return False
-                return True
-            return all_of
+            return (f"({self._expression(node.left, constant, helper)} and "
+                    f"{self._expression(node.right, constant, helper)} and "
+                    f"{helper(lambda view: bool(spans(view)))})")
+        kind = type(node)
+        children = node.children                                     # type: ignore[union-attr]
+        terms = [child for child in children if isinstance(child, Term)]
+        parts = [self._terms(kind, terms, constant)] if terms else []
+        parts += [self._expression(child, constant, helper)
+                  for child in children if not isinstance(child, Term)]
+        return "(" + (" and " if kind is And else " or ").join(parts) + ")"
 
-        def any_of(view: _View) -> bool:
-            for child in children:
-                if child(view):
-                    return True
-            return False
-        return any_of
+    def _terms(self, kind: type, terms: list[Term], constant: Callable[[Any], str]) -> str:
+        """Word terms of an AND or OR as set operations: one C call per field."""
+        checks = []
+        for field in dict.fromkeys(term.field for term in terms):
+            present = _FIELD_ATTRIBUTES[field]
+            slots = [self._slots(term)[0] for term in terms if term.field == field]
+            if kind is Or:
+                wanted = frozenset(chain.from_iterable(slots))
+                checks.append(f"not {present}.isdisjoint({constant(wanted)})")
+                continue
+            single = [ids[0] for ids in slots if len(ids) == 1]
+            if len(single) == 1:
+                checks.append(f"{single[0]} in {present}")
+            elif single:
+                checks.append(f"{present}.issuperset({constant(frozenset(single))})")
+            checks += [f"not {present}.isdisjoint({constant(ids)})"
+                       for ids in slots if len(ids) > 1]
+        return "(" + (" and " if kind is And else " or ").join(checks) + ")"
+
+    def _phrase_test(self, node: Phrase) -> Test:
+        slots, field = self._slots(node), node.field
+        present = _FIELD_SETS[field]
+
+        def phrase(view: _View) -> bool:
+            found = present(view)
+            for ids in slots:
+                if found.isdisjoint(ids):
+                    return False
+            return bool(_phrase_starts(view, slots, field))
+        return phrase
 
     def _spans(self, node: Node) -> Spans:
         """Word spans (first, last position) where a positional node occurs."""
@@ -498,28 +539,32 @@ class _Matcher:
 
     def hits(self, view: _View) -> tuple[Hit, ...]:
         """Every positive term that occurs, per field: positions and the article's words."""
-        merged: dict[tuple[str, str], tuple[set[int], dict[str, None]]] = {}
-        for leaf, spans in self.leaves:
-            if isinstance(leaf, Term):
-                [ids] = self._slots(leaf)
-                occurrences = [(p, p, word) for p, word in view.occurrences(ids)
-                               if _in_field(p, leaf.field)]
-            else:
-                occurrences = [(start, end, None) for start, end in spans(view)]
-            for start, end, word in occurrences:
-                field, offset = ("title", 0) if start < BODY_OFFSET else ("body", BODY_OFFSET)
-                positions, words = merged.setdefault((leaf.label, field), (set(), {}))
-                positions.update(range(start - offset, end - offset + 1))
-                if word is None:
-                    tokens = getattr(view.text, field).tokens
-                    words.update(dict.fromkeys(tokens[start - offset:end - offset + 1]))
-                else:
-                    words[word] = None
-        return tuple(
-            Hit(label, field, tuple(sorted(positions)[:MAX_HIT_POSITIONS]),
-                tuple(dict.fromkeys(w.casefold() for w in words)))
-            for (label, field), (positions, words) in merged.items()
-        )
+        merged: dict[tuple[str, str], tuple[tuple[int, ...], tuple[str, ...]]] = {}
+        for leaf, ids, spans in self.leaves:
+            found = (view.term_hits(ids, leaf.field) if isinstance(leaf, Term)
+                     else _phrase_hits(view, spans(view)))
+            for field, (positions, words) in found.items():
+                key = (leaf.label, field)
+                if key in merged:
+                    before_positions, before_words = merged[key]
+                    positions = tuple(sorted({*before_positions, *positions}))
+                    words = tuple(dict.fromkeys(before_words + words))
+                merged[key] = (positions[:MAX_HIT_POSITIONS], words)
+        return tuple(Hit(label, field, positions, words)
+                     for (label, field), (positions, words) in merged.items())
+
+
+def _phrase_hits(view: _View, spans: list[Span]) -> dict[str, tuple[tuple[int, ...],
+                                                                   tuple[str, ...]]]:
+    found: dict[str, tuple[set[int], dict[str, None]]] = {}
+    for start, end in spans:
+        field, offset = ("title", 0) if start < BODY_OFFSET else ("body", BODY_OFFSET)
+        positions, words = found.setdefault(field, (set(), {}))
+        positions.update(range(start - offset, end - offset + 1))
+        tokens = getattr(view.text, field).tokens
+        words.update(dict.fromkeys(t.casefold() for t in tokens[start - offset:end - offset + 1]))
+    return {field: (tuple(sorted(positions)), tuple(words))
+            for field, (positions, words) in found.items()}
 
 
 # ------------------------------------------------------------------------------ engine
@@ -555,16 +600,17 @@ class Engine:
         return self._verify(profile, _View(text, profile), range(len(self._compiled.rules)))
 
     def _verify(self, profile: _Profile, view: _View, numbers: Iterable[int]) -> list[RuleMatch]:
-        text = view.text
+        language, sources = view.lang, view.sources
         rules = self._compiled.rules
+        matchers = profile.matchers
         matches = []
         for number in numbers:
             rule = rules[number]
-            if rule.languages and text.language not in rule.languages:
+            if rule.languages and language not in rule.languages:
                 continue
-            if rule.sources and rule.sources.isdisjoint(text.sources):
+            if rule.sources and rule.sources.isdisjoint(sources):
                 continue
-            matcher = profile.matcher(number)
+            matcher = matchers[number] or profile.matcher(number)
             if matcher.test(view):
                 matches.append(RuleMatch(rule.id, rule.version, matcher.hits(view)))
         return matches
@@ -577,10 +623,7 @@ class Engine:
 
     @staticmethod
     def _candidates(profile: _Profile, view: _View) -> list[int]:
-        found = set(profile.always)
-        for numbers in filter(None, map(profile.index.get, view.ids)):
-            found.update(numbers)
-        return sorted(found)
+        return sorted(set(profile.always).union(*filter(None, map(profile.index.get, view.ids))))
 
 
 def match_articles(engine: Engine, articles: list[Article]) -> list[dict[str, Any]]:
