@@ -16,13 +16,31 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from monitor.config import Config, ConfigError, load_config, parse_duration
-from monitor.matching import RuleErrors, RuleSet, is_negative_only, load_rule_files, make_rule
+from monitor.matching import (
+    RuleErrors,
+    RuleSet,
+    is_negative_only,
+    load_rule_files,
+    make_rule,
+)
 from monitor.matching.analysis import language_code
 from monitor.matching.query import QuerySyntaxError
-from monitor.matching.rules import Rule, display_path, guess_language, load_entities, rule_files
+from monitor.matching.rules import (
+    Rule,
+    display_path,
+    guess_language,
+    load_entities,
+    rule_files,
+)
 from monitor.matching.tools import (
     Backtest,
     Found,
@@ -287,9 +305,9 @@ def backtest_command(rule_id: str, since: str | None, config_path: str | None) -
     ruleset = _load(rule_files(config.rules_dir))
     rule = _find_rule(ruleset, rule_id)
     since_time = _since(since)
-    with _archive(config) as store:
-        with _progress(store.count_articles(since_time), rule_id) as advance:
-            result = backtest(store, rule, dict(ruleset.entities), since_time, advance)
+    with (_archive(config) as store,
+          _progress(store.count_articles(since_time), rule_id) as advance):
+        result = backtest(store, rule, dict(ruleset.entities), since_time, advance)
     _echo_backtest(result, since)
 
 
@@ -348,9 +366,9 @@ def search_command(query: str, since: str | None, limit: int, as_json: bool,
         click.echo(str(exc), err=True)
         sys.exit(1)
     since_time = _since(since)
-    with _archive(config) as store:
-        with _progress(store.count_articles(since_time), "search") as advance:
-            found, total = search_archive(store, rule, entities, since_time, limit, advance)
+    with (_archive(config) as store,
+          _progress(store.count_articles(since_time), "search") as advance):
+        found, total = search_archive(store, rule, entities, since_time, limit, advance)
     if as_json:
         click.echo(json.dumps([f.as_json() for f in found], ensure_ascii=False, indent=2))
         return

@@ -11,7 +11,13 @@ Public API (used by the pipeline, the CLI and the Telegram bot):
 """
 
 from monitor.matching.analysis import ANALYZER, Analyzer, Document
-from monitor.matching.engine import Engine, Hit, RuleMatch, is_negative_only, match_articles
+from monitor.matching.engine import (
+    Engine,
+    Hit,
+    RuleMatch,
+    is_negative_only,
+    match_articles,
+)
 from monitor.matching.query import Query, QuerySyntaxError, parse_query
 from monitor.matching.rules import (
     Entity,

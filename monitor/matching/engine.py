@@ -27,13 +27,29 @@ from __future__ import annotations
 import threading
 import weakref
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from itertools import chain, compress, count
 from typing import Any, NamedTuple
 
-from monitor.matching.analysis import ANALYZER, BODY_OFFSET, AnalyzedText, Analyzer, FieldText
-from monitor.matching.query import And, Lang, Near, Node, Not, Or, Phrase, Source, Term, leaves
+from monitor.matching.analysis import (
+    ANALYZER,
+    BODY_OFFSET,
+    AnalyzedText,
+    Analyzer,
+)
+from monitor.matching.query import (
+    And,
+    Lang,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Source,
+    Term,
+    leaves,
+)
 from monitor.matching.rules import Rule, RuleSet
 from monitor.models import Article
 
@@ -282,8 +298,20 @@ class _View:
     term) occurs, then, per term asked for, the merged positions of its words.
     """
 
-    __slots__ = ("text", "ids", "title", "body", "lang", "sources", "word_ids", "relevant",
-                 "_words", "_term_words", "_positions", "_hits")
+    __slots__ = (
+        "_hits",
+        "_positions",
+        "_term_words",
+        "_words",
+        "body",
+        "ids",
+        "lang",
+        "relevant",
+        "sources",
+        "text",
+        "title",
+        "word_ids",
+    )
 
     def __init__(self, text: AnalyzedText, profile: _Profile):
         word_ids = profile.word_ids
@@ -456,7 +484,7 @@ class _Matcher:
             return f"H[{len(helpers) - 1}](v)"
 
         source = f"lambda v: {self._expression(node, constant, helper)}"
-        return eval(compile(source, f"<rule {self.rule.id}>", "eval"),  # noqa: S307
+        return eval(compile(source, f"<rule {self.rule.id}>", "eval"),
                     {"C": constants, "H": helpers})
 
     def _expression(self, node: Node, constant: Callable[[Any], str],

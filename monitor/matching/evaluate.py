@@ -70,10 +70,7 @@ def occurrences(node: Term | Phrase, doc: Document) -> list[Occurrence]:
     words = [(node.kind, node.form)] if isinstance(node, Term) else list(node.words)
     found = []
     for tokens in doc.fields(node.field):
-        at: dict[int, list[Token]] = {}
-        for token in tokens.tokens:
-            for position in {token.first, token.last}:
-                at.setdefault(position, []).append(token)
+        at = tokens.by_position
         for start in sorted(at):
             chosen = []
             for step, (kind, form) in enumerate(words):

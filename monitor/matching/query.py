@@ -49,9 +49,19 @@ from dataclasses import field as dataclass_field
 from typing import Any
 
 from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
 
-from monitor.matching.analysis import exact_form, language_code, query_words, source_name
+from monitor.matching.analysis import (
+    exact_form,
+    language_code,
+    query_words,
+    source_name,
+)
 
 MAX_CHARS = 2000
 MAX_TERMS = 200

@@ -20,7 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.matching.analysis import ANALYSIS_VERSION, language_code, query_words, source_name
+from monitor.matching.analysis import (
+    ANALYSIS_VERSION,
+    language_code,
+    query_words,
+    source_name,
+)
 from monitor.matching.query import Query, QuerySyntaxError, caret_lines, parse_query
 from monitor.matching.sourcemap import Block, SourceMap
 from monitor.models import Article

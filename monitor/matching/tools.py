@@ -16,7 +16,18 @@ from typing import Any
 from monitor.matching.analysis import Document, FieldTokens, Token
 from monitor.matching.engine import Engine, RuleMatch
 from monitor.matching.evaluate import Explanation, explain, field_position, rule_applies
-from monitor.matching.query import And, Lang, Near, Not, Or, Phrase, Query, Source, Term, bare_words
+from monitor.matching.query import (
+    And,
+    Lang,
+    Near,
+    Not,
+    Or,
+    Phrase,
+    Query,
+    Source,
+    Term,
+    bare_words,
+)
 from monitor.matching.rules import Entity, Example, Rule, RuleSet
 from monitor.models import Article
 from monitor.store import Store

@@ -63,7 +63,7 @@ def test_ue_after_a_vowel_or_q_is_not_an_umlaut():
 
 
 def test_cyrillic_keeps_short_i_but_folds_yo():
-    assert exact("Йошкар-Ола".split("-")[0]) == "йошкар"
+    assert exact(["Йошкар", "Ола"][0]) == "йошкар"
     assert exact("ёлка") == "елка"
 
 

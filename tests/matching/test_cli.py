@@ -107,8 +107,8 @@ def test_rules_test_prints_each_failure_with_its_explanation(workspace):
     result = run(rules_group, workspace, "test", "trump")
     assert result.exit_code == 1
     assert result.output.splitlines() == [
-        f"FAIL {workspace}/rules/extra.toml:5: rule 'trump' example 1: expected no match, "
-        "it matched",
+        (f"FAIL {workspace}/rules/extra.toml:5: rule 'trump' example 1: expected no match, "
+         "it matched"),
         "    MATCH",
         '    ✓ Trump  [word "trump"]  body @ 0 (Trump)',
         "    title: ",
@@ -145,8 +145,8 @@ def test_explain_a_query_that_does_not_match(workspace):
     assert result.exit_code == 0
     assert result.output.splitlines()[2:5] == [
         "NO MATCH", "✗ Putin NEAR/1 Einladung  [NEAR]",
-        "  ✓ Putin  [word \"putin\"]  title @ 0 (Putin); body @ 7, 55, 76, 114, 179, 240, "
-        "247, 321 (Putin, PUTIN, Putins)",
+        ("  ✓ Putin  [word \"putin\"]  title @ 0 (Putin); body @ 7, 55, 76, 114, 179, 240, "
+         "247, 321 (Putin, PUTIN, Putins)"),
     ]
 
 
@@ -216,7 +216,7 @@ def test_backtest_shows_hits_per_day_stories_and_samples(workspace):
     assert lines[0] == "rule 'kim-putin': 3 of 4 articles in the whole archive, " \
         "3 distinct stories"
     assert lines[1] == "hits per month:"         # September 2023 … now: too many days
-    assert any(line.endswith("█ 1") or line.endswith("█ 2") for line in lines)
+    assert any(line.endswith(("█ 1", "█ 2")) for line in lines)
     assert "sample titles:" in lines
     recent = run(rules_group, workspace, "backtest", "kim-putin", "--since", "30d")
     lines = recent.output.splitlines()

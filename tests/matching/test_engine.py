@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from monitor.matching import Engine, Hit, RuleSet, is_negative_only, make_rule, match_articles
+from monitor.matching import (
+    Engine,
+    Hit,
+    RuleSet,
+    is_negative_only,
+    make_rule,
+    match_articles,
+)
 
 from .support import ENTITIES, SHIPPED, article, seed_article
 

@@ -205,8 +205,8 @@ def test_bad_values_are_all_reported(tmp_path):
     assert messages == [
         (1, "entity 'Putin': ids are lower-case letters, digits and '-'"),
         (5, "entity 'kim': aliases must be a non-empty list of strings"),
-        (8, "rule #1: id is required: lower-case letters, digits and '-', as in "
-            'id = "kim-putin"'),
+        (8, ("rule #1: id is required: lower-case letters, digits and '-', as in "
+             'id = "kim-putin"')),
         (15, "rule 'ok-id': delivery must be \"instant\" or \"digest\""),
         (16, "rule 'ok-id': enabled must be true or false"),
         (14, "rule 'ok-id': languages must be a list of non-empty strings"),
