@@ -29,15 +29,11 @@ import weakref
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from itertools import chain, compress, count
+from itertools import chain, compress, count, repeat
+from operator import sub
 from typing import Any, NamedTuple
 
-from monitor.matching.analysis import (
-    ANALYZER,
-    BODY_OFFSET,
-    AnalyzedText,
-    Analyzer,
-)
+from monitor.matching.analysis import ANALYZER, BODY_OFFSET, AnalyzedText, Analyzer, FieldText
 from monitor.matching.query import (
     And,
     Lang,
@@ -166,17 +162,22 @@ def _templates(node: Node) -> Iterable[Template]:
 # --------------------------------------------------------------------- compiled rules
 
 class _WordIds(dict[str, tuple[int, ...]]):
-    """raw word → ids of the rule terms it carries, computed on first sight."""
+    """raw word → ids of the rule terms it carries, computed on first sight; and the other
+    way round, term id → the words seen so far that carry it (for positions and hits)."""
 
     def __init__(self, compute: Callable[[str], tuple[int, ...]], limit: int):
         super().__init__()
         self.compute = compute
         self.limit = limit
+        self.words_of: defaultdict[int, set[str]] = defaultdict(set)
 
     def __missing__(self, word: str) -> tuple[int, ...]:
         if len(self) >= self.limit:
             self.clear()
+            self.words_of.clear()
         ids = self[word] = self.compute(word)
+        for term_id in ids:
+            self.words_of[term_id].add(word)
         return ids
 
 
@@ -299,41 +300,63 @@ class _View:
     """
 
     __slots__ = (
+        "_body",
         "_hits",
+        "_phrases",
         "_positions",
-        "_term_words",
+        "_title",
         "_words",
-        "body",
         "ids",
         "lang",
+        "lookup",
         "relevant",
         "sources",
         "text",
-        "title",
-        "word_ids",
+        "words_of",
     )
 
     def __init__(self, text: AnalyzedText, profile: _Profile):
-        word_ids = profile.word_ids
-        lookup = word_ids.__getitem__
+        lookup = self.lookup = profile.word_ids.__getitem__
+        self.words_of = profile.word_ids.words_of
         self.text = text
-        self.word_ids = word_ids
-        # Words that carry a rule term, per field: the one lookup of every distinct word.
-        self.relevant = (set(filter(lookup, text.title.words)),
-                         set(filter(lookup, text.body.words)))
-        self.title = set(chain.from_iterable(map(lookup, self.relevant[0])))
-        self.body = set(chain.from_iterable(map(lookup, self.relevant[1])))
-        self.ids = self.title | self.body
+        # The one lookup of every distinct word; keep the words that carry rule terms.
+        self.relevant = set(filter(lookup, text.body.words.union(text.title.words)))
+        self.ids = set(chain.from_iterable(map(lookup, self.relevant)))
         keys = profile.compiled.keys
         for key in ("lang:" + text.language, *("source:" + s for s in text.sources)):
             if (term_id := keys.get(key)) is not None:
                 self.ids.add(term_id)
         self.lang = text.language
         self.sources = text.sources
+        self._title: set[int] | None = None
+        self._body: set[int] | None = None
         self._words: defaultdict[str, list[int]] | None = None
-        self._term_words: dict[int, list[str]] = {}
         self._positions: dict[int, list[int]] = {}
-        self._hits: dict[tuple[tuple[int, ...], str | None], dict[str, Any]] = {}
+        self._hits: dict[tuple[str, tuple[int, ...], str | None], tuple[Hit, ...]] = {}
+        self._phrases: dict[tuple[tuple[tuple[int, ...], ...], str | None], list[int]] = {}
+
+    @property
+    def title(self) -> set[int]:
+        """Term ids of the title (only title: and body: terms need them: computed late)."""
+        if self._title is None:
+            self._title = self._field_ids(self.text.title)
+        return self._title
+
+    @property
+    def body(self) -> set[int]:
+        if self._body is None:
+            self._body = self._field_ids(self.text.body)
+        return self._body
+
+    def _field_ids(self, field: FieldText) -> set[int]:
+        return set(chain.from_iterable(map(self.lookup, self.relevant.intersection(field.words))))
+
+    def _carriers(self, ids: tuple[int, ...]) -> set[str]:
+        """This article's words that carry one of the term ids."""
+        relevant, words_of = self.relevant, self.words_of
+        if len(ids) == 1:
+            return relevant.intersection(words_of.get(ids[0], ()))
+        return set().union(*(relevant.intersection(words_of.get(i, ())) for i in ids))
 
     def positions(self, term_id: int) -> list[int]:
         """Sorted positions of a term (body positions offset by BODY_OFFSET)."""
@@ -341,9 +364,9 @@ class _View:
         if found is None:
             if self._words is None:
                 self._words = self._word_positions()
-            words = self._term_words.get(term_id, ())
+            words = self._carriers((term_id,))
             if len(words) == 1:
-                found = self._words[words[0]]
+                found = self._words[next(iter(words))]
             else:
                 found = sorted(chain.from_iterable(self._words[w] for w in words))
             self._positions[term_id] = found
@@ -355,23 +378,17 @@ class _View:
         return sorted(set(chain.from_iterable(map(self.positions, ids))))
 
     def _word_positions(self) -> defaultdict[str, list[int]]:
-        """Positions of every word that carries a rule term, and which words carry each term.
+        """Positions of every word that carries a rule term.
 
         Walks the field's chunks, not its words: one C-level scan finds the chunks that are
         relevant words or that hold several words (whose count shifts later positions), and
         only those are looked at in Python. Lists come out sorted.
         """
         found: defaultdict[str, list[int]] = defaultdict(list)
-        word_ids = self.word_ids
-        term_words = self._term_words
-        fields = ((self.text.title, 0, self.relevant[0]),
-                  (self.text.body, BODY_OFFSET, self.relevant[1]))
-        for field, offset, relevant in fields:
+        for field, offset in ((self.text.title, 0), (self.text.body, BODY_OFFSET)):
+            relevant = self.relevant.intersection(field.words)
             if not relevant:
                 continue
-            for word in relevant.difference(found):
-                for term_id in word_ids[word]:
-                    term_words.setdefault(term_id, []).append(word)
             chunks, impure = field.chunks, field.impure
             interesting = relevant.union(impure)
             shift = offset
@@ -391,27 +408,53 @@ class _View:
                 shift += len(info.tokens) - 1
         return found
 
-    def term_hits(self, ids: tuple[int, ...], field: str | None
-                  ) -> dict[str, tuple[tuple[int, ...], tuple[str, ...]]]:
-        """Per field, the positions (within the field) and the case-folded words of a
-        one-word term; cached, since many rules share terms."""
-        key = (ids, field)
+    def term_hits(self, label: str, ids: tuple[int, ...], field: str | None
+                  ) -> tuple[Hit, ...]:
+        """The hits of a one-word term, one per field it occurs in; cached, since many rules
+        share terms."""
+        key = (label, ids, field)
         found = self._hits.get(key)
         if found is None:
             if self._words is None:
                 self._words = self._word_positions()
-            words = dict.fromkeys(w for i in ids for w in self._term_words.get(i, ()))
-            per_field: dict[str, tuple[list[int], dict[str, None]]] = {}
-            for position, word in sorted((p, w) for w in words for p in self._words[w]):
-                if not _in_field(position, field):
-                    continue
-                name, offset = ("title", 0) if position < BODY_OFFSET else ("body", BODY_OFFSET)
-                positions, seen = per_field.setdefault(name, ([], {}))
-                positions.append(position - offset)
-                seen[word.casefold()] = None
-            found = self._hits[key] = {name: (tuple(positions), tuple(seen))
-                                       for name, (positions, seen) in per_field.items()}
+            words = sorted(self._carriers(ids))
+            hits = []
+            for name in ("title", "body") if field is None else (field,):
+                positions: list[int] = []
+                seen = []
+                for word in words:
+                    here = _field_part(self._words[word], name)
+                    if here:
+                        positions += here
+                        seen.append(word.casefold())
+                if positions:
+                    if len(seen) > 1:
+                        positions.sort()
+                    hits.append(Hit(label, name, tuple(positions[:MAX_HIT_POSITIONS]),
+                                    tuple(dict.fromkeys(seen))))
+            found = self._hits[key] = tuple(hits)
         return found
+
+    def phrase_starts(self, slots: tuple[tuple[int, ...], ...], field: str | None) -> list[int]:
+        """Positions where a phrase starts (its words at consecutive positions); cached."""
+        key = (slots, field)
+        found = self._phrases.get(key)
+        if found is None:
+            starts = set(self.positions_any(slots[0]))
+            for step, ids in enumerate(slots[1:], 1):
+                if not starts:
+                    break
+                starts.intersection_update(map(sub, self.positions_any(ids), repeat(step)))
+            found = self._phrases[key] = sorted(p for p in starts if _in_field(p, field))
+        return found
+
+
+def _field_part(positions: list[int], field: str) -> list[int]:
+    """The positions that lie in one field, counted from that field's start."""
+    cut = bisect_left(positions, BODY_OFFSET)
+    if field == "title":
+        return positions[:cut]
+    return list(map(sub, positions[cut:], repeat(BODY_OFFSET)))
 
 
 _FIELD_SETS: dict[str | None, Callable[[_View], set[int]]] = {
@@ -441,13 +484,6 @@ def _near(left: list[Span], right: list[Span], distance: int) -> list[Span]:
     return found
 
 
-def _phrase_starts(view: _View, slots: list[tuple[int, ...]], field: str | None) -> list[int]:
-    following = [set(view.positions_any(ids)) for ids in slots[1:]]
-    return [p for p in view.positions_any(slots[0])
-            if _in_field(p, field)
-            and all(p + step in found for step, found in enumerate(following, 1))]
-
-
 class _Matcher:
     """One rule compiled for one profile: a test closure and, for hits, its positive leaves."""
 
@@ -455,23 +491,25 @@ class _Matcher:
         self.rule = rule
         self.profile = profile
         self.test = self._test(rule.query.root)
-        self.leaves = [
-            (leaf, self._slots(leaf)[0] if isinstance(leaf, Term) else (), self._spans(leaf))
-            for leaf, negated in leaves(rule.query.root)
-            if not negated and isinstance(leaf, (Term, Phrase))
-        ]
+        # Positive words and phrases, grouped by label (an entity's aliases share one).
+        self.hit_groups: dict[str, list[tuple[Term | Phrase, tuple[int, ...], Spans]]] = {}
+        for leaf, negated in leaves(rule.query.root):
+            if not negated and isinstance(leaf, (Term, Phrase)):
+                ids = self._slots(leaf)[0] if isinstance(leaf, Term) else ()
+                self.hit_groups.setdefault(leaf.label, []).append((leaf, ids, self._spans(leaf)))
 
-    def _slots(self, node: Term | Phrase) -> list[tuple[int, ...]]:
+    def _slots(self, node: Term | Phrase) -> tuple[tuple[int, ...], ...]:
         """Per word of a term or phrase, the ids any of which it matches."""
         resolve = self.profile.resolve
         if isinstance(node, Term):
-            return [resolve((node.kind, node.form))]
-        return [resolve(word) for word in node.words]
+            return (resolve((node.kind, node.form)),)
+        return tuple(resolve(word) for word in node.words)
 
     def _test(self, node: Node) -> Test:
-        """The rule's test as ONE generated Python function: word terms become set operations
-        on the article's term ids, phrases and NEARs calls to closures. The generated code
-        holds only indexes into its own tables, never text from the rule."""
+        """The rule's test as ONE generated Python function: its language and source limits,
+        then the query, whose word terms become set operations on the article's term ids and
+        whose phrases and NEARs call closures. The generated code holds only indexes into its
+        own tables, never text from the rule."""
         constants: list[Any] = []
         helpers: list[Test] = []
 
@@ -483,7 +521,13 @@ class _Matcher:
             helpers.append(function)
             return f"H[{len(helpers) - 1}](v)"
 
-        source = f"lambda v: {self._expression(node, constant, helper)}"
+        limits = []
+        if self.rule.languages:
+            limits.append(f"v.lang in {constant(self.rule.languages)}")
+        if self.rule.sources:
+            limits.append(f"not v.sources.isdisjoint({constant(self.rule.sources)})")
+        expression = self._expression(node, constant, helper)
+        source = f"lambda v: {' and '.join([*limits, expression])}"
         return eval(compile(source, f"<rule {self.rule.id}>", "eval"),
                     {"C": constants, "H": helpers})
 
@@ -540,7 +584,7 @@ class _Matcher:
             for ids in slots:
                 if found.isdisjoint(ids):
                     return False
-            return bool(_phrase_starts(view, slots, field))
+            return bool(view.phrase_starts(slots, field))
         return phrase
 
     def _spans(self, node: Node) -> Spans:
@@ -550,7 +594,7 @@ class _Matcher:
             return lambda view: [(p, p) for p in view.positions_any(ids) if _in_field(p, field)]
         if isinstance(node, Phrase):
             slots, field, length = self._slots(node), node.field, len(node.words) - 1
-            return lambda view: [(p, p + length) for p in _phrase_starts(view, slots, field)]
+            return lambda view: [(p, p + length) for p in view.phrase_starts(slots, field)]
         if isinstance(node, Or):
             parts = [self._spans(child) for child in node.children]
             return lambda view: sorted(chain.from_iterable(part(view) for part in parts))
@@ -567,23 +611,26 @@ class _Matcher:
 
     def hits(self, view: _View) -> tuple[Hit, ...]:
         """Every positive term that occurs, per field: positions and the article's words."""
-        merged: dict[tuple[str, str], tuple[tuple[int, ...], tuple[str, ...]]] = {}
-        for leaf, ids, spans in self.leaves:
-            found = (view.term_hits(ids, leaf.field) if isinstance(leaf, Term)
-                     else _phrase_hits(view, spans(view)))
-            for field, (positions, words) in found.items():
-                key = (leaf.label, field)
-                if key in merged:
-                    before_positions, before_words = merged[key]
-                    positions = tuple(sorted({*before_positions, *positions}))
-                    words = tuple(dict.fromkeys(before_words + words))
-                merged[key] = (positions[:MAX_HIT_POSITIONS], words)
-        return tuple(Hit(label, field, positions, words)
-                     for (label, field), (positions, words) in merged.items())
+        found: list[Hit] = []
+        for label, group in self.hit_groups.items():
+            if len(group) == 1 and isinstance(group[0][0], Term):
+                leaf, ids, _ = group[0]
+                found += view.term_hits(label, ids, leaf.field)
+                continue
+            merged: dict[str, tuple[set[int], dict[str, None]]] = {}
+            for leaf, ids, spans in group:
+                hits = (view.term_hits(label, ids, leaf.field) if isinstance(leaf, Term)
+                        else _phrase_hits(view, label, spans(view)))
+                for hit in hits:
+                    positions, words = merged.setdefault(hit.field, (set(), {}))
+                    positions.update(hit.positions)
+                    words.update(dict.fromkeys(hit.words))
+            found += [Hit(label, field, tuple(sorted(positions)[:MAX_HIT_POSITIONS]),
+                          tuple(words)) for field, (positions, words) in merged.items()]
+        return tuple(found)
 
 
-def _phrase_hits(view: _View, spans: list[Span]) -> dict[str, tuple[tuple[int, ...],
-                                                                   tuple[str, ...]]]:
+def _phrase_hits(view: _View, label: str, spans: list[Span]) -> list[Hit]:
     found: dict[str, tuple[set[int], dict[str, None]]] = {}
     for start, end in spans:
         field, offset = ("title", 0) if start < BODY_OFFSET else ("body", BODY_OFFSET)
@@ -591,8 +638,8 @@ def _phrase_hits(view: _View, spans: list[Span]) -> dict[str, tuple[tuple[int, .
         positions.update(range(start - offset, end - offset + 1))
         tokens = getattr(view.text, field).tokens
         words.update(dict.fromkeys(t.casefold() for t in tokens[start - offset:end - offset + 1]))
-    return {field: (tuple(sorted(positions)), tuple(words))
-            for field, (positions, words) in found.items()}
+    return [Hit(label, field, tuple(sorted(positions)), tuple(words))
+            for field, (positions, words) in found.items()]
 
 
 # ------------------------------------------------------------------------------ engine
@@ -628,18 +675,12 @@ class Engine:
         return self._verify(profile, _View(text, profile), range(len(self._compiled.rules)))
 
     def _verify(self, profile: _Profile, view: _View, numbers: Iterable[int]) -> list[RuleMatch]:
-        language, sources = view.lang, view.sources
-        rules = self._compiled.rules
         matchers = profile.matchers
         matches = []
         for number in numbers:
-            rule = rules[number]
-            if rule.languages and language not in rule.languages:
-                continue
-            if rule.sources and rule.sources.isdisjoint(sources):
-                continue
             matcher = matchers[number] or profile.matcher(number)
             if matcher.test(view):
+                rule = matcher.rule
                 matches.append(RuleMatch(rule.id, rule.version, matcher.hits(view)))
         return matches
 
