@@ -20,6 +20,13 @@ Terms are integer ids. Stems depend on the article's language, so the index is b
 stemmer profile, lazily, the first time an article of that profile arrives. Wildcards are
 resolved per distinct word through dictionaries of their fixed parts (prefixes, suffixes,
 substrings of the lengths in use), once per word thanks to the word → ids cache.
+
+Verification is where CPython spends its time on function calls, so each rule's test is one
+generated function (compiled on the rule's first candidacy) in which the word terms of an
+AND or OR are a single issuperset/isdisjoint on the article's id set; phrases and NEAR call
+closures over word positions, which are worked out once per article and only when needed.
+Hits (which term matched where, for the stored match) are cached per term per article, since
+the rules that match one article share many terms.
 """
 
 from __future__ import annotations
@@ -485,7 +492,7 @@ def _near(left: list[Span], right: list[Span], distance: int) -> list[Span]:
 
 
 class _Matcher:
-    """One rule compiled for one profile: a test closure and, for hits, its positive leaves."""
+    """One rule compiled for one profile: its test and, for hits, its positive leaves."""
 
     def __init__(self, rule: Rule, profile: _Profile):
         self.rule = rule

@@ -171,6 +171,10 @@ def test_language_codes():
 def test_source_keys_name_and_domain_with_and_without_www():
     assert source_keys("Tagesschau", "https://www.tagesschau.de/x") == {
         "tagesschau", "tagesschau.de"}
+    assert source_keys("Deutsche  Welle", "http://user:pw@WWW.DW.com:8080/a?b#c") == {
+        "deutsche welle", "dw.com"}
+    assert source_keys("x", "not a url") == {"x"}
+    assert source_keys(None, "https://[::1]:8000/feed") == {"[::1]"}
 
 
 def test_document_positions_title_then_body():

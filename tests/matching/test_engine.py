@@ -105,3 +105,9 @@ def test_articles_in_languages_without_a_stemmer_match_exactly():
     ruleset = rules("Putin", '"Kim"')
     assert fired(ruleset, article(text="Putin", language="zh")) == ["r0"]
     assert fired(ruleset, article(text="Putins Kims", language="xx")) == []
+
+
+def test_without_presearch_the_result_is_the_same():
+    engine = Engine(SHIPPED)
+    item = seed_article()
+    assert engine.match_without_presearch(item) == engine.match(item)
