@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/match.py
 	$(BIN)/python bench/stories.py
+	$(BIN)/python bench/deliver.py
 
 clean:
 	rm -rf $(VENV) data build *.egg-info .pytest_cache .hypothesis
