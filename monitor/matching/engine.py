@@ -309,6 +309,7 @@ class _View:
     __slots__ = (
         "_body",
         "_hits",
+        "_parts",
         "_phrases",
         "_positions",
         "_title",
@@ -341,6 +342,7 @@ class _View:
         self._positions: dict[int, list[int]] = {}
         self._hits: dict[tuple[str, tuple[int, ...], str | None], tuple[Hit, ...]] = {}
         self._phrases: dict[tuple[tuple[tuple[int, ...], ...], str | None], list[int]] = {}
+        self._parts: dict[str, tuple[tuple[int, ...], tuple[int, ...], str]] = {}
 
     @property
     def title(self) -> set[int]:
@@ -418,28 +420,38 @@ class _View:
     def term_hits(self, label: str, ids: tuple[int, ...], field: str | None
                   ) -> tuple[Hit, ...]:
         """The hits of a one-word term, one per field it occurs in; cached, since many rules
-        share terms."""
+        share terms, and built from per-word parts that terms share too."""
         key = (label, ids, field)
         found = self._hits.get(key)
         if found is None:
+            parts = [self._word_parts(word) for word in sorted(self._carriers(ids))]
+            hits = []
+            for index, name in ((0, "title"), (1, "body")):
+                if field is not None and field != name:
+                    continue
+                present = [part for part in parts if part[index]]
+                if len(present) == 1:
+                    positions, words = present[0][index], (present[0][2],)
+                elif present:
+                    positions = tuple(sorted(chain.from_iterable(p[index] for p in present)))
+                    words = tuple(dict.fromkeys(p[2] for p in present))
+                else:
+                    continue
+                hits.append(Hit(label, name, positions[:MAX_HIT_POSITIONS], words))
+            found = self._hits[key] = tuple(hits)
+        return found
+
+    def _word_parts(self, word: str) -> tuple[tuple[int, ...], tuple[int, ...], str]:
+        """A word's positions in the title and in the body, and its case-folded form."""
+        found = self._parts.get(word)
+        if found is None:
             if self._words is None:
                 self._words = self._word_positions()
-            words = sorted(self._carriers(ids))
-            hits = []
-            for name in ("title", "body") if field is None else (field,):
-                positions: list[int] = []
-                seen = []
-                for word in words:
-                    here = _field_part(self._words[word], name)
-                    if here:
-                        positions += here
-                        seen.append(word.casefold())
-                if positions:
-                    if len(seen) > 1:
-                        positions.sort()
-                    hits.append(Hit(label, name, tuple(positions[:MAX_HIT_POSITIONS]),
-                                    tuple(dict.fromkeys(seen))))
-            found = self._hits[key] = tuple(hits)
+            positions = self._words[word]
+            cut = bisect_left(positions, BODY_OFFSET)
+            found = self._parts[word] = (
+                tuple(positions[:cut]), tuple(map(sub, positions[cut:], repeat(BODY_OFFSET))),
+                word.casefold())
         return found
 
     def phrase_starts(self, slots: tuple[tuple[int, ...], ...], field: str | None) -> list[int]:
@@ -454,14 +466,6 @@ class _View:
                 starts.intersection_update(map(sub, self.positions_any(ids), repeat(step)))
             found = self._phrases[key] = sorted(p for p in starts if _in_field(p, field))
         return found
-
-
-def _field_part(positions: list[int], field: str) -> list[int]:
-    """The positions that lie in one field, counted from that field's start."""
-    cut = bisect_left(positions, BODY_OFFSET)
-    if field == "title":
-        return positions[:cut]
-    return list(map(sub, positions[cut:], repeat(BODY_OFFSET)))
 
 
 _FIELD_SETS: dict[str | None, Callable[[_View], set[int]]] = {
