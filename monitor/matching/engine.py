@@ -40,7 +40,13 @@ from itertools import chain, compress, count, repeat
 from operator import sub
 from typing import Any, NamedTuple
 
-from monitor.matching.analysis import ANALYZER, BODY_OFFSET, AnalyzedText, Analyzer, FieldText
+from monitor.matching.analysis import (
+    ANALYZER,
+    BODY_OFFSET,
+    AnalyzedText,
+    Analyzer,
+    FieldText,
+)
 from monitor.matching.query import (
     And,
     Lang,
