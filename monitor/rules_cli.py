@@ -153,9 +153,10 @@ def check_command(paths: tuple[Path, ...], config_path: str | None) -> None:
         "terms: it is checked against every article and matches all that lack them"
         for rule in ruleset if rule.file is not None and is_negative_only(rule)
     ]
-    warnings.extend(_alias_warnings(config, ruleset))
-    for warning in warnings:
-        click.echo(warning)
+    alias_warnings, notes = _alias_warnings(config, ruleset)
+    warnings += alias_warnings
+    for line in warnings + notes:
+        click.echo(line)
     click.echo(f"ok: {len(ruleset)} rules, {len(ruleset.entities)} entities in {len(files)} "
                f"file(s)" + (f", {len(warnings)} warning(s)" if warnings else ""))
 
@@ -168,22 +169,24 @@ def _files_to_check(config: Config, paths: tuple[Path, ...]) -> list[Path]:
     return list(files.values())
 
 
-def _alias_warnings(config: Config, ruleset: RuleSet) -> list[str]:
+def _alias_warnings(config: Config, ruleset: RuleSet) -> tuple[list[str], list[str]]:
+    """Warnings for aliases no archived article matched, and notes when that could not be
+    checked."""
     if not ruleset.entities:
-        return []
+        return [], []
     if not Path(config.database_path).exists():
-        return [f"note: no archive at {config.database_path}: alias usage not checked"]
+        return [], [f"note: no archive at {config.database_path}: alias usage not checked"]
     with Store(config.database_path) as store:
         total = store.count_articles()
         if total == 0:
-            return ["note: the archive is empty: alias usage not checked"]
+            return [], ["note: the archive is empty: alias usage not checked"]
         with _progress(total, "aliases") as advance:
             unused = unused_aliases(dict(ruleset.entities), store.iter_articles(), advance)
     return [
         f"{display_path(entity.file)}:{entity.line}: warning: entity '{entity.id}': alias "
         f"{alias!r} has not matched any of the {total} archived articles"
         for entity, alias in unused if entity.file is not None
-    ]
+    ], []
 
 
 # --------------------------------------------------------------------------------- test
