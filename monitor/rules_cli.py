@@ -250,7 +250,7 @@ def explain_command(rule_id: str | None, query_text: str | None, article_id: int
             raise click.ClickException(f"no article {article_id} in {config.database_path}")
         article = found
     click.echo(f"{'rule ' + repr(rule.id) if rule_id else 'query'} (version {rule.version}): "
-               f"{rule.query.text}")
+               f"{' '.join(rule.query.text.split())}")
     click.echo(f"article {article.id if article.id is not None else file_path}: "
                f"[{article.language}] {article.source}")
     _echo_verdict(explain_article(rule, article), rule, _highlighter())

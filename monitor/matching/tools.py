@@ -201,7 +201,7 @@ def explanation_lines(explanation: Explanation, depth: int = 0) -> list[str]:
     words)."""
     mark = "✓" if explanation.matched else "✗"
     node = explanation.node
-    line = f"{'  ' * depth}{mark} {node.label}  [{describe_node(node)}]"
+    line = f"{'  ' * depth}{mark} {' '.join(node.label.split())}  [{describe_node(node)}]"
     if explanation.occurrences:
         line += "  " + "; ".join(_where(explanation))
     lines = [line]
