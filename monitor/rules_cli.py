@@ -285,8 +285,9 @@ def _echo_verdict(verdict: Verdict, rule: Rule, highlight: Callable[[str], str],
             limits.append(f"languages {', '.join(sorted(rule.languages))}")
         if rule.sources:
             limits.append(f"sources {', '.join(sorted(rule.sources))}")
+        document = verdict.document
         click.echo(f"{indent}the rule is limited to {' and '.join(limits)}; the article is "
-                   f"[{verdict.document.language}] from {', '.join(sorted(verdict.document.sources))}")
+                   f"[{document.language}] from {', '.join(sorted(document.sources))}")
     for line in explanation_lines(verdict.explanation):
         click.echo(f"{indent}{line}")
     for field, text in snippets(verdict, highlight).items():

@@ -161,9 +161,14 @@ def backtest(store: Store, rule: Rule, entities: dict[str, Entity],
 
     hits, _ = search_archive(store, rule, entities, since=since, limit=0, progress=counting)
     per_day = Counter(found.article.published.date() for found in hits)
-    stories = {getattr(found.article, "story_id", None) or " ".join(found.article.title.casefold().split())
-               for found in hits}
+    stories = {_story(found.article) for found in hits}
     return Backtest(rule, scanned, hits, dict(sorted(per_day.items())), len(stories))
+
+
+def _story(article: Article) -> object:
+    """The article's story when the store gives one (Article.story_id, once it exists),
+    else its case- and space-folded title."""
+    return getattr(article, "story_id", None) or " ".join(article.title.casefold().split())
 
 
 # ---------------------------------------------------------------------------- explain
