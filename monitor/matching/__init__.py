@@ -5,7 +5,8 @@ Public API (used by the pipeline, the CLI and the Telegram bot):
 - load_rules(folder) -> RuleSet, raising RuleErrors (a list of RuleError: file, line, column,
   message); RuleWatcher(folder).current() -> (RuleSet, errors) for hot reload;
 - parse_query(text, entities) -> Query, raising QuerySyntaxError (.column, caret message);
-  make_rule(rule_id, query_text, entities) for rules made from a query (`/watch`, search);
+  make_rule(rule_id, query_text, entities) for rules made from a query (`/watch`, search),
+  with load_entities(folder) for the entities even when some rule file is broken;
 - Engine(ruleset).match(article) -> [RuleMatch(rule_id, rule_version, hits)];
   match_articles(engine, articles) -> rows for Store.save_matches.
 """
@@ -27,6 +28,7 @@ from monitor.matching.rules import (
     RuleErrors,
     RuleSet,
     RuleWatcher,
+    load_entities,
     load_rule_files,
     load_rules,
     make_rule,
@@ -35,6 +37,7 @@ from monitor.matching.rules import (
 __all__ = [
     "ANALYZER", "Analyzer", "Document", "Engine", "Entity", "Example", "Hit", "Query",
     "QuerySyntaxError", "Rule", "RuleError", "RuleErrors", "RuleMatch", "RuleSet",
-    "RuleWatcher", "is_negative_only", "load_rule_files", "load_rules", "make_rule",
+    "RuleWatcher", "is_negative_only", "load_entities", "load_rule_files", "load_rules",
+    "make_rule",
     "match_articles", "parse_query",
 ]
