@@ -14,7 +14,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from monitor.config import Config, ConfigError, load_config
+from monitor.cli_options import config_option, open_config
+from monitor.config import Config, ConfigError
 from monitor.deliver.outbox import Dispatcher
 from monitor.deliver.senders import ConsoleSender, open_sender
 from monitor.ingest.opml import export_opml, parse_opml
@@ -25,19 +26,6 @@ from monitor.store import Store, from_db_time, utc_now
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
-
-config_option = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), default=None,
-    help="Config file (default: config.toml, else config.example.toml, in the current folder).",
-)
-
-
-def open_config(config_path: str | None) -> Config:
-    try:
-        return load_config(config_path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-
 
 @contextmanager
 def open_store(config: Config) -> Iterator[Store]:

@@ -39,6 +39,7 @@ class Article:
     feed_id: int | None = None
     id: int | None = None
     full_text_status: str | None = None
+    story_id: int | None = None     # set by the store once the article is grouped
 
 
 @dataclass(frozen=True)

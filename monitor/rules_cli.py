@@ -24,7 +24,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from monitor.config import Config, ConfigError, load_config, parse_duration
+from monitor.cli_options import config_option, open_config
+from monitor.config import Config, ConfigError, parse_duration
 from monitor.matching import (
     RuleErrors,
     RuleSet,
@@ -58,19 +59,6 @@ from monitor.store import Store
 
 CHART_WIDTH = 40
 MAX_CHART_ROWS = 62
-
-config_option = click.option(
-    "--config", "config_path", default=None,
-    help="Config file (default: config.toml, else config.example.toml, in the current folder).",
-)
-
-
-def _config(config_path: str | None) -> Config:
-    try:
-        return load_config(config_path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-
 
 def _load(paths: list[Path]) -> RuleSet:
     """The rule set, or every error printed and exit 1."""
@@ -143,7 +131,7 @@ def check_command(paths: tuple[Path, ...], config_path: str | None) -> None:
     live. Warnings: queries that are only negative, and entity aliases that no archived
     article has ever matched.
     """
-    config = _config(config_path)
+    config = open_config(config_path)
     files = _files_to_check(config, paths)
     if not files:
         raise click.ClickException(f"no rule files (*.toml) in {config.rules_dir}")
@@ -196,7 +184,7 @@ def _alias_warnings(config: Config, ruleset: RuleSet) -> tuple[list[str], list[s
 @config_option
 def test_command(rule_ids: tuple[str, ...], config_path: str | None) -> None:
     """Run every [[rules.examples]] (or those of RULE_IDS); exit 1 on any failure."""
-    config = _config(config_path)
+    config = open_config(config_path)
     ruleset = _load(rule_files(config.rules_dir))
     for rule_id in rule_ids:
         _find_rule(ruleset, rule_id)
@@ -239,7 +227,7 @@ def explain_command(rule_id: str | None, query_text: str | None, article_id: int
         raise click.UsageError("give either RULE_ID or --query")
     if (article_id is None) == (file_path is None):
         raise click.UsageError("give either --article ID or --file PATH")
-    config = _config(config_path)
+    config = open_config(config_path)
     rule = _rule_or_query(config, rule_id, query_text)
     if file_path is not None:
         article = _article_from_file(file_path, language)
@@ -305,7 +293,7 @@ def _echo_verdict(verdict: Verdict, rule: Rule, highlight: Callable[[str], str],
 @config_option
 def backtest_command(rule_id: str, since: str | None, config_path: str | None) -> None:
     """What RULE_ID would have sent: hits per day, distinct stories and sample titles."""
-    config = _config(config_path)
+    config = open_config(config_path)
     ruleset = _load(rule_files(config.rules_dir))
     rule = _find_rule(ruleset, rule_id)
     since_time = _since(since)
@@ -362,7 +350,7 @@ def _chart_rows(per_day: dict[date, int]) -> tuple[str, list[tuple[str, int]]]:
 def search_command(query: str, since: str | None, limit: int, as_json: bool,
                    config_path: str | None) -> None:
     """Archived articles that match QUERY (the rule language), newest first."""
-    config = _config(config_path)
+    config = open_config(config_path)
     entities = load_entities(config.rules_dir)
     try:
         rule = make_rule("search", query, entities)

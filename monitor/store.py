@@ -877,4 +877,5 @@ def _article_from_row(row: dict[str, Any]) -> Article:
         url=row["url"], title=row["title"], text=row["text"], language=row["language"],
         published=from_db_time(row["published"]), fetched=from_db_time(row["fetched"]),
         content_hash=row["content_hash"], full_text_status=row["full_text_status"],
+        story_id=row["story_id"],
     )

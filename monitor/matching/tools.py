@@ -150,7 +150,7 @@ class Backtest:
 def backtest(store: Store, rule: Rule, entities: dict[str, Entity],
              since: datetime | None = None, progress: Progress | None = None) -> Backtest:
     """What the rule would have matched in the archive: hits per day and distinct stories
-    (the store's story when it gives one, else distinct titles)."""
+    (the article's story; distinct titles for articles not grouped yet)."""
     scanned = 0
 
     def counting() -> None:
@@ -166,9 +166,9 @@ def backtest(store: Store, rule: Rule, entities: dict[str, Entity],
 
 
 def _story(article: Article) -> object:
-    """The article's story when the store gives one (Article.story_id, once it exists),
-    else its case- and space-folded title."""
-    return getattr(article, "story_id", None) or " ".join(article.title.casefold().split())
+    """The article's story (near-duplicates share one); before grouping, its case- and
+    space-folded title."""
+    return article.story_id or " ".join(article.title.casefold().split())
 
 
 # ---------------------------------------------------------------------------- explain
