@@ -51,13 +51,6 @@ def rss(items: list[tuple[int, str]]) -> str:
 
 
 @pytest.fixture
-def botapi():
-    server = FakeBotAPI().serve()
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def feeds():
     with FeedServer() as server:
         yield server

@@ -3,14 +3,7 @@ from __future__ import annotations
 import pytest
 from telegram import Bot
 
-from tests.botapi_server import TOKEN, FakeBotAPI
-
-
-@pytest.fixture
-def botapi():
-    server = FakeBotAPI().serve()
-    yield server
-    server.close()
+from tests.botapi_server import TOKEN
 
 
 @pytest.fixture
