@@ -1,12 +1,14 @@
 """The one orchestrator: it alone knows the order of the stages.
 
     seeds/ files ─┐
-    feeds (HTTP) ─┴─> ingest ──> store ──> match ──> (stories ──> outbox ──> deliver)
+    feeds (HTTP) ─┴─> ingest ──> stories ──> match ──> alerts + digests ──> deliver
 
 Every stage is a function over plain data that does not call the others; this module
 passes the data along and makes each result a row in SQLite before the next stage acts on
-it. An article is committed before it is matched and marked matched only together with its
-matches, so a crash at any point leaves work that the next run simply picks up.
+it, and each stage takes its input from SQLite: articles without a story, articles not
+matched, matches not alerted, digests not recorded, outbox rows not sent. A crash at any
+point leaves work that the next run simply picks up; running a stage twice does nothing
+twice.
 """
 
 from __future__ import annotations
