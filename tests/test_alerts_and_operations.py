@@ -112,3 +112,19 @@ def test_an_edited_config_is_reloaded_and_a_broken_one_kept_out(tmp_path, db):
     assert [f.name for f in service.config.feeds] == ["neu"]
     [notice] = db.db.query("SELECT text FROM outbox WHERE kind = 'notice'")
     assert "Config not reloaded" in notice["text"] and "feeds[0].url" in notice["text"]
+
+
+def test_admin_stats_show_feed_health_backlog_last_digest_and_matches_today(tmp_path, db):
+    config = deployment(tmp_path, db)
+    pipeline = Pipeline(config, db)
+    seed(tmp_path, "a.json", [{"title": "Kim trifft Putin", "text": TEXT, "source": "agentur"}])
+    asyncio.run(pipeline.run_once())
+    from monitor.models import Feed
+    feed = db.upsert_feed(Feed(name="tot", url="https://tot.example/feed"))
+    db.save_feed_state(replace(feed, error_count=2, failing_since=utc_now(),
+                               last_fetched=utc_now(), last_error="HTTP 503"))
+    db.enqueue(5, "alert", "x", rule_id="kim-putin", story_id=99)
+    text = Service(config, db).stats_text()
+    assert "outbox pending: 1" in text and "last digest: -" in text
+    assert "matches today: kim-putin 1" in text
+    assert "0 ok, 1 failing" in text and "tot: since" in text and "HTTP 503" in text

@@ -187,3 +187,25 @@ async def test_a_channel_subscribes_through_a_channel_post(app, botapi, db):
     assert answer == "Abonniert: Kim and Putin (digest)."
     assert db.subscriber(CHANNEL)["chat_type"] == "channel"
     assert db.subscriptions(CHANNEL)[0]["mode"] == "digest"
+
+
+async def test_rules_pages_with_more_rules_than_fit(db, botapi, settings, tmp_path):
+    botapi.enforce_limits = False
+    rules = "".join(f'[[rules]]\nid = "thema-{n:02d}"\nname = "Thema {n}"\nquery = "Wort{n}"\n\n'
+                    for n in range(11))
+    (tmp_path / "many.toml").write_text(rules, encoding="utf-8")
+    monitor_bot = MonitorBot(settings, db, RulesCatalog(RuleWatcher(tmp_path), db),
+                             default_digest=("08:00", "Europe/Berlin"), stats_text=str,
+                             reload_rules=str)
+    async with monitor_bot.running(monitor_bot.build(TOKEN), poll_timeout=1):
+        [first] = await say(botapi, ALLOWED, "/rules")
+        assert "Seite 1/2" in first and "thema-07" in first and "thema-08" not in first
+        page = botapi.messages_to(ALLOWED)[-1]
+        assert page.reply_markup["inline_keyboard"][-1] == [{"text": "▶",
+                                                             "callback_data": "rules:2"}]
+        botapi.press_button(page, "rules:2")
+        for _ in range(100):
+            if page.edits:
+                break
+            await asyncio.sleep(0.05)
+        assert "Seite 2/2" in page.plain and "thema-10" in page.plain   # edited in place
