@@ -18,7 +18,7 @@ from monitor.cli_options import config_option, open_config
 from monitor.config import Config, ConfigError
 from monitor.deliver.outbox import Dispatcher
 from monitor.deliver.senders import ConsoleSender, open_sender
-from monitor.ingest.opml import export_opml, parse_opml
+from monitor.ingest.opml import OpmlError, export_opml, parse_opml
 from monitor.models import Article, Feed
 from monitor.pipeline import CycleReport, Pipeline
 from monitor.rules_cli import rules_group, search_command
@@ -175,12 +175,15 @@ def feeds_import_opml(config_path: str | None, file: str, interval: str) -> None
     """Add every feed of an OPML file (as exported by feed readers)."""
     from monitor.config import parse_duration
 
+    try:
+        seconds = parse_duration(interval, where="--interval")
+        entries = parse_opml(Path(file).read_bytes())
+    except (ConfigError, OpmlError) as exc:
+        raise click.ClickException(f"{file}: {exc}") from exc
     config = open_config(config_path)
-    entries = parse_opml(Path(file).read_bytes())
     with open_store(config) as store:
         for entry in entries:
-            store.upsert_feed(Feed(name=entry.name, url=entry.url,
-                                   interval_s=parse_duration(interval)))
+            store.upsert_feed(Feed(name=entry.name, url=entry.url, interval_s=seconds))
     console.print(f"{len(entries)} feeds imported from {file}", highlight=False)
 
 

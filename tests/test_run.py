@@ -160,3 +160,12 @@ def test_summarize_command_on_an_article_and_a_file(workdir):
                        "--sentences", "2")
     assert len([line for line in from_file.output.splitlines()[2:] if line]) == 2
     assert invoke("summarize", "999").exit_code == 1
+
+
+def test_a_broken_opml_file_is_a_clear_error(workdir):
+    (workdir / "broken.opml").write_text("<opml><body><outline", encoding="utf-8")
+    result = invoke("feeds", "import-opml", "broken.opml")
+    assert result.exit_code == 1 and "broken.opml" in result.output
+    assert "Traceback" not in result.output
+    bad_interval = invoke("feeds", "import-opml", "broken.opml", "--interval", "soon")
+    assert bad_interval.exit_code == 1 and "--interval" in bad_interval.output
