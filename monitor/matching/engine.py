@@ -36,8 +36,9 @@ import weakref
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from functools import partial
 from itertools import chain, compress, count, repeat
-from operator import sub
+from operator import itemgetter, sub
 from typing import Any, NamedTuple
 
 from monitor.matching.analysis import (
@@ -45,7 +46,6 @@ from monitor.matching.analysis import (
     BODY_OFFSET,
     AnalyzedText,
     Analyzer,
-    FieldText,
 )
 from monitor.matching.query import (
     And,
@@ -99,6 +99,12 @@ class RuleMatch(NamedTuple):
         return {"words": self.words, "hits": [hit.as_dict() for hit in self.hits]}
 
 
+_Place = tuple[str, tuple[int, ...], tuple[str, ...]]    # a Hit without its term
+# NamedTuple's own __new__ is Python code; these build the same tuples in C (hot path).
+_new_hit = partial(tuple.__new__, Hit)
+_new_match = partial(tuple.__new__, RuleMatch)
+
+
 # ------------------------------------------------------------------------- presearch
 
 def _weight(template: Template) -> float:
@@ -114,49 +120,75 @@ def _weight(template: Template) -> float:
     return len(form) + (0.5 if kind == "exact" else 0.0)
 
 
-def _best(options: list[list[Template]]) -> list[Template]:
-    return max(options, key=lambda alternatives: (min(map(_weight, alternatives)),
-                                                  -len(alternatives)))
+Clause = tuple[Template, ...]        # satisfied by an article that has any of these terms
 
 
-def required_terms(node: Node) -> list[Template] | None:
-    """Terms of which every matching article contains at least one; None when an article
-    without any of the query's terms can match (a NOT at the top, `x OR NOT y`)."""
+def _rarity(clause: Clause) -> tuple[float, int]:
+    """How selective a clause is: its commonest term decides; fewer alternatives win ties."""
+    return min(map(_weight, clause)), -len(clause)
+
+
+def _best(clauses: list[Clause]) -> Clause:
+    return max(clauses, key=_rarity)
+
+
+def clauses(node: Node) -> tuple[list[Clause], bool]:
+    """The clauses every article the node matches satisfies, and whether they are also
+    enough: True when the node is exactly their conjunction (then a rule needs no test).
+
+    A word, wildcard, `lang:` or `source:` is one clause of itself (enough unless the word is
+    limited to a field); a phrase is one clause per word (not enough: order matters); AND and
+    NEAR collect their operands' clauses; OR is one clause with the best clause of every
+    branch (enough when every branch is one clause that is enough); NOT gives nothing, so an
+    OR with a negative branch gives nothing either.
+    """
     if isinstance(node, Term):
-        return [(node.kind, node.form)]
+        return [((node.kind, node.form),)], node.field is None
     if isinstance(node, Phrase):
-        return [_best([[word] for word in node.words])[0]]
+        return [(word,) for word in dict.fromkeys(node.words)], False
     if isinstance(node, Lang):
-        return [("lang", node.code)]
+        return [(("lang", node.code),)], True
     if isinstance(node, Source):
-        return [("source", node.name)]
+        return [(("source", node.name),)], True
     if isinstance(node, Or):
-        found = [required_terms(child) for child in node.children]
-        if any(f is None for f in found):
-            return None
-        return list(dict.fromkeys(chain.from_iterable(found)))   # type: ignore[arg-type]
+        found = [clauses(child) for child in node.children]
+        if not all(branch for branch, _ in found):
+            return [], False
+        merged = tuple(dict.fromkeys(chain.from_iterable(_best(branch) for branch, _ in found)))
+        return [merged], all(enough and len(branch) == 1 for branch, enough in found)
     if isinstance(node, (And, Near)):
-        children = node.children if isinstance(node, And) else (node.left, node.right)
-        options = [f for child in children if (f := required_terms(child)) is not None]
-        return _best(options) if options else None
+        found = [clauses(child) for child in
+                 (node.children if isinstance(node, And) else (node.left, node.right))]
+        collected = list(dict.fromkeys(chain.from_iterable(branch for branch, _ in found)))
+        return collected, isinstance(node, And) and all(enough for _, enough in found)
     assert isinstance(node, Not)
-    return None
+    return [], False
 
 
 def is_negative_only(rule: Rule) -> bool:
     """True when the query needs none of its terms: `monitor rules check` warns about it."""
-    return required_terms(rule.query.root) is None
+    return not clauses(rule.query.root)[0]
 
 
-def _rule_requirement(rule: Rule) -> list[Template] | None:
-    options = []
-    if (query := required_terms(rule.query.root)) is not None:
-        options.append(query)
+class _Plan(NamedTuple):
+    """How the presearch handles one rule."""
+
+    index: Clause | None     # indexed under these terms; None: checked for every article
+    second: Clause | None    # another clause, checked for all candidates in one C-level pass
+    decided: bool            # the two clauses are the whole rule: no test needed
+
+
+def _plan(rule: Rule) -> _Plan:
+    found, enough = clauses(rule.query.root)
     if rule.languages:
-        options.append([("lang", code) for code in sorted(rule.languages)])
+        found.append(tuple(("lang", code) for code in sorted(rule.languages)))
     if rule.sources:
-        options.append([("source", name) for name in sorted(rule.sources)])
-    return _best(options) if options else None
+        found.append(tuple(("source", name) for name in sorted(rule.sources)))
+    if not found:
+        return _Plan(None, None, False)
+    ordered = sorted(dict.fromkeys(found), key=_rarity, reverse=True)
+    return _Plan(ordered[0], ordered[1] if len(ordered) > 1 else None,
+                 enough and len(ordered) <= 2)
 
 
 def _templates(node: Node) -> Iterable[Template]:
@@ -174,24 +206,35 @@ def _templates(node: Node) -> Iterable[Template]:
 
 # --------------------------------------------------------------------- compiled rules
 
-class _WordIds(dict[str, tuple[int, ...]]):
-    """raw word → ids of the rule terms it carries, computed on first sight; and the other
-    way round, term id → the words seen so far that carry it (for positions and hits)."""
+class _Postings(NamedTuple):
+    """What a word (or the article's language, or a source name) brings to the presearch:
+    the term ids it carries (with the ids of the second clauses they satisfy), the rules those
+    decide alone, and the candidate rules with the ids of their second clauses. One record per word, so that an article costs one table lookup per
+    distinct word and none per term."""
 
-    def __init__(self, compute: Callable[[str], tuple[int, ...]], limit: int):
+    ids: tuple[int, ...]
+    direct: tuple[int, ...]
+    numbers: tuple[int, ...]
+    seconds: tuple[int, ...]
+
+
+_NOTHING = _Postings((), (), (), ())
+_IDS, _DIRECT, _NUMBERS, _SECONDS = map(itemgetter, range(4))
+
+
+class _WordPostings(dict[str, _Postings]):
+    """raw word → its postings, computed on first sight (bounded)."""
+
+    def __init__(self, compute: Callable[[str], _Postings], limit: int):
         super().__init__()
         self.compute = compute
         self.limit = limit
-        self.words_of: defaultdict[int, set[str]] = defaultdict(set)
 
-    def __missing__(self, word: str) -> tuple[int, ...]:
+    def __missing__(self, word: str) -> _Postings:
         if len(self) >= self.limit:
             self.clear()
-            self.words_of.clear()
-        ids = self[word] = self.compute(word)
-        for term_id in ids:
-            self.words_of[term_id].add(word)
-        return ids
+        found = self[word] = self.compute(word)
+        return found
 
 
 class _Profile:
@@ -205,16 +248,57 @@ class _Profile:
         for rule in compiled.rules:
             for template in _templates(rule.query.root):
                 self.resolve(template)
+        # Rules that their index clause decides alone match through `direct`; the others are
+        # candidates through `index` (or `always`), filtered by their second clause, which
+        # `seconds` holds parallel to `index` so that the filter touches no rule objects.
+        # A second clause of several terms gets an id of its own that every word carrying
+        # one of them also carries (`implied`): the filter is one set lookup per candidate.
+        self.direct: dict[int, list[int]] = {}
         self.index: dict[int, list[int]] = {}
+        self.seconds: dict[int, list[int]] = {}
         self.always: list[int] = []
-        for number, requirement in enumerate(compiled.requirements):
-            if requirement is None:
+        self.implied: dict[int, list[int]] = {}
+        self.decided: list[bool] = []
+        for number, plan in enumerate(compiled.plans):
+            self.decided.append(plan.decided)
+            if plan.index is None:
                 self.always.append(number)
                 continue
-            for term_id in {i for t in requirement for i in self.resolve(t)}:
-                self.index.setdefault(term_id, []).append(number)
+            second = self._clause_id(plan.second) if plan.second else compiled.any_term
+            direct = plan.decided and plan.second is None
+            for term_id in dict.fromkeys(i for t in plan.index for i in self.resolve(t)):
+                if direct:
+                    self.direct.setdefault(term_id, []).append(number)
+                else:
+                    self.index.setdefault(term_id, []).append(number)
+                    self.seconds.setdefault(term_id, []).append(second)
         self.matchers: list[_Matcher | None] = [None] * len(compiled.rules)
-        self.word_ids = _WordIds(self._ids_of, analyzer.cache_limit)
+        self.tests: list[Test | None] = [None] * len(compiled.rules)
+        self._shared: dict[tuple[int, ...], _Postings] = {(): _NOTHING}
+        self.word_postings = _WordPostings(lambda word: self.postings(self._ids_of(word)),
+                                           analyzer.cache_limit)
+
+    def _clause_id(self, clause: Clause) -> int:
+        ids = sorted({i for template in clause for i in self.resolve(template)})
+        if len(ids) == 1:
+            return ids[0]
+        key = "clause:" + ",".join(map(str, ids))
+        clause_id = self.compiled.intern(key, "clause", key)
+        if clause_id not in self.implied.get(ids[0], ()):
+            for term_id in ids:
+                self.implied.setdefault(term_id, []).append(clause_id)
+        return clause_id
+
+    def postings(self, ids: tuple[int, ...]) -> _Postings:
+        """The postings of a set of term ids (shared by every word that carries them)."""
+        found = self._shared.get(ids)
+        if found is None:
+            def gather(table: dict[int, list[Any]]) -> tuple[Any, ...]:
+                return tuple(chain.from_iterable(table.get(i, ()) for i in ids))
+            found = self._shared[ids] = _Postings(
+                ids + tuple(dict.fromkeys(gather(self.implied))),
+                gather(self.direct), gather(self.index), gather(self.seconds))
+        return found
 
     def resolve(self, template: Template) -> tuple[int, ...]:
         """The term ids of a query word in this profile: one id, except for a bare word whose
@@ -254,6 +338,12 @@ class _Profile:
             found = self.matchers[number] = _Matcher(self.compiled.rules[number], self)
         return found
 
+    def test(self, number: int) -> Test:
+        found = self.tests[number]
+        if found is None:
+            found = self.tests[number] = self.matcher(number).test()
+        return found
+
 
 class _Compiled:
     """Everything the engine derives from one RuleSet; shared by every Engine over it."""
@@ -261,11 +351,13 @@ class _Compiled:
     def __init__(self, ruleset: RuleSet, analyzer: Analyzer):
         self.analyzer = analyzer
         self.rules = [rule for rule in ruleset.rules if rule.enabled]
-        self.requirements = [_rule_requirement(rule) for rule in self.rules]
+        self.plans = [_plan(rule) for rule in self.rules]
         self.keys: dict[str, int] = {}
         self.prefixes: dict[str, int] = {}
         self.suffixes: dict[str, int] = {}
         self.infixes: dict[str, int] = {}
+        # A term every article has: the second clause of rules that have only one.
+        self.any_term = self.intern("", "any", "")
         for rule in self.rules:
             for kind, form in _templates(rule.query.root):
                 if kind != "stem":
@@ -306,84 +398,91 @@ _COMPILED: weakref.WeakKeyDictionary[RuleSet, _Compiled] = weakref.WeakKeyDictio
 # ------------------------------------------------------------------------ verification
 
 class _View:
-    """One article as the verifier sees it: term ids per field; word positions on demand.
+    """One article as the verifier sees it: the term ids it has (in all, in the title, in the
+    body); word positions and hits on demand.
 
-    Positions are built in two lazy steps: where each relevant word (one that carries a rule
-    term) occurs, then, per term asked for, the merged positions of its words.
+    Positions come from one walk over the text that records where each relevant word (one
+    that carries a rule term) occurs, and `carriers` inverts word → term ids for this article;
+    both only when a phrase, a NEAR or a hit first needs them.
     """
 
     __slots__ = (
         "_body",
-        "_hits",
-        "_parts",
+        "_carriers",
         "_phrases",
+        "_places",
         "_positions",
         "_title",
         "_words",
         "ids",
         "lang",
         "lookup",
+        "postings",
         "relevant",
         "sources",
         "text",
-        "words_of",
     )
 
     def __init__(self, text: AnalyzedText, profile: _Profile):
-        lookup = self.lookup = profile.word_ids.__getitem__
-        self.words_of = profile.word_ids.words_of
+        lookup = self.lookup = profile.word_postings.__getitem__
         self.text = text
         # The one lookup of every distinct word; keep the words that carry rule terms.
-        self.relevant = set(filter(lookup, text.body.words.union(text.title.words)))
-        self.ids = set(chain.from_iterable(map(lookup, self.relevant)))
+        body, title = text.body.words, text.title.words
+        body_found, title_found = list(map(lookup, body)), list(map(lookup, title))
+        self.relevant = set(compress(body, map(_IDS, body_found))).union(
+            compress(title, map(_IDS, title_found)))
+        postings = self.postings = [
+            *compress(body_found, map(_IDS, body_found)),
+            *compress(title_found, map(_IDS, title_found))]
         keys = profile.compiled.keys
         for key in ("lang:" + text.language, *("source:" + s for s in text.sources)):
             if (term_id := keys.get(key)) is not None:
-                self.ids.add(term_id)
+                postings.append(profile.postings((term_id,)))
+        self._title = set(chain.from_iterable(map(_IDS, title_found)))
+        self.ids = set(chain.from_iterable(map(_IDS, postings)))
+        self.ids.add(profile.compiled.any_term)
         self.lang = text.language
         self.sources = text.sources
-        self._title: set[int] | None = None
         self._body: set[int] | None = None
         self._words: defaultdict[str, list[int]] | None = None
+        self._carriers: defaultdict[int, list[str]] | None = None
         self._positions: dict[int, list[int]] = {}
-        self._hits: dict[tuple[str, tuple[int, ...], str | None], tuple[Hit, ...]] = {}
+        self._places: dict[tuple[tuple[int, ...], str | None], list[_Place]] = {}
         self._phrases: dict[tuple[tuple[tuple[int, ...], ...], str | None], list[int]] = {}
-        self._parts: dict[str, tuple[tuple[int, ...], tuple[int, ...], str]] = {}
 
     @property
     def title(self) -> set[int]:
-        """Term ids of the title (only title: and body: terms need them: computed late)."""
-        if self._title is None:
-            self._title = self._field_ids(self.text.title)
+        """Term ids of the title (title: terms)."""
         return self._title
 
     @property
     def body(self) -> set[int]:
+        """Term ids of the body (body: terms; computed when first asked for)."""
         if self._body is None:
-            self._body = self._field_ids(self.text.body)
+            relevant = self.relevant.intersection(self.text.body.words)
+            self._body = set(chain.from_iterable(map(_IDS, map(self.lookup, relevant))))
         return self._body
 
-    def _field_ids(self, field: FieldText) -> set[int]:
-        return set(chain.from_iterable(map(self.lookup, self.relevant.intersection(field.words))))
-
-    def _carriers(self, ids: tuple[int, ...]) -> set[str]:
-        """This article's words that carry one of the term ids."""
-        relevant, words_of = self.relevant, self.words_of
-        if len(ids) == 1:
-            return relevant.intersection(words_of.get(ids[0], ()))
-        return set().union(*(relevant.intersection(words_of.get(i, ())) for i in ids))
+    def carriers(self, term_id: int) -> list[str]:
+        """This article's words that carry a term id."""
+        if self._carriers is None:
+            found: defaultdict[int, list[str]] = defaultdict(list)
+            for word in sorted(self.relevant):
+                for carried in self.lookup(word).ids:
+                    found[carried].append(word)
+            self._carriers = found
+        return self._carriers.get(term_id, [])
 
     def positions(self, term_id: int) -> list[int]:
         """Sorted positions of a term (body positions offset by BODY_OFFSET)."""
         found = self._positions.get(term_id)
         if found is None:
-            if self._words is None:
-                self._words = self._word_positions()
-            words = self._carriers((term_id,))
+            words = self.carriers(term_id)
+            words_at = self.word_positions()
             if len(words) == 1:
-                found = self._words[next(iter(words))]
+                found = words_at[words[0]]
             else:
-                found = sorted(chain.from_iterable(self._words[w] for w in words))
+                found = sorted(set(chain.from_iterable(map(words_at.__getitem__, words))))
             self._positions[term_id] = found
         return found
 
@@ -392,22 +491,28 @@ class _View:
             return self.positions(ids[0])
         return sorted(set(chain.from_iterable(map(self.positions, ids))))
 
-    def _word_positions(self) -> defaultdict[str, list[int]]:
-        """Positions of every word that carries a rule term.
+    def word_positions(self) -> dict[str, list[int]]:
+        """Positions (sorted; body ones offset by BODY_OFFSET) of every relevant word, found
+        in one walk over the text when first needed.
 
         Walks the field's chunks, not its words: one C-level scan finds the chunks that are
         relevant words or that hold several words (whose count shifts later positions), and
-        only those are looked at in Python. Lists come out sorted.
+        only those are looked at in Python.
         """
+        if self._words is not None:
+            return self._words
         found: defaultdict[str, list[int]] = defaultdict(list)
         for field, offset in ((self.text.title, 0), (self.text.body, BODY_OFFSET)):
             relevant = self.relevant.intersection(field.words)
             if not relevant:
                 continue
             chunks, impure = field.chunks, field.impure
-            interesting = relevant.union(impure)
+            if not impure:
+                for index in compress(count(offset), map(relevant.__contains__, chunks)):
+                    found[chunks[index - offset]].append(index)
+                continue
             shift = offset
-            for index in compress(count(), map(interesting.__contains__, chunks)):
+            for index in compress(count(), map(relevant.union(impure).__contains__, chunks)):
                 chunk = chunks[index]
                 info = impure.get(chunk)
                 if info is None:
@@ -421,43 +526,38 @@ class _View:
                     if joined in relevant:
                         found[joined] += (start + first, start + last)
                 shift += len(info.tokens) - 1
+        self._words = found
         return found
 
-    def term_hits(self, label: str, ids: tuple[int, ...], field: str | None
-                  ) -> tuple[Hit, ...]:
-        """The hits of a one-word term, one per field it occurs in; cached, since many rules
-        share terms, and built from per-word parts that terms share too."""
-        key = (label, ids, field)
-        found = self._hits.get(key)
+    def where(self, ids: tuple[int, ...], field: str | None) -> list[_Place]:
+        """Where a one-word term occurs: (field, positions, the article's words) per field.
+        Worked out once per (ids, field) and article: the rules that match one article share
+        many terms."""
+        key = (ids, field)
+        found = self._places.get(key)
         if found is None:
-            parts = [self._word_parts(word) for word in sorted(self._carriers(ids))]
-            hits = []
-            for index, name in ((0, "title"), (1, "body")):
-                if field is not None and field != name:
-                    continue
-                present = [part for part in parts if part[index]]
-                if len(present) == 1:
-                    positions, words = present[0][index], (present[0][2],)
-                elif present:
-                    positions = tuple(sorted(chain.from_iterable(p[index] for p in present)))
-                    words = tuple(dict.fromkeys(p[2] for p in present))
-                else:
-                    continue
-                hits.append(Hit(label, name, positions[:MAX_HIT_POSITIONS], words))
-            found = self._hits[key] = tuple(hits)
+            found = self._places[key] = self._where(ids, field)
         return found
 
-    def _word_parts(self, word: str) -> tuple[tuple[int, ...], tuple[int, ...], str]:
-        """A word's positions in the title and in the body, and its case-folded form."""
-        found = self._parts.get(word)
-        if found is None:
-            if self._words is None:
-                self._words = self._word_positions()
-            positions = self._words[word]
-            cut = bisect_left(positions, BODY_OFFSET)
-            found = self._parts[word] = (
-                tuple(positions[:cut]), tuple(map(sub, positions[cut:], repeat(BODY_OFFSET))),
-                word.casefold())
+    def _where(self, ids: tuple[int, ...], field: str | None) -> list[_Place]:
+        words = (self.carriers(ids[0]) if len(ids) == 1
+                 else sorted(set(chain.from_iterable(map(self.carriers, ids)))))
+        words_at = self.word_positions()
+        if len(words) == 1:
+            positions = words_at[words[0]]
+            title_words = body_words = (words[0].casefold(),)
+        else:
+            positions = sorted(set(chain.from_iterable(map(words_at.__getitem__, words))))
+            title_words, body_words = (
+                tuple(dict.fromkeys(map(str.casefold, filter(present.__contains__, words))))
+                for present in (self.text.title.words, self.text.body.words))
+        cut = bisect_left(positions, BODY_OFFSET)
+        found = []
+        if cut and field != "body":
+            found.append(("title", tuple(positions[:min(cut, MAX_HIT_POSITIONS)]), title_words))
+        if cut < len(positions) and field != "title":
+            body = positions[cut:cut + MAX_HIT_POSITIONS]
+            found.append(("body", tuple(map(sub, body, repeat(BODY_OFFSET))), body_words))
         return found
 
     def phrase_starts(self, slots: tuple[tuple[int, ...], ...], field: str | None) -> list[int]:
@@ -502,18 +602,34 @@ def _near(left: list[Span], right: list[Span], distance: int) -> list[Span]:
 
 
 class _Matcher:
-    """One rule compiled for one profile: its test and, for hits, its positive leaves."""
+    """One rule compiled for one profile: its test and, for hits, its positive leaves.
+
+    Slots and flat tuples: a matching article touches a few dozen matchers, and on a large
+    rule set each one it touches is cold in the CPU caches."""
+
+    __slots__ = ("grouped", "profile", "rule", "rule_id", "simple", "version")
 
     def __init__(self, rule: Rule, profile: _Profile):
         self.rule = rule
+        self.rule_id, self.version = rule.id, rule.version
         self.profile = profile
-        self.test = self._test(rule.query.root)
         # Positive words and phrases, grouped by label (an entity's aliases share one).
-        self.hit_groups: dict[str, list[tuple[Term | Phrase, tuple[int, ...], Spans]]] = {}
+        groups: dict[str, list[tuple[Term | Phrase, tuple[int, ...], Spans]]] = {}
         for leaf, negated in leaves(rule.query.root):
             if not negated and isinstance(leaf, (Term, Phrase)):
                 ids = self._slots(leaf)[0] if isinstance(leaf, Term) else ()
-                self.hit_groups.setdefault(leaf.label, []).append((leaf, ids, self._spans(leaf)))
+                groups.setdefault(leaf.label, []).append((leaf, ids, self._spans(leaf)))
+        # A label with one word term is the common case: (label, ids, field).
+        self.simple = tuple((label, group[0][1], group[0][0].field)
+                            for label, group in groups.items()
+                            if len(group) == 1 and isinstance(group[0][0], Term))
+        self.grouped = tuple((label, tuple(group)) for label, group in groups.items()
+                             if len(group) > 1 or not isinstance(group[0][0], Term))
+
+    def test(self) -> Test:
+        """The rule's test (compiled when a candidate first needs it: rules that their
+        clauses decide never do)."""
+        return self._test(self.rule.query.root)
 
     def _slots(self, node: Term | Phrase) -> tuple[tuple[int, ...], ...]:
         """Per word of a term or phrase, the ids any of which it matches."""
@@ -626,28 +742,31 @@ class _Matcher:
             return _near(found_left, found_right, distance) if found_right else []
         return near
 
+    def result(self, view: _View) -> RuleMatch:
+        return _new_match((self.rule_id, self.version, self.hits(view)))
+
     def hits(self, view: _View) -> tuple[Hit, ...]:
         """Every positive term that occurs, per field: positions and the article's words."""
         found: list[Hit] = []
-        for label, group in self.hit_groups.items():
-            if len(group) == 1 and isinstance(group[0][0], Term):
-                leaf, ids, _ = group[0]
-                found += view.term_hits(label, ids, leaf.field)
-                continue
+        where = view.where
+        for label, ids, field in self.simple:
+            for place in where(ids, field):
+                found.append(_new_hit((label, *place)))
+        for label, group in self.grouped:
             merged: dict[str, tuple[set[int], dict[str, None]]] = {}
             for leaf, ids, spans in group:
-                hits = (view.term_hits(label, ids, leaf.field) if isinstance(leaf, Term)
-                        else _phrase_hits(view, label, spans(view)))
-                for hit in hits:
-                    positions, words = merged.setdefault(hit.field, (set(), {}))
-                    positions.update(hit.positions)
-                    words.update(dict.fromkeys(hit.words))
+                places = (where(ids, leaf.field) if isinstance(leaf, Term)
+                          else _phrase_places(view, spans(view)))
+                for name, at, words in places:
+                    positions, seen = merged.setdefault(name, (set(), {}))
+                    positions.update(at)
+                    seen.update(dict.fromkeys(words))
             found += [Hit(label, field, tuple(sorted(positions)[:MAX_HIT_POSITIONS]),
                           tuple(words)) for field, (positions, words) in merged.items()]
         return tuple(found)
 
 
-def _phrase_hits(view: _View, label: str, spans: list[Span]) -> list[Hit]:
+def _phrase_places(view: _View, spans: list[Span]) -> list[_Place]:
     found: dict[str, tuple[set[int], dict[str, None]]] = {}
     for start, end in spans:
         field, offset = ("title", 0) if start < BODY_OFFSET else ("body", BODY_OFFSET)
@@ -655,7 +774,7 @@ def _phrase_hits(view: _View, label: str, spans: list[Span]) -> list[Hit]:
         positions.update(range(start - offset, end - offset + 1))
         tokens = getattr(view.text, field).tokens
         words.update(dict.fromkeys(t.casefold() for t in tokens[start - offset:end - offset + 1]))
-    return [Hit(label, field, tuple(sorted(positions)), tuple(words))
+    return [(field, tuple(sorted(positions)), tuple(words))
             for field, (positions, words) in found.items()]
 
 
@@ -683,33 +802,52 @@ class Engine:
     def match_analyzed(self, text: AnalyzedText) -> list[RuleMatch]:
         profile = self._compiled.profile(text.profile)
         view = _View(text, profile)
-        return self._verify(profile, view, self._candidates(profile, view))
+        return self._results(profile, view, self._matched(profile, view))
 
     def match_without_presearch(self, article: Article) -> list[RuleMatch]:
-        """Every rule verified, no index: the baseline the benchmark compares with."""
+        """Every rule tested, no index: the baseline the benchmark compares with."""
         text = self.analyzer.analyse(article)
         profile = self._compiled.profile(text.profile)
-        return self._verify(profile, _View(text, profile), range(len(self._compiled.rules)))
-
-    def _verify(self, profile: _Profile, view: _View, numbers: Iterable[int]) -> list[RuleMatch]:
-        matchers = profile.matchers
-        matches = []
-        for number in numbers:
-            matcher = matchers[number] or profile.matcher(number)
-            if matcher.test(view):
-                rule = matcher.rule
-                matches.append(RuleMatch(rule.id, rule.version, matcher.hits(view)))
-        return matches
+        view = _View(text, profile)
+        matched = [n for n in range(len(self._compiled.rules)) if profile.test(n)(view)]
+        return self._results(profile, view, matched)
 
     def candidates(self, text: AnalyzedText) -> list[Rule]:
-        """The rules the presearch picks for verification (for benchmarks and debugging)."""
+        """The rules the presearch picks (for benchmarks and debugging): those matched by
+        their index clause alone, and the candidates for the second-clause check."""
         profile = self._compiled.profile(text.profile)
         view = _View(text, profile)
-        return [self._compiled.rules[n] for n in self._candidates(profile, view)]
+        picked = self._candidates(profile, view).union(self._direct(profile, view))
+        return [self._compiled.rules[n] for n in sorted(picked)]
 
     @staticmethod
-    def _candidates(profile: _Profile, view: _View) -> list[int]:
-        return sorted(set(profile.always).union(*filter(None, map(profile.index.get, view.ids))))
+    def _direct(profile: _Profile, view: _View) -> set[int]:
+        return set().union(*map(profile.direct.get, view.ids, repeat(())))
+
+    @staticmethod
+    def _candidates(profile: _Profile, view: _View) -> set[int]:
+        return set(profile.always).union(*map(profile.index.get, view.ids, repeat(())))
+
+    def _matched(self, profile: _Profile, view: _View) -> list[int]:
+        """Numbers of the matching rules, in rule order. The second-clause check that every
+        candidate needs runs in C over all of them at once; only the candidates that pass it
+        and that their clauses do not decide call their test."""
+        ids, postings = view.ids, view.postings
+        numbers = chain.from_iterable(map(_NUMBERS, postings))
+        seconds = chain.from_iterable(map(_SECONDS, postings))
+        passed = set(compress(numbers, map(ids.__contains__, seconds)))
+        passed.update(profile.always)
+        matched = set(chain.from_iterable(map(_DIRECT, postings)))
+        decided, tests = profile.decided, profile.tests
+        for number in passed:
+            if decided[number] or (tests[number] or profile.test(number))(view):
+                matched.add(number)
+        return sorted(matched)
+
+    @staticmethod
+    def _results(profile: _Profile, view: _View, numbers: Iterable[int]) -> list[RuleMatch]:
+        matchers = profile.matchers
+        return [(matchers[n] or profile.matcher(n)).result(view) for n in numbers]
 
 
 def match_articles(engine: Engine, articles: list[Article]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from monitor.matching import (
     make_rule,
     match_articles,
 )
+from monitor.matching.engine import clauses
 
 from .support import ENTITIES, SHIPPED, article, seed_article
 
@@ -111,3 +112,38 @@ def test_without_presearch_the_result_is_the_same():
     engine = Engine(SHIPPED)
     item = seed_article()
     assert engine.match_without_presearch(item) == engine.match(item)
+
+
+def test_clauses_say_what_every_match_contains_and_when_that_is_enough():
+    def summary(query: str) -> tuple[list[tuple[str, ...]], bool]:
+        found, enough = clauses(make_rule("q", query, ENTITIES).query.root)
+        return [tuple(form for _, form in clause) for clause in found], enough
+
+    assert summary("Putin") == ([("putin",)], True)
+    assert summary("Kim AND Putin") == ([("kim",), ("putin",)], True)
+    assert summary("(Kim OR Putin) AND lang:de") == ([("kim", "putin"), ("de",)], True)
+    assert summary("title:Putin") == ([("putin",)], False)          # the field is not checked
+    assert summary('"Kim Jong"') == ([("kim",), ("jong",)], False)  # nor the word order
+    assert summary("Kim AND NOT Putin") == ([("kim",)], False)
+    assert summary("Kim OR NOT Putin") == ([], False)
+    assert summary("Kim NEAR/3 Putin") == ([("kim",), ("putin",)], False)
+
+
+def test_rules_their_clauses_decide_match_without_a_test():
+    ruleset = rules("Putin", "Kim AND Putin", "(Kim OR Trump) AND Putin",
+                    "Kim AND Putin AND Einladung", '"Kim Jong"')
+    item = article(text="Kim Jong Un, Putin und die Einladung")
+    engine = Engine(ruleset)
+    assert [m.rule_id for m in engine.match(item)] == ["r0", "r1", "r2", "r3", "r4"]
+    tests = engine._compiled.profile("german").tests
+    # one or two clauses that are enough: matched by the presearch alone; a third clause or
+    # the word order of a phrase needs the rule's test
+    assert [test is None for test in tests] == [True, True, True, False, False]
+    assert fired(ruleset, article(text="Kim und Trump")) == []
+
+
+def test_a_language_limit_is_a_clause_of_its_own():
+    ruleset = rules("Putin", "Kim OR Putin", languages=frozenset({"de", "ru"}))
+    assert fired(ruleset, article(text="Putin", language="de")) == ["r0", "r1"]
+    assert fired(ruleset, article(text="Putin", language="en")) == []
+    assert fired(ruleset, article(text="Kim", language="ru")) == ["r1"]
