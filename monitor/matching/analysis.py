@@ -249,6 +249,11 @@ class Chunk:
     tokens: tuple[str, ...]
     joins: tuple[tuple[str, int, int], ...]
 
+    @cached_property
+    def words(self) -> frozenset[str]:
+        """Its distinct words: the tokens and the joined compounds."""
+        return frozenset((*self.tokens, *(joined for joined, _, _ in self.joins)))
+
 
 class _ChunkCache(dict[str, Chunk]):
     def __init__(self, limit: int):
@@ -336,8 +341,7 @@ def analyse_field(text: str) -> FieldText:
     for chunk in list(filterfalse(str.isalnum, words)):
         info = impure[chunk] = _CHUNKS[chunk]
         words.discard(chunk)
-        words.update(info.tokens)
-        words.update(joined for joined, _, _ in info.joins)
+        words.update(info.words)
     return FieldText(chunks, impure, words)
 
 

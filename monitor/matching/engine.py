@@ -1,32 +1,40 @@
 """The rule engine: stored queries matched the way Luwak / Lucene Monitor do it.
 
-Instead of evaluating every rule against every article, each rule is indexed under a few
-terms that any article it matches must contain (its "presearch" terms):
+Instead of evaluating every rule against every article, each rule is reduced to clauses that
+every article it matches satisfies, each clause a few terms of which the article must contain
+one (`clauses`):
 
-- a word, exact word, wildcard, `lang:` or `source:` term: itself;
-- a phrase: its rarest word; NEAR and AND: the rarest of their operands ("rarest" is guessed
-  from the term's kind and length, as Luwak's TermWeightor does); OR: every branch;
-- NOT: nothing (it can be true for an article that contains none of its terms), so a rule
-  that is only negative goes on a short always-check list;
-- a rule's `languages` and `sources` limits are terms too (an AND with the query).
+- a word, exact word, wildcard, `lang:` or `source:` term: a clause of itself;
+- a phrase: one clause per word; AND and NEAR: the clauses of their operands; OR: one clause
+  with the best clause of every branch; NOT: nothing (it can be true for an article that
+  contains none of its terms), so a rule that is only negative is checked for every article;
+- a rule's `languages` and `sources` limits: one clause each.
+
+The rule is indexed under its rarest clause ("rarest" is guessed from the term's kind and
+length, as Luwak's TermWeightor does) and carries its second-rarest one. When the clauses are
+the whole rule (ANDs and ORs of plain words, wildcards, lang: and source:) and there are at
+most two, the presearch decides it; the others are verified by their test.
 
 An article becomes the set of term ids it contains (its words' exact and stemmed forms, the
-wildcards they match, its language and source names); the rules indexed under those ids are
-the candidates, and only they are fully verified against per-article word positions. The
-result is exactly what evaluating every rule on every article gives (a property test proves
-it against evaluate.py).
+wildcards they match, its language and source names). The rules indexed under those ids
+that one clause decides match at once; the other candidates are filtered by their second
+clause in one C-level pass; the survivors that are not decided call their test. The result
+is exactly what evaluating every rule on every article gives (a property test proves it
+against evaluate.py).
 
 Terms are integer ids. Stems depend on the article's language, so the index is built per
 stemmer profile, lazily, the first time an article of that profile arrives. Wildcards are
 resolved per distinct word through dictionaries of their fixed parts (prefixes, suffixes,
-substrings of the lengths in use), once per word thanks to the word → ids cache.
+substrings of the lengths in use), once per word: a word's table entry holds its term ids
+and its postings, so an article costs one table lookup per distinct word it has that is not
+already known to carry no term.
 
-Verification is where CPython spends its time on function calls, so each rule's test is one
-generated function (compiled on the rule's first candidacy) in which the word terms of an
-AND or OR are a single issuperset/isdisjoint on the article's id set; phrases and NEAR call
-closures over word positions, which are worked out once per article and only when needed.
-Hits (which term matched where, for the stored match) are cached per term per article, since
-the rules that match one article share many terms.
+CPython spends its time on calls and on touching memory that is cold in the CPU caches, so
+the hot path avoids both: a rule's test is one generated function (compiled when a candidate
+first needs it) in which the word terms of an AND or OR are a single issuperset/isdisjoint on
+the article's id set; phrases and NEAR call closures over word positions, which one walk over
+the text finds when first needed. Hits (which term matched where, for the stored match) are
+worked out once per term per article, since the rules that match one article share terms.
 """
 
 from __future__ import annotations
@@ -223,17 +231,27 @@ _IDS, _DIRECT, _NUMBERS, _SECONDS = map(itemgetter, range(4))
 
 
 class _WordPostings(dict[str, _Postings]):
-    """raw word → its postings, computed on first sight (bounded)."""
+    """raw word → its postings, computed on first sight, for the words that carry rule terms;
+    the others go to `irrelevant`, a set, which an article's words are first reduced by (a
+    set lookup touches less memory than a dict lookup, and most words carry no term). Both
+    are bounded."""
 
     def __init__(self, compute: Callable[[str], _Postings], limit: int):
         super().__init__()
         self.compute = compute
         self.limit = limit
+        self.irrelevant: set[str] = set()
 
     def __missing__(self, word: str) -> _Postings:
-        if len(self) >= self.limit:
-            self.clear()
-        found = self[word] = self.compute(word)
+        found = self.compute(word)
+        if found is _NOTHING:
+            if len(self.irrelevant) >= self.limit:
+                self.irrelevant.clear()
+            self.irrelevant.add(word)
+        else:
+            if len(self) >= self.limit:
+                self.clear()
+            self[word] = found
         return found
 
 
@@ -426,8 +444,10 @@ class _View:
     def __init__(self, text: AnalyzedText, profile: _Profile):
         lookup = self.lookup = profile.word_postings.__getitem__
         self.text = text
-        # The one lookup of every distinct word; keep the words that carry rule terms.
-        body, title = text.body.words, text.title.words
+        # One lookup of every distinct word not known to be irrelevant; keep the words that
+        # carry rule terms.
+        irrelevant = profile.word_postings.irrelevant
+        body, title = text.body.words - irrelevant, text.title.words - irrelevant
         body_found, title_found = list(map(lookup, body)), list(map(lookup, title))
         self.relevant = set(compress(body, map(_IDS, body_found))).union(
             compress(title, map(_IDS, title_found)))
@@ -467,7 +487,7 @@ class _View:
         """This article's words that carry a term id."""
         if self._carriers is None:
             found: defaultdict[int, list[str]] = defaultdict(list)
-            for word in sorted(self.relevant):
+            for word in self.relevant:
                 for carried in self.lookup(word).ids:
                     found[carried].append(word)
             self._carriers = found
@@ -540,8 +560,7 @@ class _View:
         return found
 
     def _where(self, ids: tuple[int, ...], field: str | None) -> list[_Place]:
-        words = (self.carriers(ids[0]) if len(ids) == 1
-                 else sorted(set(chain.from_iterable(map(self.carriers, ids)))))
+        words = sorted(set(chain.from_iterable(map(self.carriers, ids))))
         words_at = self.word_positions()
         if len(words) == 1:
             positions = words_at[words[0]]
