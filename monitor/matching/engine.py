@@ -216,18 +216,19 @@ def _templates(node: Node) -> Iterable[Template]:
 
 class _Postings(NamedTuple):
     """What a word (or the article's language, or a source name) brings to the presearch:
-    the term ids it carries (with the ids of the second clauses they satisfy), the rules those
+    the term ids it carries, the ids of the second clauses those satisfy, the rules they
     decide alone, and the candidate rules with the ids of their second clauses. One record per word, so that an article costs one table lookup per
     distinct word and none per term."""
 
     ids: tuple[int, ...]
+    implied: tuple[int, ...]
     direct: tuple[int, ...]
     numbers: tuple[int, ...]
     seconds: tuple[int, ...]
 
 
-_NOTHING = _Postings((), (), (), ())
-_IDS, _DIRECT, _NUMBERS, _SECONDS = map(itemgetter, range(4))
+_NOTHING = _Postings((), (), (), (), ())
+_IDS, _IMPLIED, _DIRECT, _NUMBERS, _SECONDS = map(itemgetter, range(5))
 
 
 class _WordPostings(dict[str, _Postings]):
@@ -314,7 +315,7 @@ class _Profile:
             def gather(table: dict[int, list[Any]]) -> tuple[Any, ...]:
                 return tuple(chain.from_iterable(table.get(i, ()) for i in ids))
             found = self._shared[ids] = _Postings(
-                ids + tuple(dict.fromkeys(gather(self.implied))),
+                ids, tuple(dict.fromkeys(gather(self.implied))),
                 gather(self.direct), gather(self.index), gather(self.seconds))
         return found
 
@@ -459,7 +460,9 @@ class _View:
             if (term_id := keys.get(key)) is not None:
                 postings.append(profile.postings((term_id,)))
         self._title = set(chain.from_iterable(map(_IDS, title_found)))
+        # The term ids, and for the presearch those of the multi-term second clauses.
         self.ids = set(chain.from_iterable(map(_IDS, postings)))
+        self.ids.update(chain.from_iterable(map(_IMPLIED, postings)))
         self.ids.add(profile.compiled.any_term)
         self.lang = text.language
         self.sources = text.sources
@@ -851,10 +854,10 @@ class Engine:
         """Numbers of the matching rules, in rule order. The second-clause check that every
         candidate needs runs in C over all of them at once; only the candidates that pass it
         and that their clauses do not decide call their test."""
-        ids, postings = view.ids, view.postings
+        postings = view.postings
         numbers = chain.from_iterable(map(_NUMBERS, postings))
         seconds = chain.from_iterable(map(_SECONDS, postings))
-        passed = set(compress(numbers, map(ids.__contains__, seconds)))
+        passed = set(compress(numbers, map(view.ids.__contains__, seconds)))
         passed.update(profile.always)
         matched = set(chain.from_iterable(map(_DIRECT, postings)))
         decided, tests = profile.decided, profile.tests
