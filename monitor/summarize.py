@@ -118,6 +118,16 @@ def _same_word(token: str, word: str, stemmer: Stemmer.Stemmer | None) -> bool:
     )
 
 
+def _fold_phrase(phrase: str) -> tuple[str, ...]:
+    """The folded words of a word or phrase, in order."""
+    return tuple(_fold(w) for w in _WORD.findall(phrase))
+
+
+def _tokens(sentence: str) -> list[tuple[int, int, str]]:
+    """(start, end, folded word) for every word of a sentence."""
+    return [(m.start(), m.end(), _fold(m.group())) for m in _WORD.finditer(sentence)]
+
+
 def highlight_spans(
     sentence: str, words: Iterable[str], *, language: str | None = None
 ) -> list[tuple[int, int]]:
@@ -129,9 +139,9 @@ def highlight_spans(
     overlap; where two matches overlap, the one starting first (then the longer) wins.
     """
     stemmer = _stemmer(_language(language))
-    phrases = {tuple(_fold(w) for w in _WORD.findall(phrase)) for phrase in words}
+    phrases = {_fold_phrase(phrase) for phrase in words}
     phrases = sorted((p for p in phrases if p), key=len, reverse=True)
-    tokens = [(m.start(), m.end(), _fold(m.group())) for m in _WORD.finditer(sentence)]
+    tokens = _tokens(sentence)
     spans: list[tuple[int, int]] = []
     position = 0
     while position < len(tokens):
@@ -430,14 +440,32 @@ def _scores(candidates: list[_Candidate], title_terms: frozenset[str], phrases: 
         for c in candidates
     ]
     top = max(centrality) or 1.0
+    # What highlight_spans(candidate.text, [phrase]) finds, with each phrase folded and each
+    # sentence tokenized once: a phrase counts when it occurs at some position of the sentence.
+    stemmer = _stemmer(_language(language))
+    folded = [_fold_phrase(p) for p in phrases]
     scores = []
     for rank, (candidate, central) in enumerate(zip(candidates, centrality)):
         score = _WEIGHT_POSITION / (1 + rank / 3) + _WEIGHT_CENTRALITY * central / top
         if phrases:
-            found = sum(1 for p in phrases if highlight_spans(candidate.text, [p], language=language))
+            words = [token[2] for token in _tokens(candidate.text)]
+            found = sum(1 for phrase in folded if _occurs(phrase, words, stemmer))
             score += _WEIGHT_HIGHLIGHT * found / len(phrases)
         scores.append(score)
     return scores
+
+
+def _occurs(phrase: tuple[str, ...], words: list[str], stemmer: Stemmer.Stemmer | None) -> bool:
+    """Whether the folded phrase occurs, word for word (as _same_word), in the folded words."""
+    if not phrase:
+        return False
+    first, rest = phrase[0], phrase[1:]
+    for at in range(len(words) - len(rest)):
+        if _same_word(words[at], first, stemmer) and all(
+            _same_word(words[at + 1 + k], word, stemmer) for k, word in enumerate(rest)
+        ):
+            return True
+    return False
 
 
 def _terms(text: str, language: str, stemmer: Stemmer.Stemmer | None) -> frozenset[str]:
