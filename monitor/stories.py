@@ -185,9 +185,10 @@ class StoryIndex:
             return self._entries[article_id].story_id
         published = _utc(published)
         self._evict(newest=published)
-        found = self._find_story(fp, published)
+        keys = band_keys(fp)
+        found = self._find_story(fp, keys, published)
         story_id = article_id if found is None else found
-        self._insert(article_id, story_id, fp, published, source)
+        self._insert(article_id, story_id, fp, keys, published, source)
         return story_id
 
     def story(self, story_id: int) -> Story:
@@ -208,12 +209,13 @@ class StoryIndex:
             if article_id not in self._entries:
                 published = _utc(published)
                 self._evict(newest=published)
-                self._insert(article_id, story_id, fp, published, source)
+                self._insert(article_id, story_id, fp, band_keys(fp), published, source)
 
-    def _find_story(self, fp: Fingerprint, published: datetime) -> int | None:
-        """The story of the most band-sharing earlier article that is similar enough."""
+    def _find_story(self, fp: Fingerprint, keys: list[str], published: datetime) -> int | None:
+        """The story of the most band-sharing earlier article that is similar enough; `keys` are
+        the band keys of `fp`."""
         votes: Counter[int] = Counter()
-        for key in band_keys(fp):
+        for key in keys:
             bucket = self._buckets.get(key)
             if bucket is None:
                 continue
@@ -228,10 +230,11 @@ class StoryIndex:
                 return candidate.story_id
         return None
 
-    def _insert(self, article_id: int, story_id: int, fp: Fingerprint, published: datetime,
-                source: str) -> None:
+    def _insert(self, article_id: int, story_id: int, fp: Fingerprint, keys: list[str],
+                published: datetime, source: str) -> None:
+        """Index an article under `keys`, the band keys of `fp`."""
         self._entries[article_id] = _Entry(story_id, array("I", fp), published)
-        for key in band_keys(fp):
+        for key in keys:
             bucket = self._buckets.get(key)
             if bucket is None:
                 self._buckets[key] = article_id
