@@ -176,15 +176,20 @@ def render_telegram(digest: Digest) -> list[str]:
 
 
 def _pack(blocks: list[str]) -> list[str]:
+    # The blocks are complete, escaped HTML (no tag or entity crosses a block's end), so the
+    # visible length of blocks joined by newlines is the sum of theirs plus the newlines.
     messages: list[str] = []
     current = ""
+    size = 0  # visible_length(current)
     for block in blocks:
-        candidate = f"{current}\n{block}" if current else block
-        if current and visible_length(candidate) > MAX_TEXT:
+        width = visible_length(block)
+        if current and size + 1 + width > MAX_TEXT:
             messages.append(current)
-            current = block
+            current, size = block, width
+        elif current:
+            current, size = f"{current}\n{block}", size + 1 + width
         else:
-            current = candidate
+            current, size = block, width
     if current:
         messages.append(current)
     return messages
