@@ -54,6 +54,7 @@ from monitor.matching.analysis import (
     BODY_OFFSET,
     AnalyzedText,
     Analyzer,
+    FieldText,
 )
 from monitor.matching.query import (
     And,
@@ -440,18 +441,21 @@ class _View:
         "relevant",
         "sources",
         "text",
+        "words",
     )
 
     def __init__(self, text: AnalyzedText, profile: _Profile):
         lookup = self.lookup = profile.word_postings.__getitem__
         self.text = text
-        # One lookup of every distinct word not known to be irrelevant; keep the words that
-        # carry rule terms.
+        # One lookup of every distinct word not known to be irrelevant (a word of both fields
+        # once); keep the words that carry rule terms, and their postings in the same order.
         irrelevant = profile.word_postings.irrelevant
-        body, title = text.body.words - irrelevant, text.title.words - irrelevant
+        body = text.body.words - irrelevant
+        title = text.title.words - irrelevant - body
         body_found, title_found = list(map(lookup, body)), list(map(lookup, title))
-        self.relevant = set(compress(body, map(_IDS, body_found))).union(
-            compress(title, map(_IDS, title_found)))
+        self.words = [*compress(body, map(_IDS, body_found)),
+                      *compress(title, map(_IDS, title_found))]
+        self.relevant = set(self.words)
         postings = self.postings = [
             *compress(body_found, map(_IDS, body_found)),
             *compress(title_found, map(_IDS, title_found))]
@@ -459,13 +463,13 @@ class _View:
         for key in ("lang:" + text.language, *("source:" + s for s in text.sources)):
             if (term_id := keys.get(key)) is not None:
                 postings.append(profile.postings((term_id,)))
-        self._title = set(chain.from_iterable(map(_IDS, title_found)))
         # The term ids, and for the presearch those of the multi-term second clauses.
         self.ids = set(chain.from_iterable(map(_IDS, postings)))
         self.ids.update(chain.from_iterable(map(_IMPLIED, postings)))
         self.ids.add(profile.compiled.any_term)
         self.lang = text.language
         self.sources = text.sources
+        self._title: set[int] | None = None
         self._body: set[int] | None = None
         self._words: defaultdict[str, list[int]] | None = None
         self._carriers: defaultdict[int, list[str]] | None = None
@@ -475,23 +479,28 @@ class _View:
 
     @property
     def title(self) -> set[int]:
-        """Term ids of the title (title: terms)."""
+        """Term ids of the title (title: terms; computed when first asked for)."""
+        if self._title is None:
+            self._title = self._field_ids(self.text.title)
         return self._title
 
     @property
     def body(self) -> set[int]:
         """Term ids of the body (body: terms; computed when first asked for)."""
         if self._body is None:
-            relevant = self.relevant.intersection(self.text.body.words)
-            self._body = set(chain.from_iterable(map(_IDS, map(self.lookup, relevant))))
+            self._body = self._field_ids(self.text.body)
         return self._body
+
+    def _field_ids(self, field: FieldText) -> set[int]:
+        relevant = self.relevant.intersection(field.words)
+        return set(chain.from_iterable(map(_IDS, map(self.lookup, relevant))))
 
     def carriers(self, term_id: int) -> list[str]:
         """This article's words that carry a term id."""
         if self._carriers is None:
             found: defaultdict[int, list[str]] = defaultdict(list)
-            for word in self.relevant:
-                for carried in self.lookup(word).ids:
+            for word, postings in zip(self.words, self.postings):
+                for carried in postings.ids:
                     found[carried].append(word)
             self._carriers = found
         return self._carriers.get(term_id, [])
