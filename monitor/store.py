@@ -230,6 +230,18 @@ def m0006_cheaper_fts_sync(db: Database) -> None:
     )
 
 
+@migrations()
+def m0007_articles_by_story(db: Database) -> None:
+    """Count and prune stories without scanning the archive.
+
+    save_story_assignments recounts each story it touches and retention deletes stories
+    that no article belongs to any more; both looked articles up by story_id, which had no
+    index (a full scan per story: 1.6 s per 500-article batch, 58 s of retention on 20,000
+    articles; with the index 0.02 s and 0.01 s).
+    """
+    db.execute("CREATE INDEX articles_story ON articles(story_id) WHERE story_id IS NOT NULL")
+
+
 def to_db_time(moment: datetime | None) -> str | None:
     """UTC ISO 8601 to the second: sorts as text, reads back exactly."""
     if moment is None:
