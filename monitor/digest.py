@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitor.deliver.render import MAX_TEXT, visible_length
+from monitor.deliver.render import MAX_TEXT, linked, local_time, visible_length
 from monitor.summarize import summarize
 
 TOP_STORIES = 3
@@ -94,8 +94,8 @@ class Digest:
         return self.label("counts", articles=section.matches, stories=len(section.stories))
 
     def title(self) -> str:
-        return (f"{self.label('digest')} {_local(self.start, self.timezone)} – "
-                f"{_local(self.end, self.timezone)}")
+        return (f"{self.label('digest')} {local_time(self.start, self.timezone)} – "
+                f"{local_time(self.end, self.timezone)}")
 
     @property
     def empty(self) -> bool:
@@ -136,14 +136,8 @@ def build_digest(chat_id: int, start: datetime, end: datetime, timezone: str,
         for section in sections])
 
 
-def _local(moment: datetime, timezone: str) -> str:
-    return moment.astimezone(ZoneInfo(timezone)).strftime("%d.%m.%Y %H:%M")
-
-
 def _story_line(digest: Digest, story: DigestStory) -> str:
-    title = html.escape(story.title)
-    if story.url:
-        title = f'<a href="{html.escape(story.url)}">{title}</a>'
+    title = linked(html.escape(story.title), story.url)
     return f"• {title} <i>({html.escape(story.source)}{_more(digest, story, ' ')})</i>"
 
 
@@ -256,8 +250,6 @@ def render_html_page(digest: Digest) -> str:
 
 
 def _html_item(digest: Digest, story: DigestStory) -> str:
-    title = html.escape(story.title)
-    if story.url:
-        title = f'<a href="{html.escape(story.url)}">{title}</a>'
+    title = linked(html.escape(story.title), story.url)
     source = html.escape(story.source) + html.escape(_more(digest, story, ", "))
     return f'{title} <span class="src">({source})</span>'

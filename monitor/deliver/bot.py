@@ -40,7 +40,7 @@ from telegram.ext import (
 )
 
 from monitor.config import ConfigError, TelegramConfig, parse_duration
-from monitor.deliver.render import html_to_plain
+from monitor.deliver.render import html_to_plain, linked
 from monitor.models import Article
 from monitor.store import Store, utc_now
 
@@ -500,9 +500,7 @@ class MonitorBot:
             return
         lines = [self._t(update, "search_head")]
         for article in articles:
-            title = html.escape(article.title)
-            if article.url:
-                title = f'<a href="{html.escape(article.url)}">{title}</a>'
+            title = linked(html.escape(article.title), article.url)
             lines.append(f"• {title} <i>({html.escape(article.source)}, "
                          f"{article.published:%d.%m.%Y})</i>")
         await self._reply(update, "\n".join(lines))

@@ -39,6 +39,16 @@ def escape(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+def linked(inner_html: str, url: str | None) -> str:
+    """`inner_html` (markup already) as a link to `url`; as it is when there is no url."""
+    return f'<a href="{escape(url)}">{inner_html}</a>' if url else inner_html
+
+
+def local_time(moment: datetime, tz: str) -> str:
+    """A moment as day and time in a timezone: "13.09.2023 14:05"."""
+    return moment.astimezone(ZoneInfo(tz)).strftime("%d.%m.%Y %H:%M")
+
+
 def bold_spans(sentence: str, spans: Iterable[tuple[int, int]]) -> str:
     """Escape a sentence and wrap the given character spans in <b>."""
     out, pos = [], 0
@@ -54,13 +64,10 @@ def bold_spans(sentence: str, spans: Iterable[tuple[int, int]]) -> str:
 
 def render_alert(alert: AlertContent, *, timezone: str = "Europe/Berlin") -> str:
     """The alert in Telegram HTML: rule, linked title, source · time · language, summary."""
-    when = alert.published.astimezone(ZoneInfo(timezone)).strftime("%d.%m.%Y %H:%M")
-    title = f"<b>{escape(alert.title)}</b>"
-    if alert.url:
-        title = f'<a href="{escape(alert.url)}">{title}</a>'
+    when = local_time(alert.published, timezone)
     lines = [
         f"🔔 <b>{escape(alert.rule_name)}</b>",
-        title,
+        linked(f"<b>{escape(alert.title)}</b>", alert.url),
         f"<i>{escape(alert.source)} · {when} · {escape(alert.language)}</i>",
         "",
     ]
