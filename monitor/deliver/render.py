@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 MAX_TEXT = 4096
 
 _TAG = re.compile(r"<(/?)([a-z-]+)([^>]*)>")
-_ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);")
 
 
 @dataclass(frozen=True)
