@@ -28,7 +28,7 @@ from monitor.digest import Digest, build_digest, due_period, render_telegram
 from monitor.ingest.fetch import Fetcher
 from monitor.ingest.normalize import normalize_item, stored_keys
 from monitor.ingest.poll import fill_full_text, full_text_status, poll_feeds
-from monitor.ingest.seeds import SeedError, read_seed_folder
+from monitor.ingest.seeds import SeedCache, SeedError, read_seed_folder
 from monitor.matching import (
     Engine,
     QuerySyntaxError,
@@ -96,6 +96,7 @@ class Pipeline:
         self.stopping = False      # set by the service on shutdown: stop between batches
         self._stories: StoryIndex | None = None
         self._engine: tuple[tuple[int, tuple], Engine] | None = None
+        self._seed_cache: SeedCache = {}    # seed files are parsed again only when changed
 
     def sync_configured_feeds(self) -> None:
         """Feeds from the config file join those added with `monitor feeds add`."""
@@ -106,7 +107,7 @@ class Pipeline:
             ))
 
     def ingest_seeds(self, report: CycleReport, now: datetime) -> None:
-        items, errors = read_seed_folder(self.config.seeds_dir)
+        items, errors = read_seed_folder(self.config.seeds_dir, self._seed_cache)
         report.seed_errors.extend(errors)
         for error in errors:
             log.info("seed %s unreadable: %s", error.path, error.reason)

@@ -47,10 +47,16 @@ class _Unreadable(Exception):
     """Internal: the reason one file or record is unusable."""
 
 
-def read_seed_folder(folder: Path) -> tuple[list[tuple[Path, RawItem]], list[SeedError]]:
+SeedCache = dict[Path, tuple[tuple[int, int], list["RawItem | SeedError"]]]
+
+
+def read_seed_folder(folder: Path, cache: SeedCache | None = None
+                     ) -> tuple[list[tuple[Path, RawItem]], list[SeedError]]:
     """Every seed file under `folder` (sorted, subfolders included) → items and errors.
 
-    A missing folder is no error: there are simply no seeds.
+    A missing folder is no error: there are simply no seeds. With a `cache` (kept by the
+    caller between runs), a file whose modification time and size are unchanged is not
+    read and parsed again.
     """
     items: list[tuple[Path, RawItem]] = []
     errors: list[SeedError] = []
@@ -60,15 +66,30 @@ def read_seed_folder(folder: Path) -> tuple[list[tuple[Path, RawItem]], list[See
         relative = path.relative_to(folder)
         if not path.is_file() or any(part.startswith(".") for part in relative.parts):
             continue
-        try:
-            for item_or_error in read_seed_file(path):
-                if isinstance(item_or_error, SeedError):
-                    errors.append(item_or_error)
-                else:
-                    items.append((path, item_or_error))
-        except _Unreadable as exc:
-            errors.append(SeedError(path, str(exc)))
+        for item_or_error in _read_cached(path, cache):
+            if isinstance(item_or_error, SeedError):
+                errors.append(item_or_error)
+            else:
+                items.append((path, item_or_error))
     return items, errors
+
+
+def _read_cached(path: Path, cache: SeedCache | None) -> list[RawItem | SeedError]:
+    try:
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        stamp = None
+    if cache is not None and stamp is not None and (found := cache.get(path)) \
+            and found[0] == stamp:
+        return found[1]
+    try:
+        read = list(read_seed_file(path))
+    except _Unreadable as exc:
+        read = [SeedError(path, str(exc))]
+    if cache is not None and stamp is not None:
+        cache[path] = (stamp, read)
+    return read
 
 
 def read_seed_file(path: Path) -> Iterator[RawItem | SeedError]:

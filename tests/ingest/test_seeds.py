@@ -135,3 +135,19 @@ def test_seed_languages_are_detected_or_taken_from_the_record():
     assert languages["batch.json:Переговоры о"] == "ru"
     assert languages["batch.json:Grain deal t"] == "en"
     assert languages["note.txt:Putin accept"] == "en"
+
+
+def test_a_cached_seed_file_is_read_again_only_when_it_changes(tmp_path: Path):
+    seed = tmp_path / "note.txt"
+    seed.write_text("Erster Titel\nText.", encoding="utf-8")
+    cache: dict = {}
+    [(_, first)], _ = read_seed_folder(tmp_path, cache)
+    [(_, again)], _ = read_seed_folder(tmp_path, cache)
+    assert again is first                       # unchanged: not parsed again
+    seed.write_text("Zweiter, längerer Titel\nText.", encoding="utf-8")
+    [(_, changed)], _ = read_seed_folder(tmp_path, cache)
+    assert changed.title == "Zweiter, längerer Titel"
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF")
+    _, errors = read_seed_folder(tmp_path, cache)
+    _, errors_again = read_seed_folder(tmp_path, cache)
+    assert [e.path.name for e in errors] == [e.path.name for e in errors_again] == ["broken.pdf"]
