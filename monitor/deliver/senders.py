@@ -75,8 +75,9 @@ class TelegramSender:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         except RetryAfter as error:
-            return SendResult("retry", retry_after_s=retry_seconds(error),
-                              error=f"429 flood control: retry after {retry_seconds(error):.0f}s")
+            seconds = retry_seconds(error)
+            return SendResult("retry", retry_after_s=seconds,
+                              error=f"429 flood control: retry after {seconds:.0f}s")
         except ChatMigrated as error:
             return SendResult("chat_moved", new_chat_id=error.new_chat_id,
                               error="group migrated to a supergroup")
