@@ -198,7 +198,7 @@ class Service:
     def _operations(self) -> None:
         admins = self.config.telegram.admins
         now = utc_now()
-        state = self.store.operations(now)
+        state = self.store.operations()
         for feed in state["failing_feeds"]:
             if feed.failing_since and now - feed.failing_since >= FEED_FAILING_NOTICE:
                 key = f"feed-failing:{feed.name}:{feed.failing_since.isoformat()}"
@@ -237,11 +237,13 @@ class Service:
 
     def stats_text(self) -> str:
         counts = self.store.stats()
-        state = self.store.operations(utc_now())
+        state = self.store.operations()
+        activity = self.store.activity(utc_now())
         lines = [f"articles: {counts['articles']}  matches: {counts['matches']}",
-                 f"outbox pending: {state['pending']}  last digest: {state['last_digest'] or '-'}",
+                 f"outbox pending: {state['pending']}  last digest: "
+                 f"{activity['last_digest'] or '-'}",
                  "matches today: " + (", ".join(f"{r['rule_id']} {r['n']}"
-                                                for r in state["matches_today"]) or "none")]
+                                                for r in activity["matches_today"]) or "none")]
         feeds = self.store.feeds()
         failing = state["failing_feeds"]
         lines.append(f"feeds: {len(feeds) - len(failing)} ok, {len(failing)} failing")

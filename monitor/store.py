@@ -816,21 +816,26 @@ class Store:
 
     # ----------------------------------------------------------------- stats
 
-    def operations(self, now: datetime) -> dict[str, Any]:
-        """What operators watch: failing feeds, outbox backlog, last digest, matches today."""
-        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    def operations(self) -> dict[str, Any]:
+        """What the minutely admin checks watch: failing feeds and the outbox backlog."""
         with self._lock:
-            q = self.db.query
             return {
                 "pending": self.pending_count(),
                 "oldest_pending": self.db.execute(
                     "SELECT min(created) FROM outbox WHERE status = 'pending'").fetchone()[0],
+                "failing_feeds": [f for f in self.feeds() if f.error_count],
+            }
+
+    def activity(self, now: datetime) -> dict[str, Any]:
+        """For admin /stats only (it reads every match of the day): last digest, matches today."""
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        with self._lock:
+            return {
                 "last_digest": self.db.execute(
                     "SELECT max(created) FROM digests").fetchone()[0],
-                "matches_today": list(q(
+                "matches_today": list(self.db.query(
                     "SELECT rule_id, count(*) AS n FROM matches WHERE created >= ? "
                     "GROUP BY rule_id ORDER BY n DESC, rule_id", [to_db_time(day_start)])),
-                "failing_feeds": [f for f in self.feeds() if f.error_count],
             }
 
     def stats(self) -> dict[str, Any]:
