@@ -235,26 +235,34 @@ _IDS, _IMPLIED, _DIRECT, _NUMBERS, _SECONDS = map(itemgetter, range(5))
 class _WordPostings(dict[str, _Postings]):
     """raw word → its postings, computed on first sight, for the words that carry rule terms;
     the others go to `irrelevant`, a set, which an article's words are first reduced by (a
-    set lookup touches less memory than a dict lookup, and most words carry no term). Both
-    are bounded."""
+    set lookup touches less memory than a dict lookup, and most words carry no term); and
+    term id → the words seen so far that carry it. All are bounded."""
 
     def __init__(self, compute: Callable[[str], _Postings], limit: int):
         super().__init__()
         self.compute = compute
         self.limit = limit
         self.irrelevant: set[str] = set()
+        self.words_of: defaultdict[int, set[str]] = defaultdict(set)   # term id → words
 
     def __missing__(self, word: str) -> _Postings:
         found = self.compute(word)
         if found is _NOTHING:
-            if len(self.irrelevant) >= self.limit:
-                self.irrelevant.clear()
             self.irrelevant.add(word)
         else:
-            if len(self) >= self.limit:
-                self.clear()
             self[word] = found
+            for term_id in found.ids:
+                self.words_of[term_id].add(word)
         return found
+
+    def trim(self) -> None:
+        """Keep the tables bounded; called between articles, never while one is matched
+        (its words must stay in `words_of` until it is done)."""
+        if len(self) >= self.limit:
+            self.clear()
+            self.words_of.clear()
+        if len(self.irrelevant) >= self.limit:
+            self.irrelevant.clear()
 
 
 class _Profile:
@@ -428,7 +436,6 @@ class _View:
 
     __slots__ = (
         "_body",
-        "_carriers",
         "_phrases",
         "_places",
         "_positions",
@@ -441,11 +448,13 @@ class _View:
         "relevant",
         "sources",
         "text",
-        "words",
+        "words_of",
     )
 
     def __init__(self, text: AnalyzedText, profile: _Profile):
+        profile.word_postings.trim()
         lookup = self.lookup = profile.word_postings.__getitem__
+        self.words_of = profile.word_postings.words_of
         self.text = text
         # One lookup of every distinct word not known to be irrelevant (a word of both fields
         # once); keep the words that carry rule terms, and their postings in the same order.
@@ -453,9 +462,8 @@ class _View:
         body = text.body.words - irrelevant
         title = text.title.words - irrelevant - body
         body_found, title_found = list(map(lookup, body)), list(map(lookup, title))
-        self.words = [*compress(body, map(_IDS, body_found)),
-                      *compress(title, map(_IDS, title_found))]
-        self.relevant = set(self.words)
+        self.relevant = set(compress(body, map(_IDS, body_found)))
+        self.relevant.update(compress(title, map(_IDS, title_found)))
         postings = self.postings = [
             *compress(body_found, map(_IDS, body_found)),
             *compress(title_found, map(_IDS, title_found))]
@@ -472,7 +480,6 @@ class _View:
         self._title: set[int] | None = None
         self._body: set[int] | None = None
         self._words: defaultdict[str, list[int]] | None = None
-        self._carriers: defaultdict[int, list[str]] | None = None
         self._positions: dict[int, list[int]] = {}
         self._places: dict[tuple[tuple[int, ...], str | None], list[_Place]] = {}
         self._phrases: dict[tuple[tuple[tuple[int, ...], ...], str | None], list[int]] = {}
@@ -496,14 +503,8 @@ class _View:
         return set(chain.from_iterable(map(_IDS, map(self.lookup, relevant))))
 
     def carriers(self, term_id: int) -> list[str]:
-        """This article's words that carry a term id."""
-        if self._carriers is None:
-            found: defaultdict[int, list[str]] = defaultdict(list)
-            for word, postings in zip(self.words, self.postings):
-                for carried in postings.ids:
-                    found[carried].append(word)
-            self._carriers = found
-        return self._carriers.get(term_id, [])
+        """This article's words that carry a term id (sorted)."""
+        return sorted(self.relevant.intersection(self.words_of.get(term_id, ())))
 
     def positions(self, term_id: int) -> list[int]:
         """Sorted positions of a term (body positions offset by BODY_OFFSET)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from monitor.matching import (
+    Analyzer,
     Engine,
     Hit,
     RuleSet,
@@ -147,3 +148,17 @@ def test_a_language_limit_is_a_clause_of_its_own():
     assert fired(ruleset, article(text="Putin", language="de")) == ["r0", "r1"]
     assert fired(ruleset, article(text="Putin", language="en")) == []
     assert fired(ruleset, article(text="Kim", language="ru")) == ["r1"]
+
+
+def test_bounded_word_tables_never_lose_a_match():
+    """The word tables are emptied when full, between articles only: an article whose words
+    overflow them is still matched with all its words."""
+    ruleset = rules('"Kim Jong Un"', "Putin NEAR/3 Einladung", "Nordkorea", "*korea AND Kim")
+    small = Engine(ruleset, Analyzer(cache_limit=3))
+    texts = ["Kim Jong Un nimmt die Einladung von Putin an, sagt Nordkorea",
+             "Putin und die Einladung an Kim Jong Un aus Nord-Korea", "Südkorea und Kim"] * 3
+    for text in texts:
+        item = article(text=text)
+        assert [m.rule_id for m in small.match(item)] == fired(ruleset, item)
+    table = small._compiled.profile("german").word_postings
+    assert len(table) <= 3 + len(set(texts[1].split()))
