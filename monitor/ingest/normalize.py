@@ -16,6 +16,7 @@ import hashlib
 import html
 import re
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import py3langid
@@ -248,6 +249,17 @@ def as_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def parse_iso_time(value: Any) -> datetime | None:
+    """ISO 8601 / RFC 3339 text as aware UTC (a date alone means midnight UTC; naive times are
+    taken as UTC); None for anything that is not such a string."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(value.strip()))
+    except ValueError:
+        return None
 
 
 def fold_for_hash(text: str) -> str:

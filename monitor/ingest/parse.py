@@ -32,6 +32,7 @@ from xml.sax import SAXException
 import feedparser
 
 from monitor.ingest.fastfeed import absolute_link, parse_fast
+from monitor.ingest.normalize import parse_iso_time
 from monitor.models import RawItem
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -284,16 +285,8 @@ def _item_from_json(entry: dict[str, Any], feed_url: str, feed_language: str | N
         text_is_html=is_html,
         url=absolute_link(feed_url, link) if link else None,
         guid=_str_or_none(guid),
-        published=_rfc3339(entry.get("date_published")) or _rfc3339(entry.get("date_modified")),
+        published=(parse_iso_time(entry.get("date_published"))
+                   or parse_iso_time(entry.get("date_modified"))),
         language=_str_or_none(entry.get("language")) or feed_language,
     )
 
-
-def _rfc3339(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

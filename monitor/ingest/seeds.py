@@ -17,13 +17,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import trafilatura
 
-from monitor.ingest.normalize import paragraphs_without_title
+from monitor.ingest.normalize import paragraphs_without_title, parse_iso_time
 from monitor.models import RawItem
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
@@ -154,7 +153,7 @@ def _html_item(data: bytes) -> RawItem:
     title = (document.title or "").strip()
     published = None
     if document.date:
-        published = _parse_time(document.date)
+        published = parse_iso_time(document.date)
     return RawItem(
         title=title,
         text=paragraphs_without_title(text, title),
@@ -215,7 +214,7 @@ def _json_record(record: Any, where: str) -> RawItem:
         fields[key] = value.strip() if value else None
     published = None
     if fields["published"]:
-        published = _parse_time(fields["published"])
+        published = parse_iso_time(fields["published"])
         if published is None:
             raise _Unreadable(f"{prefix}'published' is not an ISO 8601 time: "
                               f"{fields['published']!r}")
@@ -228,12 +227,3 @@ def _json_record(record: Any, where: str) -> RawItem:
         language=fields["language"],
         source=fields["source"],
     )
-
-
-def _parse_time(value: str) -> datetime | None:
-    """ISO 8601 (a date alone means midnight UTC); naive times are taken as UTC."""
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
