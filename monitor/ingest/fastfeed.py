@@ -26,7 +26,6 @@ import threading
 from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import Message
 from typing import Any
 from urllib.parse import urljoin
 from xml.sax.saxutils import escape
@@ -37,6 +36,7 @@ from feedparser.urls import _urljoin as feedparser_urljoin
 from feedparser.urls import make_safe_absolute_uri
 from lxml import etree
 
+from monitor.ingest.fetch import content_charset
 from monitor.models import RawItem
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -134,17 +134,9 @@ def _check_document(root: Any, body: bytes, content_type: str | None) -> None:
     info = root.getroottree().docinfo
     if info.doctype or info.internalDTD is not None:
         raise Unsupported("DOCTYPE")
-    charset = _charset(content_type)
+    charset = content_charset(content_type)
     if charset and not body.isascii() and _codec(charset) != _codec(info.encoding or "utf-8"):
         raise Unsupported("charset header disagrees with the document")
-
-
-def _charset(content_type: str | None) -> str | None:
-    if not content_type:
-        return None
-    message = Message()
-    message["content-type"] = content_type
-    return message.get_content_charset()
 
 
 def _codec(name: str) -> str:
