@@ -86,7 +86,7 @@ CP1252 = {code: bytes([code]).decode("cp1252") for code in range(0x80, 0xA0)
           if code not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)}
 _C1_CONTROLS = re.compile("[\x80-\x9f]")
 _ENTITY_IN_LINK = re.compile(r"&([A-Za-z0-9_]+);")
-_ABSOLUTE_HTTP = re.compile(r"^https?://", re.IGNORECASE)
+ABSOLUTE_HTTP = re.compile(r"^https?://", re.IGNORECASE)
 _looks_like_html = _FeedParserMixin.looks_like_html
 _parsers = threading.local()
 
@@ -489,7 +489,7 @@ class _Entry:
             raise Unsupported("both an RSS link and an Atom link")
         link = self.text_link if self.text_link is not None else self.href_link
         if link is None and self.guid and self.permalink:
-            link = self.guid if re.match(r"^https?://", self.guid, re.IGNORECASE) else None
+            link = self.guid if ABSOLUTE_HTTP.match(self.guid) else None
         text, is_html, body_element = self.body.best()
         title_element, title = self.title, self.title_value
         language = (_in_scope_language(body_element) if body_element is not None else None) \
@@ -550,7 +550,7 @@ def _feedparser_handles(prefix: str | None, local: str) -> bool:
 def absolute_link(feed_url: str, link: str) -> str:
     """A link resolved against the feed's URL; http(s) links are absolute already, and
     skipping urljoin for them saves a fifth of the parse time."""
-    if _ABSOLUTE_HTTP.match(link):
+    if ABSOLUTE_HTTP.match(link):
         return link
     try:
         return urljoin(feed_url, link)

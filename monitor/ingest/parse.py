@@ -31,7 +31,7 @@ from xml.sax import SAXException
 
 import feedparser
 
-from monitor.ingest.fastfeed import absolute_link, parse_fast
+from monitor.ingest.fastfeed import ABSOLUTE_HTTP, absolute_link, parse_fast
 from monitor.ingest.normalize import parse_iso_time
 from monitor.models import RawItem
 
@@ -207,7 +207,7 @@ def _entry_link(entry: Any, feed_url: str) -> str | None:
     if not link:
         return None
     copied_from_guid = _field(entry, "guidislink") and link == _field(entry, "id")
-    if copied_from_guid and not re.match(r"^https?://", link, re.IGNORECASE):
+    if copied_from_guid and not ABSOLUTE_HTTP.match(link):
         return None
     return absolute_link(feed_url, link)
 
