@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,11 +24,6 @@ from monitor.store import Store, from_db_time, utc_now
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
-
-@contextmanager
-def open_store(config: Config) -> Iterator[Store]:
-    with Store(config.database_path) as store:
-        yield store
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -102,7 +95,7 @@ def run(config_path: str | None, once: bool) -> None:
     Ctrl-C, and exits 0 after finishing or safely abandoning the work in flight.
     """
     config = open_config(config_path)
-    with open_store(config) as store:
+    with Store(config.database_path) as store:
         if once:
             print_report(asyncio.run(_cycle(config, store, deliver=True)))
             return
@@ -119,7 +112,7 @@ def run(config_path: str | None, once: bool) -> None:
 def ingest(config_path: str | None) -> None:
     """One ingest pass of seeds and feeds, then matching; no delivery."""
     config = open_config(config_path)
-    with open_store(config) as store:
+    with Store(config.database_path) as store:
         print_report(asyncio.run(_cycle(config, store, deliver=False)))
 
 
@@ -128,14 +121,19 @@ def feeds() -> None:
     """List, add, import and export feeds."""
 
 
+def _all_feeds(config_path: str | None) -> list[Feed]:
+    """Every stored feed, after writing the config file's feeds to the store (as `run` does)."""
+    config = open_config(config_path)
+    with Store(config.database_path) as store:
+        Pipeline(config, store).sync_configured_feeds()
+        return store.feeds()
+
+
 @feeds.command("list")
 @config_option
 def feeds_list(config_path: str | None) -> None:
     """Every feed with its interval and health."""
-    config = open_config(config_path)
-    with open_store(config) as store:
-        Pipeline(config, store).sync_configured_feeds()
-        console.print(_feed_table(store.feeds(), with_url=True))
+    console.print(_feed_table(_all_feeds(config_path), with_url=True))
 
 
 @feeds.command("add")
@@ -159,7 +157,7 @@ def feeds_add(config_path: str | None, url: str, name: str | None, interval: str
     except ConfigError as exc:
         raise click.BadParameter(str(exc)) from exc
     config = open_config(config_path)
-    with open_store(config) as store:
+    with Store(config.database_path) as store:
         feed = store.upsert_feed(Feed(
             name=name or urlsplit(url).hostname or url, url=url, interval_s=seconds,
             language=language, full_text=full_text,
@@ -181,7 +179,7 @@ def feeds_import_opml(config_path: str | None, file: str, interval: str) -> None
     except (ConfigError, OpmlError) as exc:
         raise click.ClickException(f"{file}: {exc}") from exc
     config = open_config(config_path)
-    with open_store(config) as store:
+    with Store(config.database_path) as store:
         for entry in entries:
             store.upsert_feed(Feed(name=entry.name, url=entry.url, interval_s=seconds))
     console.print(f"{len(entries)} feeds imported from {file}", highlight=False)
@@ -191,10 +189,7 @@ def feeds_import_opml(config_path: str | None, file: str, interval: str) -> None
 @config_option
 def feeds_export_opml(config_path: str | None) -> None:
     """Print all feeds as OPML."""
-    config = open_config(config_path)
-    with open_store(config) as store:
-        Pipeline(config, store).sync_configured_feeds()
-        click.echo(export_opml(store.feeds()))
+    click.echo(export_opml(_all_feeds(config_path)))
 
 
 @main.command()
@@ -205,7 +200,7 @@ def backup(config_path: str | None, target: Path) -> None:
     if target.exists():
         raise click.ClickException(f"{target} exists; choose a new file")
     config = open_config(config_path)
-    with open_store(config) as store:
+    with Store(config.database_path) as store:
         store.backup(target)
     console.print(f"backup written: {target}", highlight=False)
 
@@ -215,7 +210,7 @@ def backup(config_path: str | None, target: Path) -> None:
 def stats(config_path: str | None) -> None:
     """Articles by language and feed, feed health, matches and the outbox."""
     config = open_config(config_path)
-    with open_store(config) as store:
+    with Store(config.database_path) as store:
         counts = store.stats()
         feed_list = store.feeds()
     console.print(f"[bold]{counts['articles']}[/bold] articles, "
@@ -292,7 +287,7 @@ def digest(config_path: str | None, chat_id: int | None, all_chats: bool, dry_ru
         raise click.UsageError("--out takes a .html or .md file")
     config = open_config(config_path)
     now = utc_now()
-    with open_store(config) as store:
+    with Store(config.database_path) as store:
         pipeline = Pipeline(config, store)
         chats = {c["chat_id"]: c for c in store.digest_chats()}
         wanted = list(chats) if all_chats else [chat_id]
@@ -342,7 +337,7 @@ def summarize(config_path: str | None, article_id: int | None, file_path: Path |
         language = language or detect_language(f"{title}\n{text}")
     else:
         config = open_config(config_path)
-        with open_store(config) as store:
+        with Store(config.database_path) as store:
             article = store.article(article_id)
         if article is None:
             raise click.ClickException(f"no article with id {article_id}")
