@@ -17,6 +17,7 @@ from monitor.config import Config, ConfigError
 from monitor.deliver.outbox import Dispatcher
 from monitor.deliver.senders import ConsoleSender, open_sender
 from monitor.ingest.opml import OpmlError, export_opml, parse_opml
+from monitor.logs import NOISY_LOGGERS, setup_logging
 from monitor.models import Article, Feed
 from monitor.pipeline import CycleReport, Pipeline
 from monitor.rules_cli import rules_group, search_command
@@ -35,8 +36,8 @@ def main(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # httpx logs every request URL at INFO; URLs of the Bot API carry the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in NOISY_LOGGERS:
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 main.add_command(rules_group, "rules")
@@ -99,7 +100,6 @@ def run(config_path: str | None, once: bool) -> None:
         if once:
             print_report(asyncio.run(_cycle(config, store, deliver=True)))
             return
-        from monitor.logs import setup_logging
         from monitor.service import Service
 
         service = Service(config, store)

@@ -12,6 +12,10 @@ import logging
 import sys
 import time
 
+# Loggers held at WARNING by every entry point: httpx logs every request URL at INFO, and
+# Bot API URLs carry the token.
+NOISY_LOGGERS = ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater")
+
 
 class RedactSecrets(logging.Filter):
     def __init__(self, secrets: list[str]):
@@ -41,6 +45,5 @@ def setup_logging(level: int = logging.INFO, secrets: list[str] | None = None) -
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs every request URL at INFO, and Bot API URLs carry the token.
-    for noisy in ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater"):
+    for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
