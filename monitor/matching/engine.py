@@ -535,6 +535,7 @@ class _View:
         if self._words is not None:
             return self._words
         found: defaultdict[str, list[int]] = defaultdict(list)
+        out_of_order = set()     # words found in a chunk of several words: sorted at the end
         for field, offset in ((self.text.title, 0), (self.text.body, BODY_OFFSET)):
             relevant = self.relevant.intersection(field.words)
             if not relevant:
@@ -555,10 +556,14 @@ class _View:
                 for step, token in enumerate(info.tokens):
                     if token in relevant:
                         found[token].append(start + step)
+                        out_of_order.add(token)
                 for joined, first, last in info.joins:
                     if joined in relevant:
                         found[joined] += (start + first, start + last)
+                        out_of_order.add(joined)
                 shift += len(info.tokens) - 1
+        for word in out_of_order:
+            found[word].sort()
         self._words = found
         return found
 
@@ -573,13 +578,11 @@ class _View:
         return found
 
     def _where(self, ids: tuple[int, ...], field: str | None) -> list[_Place]:
+        positions = self.positions_any(ids)
         words = sorted(set(chain.from_iterable(map(self.carriers, ids))))
-        words_at = self.word_positions()
         if len(words) == 1:
-            positions = words_at[words[0]]
             title_words = body_words = (words[0].casefold(),)
         else:
-            positions = sorted(set(chain.from_iterable(map(words_at.__getitem__, words))))
             title_words, body_words = (
                 tuple(dict.fromkeys(map(str.casefold, filter(present.__contains__, words))))
                 for present in (self.text.title.words, self.text.body.words))
@@ -799,15 +802,14 @@ class _Matcher:
 
 
 def _phrase_places(view: _View, spans: list[Span]) -> list[_Place]:
-    found: dict[str, tuple[set[int], dict[str, None]]] = {}
+    """One place per occurrence of a phrase: its field, its positions and words there."""
+    found = []
     for start, end in spans:
         field, offset = ("title", 0) if start < BODY_OFFSET else ("body", BODY_OFFSET)
-        positions, words = found.setdefault(field, (set(), {}))
-        positions.update(range(start - offset, end - offset + 1))
-        tokens = getattr(view.text, field).tokens
-        words.update(dict.fromkeys(t.casefold() for t in tokens[start - offset:end - offset + 1]))
-    return [(field, tuple(sorted(positions)), tuple(words))
-            for field, (positions, words) in found.items()]
+        tokens = getattr(view.text, field).tokens[start - offset:end - offset + 1]
+        found.append((field, range(start - offset, end - offset + 1),
+                      tuple(map(str.casefold, tokens))))
+    return found
 
 
 # ------------------------------------------------------------------------------ engine
@@ -848,17 +850,10 @@ class Engine:
         """The rules the presearch picks (for benchmarks and debugging): those matched by
         their index clause alone, and the candidates for the second-clause check."""
         profile = self._compiled.profile(text.profile)
-        view = _View(text, profile)
-        picked = self._candidates(profile, view).union(self._direct(profile, view))
+        postings = _View(text, profile).postings
+        picked = set(profile.always).union(chain.from_iterable(map(_NUMBERS, postings)),
+                                           chain.from_iterable(map(_DIRECT, postings)))
         return [self._compiled.rules[n] for n in sorted(picked)]
-
-    @staticmethod
-    def _direct(profile: _Profile, view: _View) -> set[int]:
-        return set().union(*map(profile.direct.get, view.ids, repeat(())))
-
-    @staticmethod
-    def _candidates(profile: _Profile, view: _View) -> set[int]:
-        return set(profile.always).union(*map(profile.index.get, view.ids, repeat(())))
 
     def _matched(self, profile: _Profile, view: _View) -> list[int]:
         """Numbers of the matching rules, in rule order. The second-clause check that every

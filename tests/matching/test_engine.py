@@ -162,3 +162,10 @@ def test_bounded_word_tables_never_lose_a_match():
         assert [m.rule_id for m in small.match(item)] == fired(ruleset, item)
     table = small._compiled.profile("german").word_postings
     assert len(table) <= 3 + len(set(texts[1].split()))
+
+
+def test_hit_positions_are_in_text_order_when_a_chunk_holds_several_words():
+    """A joined compound is found after the other words of its chunk; its positions are
+    still reported in order."""
+    [match] = Engine(rules("kimjong")).match(article(text="x kim-jong·kimjong y"))
+    assert [hit.positions for hit in match.hits] == [(1, 2, 3)]
