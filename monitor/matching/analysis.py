@@ -61,6 +61,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import accumulate, chain, compress, count, filterfalse, repeat
+from typing import TypeVar
 
 import Stemmer
 
@@ -255,26 +256,36 @@ class Chunk:
         return frozenset((*self.tokens, *(joined for joined, _, _ in self.joins)))
 
 
-class _ChunkCache(dict[str, Chunk]):
-    def __init__(self, limit: int):
+T = TypeVar("T")
+
+
+class _Cache(dict[str, T]):
+    """str → value computed on first sight; emptied when full (a bounded memo)."""
+
+    def __init__(self, compute: Callable[[str], T], limit: int):
         super().__init__()
+        self.compute = compute
         self.limit = limit
 
-    def __missing__(self, chunk: str) -> Chunk:
+    def __missing__(self, key: str) -> T:
         if len(self) >= self.limit:
             self.clear()
-        tokens: list[str] = []
-        joins = []
-        for match in _words_pattern(chunk).findall(chunk):
-            parts = split_compound(match)
-            if len(parts) > 1:
-                joins.append(("".join(parts), len(tokens), len(tokens) + len(parts) - 1))
-            tokens.extend(parts)
-        found = self[chunk] = Chunk(tuple(tokens), tuple(joins))
+        found = self[key] = self.compute(key)
         return found
 
 
-_CHUNKS = _ChunkCache(200_000)
+def _chunk(chunk: str) -> Chunk:
+    tokens: list[str] = []
+    joins = []
+    for match in _words_pattern(chunk).findall(chunk):
+        parts = split_compound(match)
+        if len(parts) > 1:
+            joins.append(("".join(parts), len(tokens), len(tokens) + len(parts) - 1))
+        tokens.extend(parts)
+    return Chunk(tuple(tokens), tuple(joins))
+
+
+_CHUNKS = _Cache(_chunk, 200_000)
 
 
 @dataclass(frozen=True)
@@ -371,21 +382,6 @@ class AnalyzedText:
     sources: frozenset[str]
 
 
-class _FormsCache(dict[str, tuple[str, str]]):
-    """raw word → (exact, stem) for one stemmer profile; bounded, filled on first sight."""
-
-    def __init__(self, compute: Callable[[str], tuple[str, str]], limit: int):
-        super().__init__()
-        self.compute = compute
-        self.limit = limit
-
-    def __missing__(self, raw: str) -> tuple[str, str]:
-        if len(self) >= self.limit:
-            self.clear()
-        forms = self[raw] = self.compute(raw)
-        return forms
-
-
 def exact_form(raw: str) -> str:
     """Steps 1, 3 and 4 for one word."""
     return fold(unicodedata.normalize("NFKC", raw).casefold())
@@ -397,13 +393,13 @@ class Analyzer:
 
     def __init__(self, cache_limit: int = 500_000):
         self.cache_limit = cache_limit
-        self._caches: dict[str | None, _FormsCache] = {}
+        self._caches: dict[str | None, _Cache[tuple[str, str]]] = {}
 
-    def cache(self, profile: str | None) -> _FormsCache:
+    def cache(self, profile: str | None) -> _Cache[tuple[str, str]]:
         found = self._caches.get(profile)
         if found is None:
             stem = Stemmer.Stemmer(profile, 0).stemWord if profile else None
-            found = self._caches[profile] = _FormsCache(
+            found = self._caches[profile] = _Cache(
                 lambda raw: self._compute(stem, raw), self.cache_limit)
         return found
 
@@ -438,11 +434,11 @@ class Analyzer:
         every joined compound at its positions, as an analyser hands them to an index
         (rules-language.md: forms and positions); returns the number of tokens."""
         forms = self.cache(analyzed.profile).__getitem__
-        count = 0
-        for field in (analyzed.title, analyzed.body):
-            count += len(list(map(forms, field.tokens)))
-            count += len([(forms(joined), first, last) for joined, first, last in field.joins])
-        return count
+        tokens = 0
+        for text in (analyzed.title, analyzed.body):
+            tokens += len(list(map(forms, text.tokens)))
+            tokens += len([(forms(joined), first, last) for joined, first, last in text.joins])
+        return tokens
 
 
 ANALYZER = Analyzer()
