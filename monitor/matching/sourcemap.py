@@ -34,6 +34,9 @@ class SourceMap:
         for line in self.lines[:-1]:
             self.line_starts.append(self.line_starts[-1] + len(line) + 1)
         self.blocks = self._blocks()
+        # indexes in self.blocks of the [[rules]] headers, built once: rule_block and
+        # example_block run per rule and per example, and a scan each time was quadratic
+        self._rules = [n for n, b in enumerate(self.blocks) if b.name == "rules" and b.array]
 
     def _blocks(self) -> list[Block]:
         headers: list[tuple[int, str, bool]] = []
@@ -56,20 +59,16 @@ class SourceMap:
     # ---------------------------------------------------------------- finding blocks
 
     def rule_block(self, rule: int) -> Block | None:
-        rules = [b for b in self.blocks if b.name == "rules" and b.array]
-        return rules[rule] if rule < len(rules) else None
+        return self.blocks[self._rules[rule]] if rule < len(self._rules) else None
 
     def example_block(self, rule: int, example: int) -> Block | None:
-        owner = self.rule_block(rule)
-        if owner is None:
+        if rule >= len(self._rules):
             return None
-        following = self.blocks[self.blocks.index(owner) + 1:]
-        examples = []
-        for block in following:
-            if block.name == "rules" and block.array:
-                break
-            if block.name == "rules.examples" and block.array:
-                examples.append(block)
+        start = self._rules[rule] + 1
+        following = rule % len(self._rules) + 1       # the next rule, negative `rule` too
+        end = self._rules[following] if following < len(self._rules) else len(self.blocks)
+        examples = [block for block in self.blocks[start:end]
+                    if block.name == "rules.examples" and block.array]
         return examples[example] if example < len(examples) else None
 
     def entity_block(self, entity_id: str) -> Block | None:
