@@ -109,6 +109,9 @@ WORD: /[^\s()"“”„«»@\-][^\s()"“”„«»]*/
 """
 
 _PARSER = Lark(GRAMMAR, parser="lalr", lexer="basic", maybe_placeholders=False)
+# Lexing alone: a Lark without a parser keeps its lexer, while _PARSER.lex() builds a new one
+# on every call (lark 1.3). Same terminals, same token stream.
+_LEXER = Lark(GRAMMAR, parser=None, lexer="basic")
 
 
 # ------------------------------------------------------------------------------ the tree
@@ -240,7 +243,7 @@ def _check_tokens(text: str) -> int:
     terms = 0
     previous = ""
     try:
-        for token in _PARSER.lex(text):
+        for token in _LEXER.lex(text):
             if token.type == "LPAR":
                 depth += 1
                 if depth > MAX_NESTING:
@@ -302,7 +305,7 @@ def _syntax_error(exc: UnexpectedInput, text: str) -> QuerySyntaxError:
 def _open_paren_column(text: str) -> int:
     """Column (in its line) of the last '(' left open."""
     opened: list[int] = []
-    for token in _PARSER.lex(text):
+    for token in _LEXER.lex(text):
         if token.type == "LPAR":
             opened.append(token.start_pos)
         elif token.type == "RPAR" and opened:
