@@ -200,10 +200,10 @@ class QuerySyntaxError(ValueError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        line_text = self.text.split("\n")[self.line - 1].replace("\t", " ")
         where = (f"column {self.column}" if "\n" not in self.text
                  else f"line {self.line}, column {self.column}")
-        return f"{self.message} ({where})\n{line_text}\n{' ' * (self.column - 1)}^"
+        line_text = self.text.split("\n")[self.line - 1]
+        return f"{self.message} ({where})\n{caret_lines(line_text, self.column)}"
 
 
 def caret_lines(line_text: str, column: int) -> str:
