@@ -175,7 +175,6 @@ class Near:
 
 
 Node = Term | Phrase | Lang | Source | And | Or | Not | Near
-POSITIONAL = (Term, Phrase, Or, Near)
 
 
 @dataclass(frozen=True)
@@ -506,10 +505,6 @@ def _flatten(kind: type, children: list[Node]) -> tuple[Node, ...]:
     for child in children:
         flat.extend(child.children if isinstance(child, kind) else (child,))
     return tuple(flat)
-
-
-def _relabel(node: Node, label: str) -> Node:
-    return replace(node, label=label)
 
 
 def _positional(node: Node) -> bool:
