@@ -430,15 +430,15 @@ class _View:
     body); word positions and hits on demand.
 
     Positions come from one walk over the text that records where each relevant word (one
-    that carries a rule term) occurs, and `carriers` inverts word → term ids for this article;
-    both only when a phrase, a NEAR or a hit first needs them.
+    that carries a rule term) occurs, when a phrase, a NEAR or a hit first needs them; a
+    term's words come from the table's term → words index.
     """
 
     __slots__ = (
         "_body",
         "_phrases",
         "_places",
-        "_positions",
+        "_terms",
         "_title",
         "_words",
         "ids",
@@ -480,7 +480,7 @@ class _View:
         self._title: set[int] | None = None
         self._body: set[int] | None = None
         self._words: defaultdict[str, list[int]] | None = None
-        self._positions: dict[int, list[int]] = {}
+        self._terms: dict[int, tuple[list[str], list[int]]] = {}
         self._places: dict[tuple[tuple[int, ...], str | None], list[_Place]] = {}
         self._phrases: dict[tuple[tuple[tuple[int, ...], ...], str | None], list[int]] = {}
 
@@ -502,22 +502,22 @@ class _View:
         relevant = self.relevant.intersection(field.words)
         return set(chain.from_iterable(map(_IDS, map(self.lookup, relevant))))
 
-    def carriers(self, term_id: int) -> list[str]:
-        """This article's words that carry a term id (sorted)."""
-        return sorted(self.relevant.intersection(self.words_of.get(term_id, ())))
-
-    def positions(self, term_id: int) -> list[int]:
-        """Sorted positions of a term (body positions offset by BODY_OFFSET)."""
-        found = self._positions.get(term_id)
+    def term(self, term_id: int) -> tuple[list[str], list[int]]:
+        """This article's words that carry a term id (sorted), and the term's positions
+        (sorted; body ones offset by BODY_OFFSET); worked out once per term and article."""
+        found = self._terms.get(term_id)
         if found is None:
-            words = self.carriers(term_id)
+            words = sorted(self.relevant.intersection(self.words_of.get(term_id, ())))
             words_at = self.word_positions()
             if len(words) == 1:
-                found = words_at[words[0]]
+                positions = words_at[words[0]]
             else:
-                found = sorted(set(chain.from_iterable(map(words_at.__getitem__, words))))
-            self._positions[term_id] = found
+                positions = sorted(set(chain.from_iterable(map(words_at.__getitem__, words))))
+            found = self._terms[term_id] = (words, positions)
         return found
+
+    def positions(self, term_id: int) -> list[int]:
+        return self.term(term_id)[1]
 
     def positions_any(self, ids: tuple[int, ...]) -> list[int]:
         if len(ids) == 1:
@@ -578,8 +578,11 @@ class _View:
         return found
 
     def _where(self, ids: tuple[int, ...], field: str | None) -> list[_Place]:
-        positions = self.positions_any(ids)
-        words = sorted(set(chain.from_iterable(map(self.carriers, ids))))
+        if len(ids) == 1:
+            words, positions = self.term(ids[0])
+        else:
+            positions = self.positions_any(ids)
+            words = sorted({word for term_id in ids for word in self.term(term_id)[0]})
         if len(words) == 1:
             title_words = body_words = (words[0].casefold(),)
         else:
