@@ -217,19 +217,18 @@ def _templates(node: Node) -> Iterable[Template]:
 
 class _Postings(NamedTuple):
     """What a word (or the article's language, or a source name) brings to the presearch:
-    the term ids it carries, the ids of the second clauses those satisfy, the rules they
-    decide alone, and the candidate rules with the ids of their second clauses. One record per word, so that an article costs one table lookup per
-    distinct word and none per term."""
+    the term ids it carries; those ids with the ids of the second clauses they satisfy; and
+    the candidate rules with the ids of their second clauses. One record per word, so that
+    an article costs one table lookup per distinct word and none per term."""
 
     ids: tuple[int, ...]
-    implied: tuple[int, ...]
-    direct: tuple[int, ...]
+    present: tuple[int, ...]
     numbers: tuple[int, ...]
     seconds: tuple[int, ...]
 
 
-_NOTHING = _Postings((), (), (), (), ())
-_IDS, _IMPLIED, _DIRECT, _NUMBERS, _SECONDS = map(itemgetter, range(5))
+_NOTHING = _Postings((), (), (), ())
+_IDS, _PRESENT, _NUMBERS, _SECONDS = map(itemgetter, range(4))
 
 
 class _WordPostings(dict[str, _Postings]):
@@ -276,12 +275,11 @@ class _Profile:
         for rule in compiled.rules:
             for template in _templates(rule.query.root):
                 self.resolve(template)
-        # Rules that their index clause decides alone match through `direct`; the others are
-        # candidates through `index` (or `always`), filtered by their second clause, which
-        # `seconds` holds parallel to `index` so that the filter touches no rule objects.
-        # A second clause of several terms gets an id of its own that every word carrying
-        # one of them also carries (`implied`): the filter is one set lookup per candidate.
-        self.direct: dict[int, list[int]] = {}
+        # Rules are candidates through `index` (or `always`), filtered by their second clause,
+        # which `seconds` holds parallel to `index` so that the filter touches no rule
+        # objects; a rule of one clause has `any_term`, which every article has. A second
+        # clause of several terms gets an id of its own that every word carrying one of them
+        # also carries (`implied`): the filter is one set lookup per candidate.
         self.index: dict[int, list[int]] = {}
         self.seconds: dict[int, list[int]] = {}
         self.always: list[int] = []
@@ -293,13 +291,9 @@ class _Profile:
                 self.always.append(number)
                 continue
             second = self._clause_id(plan.second) if plan.second else compiled.any_term
-            direct = plan.decided and plan.second is None
             for term_id in dict.fromkeys(i for t in plan.index for i in self.resolve(t)):
-                if direct:
-                    self.direct.setdefault(term_id, []).append(number)
-                else:
-                    self.index.setdefault(term_id, []).append(number)
-                    self.seconds.setdefault(term_id, []).append(second)
+                self.index.setdefault(term_id, []).append(number)
+                self.seconds.setdefault(term_id, []).append(second)
         self.matchers: list[_Matcher | None] = [None] * len(compiled.rules)
         self.tests: list[Test | None] = [None] * len(compiled.rules)
         self._shared: dict[tuple[int, ...], _Postings] = {(): _NOTHING}
@@ -324,8 +318,8 @@ class _Profile:
             def gather(table: dict[int, list[Any]]) -> tuple[Any, ...]:
                 return tuple(chain.from_iterable(table.get(i, ()) for i in ids))
             found = self._shared[ids] = _Postings(
-                ids, tuple(dict.fromkeys(gather(self.implied))),
-                gather(self.direct), gather(self.index), gather(self.seconds))
+                ids, tuple(dict.fromkeys((*ids, *gather(self.implied)))),
+                gather(self.index), gather(self.seconds))
         return found
 
     def resolve(self, template: Template) -> tuple[int, ...]:
@@ -472,8 +466,7 @@ class _View:
             if (term_id := keys.get(key)) is not None:
                 postings.append(profile.postings((term_id,)))
         # The term ids, and for the presearch those of the multi-term second clauses.
-        self.ids = set(chain.from_iterable(map(_IDS, postings)))
-        self.ids.update(chain.from_iterable(map(_IMPLIED, postings)))
+        self.ids = set(chain.from_iterable(map(_PRESENT, postings)))
         self.ids.add(profile.compiled.any_term)
         self.lang = text.language
         self.sources = text.sources
@@ -850,12 +843,11 @@ class Engine:
         return self._results(profile, view, matched)
 
     def candidates(self, text: AnalyzedText) -> list[Rule]:
-        """The rules the presearch picks (for benchmarks and debugging): those matched by
-        their index clause alone, and the candidates for the second-clause check."""
+        """The rules the presearch picks (for benchmarks and debugging): the candidates for
+        the second-clause check, and the rules checked for every article."""
         profile = self._compiled.profile(text.profile)
         postings = _View(text, profile).postings
-        picked = set(profile.always).union(chain.from_iterable(map(_NUMBERS, postings)),
-                                           chain.from_iterable(map(_DIRECT, postings)))
+        picked = set(profile.always).union(chain.from_iterable(map(_NUMBERS, postings)))
         return [self._compiled.rules[n] for n in sorted(picked)]
 
     def _matched(self, profile: _Profile, view: _View) -> list[int]:
@@ -867,11 +859,11 @@ class Engine:
         seconds = chain.from_iterable(map(_SECONDS, postings))
         passed = set(compress(numbers, map(view.ids.__contains__, seconds)))
         passed.update(profile.always)
-        matched = set(chain.from_iterable(map(_DIRECT, postings)))
         decided, tests = profile.decided, profile.tests
+        matched = []
         for number in passed:
             if decided[number] or (tests[number] or profile.test(number))(view):
-                matched.add(number)
+                matched.append(number)
         return sorted(matched)
 
     @staticmethod
