@@ -338,20 +338,6 @@ _SPECIAL_LEADS = (b"\xe3", b"\xe4", b"\xe5", b"\xe6", b"\xe7", b"\xe8", b"\xe9",
                   b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")
 
 
-# Typographic quotes, dashes and the ellipsis separate words like spaces do; made spaces
-# they leave "„angenommen“" and "Kim’s" plain chunks for str.split (a chunk of several words
-# costs a pattern match and a Python step wherever positions are worked out).
-_TYPOGRAPHIC = tuple(char.encode() for char in "“”„‘’‚–—…«»‹›")
-
-
-def _typographic_as_spaces(data: bytes) -> bytes:
-    if b"\xe2\x80" in data or b"\xc2\xab" in data or b"\xc2\xbb" in data:
-        for sequence in _TYPOGRAPHIC:
-            if sequence in data:
-                data = data.replace(sequence, b" ")
-    return data
-
-
 def analyse_field(text: str) -> FieldText:
     text = prepare(text)
     data = text.encode("utf-8", "surrogatepass")
@@ -360,8 +346,7 @@ def analyse_field(text: str) -> FieldText:
         # Han and kana are words of one character: whitespace does not delimit words.
         chunks = _words_pattern(text).findall(text)
     else:
-        chunks = _typographic_as_spaces(data).translate(_ASCII_SEPARATORS).decode(
-            "utf-8", "surrogatepass").split()
+        chunks = data.translate(_ASCII_SEPARATORS).decode("utf-8", "surrogatepass").split()
     words = set(chunks)
     impure = {}
     for chunk in list(filterfalse(str.isalnum, words)):
