@@ -17,10 +17,10 @@ most two, the presearch decides it; the others are verified by their test.
 
 An article becomes the set of term ids it contains (its words' exact and stemmed forms, the
 wildcards they match, its language and source names). The rules indexed under those ids
-that one clause decides match at once; the other candidates are filtered by their second
-clause in one C-level pass; the survivors that are not decided call their test. The result
-is exactly what evaluating every rule on every article gives (a property test proves it
-against evaluate.py).
+are the candidates; they are filtered by their second clause in one C-level pass (a rule of
+one clause has one every article satisfies); the survivors that are not decided call their
+test. The result is exactly what evaluating every rule on every article gives (a property
+test proves it against evaluate.py).
 
 Terms are integer ids. Stems depend on the article's language, so the index is built per
 stemmer profile, lazily, the first time an article of that profile arrives. Wildcards are
