@@ -425,14 +425,15 @@ class _View:
 
     Positions come from one walk over the text that records where each relevant word (one
     that carries a rule term) occurs, when a phrase, a NEAR or a hit first needs them; a
-    term's words come from the table's term → words index.
+    term's words (its carriers) come from the table's term → words index.
     """
 
     __slots__ = (
         "_body",
+        "_carriers",
         "_phrases",
         "_places",
-        "_terms",
+        "_positions",
         "_title",
         "_words",
         "ids",
@@ -473,7 +474,8 @@ class _View:
         self._title: set[int] | None = None
         self._body: set[int] | None = None
         self._words: defaultdict[str, list[int]] | None = None
-        self._terms: dict[int, tuple[list[str], list[int]]] = {}
+        self._carriers: dict[int, list[str]] = {}
+        self._positions: dict[int, list[int]] = {}
         self._places: dict[tuple[tuple[int, ...], str | None], list[_Place]] = {}
         self._phrases: dict[tuple[tuple[tuple[int, ...], ...], str | None], list[int]] = {}
 
@@ -495,22 +497,26 @@ class _View:
         relevant = self.relevant.intersection(field.words)
         return set(chain.from_iterable(map(_IDS, map(self.lookup, relevant))))
 
-    def term(self, term_id: int) -> tuple[list[str], list[int]]:
-        """This article's words that carry a term id (sorted), and the term's positions
-        (sorted; body ones offset by BODY_OFFSET); worked out once per term and article."""
-        found = self._terms.get(term_id)
+    def carriers(self, term_id: int) -> list[str]:
+        """This article's words that carry a term id (sorted); once per term and article."""
+        found = self._carriers.get(term_id)
         if found is None:
-            words = sorted(self.relevant.intersection(self.words_of.get(term_id, ())))
-            words_at = self.word_positions()
-            if len(words) == 1:
-                positions = words_at[words[0]]
-            else:
-                positions = sorted(set(chain.from_iterable(map(words_at.__getitem__, words))))
-            found = self._terms[term_id] = (words, positions)
+            found = self._carriers[term_id] = sorted(
+                self.relevant.intersection(self.words_of.get(term_id, ())))
         return found
 
     def positions(self, term_id: int) -> list[int]:
-        return self.term(term_id)[1]
+        """Sorted positions of a term (body ones offset by BODY_OFFSET); once per term."""
+        found = self._positions.get(term_id)
+        if found is None:
+            found = self._positions[term_id] = self._positions_of(self.carriers(term_id))
+        return found
+
+    def _positions_of(self, words: list[str]) -> list[int]:
+        words_at = self.word_positions()
+        if len(words) == 1:
+            return words_at[words[0]]
+        return sorted(set(chain.from_iterable(map(words_at.__getitem__, words))))
 
     def positions_any(self, ids: tuple[int, ...]) -> list[int]:
         if len(ids) == 1:
@@ -571,11 +577,11 @@ class _View:
         return found
 
     def _where(self, ids: tuple[int, ...], field: str | None) -> list[_Place]:
-        if len(ids) == 1:
-            words, positions = self.term(ids[0])
-        else:
-            positions = self.positions_any(ids)
-            words = sorted({word for term_id in ids for word in self.term(term_id)[0]})
+        # By words, not by ids: a bare word's stem and own form are two ids that mostly the
+        # same words carry.
+        words = (self.carriers(ids[0]) if len(ids) == 1
+                 else sorted(set(chain.from_iterable(map(self.carriers, ids)))))
+        positions = self._positions_of(words)
         if len(words) == 1:
             title_words = body_words = (words[0].casefold(),)
         else:
