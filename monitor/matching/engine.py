@@ -419,9 +419,17 @@ _COMPILED: weakref.WeakKeyDictionary[RuleSet, _Compiled] = weakref.WeakKeyDictio
 
 # ------------------------------------------------------------------------ verification
 
-class _View:
+HitKey = tuple[str, tuple[int, ...], str | None]      # (label, term ids, field) of a word term
+
+
+class _View(dict[HitKey, tuple[Hit, ...]]):
     """One article as the verifier sees it: the term ids it has (in all, in the title, in the
     body); word positions and hits on demand.
+
+    The view is also the memo of hits: (label, ids, field) of a one-word term → its hits,
+    made on first ask. The rules that match an article share terms, and a rule's hits are
+    then one C-level lookup per term. (A separate memo object pointing back at the view
+    would make every article's objects a reference cycle for the collector to find.)
 
     Positions come from one walk over the text that records where each relevant word (one
     that carries a rule term) occurs, when a phrase, a NEAR or a hit first needs them; a
@@ -434,6 +442,7 @@ class _View:
         "_phrases",
         "_places",
         "_positions",
+        "_word_places",
         "_title",
         "_words",
         "ids",
@@ -477,7 +486,13 @@ class _View:
         self._carriers: dict[int, list[str]] = {}
         self._positions: dict[int, list[int]] = {}
         self._places: dict[tuple[tuple[int, ...], str | None], list[_Place]] = {}
+        self._word_places: dict[str, list[_Place]] = {}
         self._phrases: dict[tuple[tuple[tuple[int, ...], ...], str | None], list[int]] = {}
+
+    def __missing__(self, key: HitKey) -> tuple[Hit, ...]:
+        label, ids, field = key
+        found = self[key] = tuple(_new_hit((label, *place)) for place in self.where(ids, field))
+        return found
 
     @property
     def title(self) -> set[int]:
@@ -578,23 +593,29 @@ class _View:
 
     def _where(self, ids: tuple[int, ...], field: str | None) -> list[_Place]:
         # By words, not by ids: a bare word's stem and own form are two ids that mostly the
-        # same words carry.
+        # same words carry; and most terms have one word in an article, whose places are
+        # worked out once.
         words = (self.carriers(ids[0]) if len(ids) == 1
                  else sorted(set(chain.from_iterable(map(self.carriers, ids)))))
-        positions = self._positions_of(words)
         if len(words) == 1:
-            title_words = body_words = (words[0].casefold(),)
-        else:
-            title_words, body_words = (
-                tuple(dict.fromkeys(map(str.casefold, filter(present.__contains__, words))))
-                for present in (self.text.title.words, self.text.body.words))
-        cut = bisect_left(positions, BODY_OFFSET)
-        found = []
-        if cut and field != "body":
-            found.append(("title", tuple(positions[:min(cut, MAX_HIT_POSITIONS)]), title_words))
-        if cut < len(positions) and field != "title":
-            body = positions[cut:cut + MAX_HIT_POSITIONS]
-            found.append(("body", tuple(map(sub, body, repeat(BODY_OFFSET))), body_words))
+            places = self.word_places(words[0])
+            return places if field is None else [p for p in places if p[0] == field]
+        if not words:
+            return []
+        positions = self._positions_of(words)
+        title_words, body_words = (
+            tuple(dict.fromkeys(map(str.casefold, filter(present.__contains__, words))))
+            for present in (self.text.title.words, self.text.body.words))
+        return [place for place in _places(positions, title_words, body_words)
+                if field is None or place[0] == field]
+
+    def word_places(self, word: str) -> list[_Place]:
+        """Where one relevant word occurs, per field; once per word and article."""
+        found = self._word_places.get(word)
+        if found is None:
+            folded = (word.casefold(),)
+            found = self._word_places[word] = _places(self.word_positions()[word], folded,
+                                                      folded)
         return found
 
     def phrase_starts(self, slots: tuple[tuple[int, ...], ...], field: str | None) -> list[int]:
@@ -621,6 +642,19 @@ def _in_field(position: int, field: str | None) -> bool:
     if field is None:
         return True
     return (position < BODY_OFFSET) == (field == "title")
+
+
+def _places(positions: list[int], title_words: tuple[str, ...],
+            body_words: tuple[str, ...]) -> list[_Place]:
+    """Sorted positions (body ones offset) as places: (field, positions there, words)."""
+    cut = bisect_left(positions, BODY_OFFSET)
+    found = []
+    if cut:
+        found.append(("title", tuple(positions[:min(cut, MAX_HIT_POSITIONS)]), title_words))
+    if cut < len(positions):
+        body = positions[cut:cut + MAX_HIT_POSITIONS]
+        found.append(("body", tuple(map(sub, body, repeat(BODY_OFFSET))), body_words))
+    return found
 
 
 def _near(left: list[Span], right: list[Span], distance: int) -> list[Span]:
@@ -784,11 +818,11 @@ class _Matcher:
 
     def hits(self, view: _View) -> tuple[Hit, ...]:
         """Every positive term that occurs, per field: positions and the article's words."""
-        found: list[Hit] = []
+        found = tuple(chain.from_iterable(map(view.__getitem__, self.simple)))
+        if not self.grouped:
+            return found
+        more: list[Hit] = []
         where = view.where
-        for label, ids, field in self.simple:
-            for place in where(ids, field):
-                found.append(_new_hit((label, *place)))
         for label, group in self.grouped:
             merged: dict[str, tuple[set[int], dict[str, None]]] = {}
             for leaf, ids, spans in group:
@@ -798,9 +832,9 @@ class _Matcher:
                     positions, seen = merged.setdefault(name, (set(), {}))
                     positions.update(at)
                     seen.update(dict.fromkeys(words))
-            found += [Hit(label, field, tuple(sorted(positions)[:MAX_HIT_POSITIONS]),
-                          tuple(words)) for field, (positions, words) in merged.items()]
-        return tuple(found)
+            more += [Hit(label, field, tuple(sorted(positions)[:MAX_HIT_POSITIONS]),
+                         tuple(words)) for field, (positions, words) in merged.items()]
+        return found + tuple(more)
 
 
 def _phrase_places(view: _View, spans: list[Span]) -> list[_Place]:
