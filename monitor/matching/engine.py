@@ -35,10 +35,15 @@ first needs it) in which the word terms of an AND or OR are a single issuperset/
 the article's id set; phrases and NEAR call closures over word positions, which one walk over
 the text finds when first needed. Hits (which term matched where, for the stored match) are
 worked out once per term per article, since the rules that match one article share terms.
+
+Python's cycle collector is kept off the hot path: a large index is frozen once built (the
+collector would otherwise walk its millions of objects in every full collection), and the
+collector is paused while an article is matched, which makes no reference cycles.
 """
 
 from __future__ import annotations
 
+import gc
 import threading
 import weakref
 from bisect import bisect_left, bisect_right
@@ -72,6 +77,7 @@ from monitor.matching.rules import Rule, RuleSet
 from monitor.models import Article
 
 MAX_HIT_POSITIONS = 50
+FREEZE_FROM = 1_000      # rules: from here on, a built index is kept out of the collector's sight
 
 Span = tuple[int, int]
 Test = Callable[["_View"], bool]
@@ -411,7 +417,47 @@ class _Compiled:
                 found = self.profiles.get(name)
                 if found is None:
                     found = self.profiles[name] = _Profile(self, name)
+                    if len(self.rules) >= FREEZE_FROM:
+                        _out_of_collectors_sight()
         return found
+
+
+def _out_of_collectors_sight() -> None:
+    """Move what the process holds now, the index just built among it, out of the reach of
+    Python's cycle collector.
+
+    A large index is millions of long-lived objects (100,000 rules: about 2.8 million), and
+    the collector walks all of them in every full collection, which matching triggers about
+    once per thousand articles: at 100,000 rules that was a quarter of the matching time.
+    Frozen objects are still freed by reference counting; what was frozen before (an
+    earlier index, which may hold cycles) is unfrozen and collected first, so a reload
+    leaves nothing behind.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
+class _CollectorPaused:
+    """Python's cycle collector is paused while one article is matched (unless it is off
+    anyway, or paused by a match in another thread).
+
+    Matching makes a few hundred to a few thousand short-lived containers per article (the
+    view, hits, matches) and no reference cycles, so refcounting frees them all; but the
+    collector, which runs every 700 new containers, would walk the article's live working set
+    again and again while it is matched (measured: a tenth of matching time at 100,000
+    rules). Paused, it runs right after the article if it is due, when that set is gone."""
+
+    __slots__ = ("paused",)
+
+    def __enter__(self) -> None:
+        self.paused = gc.isenabled()
+        if self.paused:
+            gc.disable()
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.paused:
+            gc.enable()
 
 
 _COMPILED: weakref.WeakKeyDictionary[RuleSet, _Compiled] = weakref.WeakKeyDictionary()
@@ -867,12 +913,14 @@ class Engine:
         self._compiled = compiled
 
     def match(self, article: Article) -> list[RuleMatch]:
-        return self.match_analyzed(self.analyzer.analyse(article))
+        with _CollectorPaused():
+            return self.match_analyzed(self.analyzer.analyse(article))
 
     def match_analyzed(self, text: AnalyzedText) -> list[RuleMatch]:
-        profile = self._compiled.profile(text.profile)
-        view = _View(text, profile)
-        return self._results(profile, view, self._matched(profile, view))
+        with _CollectorPaused():
+            profile = self._compiled.profile(text.profile)
+            view = _View(text, profile)
+            return self._results(profile, view, self._matched(profile, view))
 
     def match_without_presearch(self, article: Article) -> list[RuleMatch]:
         """Every rule tested, no index: the baseline the benchmark compares with."""

@@ -169,3 +169,50 @@ def test_hit_positions_are_in_text_order_when_a_chunk_holds_several_words():
     still reported in order."""
     [match] = Engine(rules("kimjong")).match(article(text="x kim-jong·kimjong y"))
     assert [hit.positions for hit in match.hits] == [(1, 2, 3)]
+
+
+def test_matching_leaves_no_reference_cycles_and_the_collector_as_it_was():
+    """Matching pauses the cycle collector for each article; that is only sound if it makes
+    no cycles (refcounting must free everything), and it must hand the collector back."""
+    import gc
+
+    engine = Engine(rules('"Kim Jong Un" AND title:Kim', "Putin OR Moskau*", "NOT Trump"))
+    seed = seed_article()
+    assert engine.match(seed)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(3):
+            engine.match(seed)
+        assert gc.collect() == 0          # nothing unreachable: no cycles were made
+        engine.match(seed)
+        assert not gc.isenabled()         # a caller's choice to keep it off is respected
+    finally:
+        gc.enable()
+    engine.match(seed)
+    assert gc.isenabled()
+
+
+def test_a_large_index_is_frozen_and_a_replaced_one_is_freed():
+    """From FREEZE_FROM rules on, the built index is moved out of the collector's sight
+    (gc.freeze); building the next one unfreezes and collects, so a reload leaks nothing."""
+    import gc
+    import weakref
+
+    from monitor.matching.engine import _COMPILED, FREEZE_FROM
+
+    def large(word: str) -> RuleSet:
+        return RuleSet(tuple(make_rule(f"r{n}", f"{word}{n} OR Putin", ENTITIES)
+                             for n in range(FREEZE_FROM)), ENTITIES)
+
+    try:
+        first = large("alpha")
+        assert Engine(first).match(article(text="Putin"))
+        assert gc.get_freeze_count() > 0
+        old_index = weakref.ref(_COMPILED[first])
+        del first
+        second = large("beta")
+        assert Engine(second).match(article(text="Putin"))
+        assert old_index() is None
+    finally:
+        gc.unfreeze()
