@@ -46,6 +46,7 @@ from __future__ import annotations
 import gc
 import threading
 import weakref
+from array import array
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -115,6 +116,7 @@ class RuleMatch(NamedTuple):
 
 
 _Place = tuple[str, tuple[int, ...], tuple[str, ...]]    # a Hit without its term
+HitKey = tuple[str, tuple[int, ...], str | None]      # (label, term ids, field) of a word term
 # NamedTuple's own __new__ is Python code; these build the same tuples in C (hot path).
 _new_hit = partial(tuple.__new__, Hit)
 _new_match = partial(tuple.__new__, RuleMatch)
@@ -301,6 +303,11 @@ class _Profile:
                 self.index.setdefault(term_id, []).append(number)
                 self.seconds.setdefault(term_id, []).append(second)
         self.matchers: list[_Matcher | None] = [None] * len(compiled.rules)
+        # (label, ids, field) of the one-word terms of the rules compiled so far, by number:
+        # a view's memo of hits is keyed by these numbers, which hash without touching the
+        # rule's objects (cold in the CPU caches on a large rule set).
+        self.hit_specs: list[HitKey] = []
+        self._hit_numbers: dict[HitKey, int] = {}
         self.tests: list[Test | None] = [None] * len(compiled.rules)
         self._shared: dict[tuple[int, ...], _Postings] = {(): _NOTHING}
         self.word_postings = _WordPostings(lambda word: self.postings(self._ids_of(word)),
@@ -324,8 +331,8 @@ class _Profile:
             def gather(table: dict[int, list[Any]]) -> tuple[Any, ...]:
                 return tuple(chain.from_iterable(table.get(i, ()) for i in ids))
             found = self._shared[ids] = _Postings(
-                ids, tuple(dict.fromkeys((*ids, *gather(self.implied)))),
-                gather(self.index), gather(self.seconds))
+                ids, array("i", dict.fromkeys((*ids, *gather(self.implied)))),
+                array("i", gather(self.index)), array("i", gather(self.seconds)))
         return found
 
     def resolve(self, template: Template) -> tuple[int, ...]:
@@ -363,7 +370,15 @@ class _Profile:
     def matcher(self, number: int) -> _Matcher:
         found = self.matchers[number]
         if found is None:
-            found = self.matchers[number] = _Matcher(self.compiled.rules[number], self)
+            with self.compiled.lock:      # hit_number() must not interleave
+                found = self.matchers[number] = _Matcher(self.compiled.rules[number], self)
+        return found
+
+    def hit_number(self, spec: HitKey) -> int:
+        found = self._hit_numbers.get(spec)
+        if found is None:
+            found = self._hit_numbers[spec] = len(self.hit_specs)
+            self.hit_specs.append(spec)
         return found
 
     def test(self, number: int) -> Test:
@@ -398,7 +413,7 @@ class _Compiled:
         self.suffix_lengths = sorted({len(f) for f in self.suffixes})
         self.infix_lengths = sorted({len(f) for f in self.infixes})
         self.profiles: dict[str | None, _Profile] = {}
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
 
     def intern(self, key: str, kind: str, form: str) -> int:
         found = self.keys.get(key)
@@ -413,7 +428,7 @@ class _Compiled:
     def profile(self, name: str | None) -> _Profile:
         found = self.profiles.get(name)
         if found is None:
-            with self._lock:
+            with self.lock:
                 found = self.profiles.get(name)
                 if found is None:
                     found = self.profiles[name] = _Profile(self, name)
@@ -465,15 +480,12 @@ _COMPILED: weakref.WeakKeyDictionary[RuleSet, _Compiled] = weakref.WeakKeyDictio
 
 # ------------------------------------------------------------------------ verification
 
-HitKey = tuple[str, tuple[int, ...], str | None]      # (label, term ids, field) of a word term
-
-
-class _View(dict[HitKey, tuple[Hit, ...]]):
+class _View(dict[int, tuple[Hit, ...]]):
     """One article as the verifier sees it: the term ids it has (in all, in the title, in the
     body); word positions and hits on demand.
 
-    The view is also the memo of hits: (label, ids, field) of a one-word term → its hits,
-    made on first ask. The rules that match an article share terms, and a rule's hits are
+    The view is also the memo of hits: the number of a one-word term's (label, ids, field)
+    in `_Profile.hit_specs` → its hits, made on first ask. The rules that match an article share terms, and a rule's hits are
     then one C-level lookup per term. (A separate memo object pointing back at the view
     would make every article's objects a reference cycle for the collector to find.)
 
@@ -491,6 +503,7 @@ class _View(dict[HitKey, tuple[Hit, ...]]):
         "_word_places",
         "_title",
         "_words",
+        "hit_specs",
         "ids",
         "lang",
         "lookup",
@@ -505,6 +518,7 @@ class _View(dict[HitKey, tuple[Hit, ...]]):
         profile.word_postings.trim()
         lookup = self.lookup = profile.word_postings.__getitem__
         self.words_of = profile.word_postings.words_of
+        self.hit_specs = profile.hit_specs
         self.text = text
         # One lookup of every distinct word not known to be irrelevant (a word of both fields
         # once); keep the words that carry rule terms, and their postings in the same order.
@@ -535,8 +549,8 @@ class _View(dict[HitKey, tuple[Hit, ...]]):
         self._word_places: dict[str, list[_Place]] = {}
         self._phrases: dict[tuple[tuple[tuple[int, ...], ...], str | None], list[int]] = {}
 
-    def __missing__(self, key: HitKey) -> tuple[Hit, ...]:
-        label, ids, field = key
+    def __missing__(self, key: int) -> tuple[Hit, ...]:
+        label, ids, field = self.hit_specs[key]
         found = self[key] = tuple(_new_hit((label, *place)) for place in self.where(ids, field))
         return found
 
@@ -736,8 +750,8 @@ class _Matcher:
             if not negated and isinstance(leaf, (Term, Phrase)):
                 ids = self._slots(leaf)[0] if isinstance(leaf, Term) else ()
                 groups.setdefault(leaf.label, []).append((leaf, ids, self._spans(leaf)))
-        # A label with one word term is the common case: (label, ids, field).
-        self.simple = tuple((label, group[0][1], group[0][0].field)
+        # A label with one word term is the common case: its (label, ids, field), numbered.
+        self.simple = tuple(profile.hit_number((label, group[0][1], group[0][0].field))
                             for label, group in groups.items()
                             if len(group) == 1 and isinstance(group[0][0], Term))
         self.grouped = tuple((label, tuple(group)) for label, group in groups.items()
@@ -956,8 +970,16 @@ class Engine:
 
     @staticmethod
     def _results(profile: _Profile, view: _View, numbers: Iterable[int]) -> list[RuleMatch]:
-        matchers = profile.matchers
-        return [(matchers[n] or profile.matcher(n)).result(view) for n in numbers]
+        """The matches with their hits. Most matching rules have word terms only, whose hits
+        are the view's memo entries: for them, the match is made here in one step."""
+        matchers, hits = profile.matchers, view.__getitem__
+        found = []
+        for number in numbers:
+            matcher = matchers[number] or profile.matcher(number)
+            found.append(matcher.result(view) if matcher.grouped else _new_match(
+                (matcher.rule_id, matcher.version,
+                 tuple(chain.from_iterable(map(hits, matcher.simple))))))
+        return found
 
 
 def match_articles(engine: Engine, articles: list[Article]) -> list[dict[str, Any]]:
