@@ -551,7 +551,7 @@ class _View(dict[int, tuple[Hit, ...]]):
 
     def __missing__(self, key: int) -> tuple[Hit, ...]:
         label, ids, field = self.hit_specs[key]
-        found = self[key] = tuple(_new_hit((label, *place)) for place in self.where(ids, field))
+        found = self[key] = tuple(map(_new_hit, map((label,).__add__, self._where(ids, field))))
         return found
 
     @property
@@ -655,8 +655,12 @@ class _View(dict[int, tuple[Hit, ...]]):
         # By words, not by ids: a bare word's stem and own form are two ids that mostly the
         # same words carry; and most terms have one word in an article, whose places are
         # worked out once.
-        words = (self.carriers(ids[0]) if len(ids) == 1
-                 else sorted(set(chain.from_iterable(map(self.carriers, ids)))))
+        carriers = self.carriers
+        words = carriers(ids[0])
+        for other in ids[1:]:
+            more = carriers(other)
+            if more and more != words:
+                words = sorted({*words, *more})
         if len(words) == 1:
             places = self.word_places(words[0])
             return places if field is None else [p for p in places if p[0] == field]
