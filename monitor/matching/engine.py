@@ -49,7 +49,7 @@ import weakref
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from itertools import chain, compress, count, repeat
 from operator import itemgetter, sub
@@ -227,12 +227,13 @@ class _Postings(NamedTuple):
     """What a word (or the article's language, or a source name) brings to the presearch:
     the term ids it carries; those ids with the ids of the second clauses they satisfy; and
     the candidate rules with the ids of their second clauses. One record per word, so that
-    an article costs one table lookup per distinct word and none per term."""
+    an article costs one table lookup per distinct word and none per term. The last three
+    are int arrays: compact, and read without touching an int object per entry."""
 
     ids: tuple[int, ...]
-    present: tuple[int, ...]
-    numbers: tuple[int, ...]
-    seconds: tuple[int, ...]
+    present: Sequence[int]
+    numbers: Sequence[int]
+    seconds: Sequence[int]
 
 
 _NOTHING = _Postings((), (), (), ())
@@ -371,7 +372,9 @@ class _Profile:
         found = self.matchers[number]
         if found is None:
             with self.compiled.lock:      # hit_number() must not interleave
-                found = self.matchers[number] = _Matcher(self.compiled.rules[number], self)
+                found = self.matchers[number]
+                if found is None:
+                    found = self.matchers[number] = _Matcher(self.compiled.rules[number], self)
         return found
 
     def hit_number(self, spec: HitKey) -> int:
@@ -442,8 +445,8 @@ def _out_of_collectors_sight() -> None:
     Python's cycle collector.
 
     A large index is millions of long-lived objects (100,000 rules: about 2.8 million), and
-    the collector walks all of them in every full collection, which matching triggers about
-    once per thousand articles: at 100,000 rules that was a quarter of the matching time.
+    the collector walks all of them in every full collection, which matching triggered
+    about once per 1,500 articles: at 100,000 rules that was a quarter of the matching time.
     Frozen objects are still freed by reference counting; what was frozen before (an
     earlier index, which may hold cycles) is unfrozen and collected first, so a reload
     leaves nothing behind.
@@ -485,9 +488,10 @@ class _View(dict[int, tuple[Hit, ...]]):
     body); word positions and hits on demand.
 
     The view is also the memo of hits: the number of a one-word term's (label, ids, field)
-    in `_Profile.hit_specs` → its hits, made on first ask. The rules that match an article share terms, and a rule's hits are
-    then one C-level lookup per term. (A separate memo object pointing back at the view
-    would make every article's objects a reference cycle for the collector to find.)
+    in `_Profile.hit_specs` → its hits, made on first ask. The rules that match an article
+    share terms, and a rule's hits are then one C-level lookup per term. (A separate memo
+    object pointing back at the view would make every article's objects a reference cycle,
+    which only the cycle collector could free.)
 
     Positions come from one walk over the text that records where each relevant word (one
     that carries a rule term) occurs, when a phrase, a NEAR or a hit first needs them; a
