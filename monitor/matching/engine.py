@@ -228,7 +228,7 @@ class _Postings(NamedTuple):
     the term ids it carries; those ids with the ids of the second clauses they satisfy; and
     the candidate rules with the ids of their second clauses. One record per word, so that
     an article costs one table lookup per distinct word and none per term. The last three
-    are int arrays: compact, and read without touching an int object per entry."""
+    are int arrays: compact, read sequentially (an int is made per entry read)."""
 
     ids: tuple[int, ...]
     present: Sequence[int]
@@ -277,7 +277,9 @@ class _Profile:
     """The index for one stemmer profile (stems differ between languages)."""
 
     def __init__(self, compiled: _Compiled, profile: str | None):
-        self.compiled = compiled
+        # No reference cycles in an index (back references are weak), so that reference
+        # counting frees a replaced index even when it was frozen (_out_of_collectors_sight).
+        self.compiled: _Compiled = weakref.proxy(compiled)
         self.profile = profile
         analyzer = compiled.analyzer
         self.resolve_cache: dict[Template, tuple[int, ...]] = {}
@@ -311,7 +313,8 @@ class _Profile:
         self._hit_numbers: dict[HitKey, int] = {}
         self.tests: list[Test | None] = [None] * len(compiled.rules)
         self._shared: dict[tuple[int, ...], _Postings] = {(): _NOTHING}
-        self.word_postings = _WordPostings(lambda word: self.postings(self._ids_of(word)),
+        me = weakref.proxy(self)
+        self.word_postings = _WordPostings(lambda word: me.postings(me._ids_of(word)),
                                            analyzer.cache_limit)
 
     def _clause_id(self, clause: Clause) -> int:
@@ -447,9 +450,11 @@ def _out_of_collectors_sight() -> None:
     A large index is millions of long-lived objects (100,000 rules: about 2.8 million), and
     the collector walks all of them in every full collection, which matching triggered
     about once per 1,500 articles: at 100,000 rules that was a quarter of the matching time.
-    Frozen objects are still freed by reference counting; what was frozen before (an
-    earlier index, which may hold cycles) is unfrozen and collected first, so a reload
-    leaves nothing behind.
+    Frozen objects are still freed by reference counting, and an index has no reference
+    cycles, so a replaced index is freed as soon as it is dropped, frozen or not. What was
+    frozen before is unfrozen and collected first; still, freezing takes everything alive
+    at that moment with it (the event loop's objects too), and whatever of that later
+    becomes cyclic garbage waits for the next large build.
     """
     gc.unfreeze()
     gc.collect()
@@ -751,7 +756,7 @@ class _Matcher:
     def __init__(self, rule: Rule, profile: _Profile):
         self.rule = rule
         self.rule_id, self.version = rule.id, rule.version
-        self.profile = profile
+        self.profile: _Profile = weakref.proxy(profile)
         # Positive words and phrases, grouped by label (an entity's aliases share one).
         groups: dict[str, list[tuple[Term | Phrase, tuple[int, ...], Spans]]] = {}
         for leaf, negated in leaves(rule.query.root):
