@@ -691,6 +691,23 @@ class _View(dict[int, tuple[Hit, ...]]):
                                                       folded)
         return found
 
+    def phrase_places(self, slots: tuple[tuple[int, ...], ...],
+                      field: str | None) -> list[_Place]:
+        """One place per occurrence of a phrase: its field, positions and words there. The
+        word at each position is the one that carries that word's ids of the phrase there
+        (so a hyphenated compound that matches one word of a phrase is that word)."""
+        words_at = self.word_positions()
+        carriers = self.carriers
+        found = []
+        for start in self.phrase_starts(slots, field):
+            words = tuple(
+                next(word for term_id in ids for word in carriers(term_id)
+                     if position in words_at[word]).casefold()
+                for position, ids in enumerate(slots, start))
+            name, offset = ("title", 0) if start < BODY_OFFSET else ("body", BODY_OFFSET)
+            found.append((name, tuple(range(start - offset, start - offset + len(slots))), words))
+        return found
+
     def phrase_starts(self, slots: tuple[tuple[int, ...], ...], field: str | None) -> list[int]:
         """Positions where a phrase starts (its words at consecutive positions); cached."""
         key = (slots, field)
@@ -758,11 +775,13 @@ class _Matcher:
         self.rule_id, self.version = rule.id, rule.version
         self.profile: _Profile = weakref.proxy(profile)
         # Positive words and phrases, grouped by label (an entity's aliases share one).
-        groups: dict[str, list[tuple[Term | Phrase, tuple[int, ...], Spans]]] = {}
+        # A term comes with its ids, a phrase with its slots.
+        groups: dict[str, list[tuple[Term | Phrase, Any]]] = {}
         for leaf, negated in leaves(rule.query.root):
             if not negated and isinstance(leaf, (Term, Phrase)):
-                ids = self._slots(leaf)[0] if isinstance(leaf, Term) else ()
-                groups.setdefault(leaf.label, []).append((leaf, ids, self._spans(leaf)))
+                slots = self._slots(leaf)
+                groups.setdefault(leaf.label, []).append(
+                    (leaf, slots[0] if isinstance(leaf, Term) else slots))
         # A label with one word term is the common case: its (label, ids, field), numbered.
         self.simple = tuple(profile.hit_number((label, group[0][1], group[0][0].field))
                             for label, group in groups.items()
@@ -895,12 +914,12 @@ class _Matcher:
         if not self.grouped:
             return found
         more: list[Hit] = []
-        where = view.where
+        where, phrase_places = view.where, view.phrase_places
         for label, group in self.grouped:
             merged: dict[str, tuple[set[int], dict[str, None]]] = {}
-            for leaf, ids, spans in group:
+            for leaf, ids in group:
                 places = (where(ids, leaf.field) if isinstance(leaf, Term)
-                          else _phrase_places(view, spans(view)))
+                          else phrase_places(ids, leaf.field))
                 for name, at, words in places:
                     positions, seen = merged.setdefault(name, (set(), {}))
                     positions.update(at)
@@ -908,17 +927,6 @@ class _Matcher:
             more += [Hit(label, field, tuple(sorted(positions)[:MAX_HIT_POSITIONS]),
                          tuple(words)) for field, (positions, words) in merged.items()]
         return found + tuple(more)
-
-
-def _phrase_places(view: _View, spans: list[Span]) -> list[_Place]:
-    """One place per occurrence of a phrase: its field, its positions and words there."""
-    found = []
-    for start, end in spans:
-        field, offset = ("title", 0) if start < BODY_OFFSET else ("body", BODY_OFFSET)
-        tokens = getattr(view.text, field).tokens[start - offset:end - offset + 1]
-        found.append((field, range(start - offset, end - offset + 1),
-                      tuple(map(str.casefold, tokens))))
-    return found
 
 
 # ------------------------------------------------------------------------------ engine

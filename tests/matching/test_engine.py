@@ -68,6 +68,17 @@ def test_hits_say_which_term_matched_where():
     assert not any(h.term == "-Trump" or h.term == "Trump" for h in match.hits)
 
 
+def test_phrase_hits_name_the_words_that_matched_at_each_position():
+    ruleset = rules('"Nordkorea Raketen"', '"Nord Korea"', '"Kim Jong Un"')
+    text = "Die Nord-Korea Raketen. KIM Jong-Un sprach. Nord-Korea Raketen."
+    found = {m.rule_id: m.hits for m in Engine(ruleset).match(article(text=text))}
+    # The joined compound sits at its last part's position when the phrase goes on from it.
+    assert found["r0"] == (Hit('"Nordkorea Raketen"', "body", (2, 3, 9, 10),
+                               ("nordkorea", "raketen")),)
+    assert found["r1"] == (Hit('"Nord Korea"', "body", (1, 2, 8, 9), ("nord", "korea")),)
+    assert found["r2"] == (Hit('"Kim Jong Un"', "body", (4, 5, 6), ("kim", "jong", "un")),)
+
+
 def test_hits_name_the_joined_compound_that_matched():
     [match] = Engine(rules("Nordkorea")).match(article(text="die Nord-Korea Krise"))
     assert match.hits == (Hit("Nordkorea", "body", (1, 2), ("nordkorea",)),)
