@@ -533,12 +533,13 @@ class _View(dict[int, tuple[Hit, ...]]):
         irrelevant = profile.word_postings.irrelevant
         body = text.body.words - irrelevant
         title = text.title.words - irrelevant - body
-        body_found, title_found = list(map(lookup, body)), list(map(lookup, title))
-        self.relevant = set(compress(body, map(_IDS, body_found)))
-        self.relevant.update(compress(title, map(_IDS, title_found)))
-        postings = self.postings = [
-            *compress(body_found, map(_IDS, body_found)),
-            *compress(title_found, map(_IDS, title_found))]
+        known = len(irrelevant)
+        postings = self.postings = [*map(lookup, body), *map(lookup, title)]
+        self.relevant = body
+        body.update(title)
+        if len(irrelevant) != known:      # words seen for the first time that carry no term
+            body.difference_update(irrelevant)
+            postings[:] = filter(_IDS, postings)
         keys = profile.compiled.keys
         for key in ("lang:" + text.language, *("source:" + s for s in text.sources)):
             if (term_id := keys.get(key)) is not None:
@@ -663,17 +664,16 @@ class _View(dict[int, tuple[Hit, ...]]):
         # By words, not by ids: a bare word's stem and own form are two ids that mostly the
         # same words carry; and most terms have one word in an article, whose places are
         # worked out once.
-        carriers = self.carriers
-        words = carriers(ids[0])
+        words_of, relevant = self.words_of, self.relevant
+        found = relevant.intersection(words_of.get(ids[0], ()))
         for other in ids[1:]:
-            more = carriers(other)
-            if more and more != words:
-                words = sorted({*words, *more})
-        if len(words) == 1:
-            places = self.word_places(words[0])
+            found.update(relevant.intersection(words_of.get(other, ())))
+        if len(found) == 1:
+            places = self.word_places(*found)
             return places if field is None else [p for p in places if p[0] == field]
-        if not words:
+        if not found:
             return []
+        words = sorted(found)
         positions = self._positions_of(words)
         title_words, body_words = (
             tuple(dict.fromkeys(map(str.casefold, filter(present.__contains__, words))))
