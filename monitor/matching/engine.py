@@ -52,7 +52,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from itertools import chain, compress, count, repeat
-from operator import itemgetter, sub
+from operator import add, itemgetter, sub
 from typing import Any, NamedTuple
 
 from monitor.matching.analysis import (
@@ -503,6 +503,7 @@ class _View(dict[int, tuple[Hit, ...]]):
     """
 
     __slots__ = (
+        "_at",
         "_body",
         "_carriers",
         "_phrases",
@@ -510,7 +511,6 @@ class _View(dict[int, tuple[Hit, ...]]):
         "_positions",
         "_word_places",
         "_title",
-        "_words",
         "hit_specs",
         "ids",
         "lang",
@@ -551,7 +551,7 @@ class _View(dict[int, tuple[Hit, ...]]):
         self.sources = text.sources
         self._title: set[int] | None = None
         self._body: set[int] | None = None
-        self._words: defaultdict[str, list[int]] | None = None
+        self._at: tuple[dict[str, list[int]], dict[str, list[int]]] | None = None
         self._carriers: dict[int, list[str]] = {}
         self._positions: dict[int, list[int]] = {}
         self._places: dict[tuple[tuple[int, ...], str | None], list[_Place]] = {}
@@ -597,57 +597,61 @@ class _View(dict[int, tuple[Hit, ...]]):
         return found
 
     def _positions_of(self, words: list[str]) -> list[int]:
-        words_at = self.word_positions()
         if len(words) == 1:
-            return words_at[words[0]]
-        return sorted(set(chain.from_iterable(map(words_at.__getitem__, words))))
+            return self._absolute(words[0])
+        return sorted(set(chain.from_iterable(map(self._absolute, words))))
+
+    def _absolute(self, word: str) -> list[int]:
+        """A word's positions in both fields, body ones offset by BODY_OFFSET."""
+        title_at, body_at = self.field_positions()
+        in_title, in_body = title_at.get(word, []), body_at.get(word)
+        return [*in_title, *map(add, in_body, repeat(BODY_OFFSET))] if in_body else in_title
 
     def positions_any(self, ids: tuple[int, ...]) -> list[int]:
         if len(ids) == 1:
             return self.positions(ids[0])
         return sorted(set(chain.from_iterable(map(self.positions, ids))))
 
-    def word_positions(self) -> dict[str, list[int]]:
-        """Positions (sorted; body ones offset by BODY_OFFSET) of every relevant word, found
-        in one walk over the text when first needed.
+    def field_positions(self) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+        """Positions (sorted, within the field) of every relevant word, in the title and in
+        the body, found in one walk over the text when first needed."""
+        if self._at is None:
+            self._at = (self._walk(self.text.title), self._walk(self.text.body))
+        return self._at
 
-        Walks the field's chunks, not its words: one C-level scan finds the chunks that are
-        relevant words or that hold several words (whose count shifts later positions), and
-        only those are looked at in Python.
-        """
-        if self._words is not None:
-            return self._words
+    def _walk(self, field: FieldText) -> dict[str, list[int]]:
+        """Walks the field's chunks, not its words: one C-level scan finds the chunks that
+        are relevant words or that hold several words (whose count shifts later positions),
+        and only those are looked at in Python."""
         found: defaultdict[str, list[int]] = defaultdict(list)
+        relevant = self.relevant.intersection(field.words)
+        if not relevant:
+            return found
+        chunks, impure = field.chunks, field.impure
+        if not impure:
+            for index in compress(count(), map(relevant.__contains__, chunks)):
+                found[chunks[index]].append(index)
+            return found
         out_of_order = set()     # words found in a chunk of several words: sorted at the end
-        for field, offset in ((self.text.title, 0), (self.text.body, BODY_OFFSET)):
-            relevant = self.relevant.intersection(field.words)
-            if not relevant:
+        shift = 0
+        for index in compress(count(), map(relevant.union(impure).__contains__, chunks)):
+            chunk = chunks[index]
+            info = impure.get(chunk)
+            if info is None:
+                found[chunk].append(index + shift)
                 continue
-            chunks, impure = field.chunks, field.impure
-            if not impure:
-                for index in compress(count(offset), map(relevant.__contains__, chunks)):
-                    found[chunks[index - offset]].append(index)
-                continue
-            shift = offset
-            for index in compress(count(), map(relevant.union(impure).__contains__, chunks)):
-                chunk = chunks[index]
-                info = impure.get(chunk)
-                if info is None:
-                    found[chunk].append(index + shift)
-                    continue
-                start = index + shift
-                for step, token in enumerate(info.tokens):
-                    if token in relevant:
-                        found[token].append(start + step)
-                        out_of_order.add(token)
-                for joined, first, last in info.joins:
-                    if joined in relevant:
-                        found[joined] += (start + first, start + last)
-                        out_of_order.add(joined)
-                shift += len(info.tokens) - 1
+            start = index + shift
+            for step, token in enumerate(info.tokens):
+                if token in relevant:
+                    found[token].append(start + step)
+                    out_of_order.add(token)
+            for joined, first, last in info.joins:
+                if joined in relevant:
+                    found[joined] += (start + first, start + last)
+                    out_of_order.add(joined)
+            shift += len(info.tokens) - 1
         for word in out_of_order:
             found[word].sort()
-        self._words = found
         return found
 
     def where(self, ids: tuple[int, ...], field: str | None) -> list[_Place]:
@@ -685,9 +689,13 @@ class _View(dict[int, tuple[Hit, ...]]):
         """Where one relevant word occurs, per field; once per word and article."""
         found = self._word_places.get(word)
         if found is None:
+            title_at, body_at = self.field_positions()
             folded = (word.casefold(),)
-            found = self._word_places[word] = _places(self.word_positions()[word], folded,
-                                                      folded)
+            found = self._word_places[word] = []
+            if at := title_at.get(word):
+                found.append(("title", tuple(at[:MAX_HIT_POSITIONS]), folded))
+            if at := body_at.get(word):
+                found.append(("body", tuple(at[:MAX_HIT_POSITIONS]), folded))
         return found
 
     def phrase_places(self, slots: tuple[tuple[int, ...], ...],
@@ -695,16 +703,17 @@ class _View(dict[int, tuple[Hit, ...]]):
         """One place per occurrence of a phrase: its field, positions and words there. The
         word at each position is the one that carries that word's ids of the phrase there
         (so a hyphenated compound that matches one word of a phrase is that word)."""
-        words_at = self.word_positions()
         carriers = self.carriers
         found = []
         for start in self.phrase_starts(slots, field):
+            name, offset = ("title", 0) if start < BODY_OFFSET else ("body", BODY_OFFSET)
+            at = self.field_positions()[offset and 1]
+            positions = tuple(range(start - offset, start - offset + len(slots)))
             words = tuple(
                 next(word for term_id in ids for word in carriers(term_id)
-                     if position in words_at[word]).casefold()
-                for position, ids in enumerate(slots, start))
-            name, offset = ("title", 0) if start < BODY_OFFSET else ("body", BODY_OFFSET)
-            found.append((name, tuple(range(start - offset, start - offset + len(slots))), words))
+                     if position in at.get(word, ())).casefold()
+                for position, ids in zip(positions, slots))
+            found.append((name, positions, words))
         return found
 
     def phrase_starts(self, slots: tuple[tuple[int, ...], ...], field: str | None) -> list[int]:
