@@ -27,7 +27,7 @@ is shared, so the best pass is the least disturbed one):
   with the engine's own compiled matchers but no presearch (all rules, on a few articles);
 - a check that the engine and the reference evaluator agree (1,000 rules, 10 articles).
 
-    .venv/bin/python bench/match.py [--rules 1000,10000,100000] [--repeat 3] [--seed 1]
+    .venv/bin/python bench/match.py [--rules 1000,10000,100000] [--repeat 5] [--seed 1]
 
 Targets on the project machine: >= 3,000 articles/s at 1k rules, >= 1,500 at 10k, >= 300 at
 100k, and at 10k rules at least half the throughput of analysis alone.
@@ -206,7 +206,7 @@ def per_article_seconds(function, articles: list[Article]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rules", default="1000,10000,100000")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--naive-sample", type=int, default=6,
                         help="articles used to time naive evaluation")
