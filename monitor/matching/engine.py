@@ -506,6 +506,7 @@ class _View(dict[int, tuple[Hit, ...]]):
         "_at",
         "_body",
         "_carriers",
+        "_phrase_places",
         "_phrases",
         "_places",
         "_positions",
@@ -557,6 +558,8 @@ class _View(dict[int, tuple[Hit, ...]]):
         self._places: dict[tuple[tuple[int, ...], str | None], list[_Place]] = {}
         self._word_places: dict[str, list[_Place]] = {}
         self._phrases: dict[tuple[tuple[tuple[int, ...], ...], str | None], list[int]] = {}
+        self._phrase_places: dict[tuple[tuple[tuple[int, ...], ...], str | None],
+                                  list[_Place]] = {}
 
     def __missing__(self, key: int) -> tuple[Hit, ...]:
         label, ids, field = self.hit_specs[key]
@@ -678,12 +681,15 @@ class _View(dict[int, tuple[Hit, ...]]):
         if not found:
             return []
         words = sorted(found)
-        positions = self._positions_of(words)
-        title_words, body_words = (
-            tuple(dict.fromkeys(map(str.casefold, filter(present.__contains__, words))))
-            for present in (self.text.title.words, self.text.body.words))
-        return [place for place in _places(positions, title_words, body_words)
-                if field is None or place[0] == field]
+        places = []
+        for name, at in zip(("title", "body"), self.field_positions()):
+            if field is None or field == name:
+                present = [word for word in words if word in at]
+                if present:
+                    positions = sorted(set(chain.from_iterable(map(at.__getitem__, present))))
+                    places.append((name, tuple(positions[:MAX_HIT_POSITIONS]),
+                                   tuple(dict.fromkeys(map(str.casefold, present)))))
+        return places
 
     def word_places(self, word: str) -> list[_Place]:
         """Where one relevant word occurs, per field; once per word and article."""
@@ -702,7 +708,16 @@ class _View(dict[int, tuple[Hit, ...]]):
                       field: str | None) -> list[_Place]:
         """One place per occurrence of a phrase: its field, positions and words there. The
         word at each position is the one that carries that word's ids of the phrase there
-        (so a hyphenated compound that matches one word of a phrase is that word)."""
+        (so a hyphenated compound that matches one word of a phrase is that word). Worked
+        out once per phrase and article: entities share their aliases between rules."""
+        key = (slots, field)
+        found = self._phrase_places.get(key)
+        if found is None:
+            found = self._phrase_places[key] = self._phrase_occurrences(slots, field)
+        return found
+
+    def _phrase_occurrences(self, slots: tuple[tuple[int, ...], ...],
+                            field: str | None) -> list[_Place]:
         carriers = self.carriers
         found = []
         for start in self.phrase_starts(slots, field):
@@ -740,19 +755,6 @@ def _in_field(position: int, field: str | None) -> bool:
     if field is None:
         return True
     return (position < BODY_OFFSET) == (field == "title")
-
-
-def _places(positions: list[int], title_words: tuple[str, ...],
-            body_words: tuple[str, ...]) -> list[_Place]:
-    """Sorted positions (body ones offset) as places: (field, positions there, words)."""
-    cut = bisect_left(positions, BODY_OFFSET)
-    found = []
-    if cut:
-        found.append(("title", tuple(positions[:min(cut, MAX_HIT_POSITIONS)]), title_words))
-    if cut < len(positions):
-        body = positions[cut:cut + MAX_HIT_POSITIONS]
-        found.append(("body", tuple(map(sub, body, repeat(BODY_OFFSET))), body_words))
-    return found
 
 
 def _near(left: list[Span], right: list[Span], distance: int) -> list[Span]:
