@@ -226,17 +226,18 @@ def _templates(node: Node) -> Iterable[Template]:
 class _Postings(NamedTuple):
     """What a word (or the article's language, or a source name) brings to the presearch:
     the term ids it carries; those ids with the ids of the second clauses they satisfy; and
-    the candidate rules. One record per word, so that an article costs one table lookup per
-    distinct word and none per term. The last two are int arrays: compact, read
-    sequentially (an int is made per entry read)."""
+    the candidate rules with the ids of their second clauses. One record per word, so that
+    an article costs one table lookup per distinct word and none per term. The last three
+    are int arrays: compact, read sequentially (an int is made per entry read)."""
 
     ids: tuple[int, ...]
     present: Sequence[int]
     numbers: Sequence[int]
+    seconds: Sequence[int]
 
 
-_NOTHING = _Postings((), (), ())
-_IDS, _PRESENT, _NUMBERS = map(itemgetter, range(3))
+_NOTHING = _Postings((), (), (), ())
+_IDS, _PRESENT, _NUMBERS, _SECONDS = map(itemgetter, range(4))
 
 
 class _WordPostings(dict[str, _Postings]):
@@ -286,12 +287,12 @@ class _Profile:
             for template in _templates(rule.query.root):
                 self.resolve(template)
         # Rules are candidates through `index` (or `always`), filtered by their second clause,
-        # whose id `second_of` holds by rule number so that the filter touches no rule
+        # which `seconds` holds parallel to `index` so that the filter touches no rule
         # objects; a rule of one clause has `any_term`, which every article has. A second
         # clause of several terms gets an id of its own that every word carrying one of them
         # also carries (`implied`): the filter is one set lookup per candidate.
         self.index: dict[int, list[int]] = {}
-        self.second_of = array("i", repeat(compiled.any_term, len(compiled.rules)))
+        self.seconds: dict[int, list[int]] = {}
         self.always: list[int] = []
         self.implied: dict[int, list[int]] = {}
         self.decided: list[bool] = []
@@ -300,10 +301,10 @@ class _Profile:
             if plan.index is None:
                 self.always.append(number)
                 continue
-            if plan.second:
-                self.second_of[number] = self._clause_id(plan.second)
+            second = self._clause_id(plan.second) if plan.second else compiled.any_term
             for term_id in dict.fromkeys(i for t in plan.index for i in self.resolve(t)):
                 self.index.setdefault(term_id, []).append(number)
+                self.seconds.setdefault(term_id, []).append(second)
         self.matchers: list[_Matcher | None] = [None] * len(compiled.rules)
         # (label, ids, field) of the one-word terms of the rules compiled so far, by number:
         # a view's memo of hits is keyed by these numbers, which hash without touching the
@@ -335,7 +336,7 @@ class _Profile:
                 return tuple(chain.from_iterable(table.get(i, ()) for i in ids))
             found = self._shared[ids] = _Postings(
                 ids, array("i", dict.fromkeys((*ids, *gather(self.implied)))),
-                array("i", gather(self.index)))
+                array("i", gather(self.index)), array("i", gather(self.seconds)))
         return found
 
     def resolve(self, template: Template) -> tuple[int, ...]:
@@ -987,8 +988,9 @@ class Engine:
         """Numbers of the matching rules, in rule order. The second-clause check that every
         candidate needs runs in C over all of them at once; only the candidates that pass it
         and that their clauses do not decide call their test."""
-        numbers = list(chain.from_iterable(map(_NUMBERS, view.postings)))
-        seconds = map(profile.second_of.__getitem__, numbers)
+        postings = view.postings
+        numbers = chain.from_iterable(map(_NUMBERS, postings))
+        seconds = chain.from_iterable(map(_SECONDS, postings))
         passed = set(compress(numbers, map(view.ids.__contains__, seconds)))
         passed.update(profile.always)
         decided, tests = profile.decided, profile.tests
