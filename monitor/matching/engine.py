@@ -1008,9 +1008,10 @@ class Engine:
         found = []
         for number in numbers:
             matcher = matchers[number] or profile.matcher(number)
+            simple = matcher.simple
             found.append(matcher.result(view) if matcher.grouped else _new_match(
-                (matcher.rule_id, matcher.version,
-                 tuple(chain.from_iterable(map(hits, matcher.simple))))))
+                (matcher.rule_id, matcher.version, hits(simple[0]) if len(simple) == 1
+                 else tuple(chain.from_iterable(map(hits, simple))))))
         return found
 
 
