@@ -498,9 +498,9 @@ class _View(dict[int, tuple[Hit, ...]]):
     object pointing back at the view would make every article's objects a reference cycle,
     which only the cycle collector could free.)
 
-    Positions come from one walk over the text that records where each relevant word (one
-    that carries a rule term) occurs, when a phrase, a NEAR or a hit first needs them; a
-    term's words (its carriers) come from the table's term → words index.
+    Positions come from one walk over the text that records, per field, where each relevant
+    word (one that carries a rule term) occurs, when a phrase, a NEAR or a hit first needs
+    them; a term's words (its carriers) come from the table's term → words index.
     """
 
     __slots__ = (
