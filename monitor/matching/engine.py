@@ -960,13 +960,16 @@ class Engine:
 
     def match(self, article: Article) -> list[RuleMatch]:
         with _CollectorPaused():
-            return self.match_analyzed(self.analyzer.analyse(article))
+            return self._match(self.analyzer.analyse(article))
 
     def match_analyzed(self, text: AnalyzedText) -> list[RuleMatch]:
         with _CollectorPaused():
-            profile = self._compiled.profile(text.profile)
-            view = _View(text, profile)
-            return self._results(profile, view, self._matched(profile, view))
+            return self._match(text)
+
+    def _match(self, text: AnalyzedText) -> list[RuleMatch]:
+        profile = self._compiled.profile(text.profile)
+        view = _View(text, profile)
+        return self._results(profile, view, self._matched(profile, view))
 
     def match_without_presearch(self, article: Article) -> list[RuleMatch]:
         """Every rule tested, no index: the baseline the benchmark compares with."""
