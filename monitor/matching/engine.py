@@ -531,7 +531,7 @@ class _View(dict[int, tuple[Hit, ...]]):
         self.hit_specs = profile.hit_specs
         self.text = text
         # One lookup of every distinct word not known to be irrelevant (a word of both fields
-        # once); keep the words that carry rule terms, and their postings in the same order.
+        # once); the words that carry rule terms are `relevant`, their postings `postings`.
         irrelevant = profile.word_postings.irrelevant
         body = text.body.words - irrelevant
         title = text.title.words - irrelevant - body
@@ -589,8 +589,15 @@ class _View(dict[int, tuple[Hit, ...]]):
         """This article's words that carry a term id (sorted); once per term and article."""
         found = self._carriers.get(term_id)
         if found is None:
-            found = self._carriers[term_id] = sorted(
-                self.relevant.intersection(self.words_of.get(term_id, ())))
+            found = self._carriers[term_id] = sorted(self._carrying((term_id,)))
+        return found
+
+    def _carrying(self, ids: tuple[int, ...]) -> set[str]:
+        """This article's words that carry any of these term ids."""
+        words_of, relevant = self.words_of, self.relevant
+        found = relevant.intersection(words_of.get(ids[0], ()))
+        for other in ids[1:]:
+            found.update(relevant.intersection(words_of.get(other, ())))
         return found
 
     def positions(self, term_id: int) -> list[int]:
@@ -672,10 +679,7 @@ class _View(dict[int, tuple[Hit, ...]]):
         # By words, not by ids: a bare word's stem and own form are two ids that mostly the
         # same words carry; and most terms have one word in an article, whose places are
         # worked out once.
-        words_of, relevant = self.words_of, self.relevant
-        found = relevant.intersection(words_of.get(ids[0], ()))
-        for other in ids[1:]:
-            found.update(relevant.intersection(words_of.get(other, ())))
+        found = self._carrying(ids)
         if len(found) == 1:
             places = self.word_places(*found)
             return places if field is None else [p for p in places if p[0] == field]
@@ -719,11 +723,11 @@ class _View(dict[int, tuple[Hit, ...]]):
 
     def _phrase_occurrences(self, slots: tuple[tuple[int, ...], ...],
                             field: str | None) -> list[_Place]:
-        carriers = self.carriers
+        carriers, (title_at, body_at) = self.carriers, self.field_positions()
         found = []
         for start in self.phrase_starts(slots, field):
-            name, offset = ("title", 0) if start < BODY_OFFSET else ("body", BODY_OFFSET)
-            at = self.field_positions()[offset and 1]
+            name, offset, at = (("title", 0, title_at) if start < BODY_OFFSET
+                                else ("body", BODY_OFFSET, body_at))
             positions = tuple(range(start - offset, start - offset + len(slots)))
             words = tuple(
                 next(word for term_id in ids for word in carriers(term_id)
@@ -917,13 +921,13 @@ class _Matcher:
         return near
 
     def result(self, view: _View) -> RuleMatch:
+        """The match of a rule with grouped terms (phrases, or several terms under one
+        label); Engine._results makes those of word-only rules itself, in one step."""
         return _new_match((self.rule_id, self.version, self.hits(view)))
 
     def hits(self, view: _View) -> tuple[Hit, ...]:
         """Every positive term that occurs, per field: positions and the article's words."""
         found = tuple(chain.from_iterable(map(view.__getitem__, self.simple)))
-        if not self.grouped:
-            return found
         more: list[Hit] = []
         where, phrase_places = view.where, view.phrase_places
         for label, group in self.grouped:
