@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -128,3 +129,34 @@ def test_admin_stats_show_feed_health_backlog_last_digest_and_matches_today(tmp_
     assert "outbox pending: 1" in text and "last digest: -" in text
     assert "matches today: kim-putin 1" in text
     assert "0 ok, 1 failing" in text and "tot: since" in text and "HTTP 503" in text
+
+
+def test_edited_rules_apply_on_the_next_cycle_and_a_broken_file_keeps_the_last_good_set(
+        tmp_path, db):
+    """`monitor run` reloads changed rule files between cycles, without a restart; a file
+    with errors is reported and the rules that were active stay active."""
+    config = deployment(tmp_path, db)
+    pipeline = Pipeline(config, db)
+    rule_file = tmp_path / "rules" / "r.toml"
+
+    def cycle(name: str, title: str):
+        seed(tmp_path, name, [{"title": title, "text": TEXT, "source": name}])
+        report = asyncio.run(pipeline.run_once())
+        [article] = report.new_articles
+        return report, [m["rule_id"] for m in db.matches_for_article(article.id)]
+
+    report, fired = cycle("a.json", "Treffen in Wostotschny")
+    assert fired == ["kim-putin"] and report.rule_errors == []
+
+    rule_file.write_text(rule_file.read_text(encoding="utf-8") +
+                         '[[rules]]\nid = "kreml"\nquery = "Kreml AND Besuch"\n',
+                         encoding="utf-8")
+    os.utime(rule_file, ns=(1, 1))          # a new mtime even within the clock's resolution
+    report, fired = cycle("b.json", "Zweites Treffen")
+    assert fired == ["kim-putin", "kreml"] and report.rule_errors == []
+
+    rule_file.write_text('[[rules]]\nid = "kim-putin"\nquery = "Kim AND (Putin"\n',
+                         encoding="utf-8")
+    report, fired = cycle("c.json", "Drittes Treffen")
+    assert [(e.file.name, e.line) for e in report.rule_errors] == [("r.toml", 3)]
+    assert fired == ["kim-putin", "kreml"]       # the last good set is still the one in use
