@@ -10,7 +10,9 @@ of them: what monitoring rules are made of (names, places, topics), neither func
 one-offs.
 
 Measured in one process, each as the best of --repeat passes over all articles (the machine
-is shared, so the best pass is the least disturbed one):
+is shared, so the best pass is the least disturbed one; the median pass is printed beside it).
+The passes go in rounds over all rule counts, so that every row is timed across the same
+stretch of time:
 
 - analysis alone, as the issue defines text analysis: tokenising, the forms (exact and stem)
   of every word and their positions, i.e. the analysed token stream an index would take.
@@ -38,9 +40,11 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import statistics
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
@@ -174,15 +178,17 @@ def make_rules(count: int, vocabulary: Vocabulary, entities: dict[str, Entity]) 
     return RuleSet(tuple(rules), entities)
 
 
+def one_pass(function, articles: list[Article]) -> float:
+    """Seconds of one pass of function over all articles."""
+    start = time.perf_counter()
+    for article in articles:
+        function(article)
+    return time.perf_counter() - start
+
+
 def best_pass(function, articles: list[Article], repeat: int) -> float:
     """Seconds of the fastest of `repeat` passes of function over all articles."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for article in articles:
-            function(article)
-        best = min(best, time.perf_counter() - start)
-    return best
+    return min(one_pass(function, articles) for _ in range(repeat))
 
 
 def analysis_only(article: Article) -> None:
@@ -201,6 +207,70 @@ def evaluate_all(ruleset: RuleSet, document: Document) -> list[bool]:
 
 def per_article_seconds(function, articles: list[Article]) -> float:
     return best_pass(function, articles, 1) / len(articles)
+
+
+@dataclass
+class Row:
+    """One rule count: its rules and engine, and the timed passes made over the articles."""
+
+    count: int
+    ruleset: RuleSet
+    engine: Engine
+    load_seconds: float
+    first_pass: float
+    naive_rate: float
+    engine_passes: list[float] = field(default_factory=list)
+    analysis_passes: list[float] = field(default_factory=list)
+    words_passes: list[float] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, count: int, vocabulary: Vocabulary, entities: dict[str, Entity],
+              articles: list[Article], sample: list[Article], rng: random.Random) -> Row:
+        """Rules, engine, first pass, the check against the reference evaluator and naive
+        evaluation: everything but the timed passes (the same random draws, in the same
+        order, as when rows were timed one after the other)."""
+        start = time.perf_counter()
+        ruleset = make_rules(count, vocabulary, entities)
+        load_seconds = time.perf_counter() - start
+        engine = Engine(ruleset)
+        first_pass = one_pass(engine.match, articles)
+
+        checked = {rule.id for rule in rng.sample(ruleset.rules, min(count, CHECKED_RULES))}
+        for article in rng.sample(articles, 10):
+            document = Document.from_article(article)
+            expected = [r.id for r in ruleset if r.id in checked and rule_matches(r, document)]
+            found = [m.rule_id for m in engine.match(article) if m.rule_id in checked]
+            assert found == expected, article.id
+
+        some_rules = RuleSet(ruleset.rules[:NAIVE_RULES], entities)
+        pair_seconds = per_article_seconds(
+            lambda a: evaluate_all(some_rules, Document.from_article(a)), sample
+        ) / len(some_rules)
+        print(f"  {count:,} rules built", file=sys.stderr)
+        return cls(count, ruleset, engine, load_seconds, first_pass,
+                   1 / (pair_seconds * count))
+
+    def line(self, articles: list[Article], sample: list[Article]) -> str:
+        """The table row; counts candidates and matches, and times matching without the
+        presearch (which compiles every rule's test), after all timed passes."""
+        engine, n = self.engine, len(articles)
+        rate = n / min(self.engine_passes)
+        median = n / statistics.median(self.engine_passes)
+        analysis_rate = n / min(self.analysis_passes)
+        words_rate = n / min(self.words_passes)
+        analysed = [ANALYZER.analyse(a) for a in articles]
+        candidates = sum(len(engine.candidates(a)) for a in analysed) / n
+        matched = sum(len(engine.match_analyzed(a)) for a in analysed) / n
+        no_presearch_rate = 1 / per_article_seconds(engine.match_without_presearch, sample)
+        target = TARGETS.get(self.count)
+        verdict = "" if target is None else ("ok" if rate >= target else "MISSED")
+        return (f"{self.count:>8,} {self.load_seconds:>7.1f} {n / self.first_pass:>9,.0f}/s "
+                f"{rate:>11,.0f} {median:>7,.0f} "
+                f"{(str(target) + ' ' + verdict) if target else '':>7} "
+                f"{analysis_rate:>11,.0f} "
+                f"{f'{rate / analysis_rate:.0%} ({rate / words_rate:.0%})':>16} "
+                f"{candidates:>9.1f} {matched:>9.2f} "
+                f"{self.naive_rate:>12.3g} {no_presearch_rate:>13.3g}")
 
 
 def main() -> None:
@@ -232,53 +302,26 @@ def main() -> None:
     # The same articles for every rule count, so that naive rates compare (long articles cost
     # the reference evaluator far more than short ones).
     sample = rng.sample(articles, args.naive_sample)
-    header = (f"{'rules':>8} {'load s':>7} {'first pass':>11} {'articles/s':>11} "
+    header = (f"{'rules':>8} {'load s':>7} {'first pass':>11} {'articles/s':>11} {'median':>7} "
               f"{'target':>7} {'analysis/s':>11} {'vs analysis':>16} {'cand/art':>9} "
               f"{'match/art':>9} "
               f"{'naive art/s':>12} {'no-presearch':>13}")
-    rows = []
-    for count in [int(n) for n in args.rules.split(",")]:
-        start = time.perf_counter()
-        ruleset = make_rules(count, vocabulary, entities)
-        load_seconds = time.perf_counter() - start
-        engine = Engine(ruleset)
-        first_pass = best_pass(engine.match, articles, 1)
-        seconds = best_pass(engine.match, articles, args.repeat)
-        rate = len(articles) / seconds
-        here_rate = len(articles) / best_pass(analysis_only, articles, args.repeat)
-        here_words = len(articles) / best_pass(analysis_words_only, articles, args.repeat)
-
-        analysed = [ANALYZER.analyse(a) for a in articles]
-        candidates = sum(len(engine.candidates(a)) for a in analysed) / len(articles)
-        matched = sum(len(engine.match_analyzed(a)) for a in analysed) / len(articles)
-
-        some_rules = RuleSet(ruleset.rules[:NAIVE_RULES], entities)
-        pair_seconds = per_article_seconds(
-            lambda a, rules=some_rules: evaluate_all(rules, Document.from_article(a)), sample
-        ) / len(some_rules)
-        naive_rate = 1 / (pair_seconds * count)
-        no_presearch_rate = 1 / per_article_seconds(engine.match_without_presearch, sample)
-
-        checked = {rule.id for rule in rng.sample(ruleset.rules, min(count, CHECKED_RULES))}
-        for article in rng.sample(articles, 10):
-            document = Document.from_article(article)
-            expected = [r.id for r in ruleset if r.id in checked and rule_matches(r, document)]
-            found = [m.rule_id for m in engine.match(article) if m.rule_id in checked]
-            assert found == expected, article.id
-
-        target = TARGETS.get(count)
-        verdict = "" if target is None else ("ok" if rate >= target else "MISSED")
-        rows.append(
-            f"{count:>8,} {load_seconds:>7.1f} {len(articles) / first_pass:>9,.0f}/s "
-            f"{rate:>11,.0f} {(str(target) + ' ' + verdict) if target else '':>7} "
-            f"{here_rate:>11,.0f} {f'{rate / here_rate:.0%} ({rate / here_words:.0%})':>16} "
-            f"{candidates:>9.1f} {matched:>9.2f} "
-            f"{naive_rate:>12.3g} {no_presearch_rate:>13.3g}")
-        print(f"  {count:,} rules done", file=sys.stderr)
-    print(header, *rows, sep="\n", end="\n\n")
-    print(f"articles/s: best of {args.repeat} passes after the first (wall clock, one process); "
-          "naive and no-presearch:\nsampled and extrapolated; the engine's results equal the "
-          "reference evaluator's on the rules and articles checked.")
+    # Every row is built first; then the timed passes go in rounds over all rows, so that
+    # each row's passes are spread over the same stretch of time (the machine's speed swings
+    # by up to 40% for minutes at a time: rows timed one after the other compared stretches).
+    rows = [Row.build(int(n), vocabulary, entities, articles, sample, rng)
+            for n in args.rules.split(",")]
+    for _ in range(args.repeat):
+        for row in rows:
+            row.engine_passes.append(one_pass(row.engine.match, articles))
+            row.analysis_passes.append(one_pass(analysis_only, articles))
+            row.words_passes.append(one_pass(analysis_words_only, articles))
+    lines = [row.line(articles, sample) for row in rows]
+    print(header, *lines, sep="\n", end="\n\n")
+    print(f"articles/s: best of {args.repeat} passes after the first, in rounds over the rows "
+          "(wall clock, one process);\nmedian: the median pass; naive and no-presearch: sampled "
+          "and extrapolated; the engine's\nresults equal the reference evaluator's on the rules "
+          "and articles checked.")
     print("Target at 10k rules also: at least 50% of analysis alone ('vs analysis').")
 
 
