@@ -214,7 +214,6 @@ class Row:
     """One rule count: its rules and engine, and the timed passes made over the articles."""
 
     count: int
-    ruleset: RuleSet
     engine: Engine
     load_seconds: float
     first_pass: float
@@ -247,7 +246,7 @@ class Row:
             lambda a: evaluate_all(some_rules, Document.from_article(a)), sample
         ) / len(some_rules)
         print(f"  {count:,} rules built", file=sys.stderr)
-        return cls(count, ruleset, engine, load_seconds, first_pass,
+        return cls(count, engine, load_seconds, first_pass,
                    1 / (pair_seconds * count))
 
     def line(self, articles: list[Article], sample: list[Article]) -> str:
