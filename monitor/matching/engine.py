@@ -243,8 +243,10 @@ _IDS, _PRESENT, _NUMBERS, _SECONDS = map(itemgetter, range(4))
 class _WordPostings(dict[str, _Postings]):
     """raw word → its postings, computed on first sight, for the words that carry rule terms;
     the others go to `irrelevant`, a set, which an article's words are first reduced by (a
-    set lookup touches less memory than a dict lookup, and most words carry no term); and
-    term id → the words seen so far that carry it. All are bounded."""
+    set lookup touches less memory than a dict lookup, and most words carry no term); term
+    id → the words seen so far that carry it; and the same per hit term (the words that carry
+    any of its ids, one set fed as words arrive, so that a term's hits cost one lookup of
+    cold memory, not one per id). All are bounded."""
 
     def __init__(self, compute: Callable[[str], _Postings], limit: int):
         super().__init__()
@@ -252,6 +254,8 @@ class _WordPostings(dict[str, _Postings]):
         self.limit = limit
         self.irrelevant: set[str] = set()
         self.words_of: defaultdict[int, set[str]] = defaultdict(set)   # term id → words
+        self.term_words: dict[tuple[int, ...], set[str]] = {}
+        self._feeds: defaultdict[int, list[set[str]]] = defaultdict(list)
 
     def __missing__(self, word: str) -> _Postings:
         found = self.compute(word)
@@ -261,6 +265,18 @@ class _WordPostings(dict[str, _Postings]):
             self[word] = found
             for term_id in found.ids:
                 self.words_of[term_id].add(word)
+                for words in self._feeds.get(term_id, ()):
+                    words.add(word)
+        return found
+
+    def words_carrying(self, ids: tuple[int, ...]) -> set[str]:
+        """The words seen so far that carry any of these ids, as a set kept up to date."""
+        found = self.term_words.get(ids)
+        if found is None:
+            found = self.term_words[ids] = set()
+            for term_id in ids:      # fed first: a word added meanwhile is not missed
+                self._feeds[term_id].append(found)
+            found.update(*map(self.words_of.get, ids, repeat(())))
         return found
 
     def trim(self) -> None:
@@ -269,6 +285,8 @@ class _WordPostings(dict[str, _Postings]):
         if len(self) >= self.limit:
             self.clear()
             self.words_of.clear()
+            for words in self.term_words.values():
+                words.clear()
         if len(self.irrelevant) >= self.limit:
             self.irrelevant.clear()
 
@@ -306,10 +324,12 @@ class _Profile:
                 self.index.setdefault(term_id, []).append(number)
                 self.seconds.setdefault(term_id, []).append(second)
         self.matchers: list[_Matcher | None] = [None] * len(compiled.rules)
-        # (label, ids, field) of the one-word terms of the rules compiled so far, by number:
-        # a view's memo of hits is keyed by these numbers, which hash without touching the
-        # rule's objects (cold in the CPU caches on a large rule set).
-        self.hit_specs: list[HitKey] = []
+        # The one-word terms of the rules compiled so far, numbered by their (label, ids,
+        # field): (label, field, the words seen so far that carry the term). A view's memo
+        # of hits is keyed by these numbers, which hash without touching the rule's objects
+        # (cold in the CPU caches on a large rule set), and a term's hits in an article are
+        # one intersection of its words with the article's.
+        self.hit_terms: list[tuple[str, str | None, set[str]]] = []
         self._hit_numbers: dict[HitKey, int] = {}
         self.tests: list[Test | None] = [None] * len(compiled.rules)
         self._shared: dict[tuple[int, ...], _Postings] = {(): _NOTHING}
@@ -332,11 +352,13 @@ class _Profile:
         """The postings of a set of term ids (shared by every word that carries them)."""
         found = self._shared.get(ids)
         if found is None:
-            def gather(table: dict[int, list[Any]]) -> tuple[Any, ...]:
-                return tuple(chain.from_iterable(table.get(i, ()) for i in ids))
+            def gather(table: dict[int, list[Any]]) -> Sequence[int]:
+                # Empty: the one empty tuple (a third of an article's relevant words index no
+                # rule; the presearch then reads no memory of their own).
+                return array("i", chain.from_iterable(table.get(i, ()) for i in ids)) or ()
             found = self._shared[ids] = _Postings(
                 ids, array("i", dict.fromkeys((*ids, *gather(self.implied)))),
-                array("i", gather(self.index)), array("i", gather(self.seconds)))
+                gather(self.index), gather(self.seconds))
         return found
 
     def resolve(self, template: Template) -> tuple[int, ...]:
@@ -383,8 +405,9 @@ class _Profile:
     def hit_number(self, spec: HitKey) -> int:
         found = self._hit_numbers.get(spec)
         if found is None:
-            found = self._hit_numbers[spec] = len(self.hit_specs)
-            self.hit_specs.append(spec)
+            found = self._hit_numbers[spec] = len(self.hit_terms)
+            label, ids, field = spec
+            self.hit_terms.append((label, field, self.word_postings.words_carrying(ids)))
         return found
 
     def test(self, number: int) -> Test:
@@ -492,8 +515,8 @@ class _View(dict[int, tuple[Hit, ...]]):
     """One article as the verifier sees it: the term ids it has (in all, in the title, in the
     body); word positions and hits on demand.
 
-    The view is also the memo of hits: the number of a one-word term's (label, ids, field)
-    in `_Profile.hit_specs` → its hits, made on first ask. The rules that match an article
+    The view is also the memo of hits: the number of a one-word term in
+    `_Profile.hit_terms` → its hits, made on first ask. The rules that match an article
     share terms, and a rule's hits are then one C-level lookup per term. (A separate memo
     object pointing back at the view would make every article's objects a reference cycle,
     which only the cycle collector could free.)
@@ -513,7 +536,7 @@ class _View(dict[int, tuple[Hit, ...]]):
         "_positions",
         "_word_places",
         "_title",
-        "hit_specs",
+        "hit_terms",
         "ids",
         "lang",
         "lookup",
@@ -528,7 +551,7 @@ class _View(dict[int, tuple[Hit, ...]]):
         profile.word_postings.trim()
         lookup = self.lookup = profile.word_postings.__getitem__
         self.words_of = profile.word_postings.words_of
-        self.hit_specs = profile.hit_specs
+        self.hit_terms = profile.hit_terms
         self.text = text
         # One lookup of every distinct word not known to be irrelevant (a word of both fields
         # once); the words that carry rule terms are `relevant`, their postings `postings`.
@@ -563,9 +586,18 @@ class _View(dict[int, tuple[Hit, ...]]):
                                   list[_Place]] = {}
 
     def __missing__(self, key: int) -> tuple[Hit, ...]:
-        label, ids, field = self.hit_specs[key]
-        found = self[key] = tuple(map(_new_hit, map((label,).__add__, self._where(ids, field))))
-        return found
+        label, field, carriers = self.hit_terms[key]
+        found = self.relevant.intersection(carriers)
+        if len(found) == 1 and field is None:     # the common case, without the calls
+            [word] = found
+            places = self._word_places.get(word)
+            if places is None:
+                places = self.word_places(word)
+        else:
+            places = self._places_of(found, field)
+        hits = self[key] = ((_new_hit((label, *places[0])),) if len(places) == 1
+                            else tuple(map(_new_hit, map((label,).__add__, places))))
+        return hits
 
     @property
     def title(self) -> set[int]:
@@ -676,10 +708,12 @@ class _View(dict[int, tuple[Hit, ...]]):
         return found
 
     def _where(self, ids: tuple[int, ...], field: str | None) -> list[_Place]:
-        # By words, not by ids: a bare word's stem and own form are two ids that mostly the
-        # same words carry; and most terms have one word in an article, whose places are
-        # worked out once.
-        found = self._carrying(ids)
+        return self._places_of(self._carrying(ids), field)
+
+    def _places_of(self, found: set[str], field: str | None) -> list[_Place]:
+        """Where the article's words that carry a term occur. By words, not by ids: a bare
+        word's stem and own form are two ids that mostly the same words carry; and most
+        terms have one word in an article, whose places are worked out once."""
         if len(found) == 1:
             places = self.word_places(*found)
             return places if field is None else [p for p in places if p[0] == field]

@@ -163,14 +163,16 @@ def test_a_language_limit_is_a_clause_of_its_own():
 
 def test_bounded_word_tables_never_lose_a_match():
     """The word tables are emptied when full, between articles only: an article whose words
-    overflow them is still matched with all its words."""
+    overflow them is still matched with all its words, and its hits name them all."""
     ruleset = rules('"Kim Jong Un"', "Putin NEAR/3 Einladung", "Nordkorea", "*korea AND Kim")
-    small = Engine(ruleset, Analyzer(cache_limit=3))
+    small, large = Engine(ruleset, Analyzer(cache_limit=3)), Engine(ruleset, Analyzer())
     texts = ["Kim Jong Un nimmt die Einladung von Putin an, sagt Nordkorea",
              "Putin und die Einladung an Kim Jong Un aus Nord-Korea", "Südkorea und Kim"] * 3
     for text in texts:
         item = article(text=text)
-        assert [m.rule_id for m in small.match(item)] == fired(ruleset, item)
+        found = small.match(item)
+        assert [m.rule_id for m in found] == fired(ruleset, item)
+        assert found == large.match(item)
     table = small._compiled.profile("german").word_postings
     assert len(table) <= 3 + len(set(texts[1].split()))
 
