@@ -244,9 +244,9 @@ class _WordPostings(dict[str, _Postings]):
     """raw word → its postings, computed on first sight, for the words that carry rule terms;
     the others go to `irrelevant`, a set, which an article's words are first reduced by (a
     set lookup touches less memory than a dict lookup, and most words carry no term); term
-    id → the words seen so far that carry it; and the same per hit term (the words that carry
-    any of its ids, one set fed as words arrive, so that a term's hits cost one lookup of
-    cold memory, not one per id). All are bounded."""
+    id → the words seen so far that carry it; and the same for each hit term of several ids
+    (one set fed as words arrive, so that a term's hits cost one lookup of cold memory, not
+    one per id). All are bounded."""
 
     def __init__(self, compute: Callable[[str], _Postings], limit: int):
         super().__init__()
@@ -270,7 +270,10 @@ class _WordPostings(dict[str, _Postings]):
         return found
 
     def words_carrying(self, ids: tuple[int, ...]) -> set[str]:
-        """The words seen so far that carry any of these ids, as a set kept up to date."""
+        """The words seen so far that carry any of these ids, as a set kept up to date (for
+        one id, its `words_of` set itself)."""
+        if len(ids) == 1:
+            return self.words_of[ids[0]]
         found = self.term_words.get(ids)
         if found is None:
             found = self.term_words[ids] = set()
@@ -284,9 +287,8 @@ class _WordPostings(dict[str, _Postings]):
         (its words must stay in `words_of` until it is done)."""
         if len(self) >= self.limit:
             self.clear()
-            self.words_of.clear()
-            for words in self.term_words.values():
-                words.clear()
+            for words in chain(self.words_of.values(), self.term_words.values()):
+                words.clear()     # emptied, not dropped: hit terms hold them
         if len(self.irrelevant) >= self.limit:
             self.irrelevant.clear()
 
