@@ -3,11 +3,14 @@
 Relative paths are resolved against the folder of the config file, so `--config
 /etc/monitor/config.toml` and `make run` in a checkout both find their seeds and rules.
 Unknown keys are errors: a typo must not be silently ignored. Every error names the file
-and the key.
+and the key. Every number has a range (NUMBER_RANGES): a value outside it, nan, inf or a
+fraction where a count is meant is an error when the file is read, never a stored setting.
+Feeds are keyed by URL and named by the config: two [[feeds]] blocks may share neither.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -16,6 +19,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_CONFIG_NAMES = ("config.toml", "config.example.toml")
+
+MINUTE, HOUR, DAY = 60, 3600, 86400
+MAX_INTERVAL_S = 30 * DAY   # the longest feed interval, and parse_duration's default maximum
 
 
 class ConfigError(Exception):
@@ -75,6 +81,44 @@ class RetentionConfig:
 
     articles_days: int = 365
     outbox_days: int = 30
+    # How long the archive remembers the keys of articles it has seen and alerted after the
+    # articles themselves are deleted, so that a feed re-sending old items alerts nobody twice.
+    keys_days: int = 3650
+
+
+@dataclass(frozen=True)
+class NumberRange:
+    """The values one numeric setting accepts: low ≤ value ≤ high, a whole number unless
+    `integer` is false. `duration` settings are seconds and also take '90s', '10m', '2h', '1d'."""
+
+    low: int | float
+    high: int | float
+    integer: bool = True
+    duration: bool = False
+
+
+# Every numeric key of [fetch], [service] and [retention]. config.example.toml repeats them.
+NUMBER_RANGES: dict[type, dict[str, NumberRange]] = {
+    FetchConfig: {
+        "timeout_s": NumberRange(1, 300, integer=False, duration=True),
+        "max_bytes": NumberRange(1024, 1024 ** 3),
+        "max_redirects": NumberRange(0, 20),
+        "concurrency": NumberRange(1, 256),
+        "per_host": NumberRange(1, 64),
+        "backoff_max_s": NumberRange(MINUTE, 30 * DAY, duration=True),
+    },
+    ServiceConfig: {
+        "poll_every_s": NumberRange(1, DAY, duration=True),
+        "dispatch_every_s": NumberRange(1, HOUR, duration=True),
+        "jitter": NumberRange(0, 0.5, integer=False),
+        "backlog_alert": NumberRange(1, 1_000_000),
+    },
+    RetentionConfig: {
+        "articles_days": NumberRange(1, 36_500),
+        "outbox_days": NumberRange(1, 36_500),
+        "keys_days": NumberRange(30, 36_500),
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -91,22 +135,53 @@ class Config:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
 
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
-_UNITS = {None: 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"\s*([0-9]+)\s*(s|m|h|d)?\s*")
+_UNITS = {None: 1, "s": 1, "m": MINUTE, "h": HOUR, "d": DAY}
 
 
-def parse_duration(value: str | int, *, where: str = "duration") -> int:
-    """'90s', '10m', '2h', '7d' or a number of seconds → seconds."""
+def parse_duration(value: str | int, *, where: str = "duration",
+                   maximum: int = MAX_INTERVAL_S) -> int:
+    """'90s', '10m', '2h', '7d' or a number of seconds → seconds, from 1 to `maximum`.
+
+    Anything else is a ConfigError naming `where`; a digit string too long to be in range is
+    refused before it is converted, so no caller ever sees an OverflowError.
+    """
     if isinstance(value, int) and not isinstance(value, bool):
         seconds = value
     else:
-        match = _DURATION.match(str(value))
+        match = _DURATION.fullmatch(value) if isinstance(value, str) else None
         if not match:
-            raise ConfigError(f"{where}: {value!r} is not a duration such as '10m', '2h' or '7d'")
-        seconds = int(match.group(1)) * _UNITS[match.group(2)]
+            raise ConfigError(f"{where}: {_shown(value)} is not a duration such as '10m', '2h' "
+                              f"or '7d'")
+        digits = match.group(1).lstrip("0")
+        if len(digits) > len(str(maximum)):
+            raise ConfigError(f"{where}: {_shown(value)} is longer than {_seconds_text(maximum)}")
+        seconds = int(digits or "0") * _UNITS[match.group(2)]
     if seconds <= 0:
-        raise ConfigError(f"{where}: must be longer than zero")
+        raise ConfigError(f"{where}: {_shown(value)} must be longer than zero")
+    if seconds > maximum:
+        raise ConfigError(f"{where}: {_shown(value)} is longer than {_seconds_text(maximum)}")
     return seconds
+
+
+def _shown(value: Any) -> str:
+    """repr() for messages, shortened: a config value can be thousands of characters long."""
+    try:
+        text = repr(value)
+    except ValueError:              # an int too long to print (sys.get_int_max_str_digits)
+        return "a number of thousands of digits"
+    return text if len(text) <= 60 else f"{text[:50]}…({len(text)} characters)"
+
+
+def _seconds_text(seconds: int | float) -> str:
+    """3600 → '1 hour', 2592000 → '30 days', 90 → '90 seconds'."""
+    if seconds != int(seconds) or seconds <= 0:
+        return f"{seconds} seconds"
+    for unit, name in ((DAY, "day"), (HOUR, "hour"), (MINUTE, "minute"), (1, "second")):
+        if seconds % unit == 0:
+            count = int(seconds) // unit
+            return f"{count} {name}" + ("" if count == 1 else "s")
+    raise AssertionError("unreachable: every whole number is a number of seconds")
 
 
 def find_config(explicit: str | Path | None, cwd: Path | None = None) -> Path | None:
@@ -137,6 +212,8 @@ def load_config(explicit: str | Path | None = None, cwd: Path | None = None) -> 
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
+    except ValueError as exc:       # tomllib: an integer of more than 4300 digits
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
     return parse_config(raw, path)
 
 
@@ -150,8 +227,12 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     _only_keys(sources, {"seeds", "rules"}, path, "sources")
 
     feeds = []
-    seen: set[str] = set()
-    for index, item in enumerate(raw.get("feeds", [])):
+    by_name: dict[str, str] = {}    # name → the block that has it, e.g. "feeds[1]"
+    by_url: dict[str, str] = {}     # URL → "feeds[1] ('zeit')"
+    raw_feeds = raw.get("feeds", [])
+    if not isinstance(raw_feeds, list):
+        raise ConfigError(f"{path}: feeds: must be a list of tables ([[feeds]])")
+    for index, item in enumerate(raw_feeds):
         where = f"feeds[{index}]"
         if not isinstance(item, dict):
             raise ConfigError(f"{path}: {where}: must be a table ([[feeds]])")
@@ -159,11 +240,18 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         name, url = item.get("name"), item.get("url")
         if not isinstance(name, str) or not name.strip():
             raise ConfigError(f"{path}: {where}.name: required, a non-empty string")
+        if isinstance(url, str):
+            url = url.strip()
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ConfigError(f"{path}: {where}.url: required, an http(s) URL")
-        if name in seen:
-            raise ConfigError(f"{path}: {where}.name: {name!r} is used by two feeds")
-        seen.add(name)
+        if name in by_name:
+            raise ConfigError(f"{path}: {where}.name: {name!r} is used by two feeds, "
+                              f"{by_name[name]} and {where}")
+        if url in by_url:
+            raise ConfigError(f"{path}: {where} ({name!r}) has the same url as "
+                              f"{by_url[url]}: {url}")
+        by_name[name] = where
+        by_url[url] = f"{where} ({name!r})"
         feeds.append(FeedConfig(
             name=name, url=url,
             interval_s=parse_duration(item.get("interval", "10m"), where=f"{path}: {where}.interval"),
@@ -172,7 +260,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         ))
 
     fetch_raw = _table(raw, "fetch", path)
-    fetch = _dataclass_from(FetchConfig, fetch_raw, path, "fetch", durations={"timeout_s"})
+    fetch = _dataclass_from(FetchConfig, fetch_raw, path, "fetch")
     telegram_raw = _table(raw, "telegram", path)
     telegram = _dataclass_from(TelegramConfig, telegram_raw, path, "telegram")
     if telegram.access not in ("allowlist", "open"):
@@ -185,12 +273,14 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"{path}: digest.timezone: unknown timezone {digest.timezone!r}") from exc
 
-    service = _dataclass_from(ServiceConfig, _table(raw, "service", path), path, "service",
-                              durations={"poll_every_s", "dispatch_every_s"})
-    if service.jitter >= 1:
-        raise ConfigError(f"{path}: service.jitter: must be below 1 (a share of the interval)")
+    service = _dataclass_from(ServiceConfig, _table(raw, "service", path), path, "service")
     retention = _dataclass_from(RetentionConfig, _table(raw, "retention", path), path,
                                 "retention")
+    if retention.keys_days < retention.articles_days:
+        raise ConfigError(
+            f"{path}: retention.keys_days: {retention.keys_days} is shorter than "
+            f"retention.articles_days ({retention.articles_days}); the archive must remember "
+            f"every article it still keeps, so keys_days must be at least articles_days")
     return Config(
         path=path,
         database_path=base / _str(database, "path", "data/monitor.db", path, "database"),
@@ -236,18 +326,19 @@ def _bool(table: dict[str, Any], key: str, default: bool, path: Path, where: str
     return value
 
 
-def _dataclass_from(cls: type, table: dict[str, Any], path: Path, where: str,
-                    durations: set[str] = frozenset()) -> Any:
-    """Build a settings dataclass from a TOML table, checking keys and value types."""
+def _dataclass_from(cls: type, table: dict[str, Any], path: Path, where: str) -> Any:
+    """Build a settings dataclass from a TOML table, checking keys, value types and, for
+    numbers, the range in NUMBER_RANGES."""
     known = {f.name: f for f in fields(cls)}
     _only_keys(table, set(known), path, where)
+    ranges = NUMBER_RANGES.get(cls, {})
     values: dict[str, Any] = {}
     defaults = cls()
     for key, value in table.items():
         default = getattr(defaults, key)
-        if key in durations and isinstance(value, str):
-            value = parse_duration(value, where=f"{path}: {where}.{key}")
-        if isinstance(default, tuple):
+        if key in ranges:
+            value = _number(value, ranges[key], f"{path}: {where}.{key}")
+        elif isinstance(default, tuple):
             if not isinstance(value, list) or not all(isinstance(v, int) for v in value):
                 raise ConfigError(f"{path}: {where}.{key}: must be a list of integer ids")
             value = tuple(value)
@@ -255,10 +346,31 @@ def _dataclass_from(cls: type, table: dict[str, Any], path: Path, where: str,
             if not isinstance(value, bool) or not isinstance(default, bool):
                 raise ConfigError(f"{path}: {where}.{key}: wrong type")
         elif isinstance(default, (int, float)):
-            if not isinstance(value, (int, float)) or value <= 0:
-                raise ConfigError(f"{path}: {where}.{key}: must be a positive number")
-            value = type(default)(value)
+            raise AssertionError(f"{cls.__name__}.{key} has no entry in NUMBER_RANGES")
         elif not isinstance(value, type(default)):
             raise ConfigError(f"{path}: {where}.{key}: must be a {type(default).__name__}")
         values[key] = value
     return cls(**values)
+
+
+def _number(value: Any, allowed: NumberRange, where: str) -> int | float:
+    """A TOML value checked against its range: finite, whole if it counts, never a bool."""
+    shown = _shown(value)
+    if allowed.duration and isinstance(value, str):
+        value = parse_duration(value, where=where, maximum=int(allowed.high))
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        kind = "a number of seconds or a duration such as '10m'" if allowed.duration else "a number"
+        raise ConfigError(f"{where}: must be {kind}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}: must be a finite number, not {shown}")
+    if allowed.integer and isinstance(value, float) and not value.is_integer():
+        raise ConfigError(f"{where}: must be a whole number, not {shown}")
+    if allowed.duration:
+        if value < allowed.low:
+            raise ConfigError(f"{where}: {shown} is shorter than {_seconds_text(allowed.low)}")
+        if value > allowed.high:
+            raise ConfigError(f"{where}: {shown} is longer than {_seconds_text(allowed.high)}")
+    elif not allowed.low <= value <= allowed.high:
+        raise ConfigError(f"{where}: must be between {allowed.low} and {allowed.high}, "
+                          f"not {shown}")
+    return int(value) if allowed.integer else float(value)
