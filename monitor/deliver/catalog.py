@@ -1,5 +1,7 @@
 """The rules as the bot sees them: what can be subscribed, whether a typed query is valid,
-and the archive search behind /search. Backed by the live RuleWatcher and the store."""
+and the archive search behind /search. Backed by the store and the RuleWatcher's snapshot:
+the catalog only reads `watcher.ruleset`, never reloads, since the owner (the pipeline)
+reloads and reports rule errors to the admins."""
 
 from __future__ import annotations
 
@@ -16,13 +18,13 @@ class RulesCatalog:
         self.store = store
 
     def rules(self) -> list[RuleInfo]:
-        ruleset, _ = self.watcher.current()
+        ruleset = self.watcher.ruleset
         return [RuleInfo(r.id, r.name or r.id, r.description, r.delivery)
                 for r in ruleset if r.enabled]
 
     def query_error(self, query: str) -> str | None:
         """None for a valid query, else the parser's message with the caret line."""
-        ruleset, _ = self.watcher.current()
+        ruleset = self.watcher.ruleset
         try:
             make_rule("query", query, ruleset.entities)
         except QuerySyntaxError as error:
@@ -30,7 +32,7 @@ class RulesCatalog:
         return None
 
     def search(self, query: str, limit: int) -> list[Article]:
-        ruleset, _ = self.watcher.current()
+        ruleset = self.watcher.ruleset
         rule = make_rule("search", query, ruleset.entities)
         found, _ = search_archive(self.store, rule, ruleset.entities, limit=limit)
         return [f.article for f in found]

@@ -3,7 +3,9 @@
 Public API (used by the pipeline, the CLI and the Telegram bot):
 
 - load_rules(folder) -> RuleSet, raising RuleErrors (a list of RuleError: file, line, column,
-  message); RuleWatcher(folder).current() -> (RuleSet, errors) for hot reload;
+  message); RuleWatcher(folder) for hot reload: its one owner (the pipeline) calls .reload() ->
+  RuleReload(ruleset, errors, changed) and reports the errors, everyone else reads the
+  .ruleset snapshot;
 - parse_query(text, entities) -> Query, raising QuerySyntaxError (.column, caret message);
   make_rule(rule_id, query_text, entities) for rules made from a query (`/watch`, search),
   with load_entities(folder) for the entities even when some rule file is broken;
@@ -26,6 +28,7 @@ from monitor.matching.rules import (
     Rule,
     RuleError,
     RuleErrors,
+    RuleReload,
     RuleSet,
     RuleWatcher,
     load_entities,
@@ -36,7 +39,7 @@ from monitor.matching.rules import (
 
 __all__ = [
     "ANALYZER", "Analyzer", "Document", "Engine", "Entity", "Example", "Hit", "Query",
-    "QuerySyntaxError", "Rule", "RuleError", "RuleErrors", "RuleMatch", "RuleSet",
+    "QuerySyntaxError", "Rule", "RuleError", "RuleErrors", "RuleMatch", "RuleReload", "RuleSet",
     "RuleWatcher", "is_negative_only", "load_entities", "load_rule_files", "load_rules",
     "make_rule",
     "match_articles", "parse_query",

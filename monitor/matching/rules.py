@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,19 @@ DELIVERY_MODES = ("instant", "digest")
 _ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 _LANGUAGE = re.compile(r"[a-z]{2,3}")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+# tomllib parses arrays and inline tables by recursion (about three frames a level), so a file
+# nested a few hundred levels deep (a "TOML bomb") raises RecursionError, not TOMLDecodeError.
+# Rule files need a few levels; deeper ones are refused before parsing, with a position.
+MAX_TOML_NESTING = 100
+_TOML_TOKEN = re.compile(r"""[\[\]{}#]|"{3}|'{3}|["']""")
+_TOML_SKIP = {   # from after the opening token to the end of the comment or string
+    "#": re.compile(r"[^\n]*"),
+    '"': re.compile(r'(?:[^"\\\n]|\\.)*"?'),
+    "'": re.compile(r"[^'\n]*'?"),
+    '"""': re.compile(r'(?:[^"\\]|\\.|"(?!""))*(?:"{3,5})?', re.DOTALL),
+    "'''": re.compile(r"(?:[^']|'(?!''))*(?:'{3,5})?"),
+}
+_SHOWN_LINE = 200   # error texts show longer source lines cut to this, around the caret
 
 
 @dataclass(frozen=True)
@@ -54,9 +68,20 @@ class RuleError:
     def __str__(self) -> str:
         text = f"{display_path(self.file)}:{self.line}:{self.column}: {self.message}"
         if self.source_line:
-            caret = caret_lines(self.source_line, self.column)
+            caret = caret_lines(*_excerpt(self.source_line, self.column))
             text += "\n" + "\n".join("    " + line for line in caret.split("\n"))
         return text
+
+
+def _excerpt(line: str, column: int) -> tuple[str, int]:
+    """The line and column to show: a long line (a TOML bomb) cut to _SHOWN_LINE characters
+    around the column, so that an error stays a few short lines."""
+    if len(line) <= _SHOWN_LINE:
+        return line, column
+    start = max(0, min(column - 1 - _SHOWN_LINE // 2, len(line) - _SHOWN_LINE))
+    prefix = "… " if start else ""
+    suffix = " …" if start + _SHOWN_LINE < len(line) else ""
+    return prefix + line[start:start + _SHOWN_LINE] + suffix, column - start + len(prefix)
 
 
 class RuleErrors(Exception):
@@ -244,6 +269,12 @@ class _Loader:
             self.error(path, None, (1, 1), f"cannot read: {exc}")
             return
         source = SourceMap(text)
+        too_deep = _too_deep(text)
+        if too_deep is not None:
+            self.error(path, source, source.line_column(too_deep), "arrays or inline tables "
+                       f"nested too deeply for the TOML parser (more than {MAX_TOML_NESTING} "
+                       "levels)")
+            return
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -251,6 +282,13 @@ class _Loader:
             where = (int(found.group(1)), int(found.group(2))) if found else (1, 1)
             message = _TOML_POSITION.sub("", str(exc)).strip()
             self.error(path, source, where, f"invalid TOML: {message}")
+            return
+        except RecursionError:   # nesting the scan did not count, or a caller deep in the stack
+            self.error(path, source, (1, 1), "nested too deeply for the TOML parser")
+            return
+        except Exception as exc:   # tomllib's other limits (an integer of 5,000 digits), or a bug
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            self.error(path, source, (1, 1), f"invalid TOML: {message}")
             return
         for key in data:
             if key not in TOP_KEYS:
@@ -452,6 +490,23 @@ class _Loader:
         return examples
 
 
+def _too_deep(text: str) -> int | None:
+    """The offset of the first `[` or `{` nested more than MAX_TOML_NESTING deep, skipping
+    strings and comments; None when the nesting is fine for tomllib."""
+    depth, position = 0, 0
+    while (token := _TOML_TOKEN.search(text, position)) is not None:
+        kind, position = token.group(), token.end()
+        if kind in ("[", "{"):
+            depth += 1
+            if depth > MAX_TOML_NESTING:
+                return token.start()
+        elif kind in ("]", "}"):
+            depth = max(depth - 1, 0)
+        else:
+            position = _TOML_SKIP[kind].match(text, position).end()
+    return None
+
+
 def _header_of(source: SourceMap, name: str) -> tuple[int, int]:
     for block in source.blocks:
         if block.name == name or block.name.startswith(name + "."):
@@ -461,16 +516,63 @@ def _header_of(source: SourceMap, name: str) -> tuple[int, int]:
 
 # ---------------------------------------------------------------------------- hot reload
 
+@dataclass(frozen=True)
+class RuleReload:
+    """What one reload saw: the live rules, the errors of the folder as it is now (the last good
+    rules stay live while it is broken), and whether the folder changed since the last reload."""
+
+    ruleset: RuleSet
+    errors: tuple[RuleError, ...]
+    changed: bool
+
+
 class RuleWatcher:
-    """Hot reload for `monitor run`: re-reads the folder only when a file changed (name,
-    mtime, size); on errors keeps the last good RuleSet and reports the errors once."""
+    """Hot reload of the rules folder, with one owner.
+
+    Only the owner (the pipeline, once per cycle, and the admin /reload) calls reload(), so the
+    owner is the one who reports rule errors: reload() returns the errors of the folder's
+    current version for as long as it stays broken, and the owner tells the admins once per
+    broken version by hashing the error texts. Everyone else (the bot's catalog, worker
+    threads) reads `ruleset` and `errors`, snapshots that never reload and never consume
+    anything, so no reader can swallow errors meant for the admins.
+    """
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
-        self._snapshot: tuple[tuple[str, int, int], ...] | None = None
-        self._ruleset = RuleSet()
+        self._lock = threading.Lock()   # one reload at a time: stamp, load and state together
+        self._stamp: tuple[tuple[str, int, int], ...] | None = None
+        # replaced as a whole, so a reader never sees new rules with old errors
+        self._last = RuleReload(RuleSet(), (), changed=False)
 
-    def _current_snapshot(self) -> tuple[tuple[str, int, int], ...]:
+    @property
+    def ruleset(self) -> RuleSet:
+        """The last good rules (empty before the first reload); immutable, any thread."""
+        return self._last.ruleset
+
+    @property
+    def errors(self) -> tuple[RuleError, ...]:
+        """The errors of the folder as of the last reload; reading them consumes nothing."""
+        return self._last.errors
+
+    def reload(self) -> RuleReload:
+        """Re-read the folder if a file changed (name, mtime, size). For the owner only.
+
+        An unexpected exception from loading leaves the state as it was, so the next reload
+        tries again and fails as loudly, instead of keeping the old rules silently."""
+        with self._lock:
+            stamp = self._folder_stamp()
+            if stamp == self._stamp:
+                return RuleReload(self._last.ruleset, self._last.errors, changed=False)
+            errors: tuple[RuleError, ...] = ()
+            try:
+                ruleset = load_rules(self.folder)
+            except RuleErrors as exc:
+                ruleset, errors = self._last.ruleset, tuple(exc.errors)
+            self._stamp = stamp
+            self._last = RuleReload(ruleset, errors, changed=True)
+            return self._last
+
+    def _folder_stamp(self) -> tuple[tuple[str, int, int], ...]:
         entries = []
         for path in rule_files(self.folder):
             try:
@@ -479,14 +581,3 @@ class RuleWatcher:
                 continue
             entries.append((path.name, stat.st_mtime_ns, stat.st_size))
         return tuple(entries)
-
-    def current(self) -> tuple[RuleSet, list[RuleError]]:
-        snapshot = self._current_snapshot()
-        if snapshot == self._snapshot:
-            return self._ruleset, []
-        self._snapshot = snapshot
-        try:
-            self._ruleset = load_rules(self.folder)
-        except RuleErrors as exc:
-            return self._ruleset, exc.errors
-        return self._ruleset, []

@@ -30,7 +30,9 @@ def settings(botapi):
 @pytest.fixture
 async def app(db, botapi, settings):
     botapi.enforce_limits = False  # commands come faster than people type; limits tested below
-    catalog = RulesCatalog(RuleWatcher(REPO / "rules"), db)
+    watcher = RuleWatcher(REPO / "rules")
+    watcher.reload()                      # the owner (the pipeline) loads; the catalog reads
+    catalog = RulesCatalog(watcher, db)
     monitor_bot = MonitorBot(settings, db, catalog, default_digest=("08:00", "Europe/Berlin"),
                              stats_text=lambda: "1 articles", reload_rules=lambda: "6 rules")
     application = monitor_bot.build(TOKEN)
@@ -194,7 +196,9 @@ async def test_rules_pages_with_more_rules_than_fit(db, botapi, settings, tmp_pa
     rules = "".join(f'[[rules]]\nid = "thema-{n:02d}"\nname = "Thema {n}"\nquery = "Wort{n}"\n\n'
                     for n in range(11))
     (tmp_path / "many.toml").write_text(rules, encoding="utf-8")
-    monitor_bot = MonitorBot(settings, db, RulesCatalog(RuleWatcher(tmp_path), db),
+    watcher = RuleWatcher(tmp_path)
+    watcher.reload()
+    monitor_bot = MonitorBot(settings, db, RulesCatalog(watcher, db),
                              default_digest=("08:00", "Europe/Berlin"), stats_text=str,
                              reload_rules=str)
     async with monitor_bot.running(monitor_bot.build(TOKEN), poll_timeout=1):

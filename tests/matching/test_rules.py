@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import re
 import textwrap
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from monitor.matching import RuleErrors, RuleWatcher, load_rules
-from monitor.matching.rules import display_path
+from monitor.matching import RuleErrors, RuleReload, RuleWatcher, load_rules
+from monitor.matching import rules as rules_module
+from monitor.matching.rules import MAX_TOML_NESTING, display_path
 
 from .support import SHIPPED
 
@@ -244,31 +248,220 @@ def test_version_follows_the_definition_and_the_entities_it_uses(tmp_path):
 def test_watcher_reloads_on_change_and_keeps_the_last_good_set(tmp_path):
     path = write(tmp_path, "a.toml", '[[rules]]\nid = "a"\nquery = "Kim"\n')
     watcher = RuleWatcher(tmp_path)
-    first, errors = watcher.current()
-    assert [r.id for r in first] == ["a"] and errors == []
-    assert watcher.current() == (first, [])                    # nothing changed: same set
+    assert len(watcher.ruleset) == 0 and watcher.errors == ()    # nothing before the owner
+    first = watcher.reload()
+    assert [r.id for r in first.ruleset] == ["a"] and first == RuleReload(first.ruleset, (), True)
+    assert watcher.reload() == RuleReload(first.ruleset, (), False)   # unchanged: same set
 
     path.write_text('[[rules]]\nid = "a"\nquery = "Kim"\n[[rules]]\nid = "b"\nquery = "x"\n')
     os.utime(path, ns=(1, 1))
-    second, errors = watcher.current()
-    assert [r.id for r in second] == ["a", "b"] and errors == []
+    second = watcher.reload()
+    assert [r.id for r in second.ruleset] == ["a", "b"] and (second.errors, second.changed) == (
+        (), True)
+    assert watcher.ruleset is second.ruleset
 
     path.write_text('[[rules]]\nid = "a"\nquery = "(Kim"\n')
-    kept, errors = watcher.current()
-    assert kept is second
-    assert [(e.file.name, e.line) for e in errors] == [("a.toml", 3)]
-    assert watcher.current() == (second, [])                   # reported once per change
+    broken = watcher.reload()
+    assert broken.ruleset is second.ruleset and broken.changed
+    assert [(e.file.name, e.line) for e in broken.errors] == [("a.toml", 3)]
 
     write(tmp_path, "b.toml", '[[rules]]\nid = "c"\nquery = "Putin"\n')   # a new file
-    still, errors = watcher.current()
-    assert still is second and len(errors) == 1               # a.toml is still broken
+    still = watcher.reload()
+    assert still.ruleset is second.ruleset and still.changed
+    assert [e.file.name for e in still.errors] == ["a.toml"]             # a.toml still broken
 
     path.write_text('[[rules]]\nid = "a"\nquery = "Kim OR Putin"\n')
-    fixed, errors = watcher.current()
-    assert [r.id for r in fixed] == ["a", "c"] and errors == []
+    fixed = watcher.reload()
+    assert [r.id for r in fixed.ruleset] == ["a", "c"] and (fixed.errors, fixed.changed) == (
+        (), True)
+    assert (watcher.ruleset, watcher.errors) == (fixed.ruleset, ())
 
 
 def test_watcher_on_a_broken_start_has_no_rules(tmp_path):
     write(tmp_path, "a.toml", "[[rules]\n")
-    ruleset, errors = RuleWatcher(tmp_path).current()
-    assert len(ruleset) == 0 and len(errors) == 1
+    watcher = RuleWatcher(tmp_path)
+    start = watcher.reload()
+    assert len(start.ruleset) == 0 and len(start.errors) == 1 and start.changed
+    assert watcher.ruleset is start.ruleset and watcher.errors == start.errors
+
+
+def test_every_reload_returns_the_errors_while_the_folder_stays_broken(tmp_path):
+    """The owner de-duplicates per broken version (changed tells it a new version is here); the
+    watcher never forgets the errors, so a report that failed or was skipped comes back."""
+    path = write(tmp_path, "a.toml", '[[rules]]\nid = "a"\nquery = "Kim"\n')
+    watcher = RuleWatcher(tmp_path)
+    good = watcher.reload().ruleset
+    path.write_text('[[rules]]\nid = "a"\nquery = "(Kim"\n')
+    reloads = [watcher.reload() for _ in range(3)]
+    assert [r.changed for r in reloads] == [True, False, False]
+    assert all(r.errors == reloads[0].errors and r.ruleset is good for r in reloads)
+    assert [where(e) for e in reloads[0].errors] == [("a.toml", 3, 14)]
+
+    path.write_text('[[rules]]\nid = "a"\nquery = "Kim AND"\n[[rules]]\nid = "b"\n')
+    other = [watcher.reload() for _ in range(2)]         # another broken version
+    assert [r.changed for r in other] == [True, False]
+    assert other[0].errors == other[1].errors and len(other[0].errors) == 2
+    assert {str(e) for e in other[0].errors} != {str(e) for e in reloads[0].errors}
+    assert other[1].ruleset is good
+
+
+def test_readers_consume_nothing(tmp_path):
+    """The bot reads `ruleset` and `errors` from other threads; however often, it never takes
+    the owner's reload (and the errors it reports) away."""
+    path = write(tmp_path, "a.toml", '[[rules]]\nid = "a"\nquery = "Kim"\n')
+    watcher = RuleWatcher(tmp_path)
+    good = watcher.reload().ruleset
+    path.write_text('[[rules]]\nid = "a"\nquery = "Kim AND"\n')
+    for _ in range(3):                                # readers before the owner: no reload
+        assert watcher.ruleset is good and watcher.errors == ()
+    broken = watcher.reload()
+    assert broken.changed and [e.file.name for e in broken.errors] == ["a.toml"]
+    for _ in range(3):                                # readers after: they see, not take
+        assert watcher.ruleset is good and watcher.errors == broken.errors
+    assert watcher.reload() == RuleReload(good, broken.errors, False)
+
+
+TOML_BOMBS = {
+    "arrays": "x = " + "[" * 3000 + "]" * 3000,
+    "unclosed arrays": "x = " + "[" * 3000,
+    "inline tables": "a = " + "{a = " * 3000 + "1" + "}" * 3000,
+    "mixed": "rules = " + "[{a = " * 1500,
+}
+
+
+@pytest.mark.parametrize("bomb", TOML_BOMBS.values(), ids=TOML_BOMBS.keys())
+def test_a_toml_bomb_is_a_rule_error_of_its_file(tmp_path, bomb):
+    good = write(tmp_path, "a.toml", '[[rules]]\nid = "a"\nquery = "Kim"\n')
+    watcher = RuleWatcher(tmp_path)
+    before = watcher.reload().ruleset
+    (tmp_path / "bomb.toml").write_text("# comment\n" + bomb + "\n", encoding="utf-8")
+    reload = watcher.reload()
+    [error] = reload.errors
+    too_deep = [n for n, char in enumerate(bomb) if char in "[{"][MAX_TOML_NESTING]
+    assert where(error) == ("bomb.toml", 2, too_deep + 1)      # the first bracket too many
+    assert error.message == ("arrays or inline tables nested too deeply for the TOML parser "
+                             "(more than 100 levels)")
+    lines = str(error).split("\n")                            # message, cut line, caret
+    assert len(lines) == 3 and all(len(line) < 300 for line in lines)
+    assert reload.ruleset is before and reload.changed                # the last good set stays
+    assert watcher.reload().errors == reload.errors                   # and stays reported
+
+    good.write_text('[[rules]]\nid = "a"\nquery = "Kim AND"\n')       # a later, real error
+    later = watcher.reload()
+    assert later.changed and [e.file.name for e in later.errors] == ["bomb.toml", "a.toml"]
+    assert later.errors[0] == error and later.errors[1].message.startswith("rule 'a': ")
+
+    (tmp_path / "bomb.toml").unlink()
+    good.write_text('[[rules]]\nid = "a"\nquery = "Kim OR Putin"\n')
+    fixed = watcher.reload()
+    assert fixed.errors == () and fixed.ruleset.get("a").query.text == "Kim OR Putin"
+
+
+def test_nesting_up_to_the_limit_parses_and_brackets_in_strings_do_not_count(tmp_path):
+    deep = "[" * MAX_TOML_NESTING + "]" * MAX_TOML_NESTING
+    write(tmp_path, "a.toml", f"x = {deep}\n")
+    [error] = errors_of(tmp_path)                      # tomllib read it: only the unknown key
+    assert error.message.startswith("unknown key 'x'")
+    brackets = "[{" * 200
+    write(tmp_path, "a.toml", f"""
+        # {brackets}
+        [[rules]]
+        id = "a"
+        query = "Kim"
+        description = "{brackets} \\" {brackets}"
+        name = '{brackets}'
+          [[rules.examples]]
+          text = \"\"\"{brackets}
+        {brackets}\"\"\"\"
+          title = \'\'\'{brackets}\'\'\'
+          match = false
+    """)
+    rule = load_rules(tmp_path).get("a")
+    assert rule.name == brackets and rule.examples[0].text == f"{brackets}\n{brackets}\""
+
+
+def test_other_parser_failures_are_rule_errors_of_their_file(tmp_path, monkeypatch):
+    write(tmp_path, "a.toml", "x = " + "1" * 5000 + "\n")   # beyond int's 4300 digits
+    write(tmp_path, "b.toml", '[[rules]]\nid = "b"\nquery = "(Putin"\n')
+    first, second = errors_of(tmp_path)
+    assert where(first) == ("a.toml", 1, 1) and first.message.startswith(
+        "invalid TOML: Exceeds the limit (4300 digits) for integer string conversion")
+    assert all(len(line) < 300 for line in str(first).split("\n"))
+    assert where(second) == ("b.toml", 3, 16)                # other files as usual
+
+    def recurse(text):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(rules_module.tomllib, "loads", recurse)   # nesting the scan missed
+    messages = [(e.file.name, e.line, e.message) for e in errors_of(tmp_path)]
+    assert messages == [("a.toml", 1, "nested too deeply for the TOML parser"),
+                        ("b.toml", 1, "nested too deeply for the TOML parser")]
+
+
+def test_concurrent_reloads_while_a_file_changes_are_consistent(tmp_path, monkeypatch):
+    """The owner's reload from several threads (the cycle and an admin's /reload) never runs
+    two loads at once, never fails, and ends with what a fresh load gives."""
+    active, most = [0], [0]
+    counting = threading.Lock()
+    load = rules_module.load_rules
+
+    def load_alone(folder):
+        with counting:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        try:
+            time.sleep(0.001)
+            return load(folder)
+        finally:
+            with counting:
+                active[0] -= 1
+
+    monkeypatch.setattr(rules_module, "load_rules", load_alone)
+    path = tmp_path / "a.toml"
+    versions = 40
+
+    def version(n: int) -> str:            # n rules: every version has another size
+        return "".join(f'[[rules]]\nid = "r{i}"\nquery = "Wort{i}"\n' for i in range(n + 1))
+
+    path.write_text(version(0))
+    watcher = RuleWatcher(tmp_path)
+    done = threading.Event()
+
+    def edit() -> None:
+        for n in range(1, versions):
+            scratch = tmp_path / "a.toml.new"          # as editors save: write, then rename
+            scratch.write_text(version(n))
+            os.replace(scratch, path)
+            time.sleep(0.002)
+        done.set()
+
+    def own() -> list[int]:
+        sizes = []
+        while not done.is_set():
+            result = watcher.reload()
+            assert result.errors == ()
+            sizes.append(len(result.ruleset))
+            time.sleep(0.0001)
+        return sizes
+
+    def read() -> int:
+        reads = 0
+        while not done.is_set():
+            assert watcher.errors == () and len(watcher.ruleset) >= 0
+            reads += 1
+            time.sleep(0.0001)
+        return reads
+
+    with ThreadPoolExecutor(max_workers=7) as pool:
+        owners = [pool.submit(own) for _ in range(4)]
+        readers = [pool.submit(read) for _ in range(2)]
+        pool.submit(edit).result(timeout=30)
+        seen = [future.result(timeout=30) for future in owners]
+        [future.result(timeout=30) for future in readers]
+    assert most[0] == 1                                  # loads never overlapped
+    assert all(sizes == sorted(sizes) for sizes in seen)   # each thread only moved forward
+    final = watcher.reload()
+    fresh = load(tmp_path)
+    assert final.errors == () and len(fresh) == versions
+    assert [(r.id, r.version) for r in final.ruleset] == [(r.id, r.version) for r in fresh]
+    assert watcher.ruleset is final.ruleset
