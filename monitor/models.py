@@ -117,8 +117,21 @@ class OutboxMessage:
 class SendResult:
     """How one delivery attempt ended, in the dispatcher's terms rather than Telegram's."""
 
-    outcome: str                   # "sent" | "retry" | "chat_gone" | "chat_moved" | "rejected"
+    outcome: str   # "sent" | "retry" | "unavailable" | "chat_gone" | "chat_moved" | "rejected"
     message_id: int | None = None
     retry_after_s: float = 0.0
     new_chat_id: int | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class ConsoleAlert:
+    """One matched article as the console shows it when there is no Telegram token: one line
+    with the rules it matched. The console is a way of showing, not a chat: nothing is queued
+    for it and no subscriber stands behind it."""
+
+    article_id: int
+    title: str
+    source: str
+    url: str | None
+    rules: tuple[str, ...]

@@ -38,8 +38,8 @@ from monitor.matching import (
     make_rule,
     match_articles,
 )
-from monitor.models import Article, Feed, FeedOutcome, RawItem
-from monitor.store import Store, from_db_time, utc_now
+from monitor.models import Article, ConsoleAlert, Feed, FeedOutcome, RawItem
+from monitor.store import FeedConflict, Store, from_db_time, utc_now
 from monitor.stories import (
     StoryIndex,
     fingerprint,
@@ -52,7 +52,6 @@ log = logging.getLogger(__name__)
 BATCH = 500
 STORY_WINDOW_DAYS = 3.0
 WATCH_PREFIX = "watch-"
-CONSOLE_CHAT = 0
 
 
 @dataclass
@@ -62,6 +61,7 @@ class CycleReport:
     new_articles: list[Article] = field(default_factory=list)
     seed_errors: list[SeedError] = field(default_factory=list)
     feed_errors: dict[str, str] = field(default_factory=dict)
+    config_errors: list[str] = field(default_factory=list)
     feeds_polled: int = 0
     grouped_articles: int = 0
     matched_articles: int = 0
@@ -70,6 +70,7 @@ class CycleReport:
     digests_queued: int = 0
     delivery: DispatchReport | None = None
     rule_errors: list[RuleError] = field(default_factory=list)
+    console_alerts: list[ConsoleAlert] = field(default_factory=list)
 
 
 def _jittered(feed: Feed, share: float, now: datetime) -> Feed:
@@ -87,24 +88,40 @@ class Pipeline:
 
     def __init__(self, config: Config, store: Store,
                  on_article: Callable[[Article], None] | None = None,
-                 dispatcher: Dispatcher | None = None):
+                 dispatcher: Dispatcher | None = None, *, console: bool = False,
+                 clock: Callable[[], datetime] = utc_now):
         self.config = config
         self.store = store
-        self.rules = RuleWatcher(config.rules_dir)
+        self.rules = RuleWatcher(config.rules_dir)   # this pipeline is its one owner
         self.on_article = on_article
         self.dispatcher = dispatcher
+        self.console = console      # no Telegram token: matched articles are shown, not queued
+        self.clock = clock          # the current time, passed in so that tests can run weeks
+        self.rules.reload()         # errors, if any, reach the report of the first cycle
         self.stopping = False      # set by the service on shutdown: stop between batches
         self._stories: StoryIndex | None = None
         self._engine: tuple[tuple[int, tuple], Engine] | None = None
         self._seed_cache: SeedCache = {}    # seed files are parsed again only when changed
 
-    def sync_configured_feeds(self) -> None:
-        """Feeds from the config file join those added with `monitor feeds add`."""
+    def sync_configured_feeds(self, report: CycleReport | None = None) -> None:
+        """Feeds from the config file join those added with `monitor feeds add`; a config
+        feed whose name another stored feed holds is reported and left out, never fatal."""
         for feed in self.config.feeds:
-            self.store.upsert_feed(Feed(
-                name=feed.name, url=feed.url, interval_s=feed.interval_s,
-                language=feed.language, full_text=feed.full_text,
-            ))
+            try:
+                self.store.upsert_feed(Feed(
+                    name=feed.name, url=feed.url, interval_s=feed.interval_s,
+                    language=feed.language, full_text=feed.full_text,
+                ))
+            except FeedConflict as error:
+                message = f"feed {feed.name!r} ({feed.url}) not synced: {error}"
+                log.warning("%s", message)
+                if report is not None:
+                    report.config_errors.append(message)
+
+    def reload_rules(self, report: CycleReport) -> None:
+        """Re-read the rule files if they changed. The pipeline is the watcher's one owner, so
+        the errors of a broken version come here, every cycle while it stays broken."""
+        report.rule_errors.extend(self.rules.reload().errors)
 
     def ingest_seeds(self, report: CycleReport, now: datetime) -> None:
         items, errors = read_seed_folder(self.config.seeds_dir, self._seed_cache)
@@ -116,7 +133,7 @@ class Pipeline:
                            language_hint=item.language, fetched=now)
             for path, item in items
         ]
-        self._store_new(articles, report)
+        self._store_new(articles, report, now)
 
     async def ingest_feeds(self, report: CycleReport, now: datetime) -> None:
         due = self.store.due_feeds(now)
@@ -152,27 +169,17 @@ class Pipeline:
                            full_text_status=status)
             for item, status in items
         ]
-        self._store_new(articles, report)
+        self._store_new(articles, report, now)
         # The feed's state is saved after its articles, so a crash in between re-fetches
         # (and deduplicates) rather than skipping what was not stored.
         self.store.save_feed_state(_jittered(feed, self.config.service.jitter, now))
 
-    def _store_new(self, articles: list[Article], report: CycleReport) -> None:
-        added = self.store.add_articles(articles)
+    def _store_new(self, articles: list[Article], report: CycleReport, now: datetime) -> None:
+        added = self.store.add_articles(articles, now)
         report.new_articles.extend(added)
         if self.on_article:
             for article in added:
                 self.on_article(article)
-
-    def subscribe_console(self) -> None:
-        """Without a Telegram token the console is the one subscriber, to every enabled rule,
-        so that a fresh checkout shows alerts out of the box."""
-        ruleset, _ = self.engine()
-        self.store.upsert_subscriber(CONSOLE_CHAT, "console", "console", "de")
-        subscribed = {s["rule_id"] for s in self.store.subscriptions(CONSOLE_CHAT)}
-        for rule in ruleset:
-            if rule.enabled and rule.id not in subscribed:
-                self.store.subscribe(CONSOLE_CHAT, rule.id, "instant")
 
     def group_stories(self, report: CycleReport) -> None:
         """Give every new article its story (near-duplicates share one)."""
@@ -190,17 +197,15 @@ class Pipeline:
     def _story_index(self) -> StoryIndex:
         if self._stories is None:
             self._stories = StoryIndex(window_days=STORY_WINDOW_DAYS)
-            since = utc_now() - timedelta(days=STORY_WINDOW_DAYS)
+            since = self.clock() - timedelta(days=STORY_WINDOW_DAYS)
             self._stories.load(
                 (a, s, fingerprint_from_bytes(fp), published, source)
                 for a, s, fp, published, source in self.store.story_fingerprints_since(since))
         return self._stories
 
-    def engine(self, report: CycleReport | None = None) -> tuple[RuleSet, Engine]:
+    def engine(self) -> tuple[RuleSet, Engine]:
         """The rules from the files plus every chat's personal /watch rules, rebuilt on change."""
-        ruleset, errors = self.rules.current()
-        if report is not None:
-            report.rule_errors.extend(errors)
+        ruleset = self.rules.ruleset
         watches = self.store.watches()
         key = (id(ruleset), tuple((w["id"], w["query"]) for w in watches))
         if self._engine is None or self._engine[0] != key:
@@ -217,25 +222,27 @@ class Pipeline:
             self._engine = (key, Engine(combined))
         return ruleset, self._engine[1]
 
-    def match_pending(self, report: CycleReport) -> None:
+    def match_pending(self, report: CycleReport, now: datetime) -> None:
         """Match every stored article not matched yet, batch by batch."""
-        _, engine = self.engine(report)
+        _, engine = self.engine()
         while not self.stopping and (batch := self.store.unmatched_articles(limit=BATCH)):
             matches = match_articles(engine, batch)
-            self.store.save_matches([a.id for a in batch], matches)
+            self.store.save_matches([a.id for a in batch], matches, now)
             report.matched_articles += len(batch)
             report.matches += len(matches)
 
-    def plan_alerts(self, report: CycleReport) -> None:
-        """Turn new matches into outbox rows: one alert per (chat, rule, story)."""
+    def plan_alerts(self, report: CycleReport, now: datetime) -> None:
+        """Turn new matches into outbox rows: one alert per (chat, rule, story). Without a
+        Telegram token the matched articles are also shown on the console, one line each."""
         ruleset, _ = self.engine()
         watch_chats = {f"{WATCH_PREFIX}{w['id']}": (w["chat_id"], w["query"])
                        for w in self.store.watches()}
         languages = self.store.chat_languages()
         timezone = self.config.digest.timezone
         while not self.stopping and (batch := self.store.unalerted_matches(limit=BATCH)):
-            subscribers = self.store.instant_subscribers({m["rule_id"] for m in batch}, utc_now())
+            subscribers = self.store.instant_subscribers({m["rule_id"] for m in batch}, now)
             messages = []
+            shown: dict[int, list[str]] = {}
             for match in batch:
                 rule_id = match["rule_id"]
                 rule = ruleset.get(rule_id)
@@ -243,6 +250,8 @@ class Pipeline:
                     chats, name = [watch_chats[rule_id][0]], f"🔎 {watch_chats[rule_id][1]}"
                 elif rule is not None:
                     chats, name = subscribers.get(rule_id, []), rule.name or rule.id
+                    if self.console:
+                        shown.setdefault(match["article_id"], []).append(rule_id)
                 else:
                     continue  # the rule is gone since it matched
                 if not chats:
@@ -256,7 +265,17 @@ class Pipeline:
                      else alert_buttons(rule_id, languages.get(chat, "de"))}
                     for chat in chats)
             report.alerts_queued += self.store.plan_alerts(
-                [(m["article_id"], m["rule_id"]) for m in batch], messages)
+                [(m["article_id"], m["rule_id"]) for m in batch], messages, now)
+            report.console_alerts.extend(self._console_alerts(shown))
+
+    def _console_alerts(self, shown: dict[int, list[str]]) -> list[ConsoleAlert]:
+        alerts = []
+        for article_id, rule_ids in shown.items():
+            article = self.store.article(article_id)
+            if article is not None:
+                alerts.append(ConsoleAlert(article_id, article.title, article.source,
+                                           article.url, tuple(rule_ids)))
+        return alerts
 
     def plan_digests(self, report: CycleReport, now: datetime) -> None:
         """Queue every digest that is due; a period already recorded is never sent again."""
@@ -266,7 +285,8 @@ class Pipeline:
             period = due_period(now, at, timezone, from_db_time(chat["last_end"]))
             if period is not None:
                 digest = self.build_digest(chat["chat_id"], *period, timezone, chat["language"])
-                if self.store.record_digest(chat["chat_id"], *period, render_telegram(digest)):
+                if self.store.record_digest(chat["chat_id"], *period, render_telegram(digest),
+                                            now):
                     report.digests_queued += 1
 
     def build_digest(self, chat_id: int, start: datetime, end: datetime, timezone: str,
@@ -280,14 +300,16 @@ class Pipeline:
                             "en" if language == "en" else "de")
 
     async def deliver(self, report: CycleReport) -> None:
+        """Send what is due; when Telegram cannot be reached the pass stops early, says why
+        (`report.delivery.unavailable`) and the rows stay queued for the next run."""
         if self.dispatcher is not None:
             report.delivery = await self.dispatcher.dispatch_due()
 
-    async def run_once(self) -> CycleReport:
+    async def run_once(self, now: datetime | None = None) -> CycleReport:
         """One full cycle: seeds, due feeds, stories, matching, alerts, delivery."""
         report = CycleReport()
-        now = utc_now()
-        await asyncio.to_thread(self.sync_configured_feeds)
+        now = now or self.clock()
+        await asyncio.to_thread(self.sync_configured_feeds, report)
         await asyncio.to_thread(self.ingest_seeds, report, now)
         await self.ingest_feeds(report, now)
         await self.process(report, now)
@@ -296,7 +318,8 @@ class Pipeline:
 
     async def process(self, report: CycleReport, now: datetime) -> None:
         """The stages after ingest, off the event loop so the bot stays responsive."""
+        await asyncio.to_thread(self.reload_rules, report)
         await asyncio.to_thread(self.group_stories, report)
-        await asyncio.to_thread(self.match_pending, report)
-        await asyncio.to_thread(self.plan_alerts, report)
+        await asyncio.to_thread(self.match_pending, report, now)
+        await asyncio.to_thread(self.plan_alerts, report, now)
         await asyncio.to_thread(self.plan_digests, report, now)

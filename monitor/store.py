@@ -12,13 +12,16 @@ ones the matcher has finished, so an interrupted run picks up exactly the unmatc
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,31 @@ from sqlite_utils.migrations import Migrations
 from monitor.models import Article, Feed, OutboxMessage
 
 migrations = Migrations("monitor")
+
+# A stored feed never polls less often than this, whatever an older version let in.
+MAX_INTERVAL_S = 30 * 86400
+
+
+class StoreError(Exception):
+    """The database cannot be used as asked; the message says why in one line.
+
+    StoreError
+     ├── InstanceLocked   another monitor process holds this database
+     ├── FeedExists       `feeds add` of a URL that is stored already
+     └── FeedConflict     a feed name is taken by another URL
+    """
+
+
+class InstanceLocked(StoreError):
+    pass
+
+
+class FeedExists(StoreError):
+    pass
+
+
+class FeedConflict(StoreError):
+    pass
 
 
 @migrations()
@@ -242,6 +270,45 @@ def m0007_articles_by_story(db: Database) -> None:
     db.execute("CREATE INDEX articles_story ON articles(story_id) WHERE story_id IS NOT NULL")
 
 
+@migrations()
+def m0008_keys_outlive_articles(db: Database) -> None:
+    """What the archive has seen and alerted outlives the articles themselves.
+
+    `seen_keys` holds a short digest of every GUID, canonical URL and text hash of an article
+    that retention deleted, so that a seed or feed repeating it never brings it back as new. `alerted` holds one row per
+    (chat, rule, story) ever alerted, independent of the outbox rows that retention deletes.
+    `counters` keeps the highest article id ever handed out: SQLite would give the next new
+    article the id of a deleted newest one, and stories, matches and alert keys refer to ids.
+    The console's stand-in chat 0 of earlier versions is removed with everything it queued,
+    so that nothing meant for the console ever reaches Telegram.
+    """
+    db.execute("CREATE TABLE seen_keys (key BLOB PRIMARY KEY, last_seen TEXT NOT NULL) "
+               "WITHOUT ROWID")
+    db.execute("CREATE INDEX seen_keys_last_seen ON seen_keys(last_seen)")
+    db.execute(
+        """
+        CREATE TABLE alerted (
+            chat_id INTEGER NOT NULL,
+            rule_id TEXT NOT NULL,
+            story_id INTEGER NOT NULL,
+            created TEXT NOT NULL,
+            PRIMARY KEY (chat_id, rule_id, story_id)
+        ) WITHOUT ROWID""")
+    db.execute("CREATE INDEX alerted_created ON alerted(created)")
+    db.execute(
+        "INSERT OR IGNORE INTO alerted SELECT chat_id, rule_id, story_id, min(created) "
+        "FROM outbox WHERE kind = 'alert' AND chat_id != 0 AND rule_id IS NOT NULL "
+        "AND story_id IS NOT NULL GROUP BY chat_id, rule_id, story_id")
+    db.execute("CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+    db.execute("INSERT INTO counters SELECT 'article_id', coalesce(max(id), 0) FROM articles")
+    db.execute("DELETE FROM outbox WHERE chat_id = 0")
+    db.execute("DELETE FROM watches WHERE chat_id = 0")
+    db.execute("DELETE FROM subscriptions WHERE chat_id = 0")
+    db.execute("DELETE FROM subscribers WHERE chat_id = 0")
+    db.execute(f"UPDATE feeds SET interval_s = {MAX_INTERVAL_S} WHERE interval_s > {MAX_INTERVAL_S}")
+    db.execute("UPDATE feeds SET next_due = NULL WHERE next_due > '9000'")
+
+
 def to_db_time(moment: datetime | None) -> str | None:
     """UTC ISO 8601 to the second: sorts as text, reads back exactly."""
     if moment is None:
@@ -257,6 +324,36 @@ def from_db_time(value: str | None) -> datetime | None:
 
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+@contextmanager
+def instance_lock(database: str | Path) -> Iterator[None]:
+    """Hold the one-instance lock of a database for the duration of the block.
+
+    Only one process may run pipeline stages on a database: two would both poll and both
+    dispatch, and every message would go out twice. The lock is `flock` on a file beside the
+    database (never on the database itself: closing any descriptor of a file drops a process's
+    POSIX locks on it, SQLite's own included). The kernel releases it when the process dies, so
+    a `kill -9` leaves no stale lock; the pid written into the file only names the holder.
+    """
+    path = Path(f"{database}.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+", encoding="ascii")  # noqa: SIM115 (held for the whole block)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise InstanceLocked(f"another monitor is running on {database} (pid {holder})") \
+                from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
 
 
 class Store:
@@ -304,22 +401,57 @@ class Store:
     # ----------------------------------------------------------------- feeds
 
     def upsert_feed(self, feed: Feed) -> Feed:
-        """Add a feed, or update its settings (not its fetch state) when the name exists."""
-        with self._lock:
-            self.db.execute(
-                """
-                INSERT INTO feeds (name, url, interval_s, language, full_text, created)
-                VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT(name) DO UPDATE SET
-                    url = excluded.url, interval_s = excluded.interval_s,
-                    language = excluded.language, full_text = excluded.full_text
-                """,
-                [feed.name, feed.url, feed.interval_s, feed.language, int(feed.full_text),
-                 to_db_time(utc_now())],
-            )
-            found = self.feed_by_name(feed.name)
+        """Add a feed, or update the settings (not the fetch state) of the feed with this URL.
+
+        Feeds are keyed by URL and named by the config: a new name for a known URL renames the
+        feed, and its articles keep their history under the new name. FeedConflict when the
+        name belongs to another URL.
+        """
+        with self.transaction():
+            known = self.feed_by_url(feed.url)
+            taken = self.feed_by_name(feed.name)
+            if taken is not None and taken.url != feed.url:
+                raise FeedConflict(f"feed name {feed.name!r} is taken by {taken.url}")
+            interval = min(feed.interval_s, MAX_INTERVAL_S)
+            if known is None:
+                self.db.execute(
+                    "INSERT INTO feeds (name, url, interval_s, language, full_text, created) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [feed.name, feed.url, interval, feed.language, int(feed.full_text),
+                     to_db_time(utc_now())])
+            elif (known.name, known.interval_s, known.language, known.full_text) != (
+                    feed.name, interval, feed.language, feed.full_text):
+                self.db.execute(
+                    "UPDATE feeds SET name = ?, interval_s = ?, language = ?, full_text = ? "
+                    "WHERE id = ?",
+                    [feed.name, interval, feed.language, int(feed.full_text), known.id])
+                if known.name != feed.name:
+                    self.db.execute("UPDATE articles SET source = ? WHERE feed_id = ?",
+                                    [feed.name, known.id])
+            found = self.feed_by_url(feed.url)
             assert found is not None
             return found
+
+    def add_feed(self, feed: Feed) -> Feed:
+        """A new feed; FeedExists when its URL is stored already (under whatever name)."""
+        with self.transaction():
+            known = self.feed_by_url(feed.url)
+            if known is not None:
+                raise FeedExists(f"{feed.url} is already a feed, named {known.name!r}")
+            return self.upsert_feed(feed)
+
+    def remove_feed(self, name: str) -> Feed | None:
+        """Forget a feed and its fetch state; its articles stay in the archive."""
+        with self.transaction():
+            feed = self.feed_by_name(name)
+            if feed is not None:
+                self.db.execute("DELETE FROM feeds WHERE id = ?", [feed.id])
+            return feed
+
+    def feed_by_url(self, url: str) -> Feed | None:
+        with self._lock:
+            rows = list(self.db.query("SELECT * FROM feeds WHERE url = ?", [url]))
+        return _feed_from_row(rows[0]) if rows else None
 
     def feed_by_name(self, name: str) -> Feed | None:
         with self._lock:
@@ -355,35 +487,80 @@ class Store:
 
     # -------------------------------------------------------------- articles
 
-    def add_articles(self, articles: Iterable[Article]) -> list[Article]:
+    def add_articles(self, articles: Iterable[Article],
+                     now: datetime | None = None) -> list[Article]:
         """Store the articles not seen before, in one transaction; return them with their ids.
 
         An article already stored under the same GUID, canonical URL or text hash is skipped,
-        so the same story arriving through two feeds, or with a changed GUID, is kept once.
+        so the same story arriving through two feeds, or with a changed GUID, is kept once; so
+        is one that retention deleted (its keys are remembered in `seen_keys`).
         """
+        articles = list(articles)
         added: list[Article] = []
         sql = (
-            "INSERT OR IGNORE INTO articles (feed_id, source, guid, url, title, text, language, "
-            "published, fetched, content_hash, full_text_status) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT OR IGNORE INTO articles (id, feed_id, source, guid, url, title, text, "
+            "language, published, fetched, content_hash, full_text_status) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         with self.transaction():
             conn = self.db.conn
+            forgotten = self._seen_before(articles, now or utc_now())
+            next_id = self._next_article_id()
             for article in articles:
+                if article.content_hash in forgotten:
+                    continue
                 cursor = conn.execute(
                     sql,
-                    [article.feed_id, article.source, article.guid, article.url, article.title,
-                     article.text, article.language, to_db_time(article.published),
-                     to_db_time(article.fetched), article.content_hash,
-                     article.full_text_status],
+                    [next_id, article.feed_id, article.source, article.guid, article.url,
+                     article.title, article.text, article.language,
+                     to_db_time(article.published), to_db_time(article.fetched),
+                     article.content_hash, article.full_text_status],
                 )
                 if cursor.rowcount == 1:
                     added.append(replace(article, id=cursor.lastrowid))
+                    next_id = None      # SQLite counts on from here
             for chunk in _chunks([a.id for a in added], 500):
                 conn.execute(
                     f"INSERT INTO articles_fts (rowid, title, text) SELECT id, title, text "
                     f"FROM articles WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            if added:
+                conn.execute("UPDATE counters SET value = max(value, ?) WHERE name = 'article_id'",
+                             [added[-1].id])
         return added
+
+    def _remember_keys(self, keys: list[bytes], now: datetime) -> None:
+        with self.transaction():
+            self.db.conn.executemany(
+                "INSERT INTO seen_keys (key, last_seen) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET last_seen = excluded.last_seen",
+                [(key, to_db_time(now)) for key in keys])
+
+    def _seen_before(self, articles: list[Article], now: datetime) -> set[str]:
+        """Content hashes of the articles one of whose keys is remembered; their keys' time is
+        renewed (at most daily), so what a source keeps repeating is never forgotten."""
+        by_key = {key: a.content_hash for a in articles
+                  for key in _article_keys(a.guid, a.url, a.content_hash)}
+        found: set[str] = set()
+        stale = to_db_time(now - timedelta(days=1))
+        conn = self.db.conn
+        for chunk in _chunks(list(by_key), 500):
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(f"SELECT key, last_seen FROM seen_keys WHERE key IN ({marks})",
+                                chunk).fetchall()
+            found.update(by_key[key] for key, _ in rows)
+            renew = [key for key, last_seen in rows if last_seen < stale]
+            if renew:
+                conn.executemany("UPDATE seen_keys SET last_seen = ? WHERE key = ?",
+                                 [(to_db_time(now), key) for key in renew])
+        return found
+
+    def _next_article_id(self) -> int | None:
+        """The id for the next new article when SQLite's own choice (max(id) + 1) would reuse
+        the id of a deleted article; None when it would not."""
+        floor = self.db.conn.execute(
+            "SELECT value FROM counters WHERE name = 'article_id'").fetchone()[0]
+        highest = self.db.conn.execute("SELECT max(id) FROM articles").fetchone()[0] or 0
+        return floor + 1 if floor > highest else None
 
     def known_article_keys(self, guids: Iterable[str], urls: Iterable[str]) -> set[str]:
         """Which of these GUIDs and URLs are stored already (to skip full-text fetches)."""
@@ -487,9 +664,10 @@ class Store:
 
     # --------------------------------------------------------------- matches
 
-    def save_matches(self, article_ids: Iterable[int], matches: Iterable[dict[str, Any]]) -> None:
+    def save_matches(self, article_ids: Iterable[int], matches: Iterable[dict[str, Any]],
+                     now: datetime | None = None) -> None:
         """Store the matches of a batch and mark those articles matched, in one transaction."""
-        now = to_db_time(utc_now())
+        now = to_db_time(now or utc_now())
         with self.transaction():
             conn = self.db.conn
             for match in matches:
@@ -514,29 +692,44 @@ class Store:
             return [{**r, "matched": json.loads(r["matched"])} for r in rows]
 
     def plan_alerts(self, matches: Iterable[tuple[int, str]],
-                    messages: Iterable[dict[str, Any]]) -> int:
+                    messages: Iterable[dict[str, Any]], now: datetime | None = None) -> int:
         """Queue the alerts of a batch of matches and mark those matches alerted, atomically.
 
-        An alert for a (chat, rule, story) that was queued before is skipped: a later article
-        of the same story is counted for the digest, not alerted again. Returns the alerts queued.
+        A (chat, rule, story) is alerted once in the archive's lifetime: the claim in `alerted`
+        outlives both the outbox row and the articles. A later article of the same story is
+        counted for the digest, not alerted again. Returns the alerts queued.
         """
-        now = to_db_time(utc_now())
+        now = to_db_time(now or utc_now())
         queued = 0
         with self.transaction():
             conn = self.db.conn
             for message in messages:
-                cursor = conn.execute(
-                    "INSERT OR IGNORE INTO outbox (chat_id, kind, rule_id, story_id, article_id, "
-                    "text, buttons, next_attempt_at, created) "
-                    "VALUES (?, 'alert', ?, ?, ?, ?, ?, ?, ?)",
-                    [message["chat_id"], message["rule_id"], message["story_id"],
-                     message["article_id"], message["text"],
-                     json.dumps([list(b) for b in message["buttons"]], ensure_ascii=False),
-                     now, now])
-                queued += cursor.rowcount
+                claimed = conn.execute(
+                    "INSERT OR IGNORE INTO alerted (chat_id, rule_id, story_id, created) "
+                    "VALUES (?, ?, ?, ?)",
+                    [message["chat_id"], message["rule_id"], message["story_id"], now]).rowcount
+                if not claimed:
+                    continue
+                queued += self._queue(conn, message["chat_id"], "alert", message["text"], now,
+                                      rule_id=message["rule_id"], story_id=message["story_id"],
+                                      article_id=message["article_id"],
+                                      buttons=message["buttons"])
             conn.executemany("UPDATE matches SET alerted = 1 WHERE article_id = ? AND rule_id = ?",
                              list(matches))
         return queued
+
+    @staticmethod
+    def _queue(conn: sqlite3.Connection, chat_id: int, kind: str, text: str, now: str, *,
+               rule_id: str | None = None, story_id: int | None = None,
+               article_id: int | None = None, buttons: Iterable[tuple[str, str]] = (),
+               due: str | None = None) -> int:
+        """The one INSERT into the outbox; 0 when this (chat, rule, story) alert exists."""
+        return conn.execute(
+            "INSERT OR IGNORE INTO outbox (chat_id, kind, rule_id, story_id, article_id, text, "
+            "buttons, next_attempt_at, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [chat_id, kind, rule_id, story_id, article_id, text,
+             json.dumps([list(b) for b in buttons], ensure_ascii=False), due or now, now],
+        ).rowcount
 
     def matches_for_article(self, article_id: int) -> list[dict[str, Any]]:
         with self._lock:
@@ -693,25 +886,25 @@ class Store:
                 """, [*rule_ids, to_db_time(start), to_db_time(end)]))
 
     def record_digest(self, chat_id: int, start: datetime, end: datetime,
-                      messages: list[str]) -> bool:
+                      messages: list[str], now: datetime | None = None) -> bool:
         """Record the digest of a period and queue its messages, atomically; False (and nothing
         queued) when that period was recorded before."""
         return self._claim_and_queue(
             "INSERT OR IGNORE INTO digests (chat_id, period_end, period_start, created) "
             "VALUES (?, ?, ?, ?)", [chat_id, to_db_time(end), to_db_time(start)],
-            "digest", [(chat_id, text) for text in messages])
+            "digest", [(chat_id, text) for text in messages], now)
 
     def _claim_and_queue(self, claim_sql: str, claim: list[Any], kind: str,
-                         messages: list[tuple[int, str]]) -> bool:
+                         messages: list[tuple[int, str]], now: datetime | None) -> bool:
         """Insert the claim row and queue the messages in one transaction; nothing at all
         when the claim exists already (the row's last parameter is the creation time)."""
-        now = to_db_time(utc_now())
+        now_text = to_db_time(now or utc_now())
         with self.transaction():
-            if self.db.conn.execute(claim_sql, [*claim, now]).rowcount == 0:
+            conn = self.db.conn
+            if conn.execute(claim_sql, [*claim, now_text]).rowcount == 0:
                 return False
-            self.db.conn.executemany(
-                "INSERT INTO outbox (chat_id, kind, text, next_attempt_at, created) "
-                "VALUES (?, ?, ?, ?, ?)", [(chat, kind, text, now, now) for chat, text in messages])
+            for chat, text in messages:
+                self._queue(conn, chat, kind, text, now_text)
         return True
 
     # ---------------------------------------------------------------- outbox
@@ -720,16 +913,14 @@ class Store:
                 story_id: int | None = None, article_id: int | None = None,
                 buttons: Iterable[tuple[str, str]] = (), due: datetime | None = None) -> int | None:
         """Add a message to the outbox; None when this (chat, rule, story) alert exists already."""
-        now = utc_now()
+        now = to_db_time(utc_now())
         with self._lock:
-            cursor = self.db.execute(
-                "INSERT OR IGNORE INTO outbox (chat_id, kind, rule_id, story_id, article_id, text, "
-                "buttons, next_attempt_at, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [chat_id, kind, rule_id, story_id, article_id, text,
-                 json.dumps([list(b) for b in buttons], ensure_ascii=False),
-                 to_db_time(due or now), to_db_time(now)],
-            )
-            return cursor.lastrowid if cursor.rowcount == 1 else None
+            conn = self.db.conn
+            if not self._queue(conn, chat_id, kind, text, now, rule_id=rule_id,
+                               story_id=story_id, article_id=article_id, buttons=buttons,
+                               due=to_db_time(due)):
+                return None
+            return conn.execute("SELECT last_insert_rowid()").fetchone()[0]
 
     def due_messages(self, now: datetime, limit: int = 500) -> list[OutboxMessage]:
         """Pending messages whose time has come, oldest first (per chat in the order queued)."""
@@ -745,12 +936,13 @@ class Store:
             return self.db.execute(
                 "SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
 
-    def mark_sent(self, message_id: int, telegram_message_id: int | None) -> None:
+    def mark_sent(self, message_id: int, telegram_message_id: int | None,
+                  now: datetime | None = None) -> None:
         with self._lock:
             self.db.execute(
                 "UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?, "
                 "attempts = attempts + 1, last_error = NULL WHERE id = ?",
-                [telegram_message_id, to_db_time(utc_now()), message_id],
+                [telegram_message_id, to_db_time(now or utc_now()), message_id],
             )
 
     def retry_later(self, message_id: int, due: datetime, error: str) -> None:
@@ -789,30 +981,53 @@ class Store:
             conn.execute("UPDATE OR IGNORE outbox SET chat_id = ? WHERE chat_id = ? "
                          "AND status = 'pending'", [new_chat_id, old_chat_id])
 
-    def notice_once(self, key: str, chat_ids: Iterable[int], text: str) -> bool:
+    def notice_once(self, key: str, chat_ids: Iterable[int], text: str,
+                    now: datetime | None = None) -> bool:
         """Queue an operator notice to these chats unless one with this key went out before."""
         return self._claim_and_queue(
             "INSERT OR IGNORE INTO notices (key, created) VALUES (?, ?)", [key], "notice",
-            [(chat, text) for chat in chat_ids])
+            [(chat, text) for chat in chat_ids], now)
 
     # ------------------------------------------------------------- retention
 
-    def apply_retention(self, articles_before: datetime, outbox_before: datetime) -> dict[str, int]:
+    def apply_retention(self, articles_before: datetime, outbox_before: datetime,
+                        keys_before: datetime | None = None,
+                        now: datetime | None = None) -> dict[str, int]:
         """Delete old articles (their matches and fingerprints go with them), stories left
-        without articles, and finished outbox rows. Pending messages are never touched."""
+        without articles, and finished outbox rows. Pending messages are never touched.
+
+        An article is old when both its publication and its arrival are before
+        `articles_before`: an item that arrives already older than the window (an archive
+        of seed documents) is kept until it ages out by its arrival, not deleted at once.
+        The keys of every deleted article are remembered (`seen_keys`), so that a seed or feed
+        repeating it never brings it back; remembered keys and alert keys are forgotten only
+        after `keys_before`, a much longer window.
+        """
+        now = now or utc_now()
         with self.transaction():
             conn = self.db.conn
-            articles = conn.execute(
-                "DELETE FROM articles WHERE published < ? AND id NOT IN "
-                "(SELECT article_id FROM outbox WHERE status = 'pending' AND article_id IS NOT NULL)",
-                [to_db_time(articles_before)]).rowcount
+            doomed = ("FROM articles WHERE published < ? AND fetched < ? AND id NOT IN "
+                      "(SELECT article_id FROM outbox WHERE status = 'pending' "
+                      "AND article_id IS NOT NULL)")
+            cutoff = [to_db_time(articles_before)] * 2
+            self._remember_keys([key for row in conn.execute(
+                f"SELECT guid, url, content_hash {doomed}", cutoff)
+                for key in _article_keys(*row)], now)
+            articles = conn.execute(f"DELETE {doomed}", cutoff).rowcount
             stories = conn.execute(
                 "DELETE FROM stories WHERE NOT EXISTS "
                 "(SELECT 1 FROM articles a WHERE a.story_id = stories.id)").rowcount
             outbox = conn.execute(
                 "DELETE FROM outbox WHERE status != 'pending' AND created < ?",
                 [to_db_time(outbox_before)]).rowcount
-        return {"articles": articles, "stories": stories, "outbox": outbox}
+            keys = alert_keys = 0
+            if keys_before is not None:
+                keys = conn.execute("DELETE FROM seen_keys WHERE last_seen < ?",
+                                    [to_db_time(keys_before)]).rowcount
+                alert_keys = conn.execute("DELETE FROM alerted WHERE created < ?",
+                                          [to_db_time(keys_before)]).rowcount
+        return {"articles": articles, "stories": stories, "outbox": outbox, "keys": keys,
+                "alert_keys": alert_keys}
 
     # ----------------------------------------------------------------- stats
 
@@ -863,14 +1078,22 @@ class Store:
             }
 
 
-def _chunks(values: list[str], size: int) -> Iterator[list[str]]:
+def _article_keys(guid: str | None, url: str | None, content_hash: str) -> list[bytes]:
+    """Compact, fixed-size keys of what identifies an article: 12-byte digests of its GUID,
+    canonical URL and text hash (a collision among 2^96 values is not a practical risk)."""
+    return [hashlib.blake2b(f"{kind}\x1f{value}".encode(), digest_size=12).digest()
+            for kind, value in (("g", guid), ("u", url), ("h", content_hash)) if value]
+
+
+def _chunks(values: list, size: int) -> Iterator[list]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
 
 
 def _feed_from_row(row: dict[str, Any]) -> Feed:
     return Feed(
-        id=row["id"], name=row["name"], url=row["url"], interval_s=row["interval_s"],
+        id=row["id"], name=row["name"], url=row["url"],
+        interval_s=min(row["interval_s"], MAX_INTERVAL_S),
         language=row["language"], full_text=bool(row["full_text"]), etag=row["etag"],
         last_modified=row["last_modified"], last_status=row["last_status"],
         last_error=row["last_error"], error_count=row["error_count"],

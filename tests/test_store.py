@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlite_utils import Database
 
 from monitor.models import Article, Feed
-from monitor.store import Store, migrations
+from monitor.store import (
+    MAX_INTERVAL_S,
+    FeedConflict,
+    FeedExists,
+    InstanceLocked,
+    Store,
+    instance_lock,
+    migrations,
+)
 
 NOW = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
 
@@ -83,9 +93,35 @@ def test_feed_state_round_trip_and_due_feeds(db):
     assert db.due_feeds(NOW) == []
     assert [f.name for f in db.due_feeds(NOW + timedelta(minutes=20))] == ["a"]
     # changing settings keeps the fetch state
-    db.upsert_feed(Feed(name="a", url="https://a.example/feed2", interval_s=60))
+    db.upsert_feed(Feed(name="a", url="https://a.example/feed", interval_s=60))
     kept = db.feed_by_name("a")
-    assert (kept.url, kept.interval_s, kept.error_count) == ("https://a.example/feed2", 60, 2)
+    assert (kept.url, kept.interval_s, kept.error_count) == ("https://a.example/feed", 60, 2)
+
+
+def test_feeds_are_keyed_by_url_and_named_by_the_config(db):
+    """A new name for a known URL renames the feed: one row, its fetch state and its
+    articles' source follow. A name held by another URL is refused, never a crash."""
+    feed = db.upsert_feed(Feed(name="old", url="https://a.example/feed"))
+    db.save_feed_state(replace(feed, error_count=3, last_fetched=NOW))
+    db.add_articles([replace(article(1), feed_id=feed.id, source="old")])
+    renamed = db.upsert_feed(Feed(name="new", url="https://a.example/feed"))
+    assert (renamed.id, renamed.error_count) == (feed.id, 3)
+    assert [f.name for f in db.feeds()] == ["new"]
+    assert db.article(1).source == "new"
+    db.upsert_feed(Feed(name="other", url="https://b.example/feed"))
+    with pytest.raises(FeedConflict, match="'new' is taken by https://a.example/feed"):
+        db.upsert_feed(Feed(name="new", url="https://b.example/feed"))
+    with pytest.raises(FeedExists, match="already a feed, named 'new'"):
+        db.add_feed(Feed(name="third", url="https://a.example/feed"))
+    assert db.remove_feed("other").url == "https://b.example/feed"
+    assert db.remove_feed("other") is None
+    assert [f.name for f in db.feeds()] == ["new"]
+
+
+def test_an_absurd_stored_interval_is_read_back_within_bounds(db):
+    db.upsert_feed(Feed(name="a", url="https://a.example/feed"))
+    db.db.execute("UPDATE feeds SET interval_s = 8639999999999913600")
+    assert db.feed_by_name("a").interval_s == MAX_INTERVAL_S
 
 
 def test_fts_stays_in_sync_through_bookkeeping_edits_and_retention(db):
@@ -114,3 +150,94 @@ def test_an_old_database_upgrades_in_place(tmp_path):
         assert store.unalerted_matches() == []
         store.enqueue(1, "alert", "x", buttons=[("a", "b")])
         assert store.due_messages(NOW + timedelta(days=3650))[0].buttons == (("a", "b"),)
+
+
+def test_what_retention_deleted_never_comes_back_as_new(db):
+    """Its GUID, URL and text hash are remembered: the same item again, or a copy of it
+    under another URL or GUID, is skipped."""
+    db.add_articles([article(1), article(2)])
+    assert db.apply_retention(NOW + timedelta(minutes=1, seconds=30), NOW,
+                              NOW - timedelta(days=3650), NOW)["articles"] == 1
+    assert db.add_articles([article(1)]) == []
+    assert db.add_articles([article(1, url="https://other.example/1", guid=None)]) == []
+    assert db.add_articles([article(1, content_hash="new", guid=None)]) == []
+    assert [a.title for a in db.add_articles([article(3)])] == ["Titel 3"]
+
+
+def test_remembered_keys_are_forgotten_only_when_nothing_repeats_them(db):
+    db.add_articles([article(1)])
+    db.apply_retention(NOW + timedelta(days=1), NOW, NOW - timedelta(days=3650), NOW)
+    later = NOW + timedelta(days=100)
+    assert db.add_articles([article(1)], later) == []       # seen again: its keys renewed
+    forgotten = db.apply_retention(NOW, NOW, later - timedelta(days=10), later)
+    assert forgotten["keys"] == 0
+    forgotten = db.apply_retention(NOW, NOW, later + timedelta(days=1), later)
+    assert forgotten["keys"] == 3                               # GUID, URL, text hash
+    assert len(db.add_articles([article(1)], later)) == 1
+
+
+def test_an_item_older_than_the_window_ages_out_by_its_arrival(db):
+    """An archive of old seed documents is kept for the window after it arrived, then goes
+    (and is remembered) like everything else: no delete-and-reingest churn on every start."""
+    old = article(1, published=NOW - timedelta(days=900), fetched=NOW)
+    db.add_articles([old])
+    assert db.apply_retention(NOW - timedelta(days=365), NOW)["articles"] == 0
+    assert db.count_articles() == 1
+    later = NOW + timedelta(days=366)
+    assert db.apply_retention(later - timedelta(days=365), later, now=later)["articles"] == 1
+    assert db.add_articles([old], later) == []
+
+
+def test_article_ids_are_never_reused_after_retention(db):
+    """Stories, matches and alert keys refer to article ids: the newest article's id, once
+    deleted, must not be handed to the next new article."""
+    db.add_articles([article(1), article(2, published=NOW - timedelta(days=400))])
+    db.apply_retention(NOW - timedelta(days=1), NOW)
+    [new] = db.add_articles([article(3)])
+    assert new.id == 3
+    with Store(db.path) as reopened:
+        db.apply_retention(NOW + timedelta(days=1), NOW)
+        assert [a.id for a in reopened.add_articles([article(4)])] == [4]
+
+
+def test_a_chat_story_and_rule_is_alerted_once_even_after_the_outbox_row_is_gone(db):
+    message = {"chat_id": 5, "rule_id": "r", "story_id": 1, "article_id": 1, "text": "x",
+               "buttons": ()}
+    assert db.plan_alerts([], [message], NOW) == 1
+    db.db.execute("UPDATE outbox SET status = 'sent'")
+    db.apply_retention(NOW, NOW + timedelta(days=1), NOW - timedelta(days=3650), NOW)
+    assert db.db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+    assert db.plan_alerts([], [message], NOW) == 0
+
+
+def test_the_console_chat_of_earlier_versions_is_removed_by_the_upgrade(tmp_path):
+    path = tmp_path / "old.db"
+    old = Database(sqlite3.connect(path))
+    migrations.apply(old, stop_before="m0008_keys_outlive_articles")
+    old.execute("INSERT INTO subscribers (chat_id, chat_type, title, created) "
+                "VALUES (0, 'console', 'console', '2026-01-01'), (7, 'private', 'x', '2026-01-01')")
+    old.execute("INSERT INTO subscriptions (chat_id, rule_id, created) VALUES (0, 'r', '2026'), "
+                "(7, 'r', '2026')")
+    for chat in (0, 7):
+        old.execute("INSERT INTO outbox (chat_id, kind, rule_id, story_id, text, "
+                    "next_attempt_at, created) VALUES (?, 'alert', 'r', 1, 't', '2026', '2026')",
+                    [chat])
+    old.conn.commit()
+    old.conn.close()
+    with Store(path) as store:
+        assert [m.chat_id for m in store.due_messages(NOW)] == [7]
+        assert store.subscriber(0) is None and store.subscriptions(0) == []
+        assert store.plan_alerts([], [{"chat_id": 7, "rule_id": "r", "story_id": 1,
+                                       "article_id": None, "text": "again",
+                                       "buttons": ()}], NOW) == 0
+
+
+def test_one_instance_per_database(tmp_path):
+    path = tmp_path / "m.db"
+    with instance_lock(path):
+        with pytest.raises(InstanceLocked, match=rf"another monitor is running on .*m\.db "
+                                                 rf"\(pid {os.getpid()}\)"):
+            with instance_lock(path):
+                pass
+    with instance_lock(path):   # released when the block ends
+        pass

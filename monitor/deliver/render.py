@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from monitor.models import ConsoleAlert
+
 MAX_TEXT = 4096
 
 _TAG = re.compile(r"<(/?)([a-z-]+)([^>]*)>")
@@ -36,6 +38,27 @@ class AlertContent:
 
 def escape(text: str) -> str:
     return html.escape(text, quote=True)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+CONSOLE_RULES_SHOWN = 5
+
+
+def terminal_safe(text: str) -> str:
+    """Text from feeds as a terminal may print it: control characters (escape sequences,
+    carriage returns, bidi overrides) become spaces, so a title cannot rewrite the screen."""
+    return _CONTROL.sub(" ", text)
+
+
+def console_alert_line(alert: ConsoleAlert) -> str:
+    """One line per matched article: its rules (at most CONSOLE_RULES_SHOWN, then a count),
+    the title, the source and the link."""
+    rules = ", ".join(alert.rules[:CONSOLE_RULES_SHOWN])
+    if len(alert.rules) > CONSOLE_RULES_SHOWN:
+        rules += f" +{len(alert.rules) - CONSOLE_RULES_SHOWN}"
+    link = f" {alert.url}" if alert.url else ""
+    line = f"🔔 [{rules}] {' '.join(alert.title.split())} ({alert.source}){link}"
+    return terminal_safe(line)
 
 
 def linked(inner_html: str, url: str | None) -> str:
