@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import sys
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,13 +18,14 @@ from rich.table import Table
 from monitor.cli_options import config_option, open_config
 from monitor.config import Config, ConfigError
 from monitor.deliver.outbox import Dispatcher
-from monitor.deliver.senders import ConsoleSender, open_sender
+from monitor.deliver.render import console_alert_line
+from monitor.deliver.senders import TokenRejected, telegram_sender
 from monitor.ingest.opml import OpmlError, export_opml, parse_opml
 from monitor.logs import NOISY_LOGGERS, setup_logging
 from monitor.models import Article, Feed
 from monitor.pipeline import CycleReport, Pipeline
 from monitor.rules_cli import rules_group, search_command
-from monitor.store import Store, from_db_time, utc_now
+from monitor.store import Store, StoreError, from_db_time, instance_lock, utc_now
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -58,9 +62,17 @@ def print_report(report: CycleReport) -> None:
         err_console.print(f"[red]seed {error.path}:[/red] {_escape(error.reason)}", highlight=False)
     for name, error in report.feed_errors.items():
         err_console.print(f"[yellow]feed {name}:[/yellow] {_escape(error)}", highlight=False)
+    for error in report.config_errors:
+        err_console.print(f"[red]config:[/red] {_escape(error)}", highlight=False)
     for error in report.rule_errors:
         err_console.print(f"[red]rules:[/red] {_escape(str(error))}", highlight=False)
-    sent = f", {report.delivery.sent} sent" if report.delivery else ""
+    for alert in report.console_alerts:
+        console.print(_escape(console_alert_line(alert)), highlight=False)
+    delivery = report.delivery
+    if delivery is not None and delivery.unavailable:
+        err_console.print(f"[yellow]delivery:[/yellow] {_escape(delivery.unavailable)}; "
+                          "the messages stay queued for the next run", highlight=False)
+    sent = f", {delivery.sent} sent" if delivery else ""
     console.print(
         f"{len(report.new_articles)} new articles, {report.feeds_polled} feeds polled, "
         f"{report.matched_articles} articles matched ({report.matches} matches), "
@@ -69,21 +81,44 @@ def print_report(report: CycleReport) -> None:
     )
 
 
+@contextlib.contextmanager
+def pipeline_database(config: Config) -> Iterator[Store]:
+    """The database for a command that runs pipeline stages: it takes the one-instance lock
+    first, so that it never runs beside `monitor run` (both would send everything)."""
+    try:
+        with instance_lock(config.database_path), Store(config.database_path) as store:
+            yield store
+    except StoreError as error:
+        raise click.ClickException(str(error)) from None
+
+
 def _escape(text: str) -> str:
     from rich.markup import escape
     return escape(text)
 
 
 async def _cycle(config: Config, store: Store, *, deliver: bool) -> CycleReport:
-    async with open_sender(config.telegram, sys.stdout) as sender:
-        dispatcher = Dispatcher(store, sender) if deliver else None
-        pipeline = Pipeline(config, store, on_article=print_article, dispatcher=dispatcher)
-        if isinstance(sender, ConsoleSender):
-            pipeline.subscribe_console()
+    """One pipeline cycle. With a token (and `deliver`) due messages go to Telegram; without
+    one, the console shows the matched articles and the outbox keeps its rows."""
+    token = os.environ.get(config.telegram.token_env, "").strip()
+    async with contextlib.AsyncExitStack() as stack:
+        dispatcher = None
+        if token and deliver:
+            sender = await stack.enter_async_context(telegram_sender(config.telegram, token))
+            dispatcher = Dispatcher(store, sender)
+        pipeline = Pipeline(config, store, on_article=print_article, dispatcher=dispatcher,
+                            console=not token)
         if console.is_terminal:
             with console.status("Ingesting seeds and feeds…"):
                 return await pipeline.run_once()
         return await pipeline.run_once()
+
+
+def _run_cycle(config: Config, store: Store, *, deliver: bool) -> CycleReport:
+    try:
+        return asyncio.run(_cycle(config, store, deliver=deliver))
+    except TokenRejected as error:
+        raise click.ClickException(str(error)) from None
 
 
 @main.command()
@@ -96,15 +131,18 @@ def run(config_path: str | None, once: bool) -> None:
     Ctrl-C, and exits 0 after finishing or safely abandoning the work in flight.
     """
     config = open_config(config_path)
-    with Store(config.database_path) as store:
+    with pipeline_database(config) as store:
         if once:
-            print_report(asyncio.run(_cycle(config, store, deliver=True)))
+            print_report(_run_cycle(config, store, deliver=True))
             return
         from monitor.service import Service
 
         service = Service(config, store)
         setup_logging(logging.INFO, secrets=[service.token()])
-        asyncio.run(service.run())
+        try:
+            asyncio.run(service.run())
+        except TokenRejected as error:
+            raise click.ClickException(str(error)) from None
 
 
 @main.command()
@@ -112,8 +150,8 @@ def run(config_path: str | None, once: bool) -> None:
 def ingest(config_path: str | None) -> None:
     """One ingest pass of seeds and feeds, then matching; no delivery."""
     config = open_config(config_path)
-    with Store(config.database_path) as store:
-        print_report(asyncio.run(_cycle(config, store, deliver=False)))
+    with pipeline_database(config) as store:
+        print_report(_run_cycle(config, store, deliver=False))
 
 
 @main.group()
@@ -125,7 +163,10 @@ def _all_feeds(config_path: str | None) -> list[Feed]:
     """Every stored feed, after writing the config file's feeds to the store (as `run` does)."""
     config = open_config(config_path)
     with Store(config.database_path) as store:
-        Pipeline(config, store).sync_configured_feeds()
+        report = CycleReport()
+        Pipeline(config, store).sync_configured_feeds(report)
+        for error in report.config_errors:
+            err_console.print(f"[red]config:[/red] {_escape(error)}", highlight=False)
         return store.feeds()
 
 
@@ -145,7 +186,7 @@ def feeds_list(config_path: str | None) -> None:
 @click.option("--full-text", is_flag=True, help="Fetch each new item's page for the whole text.")
 def feeds_add(config_path: str | None, url: str, name: str | None, interval: str,
               language: str | None, full_text: bool) -> None:
-    """Add a feed (or change the settings of the feed with that name)."""
+    """Add a feed; a URL that is a feed already, or a name that another feed has, is refused."""
     from urllib.parse import urlsplit
 
     from monitor.config import parse_duration
@@ -158,10 +199,13 @@ def feeds_add(config_path: str | None, url: str, name: str | None, interval: str
         raise click.BadParameter(str(exc)) from exc
     config = open_config(config_path)
     with Store(config.database_path) as store:
-        feed = store.upsert_feed(Feed(
-            name=name or urlsplit(url).hostname or url, url=url, interval_s=seconds,
-            language=language, full_text=full_text,
-        ))
+        try:
+            feed = store.add_feed(Feed(
+                name=name or urlsplit(url).hostname or url, url=url, interval_s=seconds,
+                language=language, full_text=full_text,
+            ))
+        except StoreError as error:
+            raise click.ClickException(str(error)) from None
     console.print(f"feed {feed.name!r} → {feed.url}", highlight=False)
 
 
@@ -170,19 +214,60 @@ def feeds_add(config_path: str | None, url: str, name: str | None, interval: str
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--interval", default="10m", show_default=True)
 def feeds_import_opml(config_path: str | None, file: str, interval: str) -> None:
-    """Add every feed of an OPML file (as exported by feed readers)."""
+    """Add every feed of an OPML file (as exported by feed readers).
+
+    Feeds whose URL is known already are skipped; invalid entries are reported with their
+    line; the rest are imported.
+    """
     from monitor.config import parse_duration
 
     try:
         seconds = parse_duration(interval, where="--interval")
-        entries = parse_opml(Path(file).read_bytes())
-    except (ConfigError, OpmlError) as exc:
+        data = Path(file).read_bytes()
+    except ConfigError as exc:
         raise click.ClickException(f"{file}: {exc}") from exc
     config = open_config(config_path)
     with Store(config.database_path) as store:
-        for entry in entries:
-            store.upsert_feed(Feed(name=entry.name, url=entry.url, interval_s=seconds))
-    console.print(f"{len(entries)} feeds imported from {file}", highlight=False)
+        stored = store.feeds()
+        known = {feed.url: feed.name for feed in stored}
+        try:
+            document = parse_opml(data, taken={feed.name for feed in stored})
+        except OpmlError as exc:
+            raise click.ClickException(f"{file}: {exc}") from exc
+        imported = skipped = 0
+        for problem in document.invalid:
+            err_console.print(f"{_escape(file)}:{problem.line}: {_escape(problem.reason)}",
+                              highlight=False)
+        with store.transaction():
+            for entry in document.feeds:
+                if entry.url in known:
+                    skipped += 1
+                    err_console.print(f"{_escape(file)}:{entry.line}: skipped, already a feed "
+                                      f"named {_escape(repr(known[entry.url]))}: "
+                                      f"{_escape(entry.url)}", highlight=False)
+                    continue
+                store.upsert_feed(Feed(name=entry.name, url=entry.url, interval_s=seconds,
+                                       language=entry.language))
+                imported += 1
+    console.print(f"{imported} feeds imported from {file}, {skipped} already known, "
+                  f"{len(document.invalid)} invalid", highlight=False)
+
+
+@feeds.command("remove")
+@config_option
+@click.argument("name")
+def feeds_remove(config_path: str | None, name: str) -> None:
+    """Forget the feed NAME and its fetch state; its articles stay in the archive."""
+    config = open_config(config_path)
+    with Store(config.database_path) as store:
+        removed = store.remove_feed(name)
+    if removed is None:
+        raise click.ClickException(f"no feed named {name!r} (see `monitor feeds list`)")
+    console.print(f"feed {removed.name!r} removed ({removed.url})", highlight=False)
+    if any(feed.url == removed.url for feed in config.feeds):
+        err_console.print(f"[yellow]note:[/yellow] {_escape(removed.url)} is still in "
+                          f"{config.path}; remove it there, or it comes back on the next run",
+                          highlight=False)
 
 
 @feeds.command("export-opml")
@@ -287,7 +372,9 @@ def digest(config_path: str | None, chat_id: int | None, all_chats: bool, dry_ru
         raise click.UsageError("--out takes a .html or .md file")
     config = open_config(config_path)
     now = utc_now()
-    with Store(config.database_path) as store:
+    opened = (Store(config.database_path) if dry_run or out_path
+              else pipeline_database(config))  # queueing is a pipeline stage: the lock
+    with opened as store:
         pipeline = Pipeline(config, store)
         chats = {c["chat_id"]: c for c in store.digest_chats()}
         wanted = list(chats) if all_chats else [chat_id]

@@ -25,7 +25,7 @@ from rich.progress import (
 )
 
 from monitor.cli_options import config_option, open_config
-from monitor.config import Config, ConfigError, parse_duration
+from monitor.config import DAY, Config, ConfigError, parse_duration
 from monitor.matching import (
     RuleErrors,
     RuleSet,
@@ -71,11 +71,15 @@ def _load(paths: list[Path]) -> RuleSet:
         sys.exit(1)
 
 
+MAX_SINCE_S = 100 * 365 * DAY     # any archive; bounded so the subtraction cannot overflow
+
+
 def _since(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.now(UTC) - timedelta(seconds=parse_duration(value, where="--since"))
+        seconds = parse_duration(value, where="--since", maximum=MAX_SINCE_S)
+        return datetime.now(UTC) - timedelta(seconds=seconds)
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from exc
 

@@ -6,14 +6,18 @@ exactly where the last run stopped and a job missed while down runs once, not on
 missed interval. Jobs:
 
     ingest      every poll_every_s: config reload, seeds, due feeds, stories, matching,
-                alerts, digests (rule files are reloaded when they change)
-    dispatch    every dispatch_every_s: send due outbox rows (Telegram or the console)
+                alerts, digests (rule files are reloaded when they change); it never waits
+                for delivery, so a rate-limited backlog cannot delay a poll
+    dispatch    every dispatch_every_s: send due outbox rows to Telegram (no job without a
+                token: the console shows each cycle's matched articles instead)
     operations  every minute: tell admins about feeds failing for a day, rule-file errors
                 and a growing outbox backlog
     retention   every six hours: delete what is older than the configured days
 
 Blocking work (parsing, matching, SQLite) runs in worker threads, so the bot keeps
-answering. SIGTERM/SIGINT: no new jobs start, running ones get a few seconds to finish
+answering. The bot itself is started in the background and retried with backoff while
+Telegram cannot be reached; ingest goes on meanwhile. The caller holds the database's
+instance lock (store.instance_lock) for as long as the service runs. SIGTERM/SIGINT: no new jobs start, running ones get a few seconds to finish
 (every stage commits in small batches and is resumable, so abandoning one loses nothing),
 the database is closed cleanly, and the process exits 0.
 """
@@ -29,32 +33,38 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from telegram.error import InvalidToken, NetworkError
 
 from monitor.config import Config, ConfigError, load_config
 from monitor.deliver.bot import MonitorBot
 from monitor.deliver.catalog import RulesCatalog
 from monitor.deliver.outbox import Dispatcher
-from monitor.deliver.senders import ConsoleSender, open_sender
-from monitor.pipeline import Pipeline
+from monitor.deliver.render import console_alert_line
+from monitor.deliver.senders import telegram_sender
+from monitor.pipeline import CycleReport, Pipeline
 from monitor.store import Store, utc_now
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_S = 3.0
 FEED_FAILING_NOTICE = timedelta(days=1)
+BOT_RETRY_FIRST_S = 5.0
+BOT_RETRY_MAX_S = 300.0
 
 
 class Service:
-    def __init__(self, config: Config, store: Store, out: TextIO = sys.stdout):
+    def __init__(self, config: Config, store: Store, out: TextIO = sys.stdout,
+                 clock: Callable[[], datetime] = utc_now):
         self.config = config
         self.store = store
         self.out = out
-        self.pipeline = Pipeline(config, store)
+        self.clock = clock
+        self.pipeline = Pipeline(config, store, console=not self.token(), clock=clock)
         self.dispatcher: Dispatcher | None = None
         self.stopping = asyncio.Event()
         self._inflight: set[asyncio.Task] = set()
@@ -65,42 +75,63 @@ class Service:
         return os.environ.get(self.config.telegram.token_env, "").strip()
 
     async def run(self) -> None:
+        """Until SIGTERM/SIGINT. TokenRejected (from telegram_sender) ends it at once."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
-        async with open_sender(self.config.telegram, self.out) as sender:
-            self.dispatcher = Dispatcher(self.store, sender)
-            if isinstance(sender, ConsoleSender):
-                await asyncio.to_thread(self.pipeline.subscribe_console)
-            async with self._running_bot():
-                scheduler = self._scheduler()
-                scheduler.start()
-                log.info("service started rules=%s configured_feeds=%d telegram=%s",
-                         self.config.rules_dir, len(self.config.feeds),
-                         "console" if isinstance(sender, ConsoleSender) else "bot")
-                await self.stopping.wait()
-                log.info("service stopping")
-                scheduler.shutdown(wait=False)
-                await self._finish_inflight()
+        token = self.token()
+        async with contextlib.AsyncExitStack() as stack:
+            bot_task = None
+            if token:
+                sender = await stack.enter_async_context(
+                    telegram_sender(self.config.telegram, token))
+                self.dispatcher = Dispatcher(self.store, sender, clock=self.clock)
+                bot_task = asyncio.create_task(self._serve_bot(token))
+            scheduler = self._scheduler()
+            scheduler.start()
+            log.info("service started rules=%s configured_feeds=%d telegram=%s",
+                     self.config.rules_dir, len(self.config.feeds),
+                     "bot" if token else "console")
+            await self.stopping.wait()
+            log.info("service stopping")
+            scheduler.shutdown(wait=False)
+            await self._finish_inflight()
+            if bot_task is not None:
+                await asyncio.wait([bot_task], timeout=SHUTDOWN_GRACE_S + 5)
         log.info("service stopped")
 
     def stop(self) -> None:
         self.pipeline.stopping = True
         self.stopping.set()
 
-    @contextlib.asynccontextmanager
-    async def _running_bot(self):
-        token = self.token()
-        if not token:
-            yield
-            return
-        self._bot = bot = MonitorBot(
-            self.config.telegram, self.store, RulesCatalog(self.pipeline.rules, self.store),
-            default_digest=(self.config.digest.time, self.config.digest.timezone),
-            stats_text=self.stats_text, reload_rules=self.reload_rules,
-        )
-        async with bot.running(bot.build(token)):
-            yield
+    async def _serve_bot(self, token: str) -> None:
+        """Serve chat commands until shutdown. While Telegram cannot be reached the bot is
+        retried with backoff (5 s doubling to 5 min); ingest and matching go on meanwhile."""
+        delay = BOT_RETRY_FIRST_S
+        while not self.stopping.is_set():
+            bot = MonitorBot(
+                self.config.telegram, self.store, RulesCatalog(self.pipeline.rules, self.store),
+                default_digest=(self.config.digest.time, self.config.digest.timezone),
+                stats_text=self.stats_text, reload_rules=self.reload_rules,
+            )
+            try:
+                async with bot.running(bot.build(token)):
+                    self._bot = bot
+                    log.info("bot serving commands")
+                    await self.stopping.wait()
+                    return
+            except InvalidToken:
+                log.error("Telegram rejected the bot token in $%s; chat commands are off",
+                          self.config.telegram.token_env)
+                return
+            except NetworkError as error:
+                log.warning("bot cannot reach Telegram (%s); next try in %.0fs",
+                            error.message, delay)
+            finally:
+                self._bot = None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), delay)
+            delay = min(delay * 2, BOT_RETRY_MAX_S)
 
     def _scheduler(self) -> AsyncIOScheduler:
         service = self.config.service
@@ -109,10 +140,11 @@ class Service:
         now = utc_now()
         jobs: list[tuple[str, Callable[[], Awaitable[None]], int]] = [
             ("ingest", self.ingest, service.poll_every_s),
-            ("dispatch", self.dispatch, service.dispatch_every_s),
             ("operations", self.operations, 60),
             ("retention", self.retention, 6 * 3600),
         ]
+        if self.dispatcher is not None:
+            jobs.append(("dispatch", self.dispatch, service.dispatch_every_s))
         for name, job, seconds in jobs:
             scheduler.add_job(self._tracked(job), "interval", seconds=seconds, id=name,
                               name=name, next_run_time=now)
@@ -171,18 +203,23 @@ class Service:
             self._bot.settings = config.telegram
         log.info("config reloaded path=%s feeds=%d", config.path, len(config.feeds))
 
-    async def ingest(self) -> None:
+    async def ingest(self) -> CycleReport:
+        """One cycle of the pipeline. It queues; the dispatch job sends (never awaited here)."""
         await asyncio.to_thread(self.reload_config)
         report = await self.pipeline.run_once()
         log.info("cycle new_articles=%d feeds=%d matched=%d matches=%d alerts=%d digests=%d",
-                 len(report.new_articles), report.feeds_polled, report.matched_articles,
-                 report.matches, report.alerts_queued, report.digests_queued)
+                 len(report.new_articles), report.feeds_polled, report.matched_articles, report.matches,
+                 report.alerts_queued, report.digests_queued)
         for name, error in report.feed_errors.items():
             log.warning("feed failed feed=%s error=%r", name, error)
         if report.rule_errors:
-            self._rule_errors_notice([str(e) for e in report.rule_errors])
-        if report.alerts_queued or report.digests_queued:
-            await self.dispatch()
+            await asyncio.to_thread(self._rule_errors_notice,
+                                    [str(e) for e in report.rule_errors])
+        for alert in report.console_alerts:
+            self.out.write(console_alert_line(alert) + "\n")
+        if report.console_alerts:
+            self.out.flush()
+        return report
 
     async def dispatch(self) -> None:
         if self.dispatcher is None:
@@ -197,14 +234,14 @@ class Service:
 
     def _operations(self) -> None:
         admins = self.config.telegram.admins
-        now = utc_now()
+        now = self.clock()
         state = self.store.operations()
         for feed in state["failing_feeds"]:
             if feed.failing_since and now - feed.failing_since >= FEED_FAILING_NOTICE:
                 key = f"feed-failing:{feed.name}:{feed.failing_since.isoformat()}"
                 text = (f"⚠️ Feed <b>{_escape(feed.name)}</b> fails since "
                         f"{feed.failing_since:%d.%m.%Y %H:%M} UTC: {_escape(feed.last_error or '')}")
-                if self.store.notice_once(key, admins, text):
+                if self.store.notice_once(key, admins, text, now):
                     log.warning("feed failing for a day feed=%s since=%s", feed.name,
                                 feed.failing_since.isoformat())
         threshold = self.config.service.backlog_alert
@@ -212,33 +249,37 @@ class Service:
             key = f"backlog:{now:%Y-%m-%dT%H}:{state['pending'] // threshold}"
             text = (f"⚠️ Outbox backlog: {state['pending']} messages waiting "
                     f"(oldest queued {state['oldest_pending']}).")
-            if self.store.notice_once(key, admins, text):
+            if self.store.notice_once(key, admins, text, now):
                 log.warning("outbox backlog pending=%d", state["pending"])
 
     def _rule_errors_notice(self, errors: list[str]) -> None:
-        for error in errors:
-            log.error("rule file error %s", error)
+        """Tell the admins once per broken version of the rule folder (the key is the errors'
+        text), however often the cycle sees it and whoever reloaded first."""
         key = "rules:" + hashlib.sha256("\n".join(errors).encode()).hexdigest()[:16]
         text = "⚠️ Rule files have errors; the previous rules stay active:\n<pre>" + _escape(
             "\n".join(errors))[:3500] + "</pre>"
-        self.store.notice_once(key, self.config.telegram.admins, text)
+        if self.store.notice_once(key, self.config.telegram.admins, text, self.clock()):
+            for error in errors:
+                log.error("rule file error %s", error)
 
-    async def retention(self) -> None:
-        now = utc_now()
+    async def retention(self) -> dict[str, int]:
+        now = self.clock()
         keep = self.config.retention
         deleted = await asyncio.to_thread(
             self.store.apply_retention, now - timedelta(days=keep.articles_days),
-            now - timedelta(days=keep.outbox_days))
+            now - timedelta(days=keep.outbox_days), now - timedelta(days=keep.keys_days), now)
         if any(deleted.values()):
-            log.info("retention articles=%d stories=%d outbox=%d", deleted["articles"],
-                     deleted["stories"], deleted["outbox"])
+            log.info("retention articles=%d stories=%d outbox=%d keys=%d alert_keys=%d",
+                     deleted["articles"], deleted["stories"], deleted["outbox"],
+                     deleted["keys"], deleted["alert_keys"])
+        return deleted
 
     # ------------------------------------------------------------ for the bot
 
     def stats_text(self) -> str:
         counts = self.store.stats()
         state = self.store.operations()
-        activity = self.store.activity(utc_now())
+        activity = self.store.activity(self.clock())
         lines = [f"articles: {counts['articles']}  matches: {counts['matches']}",
                  f"outbox pending: {state['pending']}  last digest: "
                  f"{activity['last_digest'] or '-'}",
@@ -252,10 +293,13 @@ class Service:
         return "\n".join(lines)
 
     def reload_rules(self) -> str:
-        ruleset, errors = self.pipeline.rules.current()
-        summary = f"{len(ruleset)} rules"
-        if errors:
-            summary += f", {len(errors)} errors (previous rules stay active)"
+        """The admin's /reload: the pipeline's watcher re-reads now; errors reach every admin
+        through the same once-per-version notice as in the cycle."""
+        reloaded = self.pipeline.rules.reload()
+        summary = f"{len(reloaded.ruleset)} rules"
+        if reloaded.errors:
+            self._rule_errors_notice([str(e) for e in reloaded.errors])
+            summary += f", {len(reloaded.errors)} errors (previous rules stay active)"
         return summary
 
 

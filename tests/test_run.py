@@ -13,6 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.cli import main
+from monitor.store import Store
+from tests.botapi_server import TOKEN
 from tests.feed_server import FeedServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -67,13 +69,123 @@ def test_run_once_ingests_matches_and_alerts_on_the_console(workdir):
     out = first.output.replace("\n", " ")
     assert SEED_TITLE in out
     assert "Kim Jong Un meets Putin at the Vostochny cosmodrome" in out
-    assert "── alert → chat 0 · kim-putin ──" in first.output
+    shown = [line for line in first.output.splitlines() if line.startswith("🔔 ")]
+    assert any("kim-putin" in line and SEED_TITLE in line for line in shown), first.output
+    assert len(shown) == len({line for line in shown})          # one line per matched article
     assert "feed broken: HTTP 503" in first.output
 
     again = invoke("run", "--once")
     assert again.exit_code == 0
     assert "0 new articles" in again.output
-    assert "alert →" not in again.output
+    assert "🔔" not in again.output
+
+
+def test_console_first_then_a_token_sends_nothing_to_a_stand_in_chat(workdir, botapi,
+                                                                     monkeypatch):
+    """Without a token the console shows the matches; no subscriber is invented for it, so
+    when a token is set later nothing goes to chat 0 (or anywhere: nobody subscribed)."""
+    assert invoke("run", "--once").exit_code == 0
+    db = sqlite3.connect(workdir / "data/monitor.db")
+    assert db.execute("SELECT count(*) FROM subscribers").fetchone() == (0,)
+    assert db.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
+    config = (workdir / "config.toml").read_text(encoding="utf-8")
+    (workdir / "config.toml").write_text(
+        config + f'\n[telegram]\napi_url = "{botapi.url}"\n', encoding="utf-8")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    (workdir / "seeds" / "neu.txt").write_text("Putin trifft Kim erneut\n\nPutin und Kim.",
+                                                 encoding="utf-8")
+    result = invoke("run", "--once")
+    assert result.exit_code == 0, result.output
+    assert "1 new articles" in result.output and "🔔" not in result.output
+    assert botapi.sent == []
+
+
+def test_a_rejected_token_is_one_line_naming_the_variable(workdir, botapi, monkeypatch):
+    config = (workdir / "config.toml").read_text(encoding="utf-8")
+    (workdir / "config.toml").write_text(
+        config + f'\n[telegram]\napi_url = "{botapi.url}"\ntoken_env = "MONITOR_TOKEN"\n',
+        encoding="utf-8")
+    monkeypatch.setenv("MONITOR_TOKEN", "42:not-the-right-secret")
+    for command in (["run", "--once"], ["run"]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 1, result.output
+        assert result.output == ("Error: Telegram rejected the bot token in $MONITOR_TOKEN; "
+                                 "check that variable\n")
+
+
+def test_an_unreachable_telegram_does_not_stop_ingest(workdir, monkeypatch):
+    """`run --once` ingests and matches, says that delivery failed, and keeps the rows."""
+    config = (workdir / "config.toml").read_text(encoding="utf-8")
+    (workdir / "config.toml").write_text(
+        config + '\n[telegram]\napi_url = "http://127.0.0.1:9"\naccess = "open"\n',
+        encoding="utf-8")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    with Store(workdir / "data/monitor.db") as store:
+        store.upsert_subscriber(7, "private", "x", "de")
+        store.subscribe(7, "kim-putin", "instant")
+    result = invoke("run", "--once")
+    assert result.exit_code == 0, result.output
+    assert "4 new articles" in result.output
+    assert "delivery: Telegram unreachable" in result.output
+    assert "stay queued" in result.output
+    db = sqlite3.connect(workdir / "data/monitor.db")
+    pending = db.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
+    assert pending >= 1
+
+
+def test_feeds_are_keyed_by_url_rename_duplicate_add_and_remove(workdir):
+    """Renaming a config block renames the feed; `feeds add` of a known URL is refused with
+    one line; `feeds remove` forgets a feed; nothing wedges a later ingest."""
+    assert invoke("ingest").exit_code == 0
+    config = (workdir / "config.toml").read_text(encoding="utf-8")
+    (workdir / "config.toml").write_text(config.replace('name = "world"', 'name = "welt"'),
+                                         encoding="utf-8")
+    again = invoke("ingest")
+    assert again.exit_code == 0, again.output
+    listing = CliRunner().invoke(main, ["feeds", "list"], env={"COLUMNS": "200"}).output
+    assert "welt" in listing and "│ world " not in listing
+    db = sqlite3.connect(workdir / "data/monitor.db")
+    assert db.execute("SELECT count(*) FROM articles WHERE source = 'world'").fetchone() == (0,)
+    assert db.execute("SELECT count(*) FROM articles WHERE source = 'welt'").fetchone()[0] >= 1
+    url = db.execute("SELECT url FROM feeds WHERE name = 'welt'").fetchone()[0]
+    known = invoke("feeds", "add", url, "--name", "nochmal")
+    assert known.exit_code == 1
+    assert known.output == f"Error: {url} is already a feed, named 'welt'\n"
+    assert invoke("feeds", "add", "https://example.org/x.xml").exit_code == 0
+    removed = invoke("feeds", "remove", "example.org")
+    assert removed.exit_code == 0 and "removed" in removed.output
+    assert invoke("feeds", "remove", "example.org").exit_code == 1
+    still = invoke("feeds", "remove", "welt")
+    assert "still in" in still.output
+    assert invoke("ingest").exit_code == 0
+
+
+def test_a_url_twice_in_the_config_is_an_error_naming_both_blocks(workdir):
+    config = (workdir / "config.toml").read_text(encoding="utf-8")
+    (workdir / "config.toml").write_text(config.replace('?mirror=1', ''), encoding="utf-8")
+    result = invoke("ingest")
+    assert result.exit_code == 1
+    assert "feeds[1] ('world-mirror') has the same url as feeds[0] ('world')" in result.output
+
+
+def test_opml_import_skips_known_urls_and_reports_invalid_entries(workdir):
+    invoke("ingest")
+    db = sqlite3.connect(workdir / "data/monitor.db")
+    known = db.execute("SELECT url FROM feeds WHERE name = 'world'").fetchone()[0]
+    (workdir / "list.opml").write_text(f"""<?xml version="1.0"?>
+<opml version="2.0"><body>
+<outline text="Welt" xmlUrl="{known}"/>
+<outline text="Neu" xmlUrl="https://neu.example/feed"/>
+<outline text="Kaputt" xmlUrl="feed://kaputt.example/"/>
+<outline text="Neu" xmlUrl="https://neu2.example/feed"/>
+</body></opml>""", encoding="utf-8")
+    result = invoke("feeds", "import-opml", "list.opml")
+    assert result.exit_code == 0, result.output
+    assert "list.opml:3: skipped, already a feed named 'world'" in result.output
+    assert "list.opml:5:" in result.output and "http(s)" in result.output
+    assert "2 feeds imported from list.opml, 1 already known, 1 invalid" in result.output
+    names = {r[0] for r in db.execute("SELECT name FROM feeds")}
+    assert {"Neu", "Neu (2)"} <= names
 
 
 def test_same_items_through_two_feeds_are_stored_once(workdir):

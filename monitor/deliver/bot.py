@@ -39,7 +39,7 @@ from telegram.ext import (
     filters,
 )
 
-from monitor.config import ConfigError, TelegramConfig, parse_duration
+from monitor.config import DAY, ConfigError, TelegramConfig, parse_duration
 from monitor.deliver.render import html_to_plain, linked
 from monitor.models import Article
 from monitor.store import Store, utc_now
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 RULES_PER_PAGE = 8
 FLOOD_COMMANDS, FLOOD_WINDOW_S = 8, 20.0
 MAX_CALLBACK = 64
+MAX_MUTE_S = 365 * DAY       # a mute longer than a year is a typo; bounded so the sum cannot overflow
 CALLBACK_NOTICE = 200
 
 
@@ -508,7 +509,7 @@ class MonitorBot:
     async def mute(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         args = context.args or []
         try:
-            seconds = parse_duration(args[1]) if len(args) == 2 else None
+            seconds = parse_duration(args[1], maximum=MAX_MUTE_S) if len(args) == 2 else None
         except ConfigError:
             seconds = None
         if seconds is None:
@@ -561,7 +562,12 @@ class MonitorBot:
             await self._unsubscribe(update, context, rest)
         elif kind == "mute":
             rule_id, _, duration = rest.rpartition(":")
-            await self._mute(update, context, rule_id, parse_duration(duration or "1d"))
+            try:
+                seconds = parse_duration(duration or "1d", maximum=MAX_MUTE_S)
+            except ConfigError:
+                await query.answer()    # not a button this bot made
+                return
+            await self._mute(update, context, rule_id, seconds)
         else:
             await query.answer()
 

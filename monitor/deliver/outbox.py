@@ -10,9 +10,12 @@ the row is marked sends it again on restart. Outcomes:
     chat_moved  → group became a supergroup: move the chat's rows and subscriptions, resend
     chat_gone   → 403 (blocked, kicked): chat inactive, its pending rows dropped
     rejected    → 400 that plain text could not fix either: row failed, with the reason
+    unavailable → Telegram cannot be reached at all (refused connection, 5xx, token refused):
+                  reschedule, and end this pass at once instead of trying every chat
 
 Messages to one chat go out one after another, in the order they were queued; different
-chats are served concurrently.
+chats are served concurrently. Store calls run in worker threads: a long ingest transaction
+delays a send, never the event loop.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from monitor.models import OutboxMessage, SendResult
@@ -91,15 +94,17 @@ class DispatchReport:
     retried: int = 0
     failed: int = 0
     dropped_chats: int = 0
+    unavailable: str | None = None     # why the pass stopped early, when Telegram is unreachable
 
 
 class Dispatcher:
     """Sends what is due in the outbox through one sender (Telegram or the console)."""
 
     def __init__(self, store: Store, sender: Sender, limiter: RateLimiter | NoLimit | None = None,
-                 max_in_flight: int = 8):
+                 max_in_flight: int = 8, clock: Callable[[], datetime] = utc_now):
         self.store = store
         self.sender = sender
+        self.clock = clock
         if limiter is None:
             limiter = RateLimiter() if getattr(sender, "rate_limited", True) else NoLimit()
         self.limiter = limiter
@@ -118,14 +123,14 @@ class Dispatcher:
     async def _dispatch_due(self, limit: int) -> DispatchReport:
         report = DispatchReport()
         by_chat: dict[int, list[OutboxMessage]] = defaultdict(list)
-        for message in self.store.due_messages(utc_now(), limit):
+        for message in await asyncio.to_thread(self.store.due_messages, self.clock(), limit):
             by_chat[message.chat_id].append(message)
         slots = asyncio.Semaphore(self.max_in_flight)
 
         async def one_chat(messages: list[OutboxMessage]) -> None:
             for message in messages:
                 async with slots:
-                    if not await self._deliver(message, report):
+                    if report.unavailable or not await self._deliver(message, report):
                         return  # the chat is gone, moved, or must wait: keep its order
 
         await asyncio.gather(*(one_chat(msgs) for msgs in by_chat.values()))
@@ -135,30 +140,35 @@ class Dispatcher:
         """One attempt; True when the next message to this chat may follow now."""
         await self.limiter.wait(message.chat_id)
         result = await self.sender.send(message)
+        store = self.store
         if result.outcome == "sent":
-            self.store.mark_sent(message.id, result.message_id)
+            await asyncio.to_thread(store.mark_sent, message.id, result.message_id, self.clock())
             report.sent += 1
             return True
-        if result.outcome == "retry":
-            self._retry(message, result, report)
+        if result.outcome in ("retry", "unavailable"):
+            if result.outcome == "unavailable" and not report.unavailable:
+                report.unavailable = result.error or "Telegram unreachable"
+            await self._retry(message, result, report)
             return False
         if result.outcome == "chat_moved" and result.new_chat_id is not None:
             log.info("chat %s moved to %s", message.chat_id, result.new_chat_id)
-            self.store.migrate_chat(message.chat_id, result.new_chat_id)
+            await asyncio.to_thread(store.migrate_chat, message.chat_id, result.new_chat_id)
             report.retried += 1
             return False  # the next dispatch sends its rows to the new id
         if result.outcome == "chat_gone":
             log.warning("chat %s: %s; marked inactive", message.chat_id, result.error)
-            self.store.deactivate_chat(message.chat_id, result.error or "chat gone")
+            await asyncio.to_thread(store.deactivate_chat, message.chat_id,
+                                    result.error or "chat gone")
             report.dropped_chats += 1
             return False
         log.error("outbox row %s to chat %s rejected: %s", message.id, message.chat_id,
                   result.error)
-        self.store.mark_failed(message.id, result.error or "rejected")
+        await asyncio.to_thread(store.mark_failed, message.id, result.error or "rejected")
         report.failed += 1
         return True
 
-    def _retry(self, message: OutboxMessage, result: SendResult, report: DispatchReport) -> None:
+    async def _retry(self, message: OutboxMessage, result: SendResult,
+                     report: DispatchReport) -> None:
         if result.retry_after_s:
             self.limiter.pause(result.retry_after_s)
             delay = result.retry_after_s
@@ -166,6 +176,6 @@ class Dispatcher:
             delay = min(BACKOFF_BASE_S * 2 ** message.attempts, BACKOFF_MAX_S)
         log.warning("outbox row %s to chat %s: %s; retry in %.0fs", message.id, message.chat_id,
                     result.error, delay)
-        self.store.retry_later(message.id, utc_now() + timedelta(seconds=delay),
-                               result.error or "retry")
+        await asyncio.to_thread(self.store.retry_later, message.id,
+                                self.clock() + timedelta(seconds=delay), result.error or "retry")
         report.retried += 1

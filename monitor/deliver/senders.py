@@ -1,17 +1,18 @@
-"""Senders: where the dispatcher's messages go. Telegram through python-telegram-bot, or the console.
+"""The sender: where the dispatcher's messages go, Telegram through python-telegram-bot.
 
 TelegramSender turns Telegram's answers into the dispatcher's outcomes (see outbox.py), and
-falls back to plain text once when Telegram rejects the markup.
+falls back to plain text once when Telegram rejects the markup. Without a token there is no
+sender at all: the outbox keeps its rows for the day a token is set, and the console only
+shows what matched (monitor/deliver/render.py, console_alert_line).
 """
 
 from __future__ import annotations
 
-import os
+import logging
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import TextIO
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -30,6 +31,8 @@ from telegram.request import HTTPXRequest
 from monitor.config import TelegramConfig
 from monitor.deliver.render import html_to_plain
 from monitor.models import OutboxMessage, SendResult
+
+log = logging.getLogger(__name__)
 
 _CHAT_GONE = ("chat not found", "bot was kicked", "user is deactivated", "have no rights to send")
 
@@ -89,9 +92,9 @@ class TelegramSender:
             # The message may have arrived; resending risks a duplicate, dropping risks a loss.
             return SendResult("retry", error="timed out (may have been delivered)")
         except InvalidToken:
-            return SendResult("retry", error="the Bot API refused the token")
+            return SendResult("unavailable", error="the Bot API refused the token")
         except (NetworkError, TelegramError) as error:
-            return SendResult("retry", error=f"network: {error.message}")
+            return SendResult("unavailable", error=f"Telegram unreachable: {error.message}")
         return SendResult("sent", message_id=sent.message_id)
 
     @staticmethod
@@ -102,34 +105,28 @@ class TelegramSender:
         return SendResult("rejected", error=f"400 {text}")
 
 
-class ConsoleSender:
-    """Delivery without a token: print each message as the reader would see it."""
-
-    rate_limited = False
-
-    def __init__(self, out: TextIO):
-        self.out = out
-        self.count = 0
-
-    async def send(self, message: OutboxMessage) -> SendResult:
-        self.count += 1
-        rule = f" · {message.rule_id}" if message.rule_id else ""
-        self.out.write(f"\n── {message.kind} → chat {message.chat_id}{rule} ──\n")
-        self.out.write(html_to_plain(message.text) + "\n")
-        self.out.flush()
-        return SendResult("sent", message_id=self.count)
+class TokenRejected(Exception):
+    """Telegram refused the bot token. The message names the variable, never the token."""
 
 
 @asynccontextmanager
-async def open_sender(settings: TelegramConfig, console: TextIO) -> AsyncIterator[
-        TelegramSender | ConsoleSender]:
-    """Telegram when the token's environment variable is set, else the console."""
-    token = os.environ.get(settings.token_env, "").strip()
-    if not token:
-        yield ConsoleSender(console)
-        return
-    async with delivery_bot(settings, token) as bot:
+async def telegram_sender(settings: TelegramConfig, token: str) -> AsyncIterator[TelegramSender]:
+    """A sender on its own Bot. A refused token is TokenRejected at once (a config error);
+    an unreachable Telegram is not an error here: sends are retried until it answers."""
+    bot = delivery_bot(settings, token)
+    try:
+        await bot.initialize()
+    except InvalidToken:
+        await bot.shutdown()
+        raise TokenRejected(f"Telegram rejected the bot token in ${settings.token_env}; "
+                            "check that variable") from None
+    except NetworkError as error:
+        log.warning("Telegram unreachable at start (%s); messages stay queued until it answers",
+                    error.message)
+    try:
         yield TelegramSender(bot)
+    finally:
+        await bot.shutdown()
 
 
 def delivery_bot(settings: TelegramConfig, token: str) -> Bot:

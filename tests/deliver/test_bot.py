@@ -122,6 +122,7 @@ async def test_usage_errors_get_a_clear_answer(app, botapi):
     assert "Bitte so: /subscribe" in (await say(botapi, ALLOWED, "/subscribe"))[0]
     assert "Bitte so: /subscribe" in (await say(botapi, 101, "/subscribe kim-putin weekly"))[0]
     assert "Bitte so: /mute" in (await say(botapi, 102, "/mute kim-putin soon"))[0]
+    assert "Bitte so: /mute" in (await say(botapi, 103, "/mute kim-putin 99999999999d"))[0]
     assert "Unbekannte Zeitzone" in (await say(botapi, ALLOWED, "/digest 07:30 Mars/Base"))[0]
 
 

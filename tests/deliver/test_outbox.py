@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import time
 
 import pytest
 
 from monitor.deliver.outbox import Dispatcher, RateLimiter
-from monitor.deliver.senders import ConsoleSender, TelegramSender
+from monitor.config import TelegramConfig
+from monitor.deliver.senders import TelegramSender, TokenRejected, telegram_sender
+from tests.botapi_server import TOKEN
 
 
 async def drain(db, dispatcher, timeout=20.0):
@@ -99,12 +100,27 @@ async def test_group_migrated_to_supergroup_follows_the_new_id(db, botapi, bot):
     assert db.db["subscriptions"].get((-1005, "r"))["rule_id"] == "r"
 
 
-async def test_console_sender_prints_plain_text(db):
-    db.enqueue(0, "alert", "<b>Putin</b> &amp; Kim", rule_id="kim-putin", story_id=1)
-    out = io.StringIO()
-    await Dispatcher(db, ConsoleSender(out)).dispatch_due()
-    assert "Putin & Kim" in out.getvalue() and "kim-putin" in out.getvalue()
-    assert db.pending_count() == 0
+async def test_an_unreachable_telegram_ends_the_pass_early_and_keeps_every_row(db):
+    """Connection refused: one attempt per chat in flight at most, not one per chat, and
+    every row stays pending for the next pass."""
+    for chat in range(1, 41):
+        db.enqueue(chat, "alert", f"Alarm {chat}", rule_id="r", story_id=chat)
+    settings = TelegramConfig(api_url="http://127.0.0.1:9")   # discard port: nothing listens
+    async with telegram_sender(settings, TOKEN) as sender:
+        report = await Dispatcher(db, sender, max_in_flight=4).dispatch_due()
+    assert report.sent == 0 and report.unavailable.startswith("Telegram unreachable")
+    assert report.retried <= 4
+    assert db.pending_count() == 40
+
+
+async def test_a_refused_token_is_one_line_without_the_token(botapi):
+    settings = TelegramConfig(api_url=botapi.url, token_env="MY_BOT_TOKEN")
+    with pytest.raises(TokenRejected) as caught:
+        async with telegram_sender(settings, "123456:wrong-secret"):
+            pass
+    assert str(caught.value) == ("Telegram rejected the bot token in $MY_BOT_TOKEN; "
+                                 "check that variable")
+    assert "wrong-secret" not in repr(caught.value)
 
 
 async def test_rate_limiter_spaces_sends_per_chat_and_overall():
