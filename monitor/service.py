@@ -94,14 +94,19 @@ class Service:
                      "bot" if token else "console")
             await self.stopping.wait()
             log.info("service stopping")
-            scheduler.shutdown(wait=False)
+            # APScheduler's shutdown cancels the jobs still running: let them finish first
+            # (a send accepted by Telegram is then marked, not sent again after the restart).
+            scheduler.pause()
             await self._finish_inflight()
+            scheduler.shutdown(wait=False)
             if bot_task is not None:
                 await asyncio.wait([bot_task], timeout=SHUTDOWN_GRACE_S + 5)
         log.info("service stopped")
 
     def stop(self) -> None:
         self.pipeline.stopping = True
+        if self.dispatcher is not None:
+            self.dispatcher.stopping = True
         self.stopping.set()
 
     async def _serve_bot(self, token: str) -> None:

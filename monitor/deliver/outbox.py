@@ -105,6 +105,8 @@ class Dispatcher:
         self.store = store
         self.sender = sender
         self.clock = clock
+        # Set at shutdown: the sends in flight finish and are marked; no new one starts.
+        self.stopping = False
         if limiter is None:
             limiter = RateLimiter() if getattr(sender, "rate_limited", True) else NoLimit()
         self.limiter = limiter
@@ -130,7 +132,8 @@ class Dispatcher:
         async def one_chat(messages: list[OutboxMessage]) -> None:
             for message in messages:
                 async with slots:
-                    if report.unavailable or not await self._deliver(message, report):
+                    if (report.unavailable or self.stopping
+                            or not await self._deliver(message, report)):
                         return  # the chat is gone, moved, or must wait: keep its order
 
         await asyncio.gather(*(one_chat(msgs) for msgs in by_chat.values()))
