@@ -3,6 +3,7 @@ seed folder, rules and a feed server on 127.0.0.1; console delivery (no token)."
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -80,23 +81,29 @@ def test_run_once_ingests_matches_and_alerts_on_the_console(workdir):
     assert "🔔" not in again.output
 
 
-def test_console_first_then_a_token_sends_nothing_to_a_stand_in_chat(workdir, botapi,
-                                                                     monkeypatch):
+def test_console_first_then_a_token_sends_nothing_to_a_stand_in_chat(workdir, botapi):
     """Without a token the console shows the matches; no subscriber is invented for it, so
-    when a token is set later nothing goes to chat 0 (or anywhere: nobody subscribed)."""
-    assert invoke("run", "--once").exit_code == 0
+    when a token is set later nothing goes to chat 0 (or anywhere: nobody subscribed).
+    Both runs are real processes, as an operator starts them."""
+    monitor = Path(sys.executable).parent / "monitor"
+    env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+    first = subprocess.run([str(monitor), "run", "--once"], cwd=workdir, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "🔔 [" in first.stdout
     db = sqlite3.connect(workdir / "data/monitor.db")
     assert db.execute("SELECT count(*) FROM subscribers").fetchone() == (0,)
     assert db.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
     config = (workdir / "config.toml").read_text(encoding="utf-8")
     (workdir / "config.toml").write_text(
         config + f'\n[telegram]\napi_url = "{botapi.url}"\n', encoding="utf-8")
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     (workdir / "seeds" / "neu.txt").write_text("Putin trifft Kim erneut\n\nPutin und Kim.",
                                                  encoding="utf-8")
-    result = invoke("run", "--once")
-    assert result.exit_code == 0, result.output
-    assert "1 new articles" in result.output and "🔔" not in result.output
+    second = subprocess.run([str(monitor), "run", "--once"], cwd=workdir,
+                            env={**env, "TELEGRAM_BOT_TOKEN": TOKEN}, capture_output=True,
+                            text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert "1 new articles" in second.stdout and "🔔" not in second.stdout
     assert botapi.sent == []
 
 
