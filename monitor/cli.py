@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
@@ -31,7 +32,20 @@ console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class MonitorGroup(click.Group):
+    """Database trouble anywhere in a command (a damaged file found mid-query, a disk that
+    turned read-only) is one line and exit 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except StoreError as error:
+            raise click.ClickException(str(error)) from None
+        except sqlite3.DatabaseError as error:
+            raise click.ClickException(f"database error: {error}") from None
+
+
+@click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log every event to stderr.")
 def main(verbose: bool) -> None:
     """Media monitor: feeds and seed documents in, analysts' rules, Telegram alerts out."""
@@ -85,11 +99,8 @@ def print_report(report: CycleReport) -> None:
 def pipeline_database(config: Config) -> Iterator[Store]:
     """The database for a command that runs pipeline stages: it takes the one-instance lock
     first, so that it never runs beside `monitor run` (both would send everything)."""
-    try:
-        with instance_lock(config.database_path), Store(config.database_path) as store:
-            yield store
-    except StoreError as error:
-        raise click.ClickException(str(error)) from None
+    with instance_lock(config.database_path), Store(config.database_path) as store:
+        yield store
 
 
 def _escape(text: str) -> str:
@@ -285,7 +296,7 @@ def backup(config_path: str | None, target: Path) -> None:
     if target.exists():
         raise click.ClickException(f"{target} exists; choose a new file")
     config = open_config(config_path)
-    with Store(config.database_path) as store:
+    with Store(config.database_path, readonly=True) as store:
         store.backup(target)
     console.print(f"backup written: {target}", highlight=False)
 
@@ -295,7 +306,7 @@ def backup(config_path: str | None, target: Path) -> None:
 def stats(config_path: str | None) -> None:
     """Articles by language and feed, feed health, matches and the outbox."""
     config = open_config(config_path)
-    with Store(config.database_path) as store:
+    with Store(config.database_path, readonly=True) as store:
         counts = store.stats()
         feed_list = store.feeds()
     console.print(f"[bold]{counts['articles']}[/bold] articles, "
@@ -372,7 +383,7 @@ def digest(config_path: str | None, chat_id: int | None, all_chats: bool, dry_ru
         raise click.UsageError("--out takes a .html or .md file")
     config = open_config(config_path)
     now = utc_now()
-    opened = (Store(config.database_path) if dry_run or out_path
+    opened = (Store(config.database_path, readonly=True) if dry_run or out_path
               else pipeline_database(config))  # queueing is a pipeline stage: the lock
     with opened as store:
         pipeline = Pipeline(config, store)
@@ -424,7 +435,7 @@ def summarize(config_path: str | None, article_id: int | None, file_path: Path |
         language = language or detect_language(f"{title}\n{text}")
     else:
         config = open_config(config_path)
-        with Store(config.database_path) as store:
+        with Store(config.database_path, readonly=True) as store:
             article = store.article(article_id)
         if article is None:
             raise click.ClickException(f"no article with id {article_id}")

@@ -326,6 +326,18 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+def database_problem(path: Path, error: sqlite3.DatabaseError) -> str:
+    """One line that says what is wrong with a database file, for the operator."""
+    text = str(error)
+    if "not a database" in text or "malformed" in text:
+        return f"{path}: not a SQLite database, or a damaged one ({text})"
+    if "readonly" in text or "read-only" in text:
+        return f"{path}: the database is read-only here ({text})"
+    if "unable to open" in text:
+        return f"{path}: cannot open the database (missing folder or no permission)"
+    return f"{path}: database error: {text}"
+
+
 @contextmanager
 def instance_lock(database: str | Path) -> Iterator[None]:
     """Hold the one-instance lock of a database for the duration of the block.
@@ -359,22 +371,62 @@ def instance_lock(database: str | Path) -> Iterator[None]:
 class Store:
     """One SQLite database. Safe to share between threads: access is serialised by a lock."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, readonly: bool = False):
+        """Open (and, unless `readonly`, create or upgrade) the database at `path`.
+
+        Read-only commands open it read-only: they never create an empty database where an
+        operator mistyped the path, and they work on a file they may not write. Every way the
+        file can be unusable (missing, not SQLite, damaged, not writable, from an older
+        version) is a StoreError of one line.
+        """
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
-        self.db = Database(conn)
         self._lock = threading.RLock()
-        if str(path) != ":memory:":
-            self.db.enable_wal()
-        self.db.execute("PRAGMA foreign_keys = ON")
-        self.db.execute("PRAGMA synchronous = NORMAL")
-        migrations.apply(self.db)
+        memory = str(path) == ":memory:"
+        conn = None
+        try:
+            if readonly and not memory:
+                if not self.path.is_file():
+                    raise StoreError(f"{self.path}: no database here yet (`monitor ingest` or "
+                                     "`monitor run` creates it)")
+                conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                       check_same_thread=False, timeout=30)
+            else:
+                if not memory:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+            self.db = Database(conn)
+            if readonly:
+                self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                if migrations.pending(self.db):
+                    raise StoreError(f"{self.path}: made by an older version; a command that "
+                                     "writes (e.g. `monitor ingest`) upgrades it")
+                return
+            if not memory:
+                self.db.enable_wal()
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            migrations.apply(self.db)
+        except sqlite3.DatabaseError as error:
+            if conn is not None:
+                conn.close()
+            raise StoreError(database_problem(self.path, error)) from None
+        except StoreError:
+            if conn is not None:
+                conn.close()
+            raise
 
     def backup(self, target: str | Path) -> None:
         """A consistent copy of the live database (SQLite's online backup), safe while
-        `monitor run` keeps writing."""
+        `monitor run` keeps writing. The database is checked first (`PRAGMA quick_check`, a
+        read that never blocks the service's writes): a damaged one is not copied."""
+        try:
+            with self._lock:
+                verdict = self.db.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.DatabaseError as error:
+            verdict = str(error)
+        if verdict != "ok":
+            raise StoreError(f"{self.path}: the database is damaged ({verdict}); "
+                             "no backup written")
         destination = sqlite3.connect(str(target))
         try:
             with self._lock:

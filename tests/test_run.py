@@ -288,3 +288,27 @@ def test_a_broken_opml_file_is_a_clear_error(workdir):
     assert "Traceback" not in result.output
     bad_interval = invoke("feeds", "import-opml", "broken.opml", "--interval", "soon")
     assert bad_interval.exit_code == 1 and "--interval" in bad_interval.output
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "missing"])
+def test_an_unusable_database_is_one_line_for_every_command(workdir, damage):
+    assert invoke("ingest").exit_code == 0
+    db = workdir / "data" / "monitor.db"
+    for leftover in (workdir / "data").glob("monitor.db-*"):
+        leftover.unlink()
+    if damage == "garbage":
+        db.write_bytes(b"\x00garbage" * 4096)
+    elif damage == "truncated":
+        data = db.read_bytes()
+        db.write_bytes(data[: len(data) // 3])
+    else:
+        db.unlink()
+    for command in (["stats"], ["search", "Putin"], ["backup", "copy.db"], ["ingest"]):
+        result = CliRunner().invoke(main, command)
+        if damage == "missing" and command == ["ingest"]:
+            assert result.exit_code == 0         # a writing command creates the database
+            continue
+        assert result.exit_code == 1, (command, result.output, result.exception)
+        assert result.output.startswith("Error: ") and result.output.count("\n") == 1, \
+            (command, result.output)
+        assert "Traceback" not in result.output

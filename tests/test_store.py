@@ -17,6 +17,7 @@ from monitor.store import (
     FeedExists,
     InstanceLocked,
     Store,
+    StoreError,
     instance_lock,
     migrations,
 )
@@ -241,3 +242,36 @@ def test_one_instance_per_database(tmp_path):
                 pass
     with instance_lock(path):   # released when the block ends
         pass
+
+
+def test_an_unusable_database_file_is_one_clear_line(tmp_path):
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is no database at all " * 200)
+    with pytest.raises(StoreError, match="not a SQLite database"):
+        Store(garbage)
+    with pytest.raises(StoreError, match="not a SQLite database"):
+        Store(garbage, readonly=True)
+    with pytest.raises(StoreError, match="no database here yet"):
+        Store(tmp_path / "missing.db", readonly=True)
+    assert not (tmp_path / "missing.db").exists()        # a read-only command creates nothing
+
+
+def test_read_only_opening_reads_and_never_writes(tmp_path):
+    path = tmp_path / "m.db"
+    with Store(path) as store:
+        store.add_articles([article(1)])
+    with Store(path, readonly=True) as store:
+        assert store.count_articles() == 1
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            store.add_articles([article(2)])
+
+
+def test_a_database_of_an_older_version_is_not_upgraded_by_a_reader(tmp_path):
+    path = tmp_path / "old.db"
+    old = Database(sqlite3.connect(path))
+    migrations.apply(old, stop_before="m0008_keys_outlive_articles")
+    old.conn.close()
+    with pytest.raises(StoreError, match="made by an older version"):
+        Store(path, readonly=True)
+    Store(path).close()
+    Store(path, readonly=True).close()
