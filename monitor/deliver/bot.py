@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -50,6 +50,11 @@ RULES_PER_PAGE = 8
 FLOOD_COMMANDS, FLOOD_WINDOW_S = 8, 20.0
 MAX_CALLBACK = 64
 MAX_MUTE_S = 365 * DAY       # a mute longer than a year is a typo; bounded so the sum cannot overflow
+# Limits at the door for what any allowed user can type: a query's length, the personal rules
+# of one chat (each is matched against every article), and how often one chat may search.
+MAX_QUERY_CHARS = 500
+MAX_WATCHES = 20
+SEARCH_EVERY_S = 10.0
 CALLBACK_NOTICE = 200
 
 
@@ -114,6 +119,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "search_head": "<b>Treffer im Archiv</b>",
         "stopped": "Alles über diesen Chat ist gelöscht. Mit /start geht es wieder los.",
         "reloaded": "Regeln neu geladen: {summary}",
+        "query_too_long": "Die Anfrage ist zu lang ({length} Zeichen, höchstens {limit}).",
+        "invalid_text": "Die Nachricht enthält Zeichen, die kein gültiger Text sind.",
+        "too_many_watches": "Dieser Chat hat schon {limit} eigene Regeln; bitte erst eine mit "
+                            "/unwatch N löschen.",
+        "search_wait": "Bitte {seconds} Sekunden bis zur nächsten Suche warten.",
         "button_mute": "1 Tag stumm",
         "button_unsub": "Abbestellen",
         "button_subscribe": "Abonnieren",
@@ -162,6 +172,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "search_head": "<b>Archive matches</b>",
         "stopped": "Everything about this chat is forgotten. /start to begin again.",
         "reloaded": "Rules reloaded: {summary}",
+        "query_too_long": "The query is too long ({length} characters, at most {limit}).",
+        "invalid_text": "The message contains characters that are not valid text.",
+        "too_many_watches": "This chat has {limit} personal rules already; please remove one "
+                            "with /unwatch N first.",
+        "search_wait": "Please wait {seconds} seconds before the next search.",
         "button_mute": "Mute 1 day",
         "button_unsub": "Unsubscribe",
         "button_subscribe": "Subscribe",
@@ -233,6 +248,8 @@ class MonitorBot:
         self.stats_text = stats_text
         self.reload_rules = reload_rules
         self.flood = FloodGuard()
+        self._last_search: dict[int, float] = {}
+        self._errors_told: set[str] = set()
 
     def build(self, token: str) -> Application:
         api = self.settings.api_url.rstrip("/")
@@ -294,8 +311,12 @@ class MonitorBot:
         query = update.callback_query
         if query is not None:
             if markup is not None and query.message:   # paging: the list is edited in place
-                await query.message.edit_text(text, parse_mode=ParseMode.HTML,
-                                              reply_markup=markup)
+                try:
+                    await query.message.edit_text(text, parse_mode=ParseMode.HTML,
+                                                  reply_markup=markup)
+                except BadRequest as error:   # the same page again: nothing to change
+                    if "not modified" not in error.message.lower():
+                        raise
                 await query.answer()
             else:                                      # a button under an alert: a short notice
                 await query.answer(html_to_plain(text)[:CALLBACK_NOTICE])
@@ -459,22 +480,43 @@ class MonitorBot:
             self.store.set_digest_time(update.effective_chat.id, time_of_day, tz)
             await self._reply(update, self._t(update, "digest_set", time=time_of_day, tz=tz))
 
-    async def watch(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _typed_query(self, update: Update, usage: str) -> str | None:
+        """The query after the command, or None once the user was told why not: missing, too
+        long, not valid text, or not a valid query (with the caret)."""
         query = _command_argument(update)
         if not query:
-            await self._reply(update, self._t(update, "usage_watch"))
-            return
+            await self._reply(update, self._t(update, usage))
+            return None
+        if len(query) > MAX_QUERY_CHARS:
+            await self._reply(update, self._t(update, "query_too_long", length=len(query),
+                                              limit=MAX_QUERY_CHARS))
+            return None
+        if not _is_text(query):
+            await self._reply(update, self._t(update, "invalid_text"))
+            return None
         error = self.catalog.query_error(query)
         if error:
             await self._reply(update, self._t(update, "watch_error", error=error))
+            return None
+        return query
+
+    async def watch(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat and not self._allowed(chat.id):       # refused before any parsing
+            await self._reply(update, self._t(update, "refused", chat_id=chat.id))
             return
-        if await self._may_change(update, context):
-            number = self.store.add_watch(update.effective_chat.id, query)
-            await self._reply(update, self._t(update, "watch_added", n=number, query=query))
+        query = await self._typed_query(update, "usage_watch")
+        if query is None or not await self._may_change(update, context):
+            return
+        if len(self.store.watches(chat.id)) >= MAX_WATCHES:
+            await self._reply(update, self._t(update, "too_many_watches", limit=MAX_WATCHES))
+            return
+        number = self.store.add_watch(chat.id, query)
+        await self._reply(update, self._t(update, "watch_added", n=number, query=query))
 
     async def unwatch(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         args = context.args or []
-        if len(args) != 1 or not args[0].isdigit():
+        if len(args) != 1 or not args[0].isdigit() or len(args[0]) > 9:
             await self._reply(update, self._t(update, "usage_unwatch"))
             return
         if await self._may_change(update, context):
@@ -483,18 +525,21 @@ class MonitorBot:
                                               else "watch_unknown", n=args[0]))
 
     async def search(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        query = _command_argument(update)
-        if not query:
-            await self._reply(update, self._t(update, "usage_search"))
-            return
         chat = update.effective_chat
         if chat and not self._allowed(chat.id):
             await self._reply(update, self._t(update, "refused", chat_id=chat.id))
             return
-        error = self.catalog.query_error(query)
-        if error:
-            await self._reply(update, self._t(update, "watch_error", error=error))
+        query = await self._typed_query(update, "usage_search")
+        if query is None:
             return
+        if chat is not None:
+            wait = self._last_search.get(chat.id, -SEARCH_EVERY_S) + SEARCH_EVERY_S \
+                - time.monotonic()
+            if wait > 0:
+                await self._reply(update, self._t(update, "search_wait",
+                                                  seconds=max(1, round(wait))))
+                return
+            self._last_search[chat.id] = time.monotonic()
         articles = await asyncio.to_thread(self.catalog.search, query, 10)
         if not articles:
             await self._reply(update, self._t(update, "search_none"))
@@ -574,6 +619,10 @@ class MonitorBot:
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log every handler error (never the token) and tell the admins once per error."""
         log.error("bot handler failed: %s", context.error, exc_info=context.error)
+        told = f"{type(context.error).__name__}: {context.error}"[:300]
+        if told in self._errors_told:
+            return
+        self._errors_told.add(told)
         for admin in self.settings.admins:
             try:
                 await context.bot.send_message(
@@ -581,6 +630,16 @@ class MonitorBot:
                     parse_mode=ParseMode.HTML)
             except TelegramError:
                 log.warning("could not tell admin %s about the error", admin)
+
+
+def _is_text(value: str) -> bool:
+    """False for strings with lone surrogates (Telegram's JSON can carry them), which
+    SQLite and every encoder refuse."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _command_argument(update: Update) -> str:

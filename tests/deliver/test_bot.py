@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import Config, TelegramConfig
-from monitor.deliver.bot import MonitorBot
+from monitor.deliver.bot import MAX_WATCHES, MonitorBot
 from monitor.deliver.catalog import RulesCatalog
 from monitor.deliver.outbox import Dispatcher
 from monitor.deliver.senders import TelegramSender
@@ -214,3 +214,50 @@ async def test_rules_pages_with_more_rules_than_fit(db, botapi, settings, tmp_pa
                 break
             await asyncio.sleep(0.05)
         assert "Seite 2/2" in page.plain and "thema-10" in page.plain   # edited in place
+
+
+async def test_limits_at_the_door_get_a_clear_reply(app, botapi, db):
+    """What any user can type is bounded before it is parsed, stored or searched, and the
+    refusal of a stranger never becomes a handler error sent to the admins."""
+    [answer] = await say(botapi, OTHER, "/watch " + "Putin AND " * 300 + "Kim")
+    assert "nicht freigeschaltet" in answer
+    [answer] = await say(botapi, 101, "/watch " + "x" * 501, language_code="en")
+    assert answer == "The query is too long (501 characters, at most 500)."
+    [answer] = await say(botapi, 101, "/watch Putin \ud800 Kim", language_code="en")
+    assert answer == "The message contains characters that are not valid text."
+    [answer] = await say(botapi, 102, "/unwatch 99999999999999999999999")
+    assert answer.startswith("Bitte so: /unwatch")
+    assert db.watches(101) == [] and db.watches(OTHER) == []
+    assert [s for s in botapi.messages_to(ADMIN) if "Bot error" in s.plain] == []
+
+
+async def test_personal_rules_per_chat_are_limited(app, botapi, db):
+    db.upsert_subscriber(ALLOWED, "private", "x", "de")
+    for number in range(MAX_WATCHES):
+        db.add_watch(ALLOWED, f"Putin NEAR/{number + 1} Kim")
+    [answer] = await say(botapi, ALLOWED, "/watch Putin", language_code="en")
+    assert answer.startswith(f"This chat has {MAX_WATCHES} personal rules already")
+    assert len(db.watches(ALLOWED)) == MAX_WATCHES
+
+
+async def test_search_is_rate_limited_per_chat(app, botapi):
+    await say(botapi, 101, "/search Putin")
+    [answer] = await say(botapi, 101, "/search Kim", language_code="en")
+    assert answer.startswith("Please wait") and "seconds before the next search" in answer
+    [other] = await say(botapi, 102, "/search Kim")          # another chat is not held up
+    assert "Bitte" not in other
+
+
+async def test_buttons_with_forged_data_are_answered_not_crashed(app, botapi):
+    await say(botapi, ALLOWED, "/rules")
+    message = botapi.messages_to(ALLOWED)[-1]
+    for data in ("mute:kim-putin:99999999999d", "mute:kim-putin:soon", "rules:99999999999999999",
+                 "nonsense", ""):
+        before = len(botapi.callback_answers)
+        botapi.press_button(message, data)
+        for _ in range(100):
+            if len(botapi.callback_answers) > before or len(botapi.messages_to(ALLOWED)) > 1:
+                break
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    assert [s for s in botapi.messages_to(ADMIN) if "Bot error" in s.plain] == []
