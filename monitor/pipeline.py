@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from monitor.config import Config
-from monitor.deliver.alerts import alert_text
+from monitor.deliver.alerts import alert_text, summary_sentences
 from monitor.deliver.bot import alert_buttons
 from monitor.deliver.outbox import Dispatcher, DispatchReport
 from monitor.digest import Digest, build_digest, due_period, render_telegram
@@ -232,8 +232,10 @@ class Pipeline:
             report.matches += len(matches)
 
     def plan_alerts(self, report: CycleReport, now: datetime) -> None:
-        """Turn new matches into outbox rows: one alert per (chat, rule, story). Without a
-        Telegram token the matched articles are also shown on the console, one line each."""
+        """Turn new matches into outbox rows: one alert per (chat, rule, story). Work is per
+        article, not per match: only matches with a subscriber are rendered, their articles
+        are read in one query and summarised once. Without a Telegram token the matched
+        articles are also shown on the console, one line each."""
         ruleset, _ = self.engine()
         watch_chats = {f"{WATCH_PREFIX}{w['id']}": (w["chat_id"], w["query"])
                        for w in self.store.watches()}
@@ -241,41 +243,45 @@ class Pipeline:
         timezone = self.config.digest.timezone
         while not self.stopping and (batch := self.store.unalerted_matches(limit=BATCH)):
             subscribers = self.store.instant_subscribers({m["rule_id"] for m in batch}, now)
-            messages = []
+            wanted: list[tuple[dict, list[int], str]] = []     # (match, chats, rule name)
             shown: dict[int, list[str]] = {}
             for match in batch:
                 rule_id = match["rule_id"]
-                rule = ruleset.get(rule_id)
                 if rule_id in watch_chats:
-                    chats, name = [watch_chats[rule_id][0]], f"🔎 {watch_chats[rule_id][1]}"
-                elif rule is not None:
-                    chats, name = subscribers.get(rule_id, []), rule.name or rule.id
+                    chat, query = watch_chats[rule_id]
+                    wanted.append((match, [chat], f"🔎 {query}"))
+                elif (rule := ruleset.get(rule_id)) is not None:
+                    if subscribers.get(rule_id):
+                        wanted.append((match, subscribers[rule_id], rule.name or rule.id))
                     if self.console:
                         shown.setdefault(match["article_id"], []).append(rule_id)
-                else:
-                    continue  # the rule is gone since it matched
-                if not chats:
-                    continue
-                article = self.store.article(match["article_id"])
-                text = alert_text(article, name, match["matched"]["words"], timezone)
+                # else: the rule is gone since it matched
+            articles = self.store.articles_by_id(
+                {m["article_id"] for m, _, _ in wanted} | set(shown))
+            words: dict[int, list[str]] = {}
+            for match, _, _ in wanted:
+                words.setdefault(match["article_id"], []).extend(match["matched"]["words"])
+            summaries = {article_id: summary_sentences(articles[article_id], article_words)
+                         for article_id, article_words in words.items()}
+            messages = []
+            for match, chats, name in wanted:
+                article = articles[match["article_id"]]
+                text = alert_text(article, summaries[article.id], name,
+                                  match["matched"]["words"], timezone)
+                personal = match["rule_id"] in watch_chats
                 messages.extend(
-                    {"chat_id": chat, "rule_id": rule_id, "story_id": match["story_id"],
+                    {"chat_id": chat, "rule_id": match["rule_id"], "story_id": match["story_id"],
                      "article_id": article.id, "text": text,
-                     "buttons": () if rule_id in watch_chats
-                     else alert_buttons(rule_id, languages.get(chat, "de"))}
+                     "buttons": () if personal
+                     else alert_buttons(match["rule_id"], languages.get(chat, "de"))}
                     for chat in chats)
             report.alerts_queued += self.store.plan_alerts(
                 [(m["article_id"], m["rule_id"]) for m in batch], messages, now)
-            report.console_alerts.extend(self._console_alerts(shown))
-
-    def _console_alerts(self, shown: dict[int, list[str]]) -> list[ConsoleAlert]:
-        alerts = []
-        for article_id, rule_ids in shown.items():
-            article = self.store.article(article_id)
-            if article is not None:
-                alerts.append(ConsoleAlert(article_id, article.title, article.source,
-                                           article.url, tuple(rule_ids)))
-        return alerts
+            report.console_alerts.extend(
+                ConsoleAlert(article_id, articles[article_id].title,
+                             articles[article_id].source, articles[article_id].url,
+                             tuple(rule_ids))
+                for article_id, rule_ids in shown.items())
 
     def plan_digests(self, report: CycleReport, now: datetime) -> None:
         """Queue every digest that is due; a period already recorded is never sent again."""

@@ -633,6 +633,16 @@ class Store:
             rows = list(self.db.query("SELECT * FROM articles WHERE id = ?", [article_id]))
         return _article_from_row(rows[0]) if rows else None
 
+    def articles_by_id(self, ids: Iterable[int]) -> dict[int, Article]:
+        """Many articles in one query per 500 ids (not one query per article)."""
+        found: dict[int, Article] = {}
+        with self._lock:
+            for chunk in _chunks(sorted(ids), 500):
+                rows = self.db.query(f"SELECT * FROM articles WHERE id IN "
+                                     f"({','.join('?' * len(chunk))})", chunk)
+                found.update((row["id"], _article_from_row(row)) for row in rows)
+        return found
+
     def unmatched_articles(self, limit: int = 1000) -> list[Article]:
         with self._lock:
             rows = self.db.query(

@@ -1,22 +1,32 @@
-"""One alert message for one (chat, rule, story): what the subscriber reads in Telegram."""
+"""One alert message for one (chat, rule, story): what the subscriber reads in Telegram.
+
+The summary sentences are chosen once per article (preferring sentences with any of the
+words its rules matched), and only the bold words differ between the rules: an article that
+matches a thousand rules is summarised once, not a thousand times.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from monitor.deliver.render import AlertContent, render_alert, split_message
 from monitor.models import Article
 from monitor.summarize import highlight_spans, summarize
 
 
-def alert_text(article: Article, rule_name: str, matched_words: Sequence[str],
-               timezone: str) -> str:
-    """Rule name, linked title, source, time, language, and a 2–3 sentence summary with the
+def summary_sentences(article: Article, matched_words: Iterable[str]) -> list[str]:
+    """The 2–3 sentences every alert of this article shows."""
+    return summarize(article.title, article.text, article.language,
+                     highlight=sorted(set(matched_words))).sentences
+
+
+def alert_text(article: Article, sentences: Sequence[str], rule_name: str,
+               matched_words: Sequence[str], timezone: str) -> str:
+    """Rule name, linked title, source, time, language, and the summary with this rule's
     matched words in bold. Kept to one Telegram message: the summary is what gets shortened."""
-    summary = summarize(article.title, article.text, article.language, highlight=matched_words)
     content = AlertContent(
         rule_name=rule_name, title=article.title, url=article.url, source=article.source,
-        published=article.published, language=article.language, summary=summary.sentences,
-        highlights=[highlight_spans(s, matched_words) for s in summary.sentences],
+        published=article.published, language=article.language, summary=list(sentences),
+        highlights=[highlight_spans(s, matched_words) for s in sentences],
     )
     return split_message(render_alert(content, timezone=timezone))[0]
