@@ -444,25 +444,35 @@ def _scores(candidates: list[_Candidate], title_terms: frozenset[str], phrases: 
     # sentence tokenized once: a phrase counts when it occurs at some position of the sentence.
     stemmer = _stemmer(_language(language))
     folded = [_fold_phrase(p) for p in phrases]
+    sentence_words = [[token[2] for token in _tokens(c.text)] for c in candidates] \
+        if phrases else []
+    # Which of the article's words are forms of each phrase word, decided once per distinct
+    # pair: an article that matched many rules brings many phrases, and comparing every phrase
+    # with every word of every sentence was the alert planner's hot spot.
+    vocabulary = {word for words in sentence_words for word in words}
+    forms = {word: frozenset(t for t in vocabulary if _same_word(t, word, stemmer))
+             for phrase in folded for word in phrase}
     scores = []
     for rank, (candidate, central) in enumerate(zip(candidates, centrality)):
         score = _WEIGHT_POSITION / (1 + rank / 3) + _WEIGHT_CENTRALITY * central / top
         if phrases:
-            words = [token[2] for token in _tokens(candidate.text)]
-            found = sum(1 for phrase in folded if _occurs(phrase, words, stemmer))
+            words = sentence_words[rank]
+            found = sum(1 for phrase in folded if _occurs(phrase, words, forms))
             score += _WEIGHT_HIGHLIGHT * found / len(phrases)
         scores.append(score)
     return scores
 
 
-def _occurs(phrase: tuple[str, ...], words: list[str], stemmer: Stemmer.Stemmer | None) -> bool:
-    """Whether the folded phrase occurs, word for word (as _same_word), in the folded words."""
+def _occurs(phrase: tuple[str, ...], words: list[str],
+            forms: dict[str, frozenset[str]]) -> bool:
+    """Whether the folded phrase occurs, word for word (`forms`: the words that are forms of
+    each phrase word, as _same_word decides), in the folded words."""
     if not phrase:
         return False
-    first, rest = phrase[0], phrase[1:]
+    first, rest = forms[phrase[0]], phrase[1:]
     for at in range(len(words) - len(rest)):
-        if _same_word(words[at], first, stemmer) and all(
-            _same_word(words[at + 1 + k], word, stemmer) for k, word in enumerate(rest)
+        if words[at] in first and all(
+            words[at + 1 + k] in forms[word] for k, word in enumerate(rest)
         ):
             return True
     return False
