@@ -450,7 +450,12 @@ def _scores(candidates: list[_Candidate], title_terms: frozenset[str], phrases: 
     # pair: an article that matched many rules brings many phrases, and comparing every phrase
     # with every word of every sentence was the alert planner's hot spot.
     vocabulary = {word for words in sentence_words for word in words}
-    forms = {word: frozenset(t for t in vocabulary if _same_word(t, word, stemmer))
+    by_stem: dict[str, set[str]] = {}
+    if stemmer is not None and phrases:
+        listed = sorted(vocabulary)
+        for word, stem in zip(listed, stemmer.stemWords(listed)):
+            by_stem.setdefault(stem, set()).add(word)
+    forms = {word: _forms_of(word, vocabulary, by_stem, stemmer)
              for phrase in folded for word in phrase}
     scores = []
     for rank, (candidate, central) in enumerate(zip(candidates, centrality)):
@@ -461,6 +466,21 @@ def _scores(candidates: list[_Candidate], title_terms: frozenset[str], phrases: 
             score += _WEIGHT_HIGHLIGHT * found / len(phrases)
         scores.append(score)
     return scores
+
+
+def _forms_of(word: str, vocabulary: set[str], by_stem: dict[str, set[str]],
+              stemmer: Stemmer.Stemmer | None) -> frozenset[str]:
+    """The words of `vocabulary` that _same_word(token, word) accepts, found by lookups
+    instead of comparing every pair: the word itself, the word plus or minus an ending, and
+    (with a stemmer) the words of its stem."""
+    found = {word} & vocabulary
+    if len(word) >= _MIN_STEM:
+        found.update(t for t in (word + ending for ending in _ENDINGS) if t in vocabulary)
+    found.update(t for t in (word[:-len(ending)] for ending in _ENDINGS if word.endswith(ending))
+                 if len(t) >= _MIN_STEM and t in vocabulary)
+    if stemmer is not None and len(word) > _MIN_STEM:
+        found.update(t for t in by_stem.get(stemmer.stemWord(word), ()) if len(t) > _MIN_STEM)
+    return frozenset(found)
 
 
 def _occurs(phrase: tuple[str, ...], words: list[str],
