@@ -16,10 +16,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from monitor.cli_options import config_option, open_config
+from monitor.cli_options import TEXT, config_option, open_config, read_text_file
 from monitor.config import Config, ConfigError
 from monitor.deliver.outbox import Dispatcher
-from monitor.deliver.render import console_alert_line
+from monitor.deliver.render import console_alert_line, terminal_safe
 from monitor.deliver.senders import TokenRejected, telegram_sender
 from monitor.ingest.opml import OpmlError, export_opml, parse_opml
 from monitor.logs import NOISY_LOGGERS, setup_logging
@@ -79,7 +79,8 @@ def print_report(report: CycleReport) -> None:
     for error in report.config_errors:
         err_console.print(f"[red]config:[/red] {_escape(error)}", highlight=False)
     for error in report.rule_errors:
-        err_console.print(f"[red]rules:[/red] {_escape(str(error))}", highlight=False)
+        err_console.print(f"[red]rules:[/red] {_escape(str(error), single_line=False)}",
+                          highlight=False)
     for alert in report.console_alerts:
         console.print(_escape(console_alert_line(alert)), highlight=False)
     delivery = report.delivery
@@ -103,9 +104,11 @@ def pipeline_database(config: Config) -> Iterator[Store]:
         yield store
 
 
-def _escape(text: str) -> str:
+def _escape(text: object, *, single_line: bool = True) -> str:
+    """Text from feeds, files or the archive as rich may print it: control characters gone
+    (rich passes escape sequences through) and rich's own markup escaped."""
     from rich.markup import escape
-    return escape(text)
+    return escape(terminal_safe(str(text), single_line=single_line))
 
 
 async def _cycle(config: Config, store: Store, *, deliver: bool) -> CycleReport:
@@ -190,10 +193,13 @@ def feeds_list(config_path: str | None) -> None:
 
 @feeds.command("add")
 @config_option
-@click.argument("url")
-@click.option("--name", help="Short name used in alerts and source: queries (default: the host).")
-@click.option("--interval", default="10m", show_default=True, help="Poll interval: 90s, 10m, 2h.")
-@click.option("--language", default=None, help="Language hint, e.g. de; otherwise detected.")
+@click.argument("url", type=TEXT)
+@click.option("--name", type=TEXT,
+              help="Short name used in alerts and source: queries (default: the host).")
+@click.option("--interval", type=TEXT, default="10m", show_default=True,
+              help="Poll interval: 90s, 10m, 2h.")
+@click.option("--language", type=TEXT, default=None,
+              help="Language hint, e.g. de; otherwise detected.")
 @click.option("--full-text", is_flag=True, help="Fetch each new item's page for the whole text.")
 def feeds_add(config_path: str | None, url: str, name: str | None, interval: str,
               language: str | None, full_text: bool) -> None:
@@ -217,13 +223,13 @@ def feeds_add(config_path: str | None, url: str, name: str | None, interval: str
             ))
         except StoreError as error:
             raise click.ClickException(str(error)) from None
-    console.print(f"feed {feed.name!r} → {feed.url}", highlight=False)
+    console.print(f"feed {_escape(repr(feed.name))} → {_escape(feed.url)}", highlight=False)
 
 
 @feeds.command("import-opml")
 @config_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--interval", default="10m", show_default=True)
+@click.option("--interval", type=TEXT, default="10m", show_default=True)
 def feeds_import_opml(config_path: str | None, file: str, interval: str) -> None:
     """Add every feed of an OPML file (as exported by feed readers).
 
@@ -260,13 +266,13 @@ def feeds_import_opml(config_path: str | None, file: str, interval: str) -> None
                 store.upsert_feed(Feed(name=entry.name, url=entry.url, interval_s=seconds,
                                        language=entry.language))
                 imported += 1
-    console.print(f"{imported} feeds imported from {file}, {skipped} already known, "
+    console.print(f"{imported} feeds imported from {_escape(file)}, {skipped} already known, "
                   f"{len(document.invalid)} invalid", highlight=False)
 
 
 @feeds.command("remove")
 @config_option
-@click.argument("name")
+@click.argument("name", type=TEXT)
 def feeds_remove(config_path: str | None, name: str) -> None:
     """Forget the feed NAME and its fetch state; its articles stay in the archive."""
     config = open_config(config_path)
@@ -274,7 +280,8 @@ def feeds_remove(config_path: str | None, name: str) -> None:
         removed = store.remove_feed(name)
     if removed is None:
         raise click.ClickException(f"no feed named {name!r} (see `monitor feeds list`)")
-    console.print(f"feed {removed.name!r} removed ({removed.url})", highlight=False)
+    console.print(f"feed {_escape(repr(removed.name))} removed ({_escape(removed.url)})",
+                  highlight=False)
     if any(feed.url == removed.url for feed in config.feeds):
         err_console.print(f"[yellow]note:[/yellow] {_escape(removed.url)} is still in "
                           f"{config.path}; remove it there, or it comes back on the next run",
@@ -298,7 +305,7 @@ def backup(config_path: str | None, target: Path) -> None:
     config = open_config(config_path)
     with Store(config.database_path, readonly=True) as store:
         store.backup(target)
-    console.print(f"backup written: {target}", highlight=False)
+    console.print(f"backup written: {_escape(target)}", highlight=False)
 
 
 @main.command()
@@ -325,7 +332,7 @@ def _counts_table(title: str, key: str, rows: list[dict]) -> Table:
     table.add_column(key)
     table.add_column("articles" if key != "status" else "rows", justify="right")
     for row in rows:
-        table.add_row(str(row[key]), str(row["n"]))
+        table.add_row(_escape(row[key]), str(row["n"]))
     return table
 
 
@@ -419,7 +426,7 @@ def digest(config_path: str | None, chat_id: int | None, all_chats: bool, dry_ru
 @click.argument("article_id", type=int, required=False)
 @click.option("--file", "file_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Summarise a text file instead (first line is the title).")
-@click.option("--language", help="Language of --file (default: detected).")
+@click.option("--language", type=TEXT, help="Language of --file (default: detected).")
 @click.option("--sentences", default=3, show_default=True, help="At most this many sentences.")
 def summarize(config_path: str | None, article_id: int | None, file_path: Path | None,
               language: str | None, sentences: int) -> None:
@@ -430,7 +437,7 @@ def summarize(config_path: str | None, article_id: int | None, file_path: Path |
     if (article_id is None) == (file_path is None):
         raise click.UsageError("give an ARTICLE_ID or --file PATH")
     if file_path is not None:
-        lines = file_path.read_text(encoding="utf-8").strip().split("\n", 1)
+        lines = read_text_file(file_path, "--file").strip().split("\n", 1)
         title, text = lines[0].strip(), (lines[1] if len(lines) > 1 else "")
         language = language or detect_language(f"{title}\n{text}")
     else:
@@ -441,5 +448,6 @@ def summarize(config_path: str | None, article_id: int | None, file_path: Path |
             raise click.ClickException(f"no article with id {article_id}")
         title, text, language = article.title, article.text, article.language
     summary = summarize_text(title, text, language, max_sentences=sentences)
-    click.echo(f"{title}\n")
-    click.echo("\n".join(summary.sentences) if summary.sentences else "(no summary: empty text)")
+    click.echo(f"{terminal_safe(title, single_line=True)}\n")
+    click.echo("\n".join(terminal_safe(s, single_line=True) for s in summary.sentences)
+               if summary.sentences else "(no summary: empty text)")

@@ -19,14 +19,22 @@ Split into several messages at story boundaries when needed.
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitor.deliver.render import MAX_TEXT, linked, local_time, visible_length
+from monitor.deliver.render import (
+    MAX_TEXT,
+    escape,
+    linked,
+    local_time,
+    markdown_text,
+    markdown_url,
+    split_message,
+    visible_length,
+)
 from monitor.summarize import summarize
 
 TOP_STORIES = 3
@@ -136,9 +144,13 @@ def build_digest(chat_id: int, start: datetime, end: datetime, timezone: str,
         for section in sections])
 
 
+# Every piece of feed or rule text goes through the escaping function of its format
+# (monitor.deliver.render): `escape` for Telegram's HTML and the page, `markdown_text` and
+# `markdown_url` for Markdown; links only to http(s) URLs (`linked`, `markdown_url`).
+
 def _story_line(digest: Digest, story: DigestStory) -> str:
-    title = linked(html.escape(story.title), story.url)
-    return f"• {title} <i>({html.escape(story.source)}{_more(digest, story, ' ')})</i>"
+    title = linked(escape(story.title), story.url)
+    return f"• {title} <i>({escape(story.source)}{_more(digest, story, ' ')})</i>"
 
 
 def _more(digest: Digest, story: DigestStory, lead: str) -> str:
@@ -149,7 +161,7 @@ def _more(digest: Digest, story: DigestStory, lead: str) -> str:
 
 def render_telegram(digest: Digest) -> list[str]:
     """Telegram HTML messages, each under the length limit, split only between stories."""
-    head = f"📰 <b>{html.escape(digest.title())}</b>"
+    head = f"📰 <b>{escape(digest.title())}</b>"
     blocks: list[str] = [head]
     top = digest.top_stories()
     if top:
@@ -157,10 +169,10 @@ def render_telegram(digest: Digest) -> list[str]:
         for story in top:
             lines.append(_story_line(digest, story))
             if story.summary:
-                lines.append(html.escape(" ".join(story.summary)))
+                lines.append(escape(" ".join(story.summary)))
         blocks.append("\n".join(lines))
     for section in digest.sections:
-        name = html.escape(section.rule_name)
+        name = escape(section.rule_name)
         if not section.stories:
             blocks.append(f"<b>{name}</b>: {digest.label('nothing')}.")
             continue
@@ -172,10 +184,14 @@ def render_telegram(digest: Digest) -> list[str]:
 def _pack(blocks: list[str]) -> list[str]:
     # The blocks are complete, escaped HTML (no tag or entity crosses a block's end), so the
     # visible length of blocks joined by newlines is the sum of theirs plus the newlines.
+    # A block longer than a message on its own (a feed title of 100,000 characters) is cut
+    # by split_message, with its tags balanced in each part.
     messages: list[str] = []
     current = ""
     size = 0  # visible_length(current)
-    for block in blocks:
+    pieces = (piece for block in blocks for piece in (
+        split_message(block) if visible_length(block) > MAX_TEXT else [block]))
+    for block in pieces:
         width = visible_length(block)
         if current and size + 1 + width > MAX_TEXT:
             messages.append(current)
@@ -196,37 +212,39 @@ def render_markdown(digest: Digest) -> str:
     if top:
         lines += [f"## {digest.label('top')}", ""]
         for story in top:
-            lines.append(f"- {_md_link(story)} ({story.source}{_more(digest, story, ', ')})")
+            lines.append(_md_item(digest, story))
             if story.summary:
-                lines.append(f"  > {' '.join(story.summary)}")
+                lines.append(f"  > {markdown_text(' '.join(story.summary))}")
         lines.append("")
     for section in digest.sections:
-        lines += [f"## {section.rule_name}", ""]
+        lines += [f"## {markdown_text(section.rule_name)}", ""]
         if not section.stories:
             lines += [f"{digest.label('nothing').capitalize()}.", ""]
             continue
         lines += [digest.counts(section), ""]
-        lines += [f"- {_md_link(s)} ({s.source}{_more(digest, s, ', ')})"
-                  for s in section.stories]
+        lines += [_md_item(digest, s) for s in section.stories]
         lines.append("")
     return "\n".join(lines)
 
 
-def _md_link(story: DigestStory) -> str:
-    title = story.title.replace("[", "\\[").replace("]", "\\]")
-    return f"[{title}]({story.url})" if story.url else title
+def _md_item(digest: Digest, story: DigestStory) -> str:
+    """`- [title](url) (source, +N more sources)`; the title alone when the url is not
+    http(s)."""
+    title, url = markdown_text(story.title), markdown_url(story.url)
+    link = f"[{title}]({url})" if url else title
+    return f"- {link} ({markdown_text(story.source)}{_more(digest, story, ', ')})"
 
 
 def render_html_page(digest: Digest) -> str:
     """A self-contained HTML page of the digest (no external resources)."""
     title = digest.title()
     parts = [
-        "<!doctype html>", f'<html lang="{digest.language}"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title>",
+        "<!doctype html>", f'<html lang="{escape(digest.language)}"><head><meta charset="utf-8">',
+        f"<title>{escape(title)}</title>",
         "<style>body{font-family:system-ui,sans-serif;max-width:46em;margin:2em auto;"
         "line-height:1.5;padding:0 1em}h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}"
         "li{margin:.3em 0}.src{color:#666}blockquote{margin:.3em 0 .8em 1em;color:#333}</style>",
-        "</head><body>", f"<h1>{html.escape(title)}</h1>",
+        "</head><body>", f"<h1>{escape(title)}</h1>",
     ]
     top = digest.top_stories()
     if top:
@@ -234,11 +252,11 @@ def render_html_page(digest: Digest) -> str:
         for story in top:
             parts.append(f"<li>{_html_item(digest, story)}")
             if story.summary:
-                parts.append(f"<blockquote>{html.escape(' '.join(story.summary))}</blockquote>")
+                parts.append(f"<blockquote>{escape(' '.join(story.summary))}</blockquote>")
             parts.append("</li>")
         parts.append("</ul>")
     for section in digest.sections:
-        parts.append(f"<h2>{html.escape(section.rule_name)}</h2>")
+        parts.append(f"<h2>{escape(section.rule_name)}</h2>")
         if not section.stories:
             parts.append(f"<p>{digest.label('nothing').capitalize()}.</p>")
             continue
@@ -250,6 +268,6 @@ def render_html_page(digest: Digest) -> str:
 
 
 def _html_item(digest: Digest, story: DigestStory) -> str:
-    title = linked(html.escape(story.title), story.url)
-    source = html.escape(story.source) + html.escape(_more(digest, story, ", "))
+    title = linked(escape(story.title), story.url)
+    source = escape(story.source) + escape(_more(digest, story, ", "))
     return f'{title} <span class="src">({source})</span>'

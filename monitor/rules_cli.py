@@ -7,7 +7,7 @@ the result (rules-language.md, "What the tools show"). Exit codes: 0 fine, 1 pro
 
 from __future__ import annotations
 
-import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,8 +24,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from monitor.cli_options import config_option, open_config
+from monitor.cli_options import TEXT, config_option, open_config, read_text_file
 from monitor.config import DAY, Config, ConfigError, parse_duration
+from monitor.deliver.render import terminal_json, terminal_safe
 from monitor.matching import (
     RuleErrors,
     RuleSet,
@@ -60,14 +61,27 @@ from monitor.store import Store
 CHART_WIDTH = 40
 MAX_CHART_ROWS = 62
 
+
+def _echo(text: str = "", *, err: bool = False) -> None:
+    """Every line these commands print goes through terminal_safe: titles and sources come
+    from feeds, snippets and queries from the archive, rule files and the command line, and
+    any of them may carry escape sequences, carriage returns or bidi overrides."""
+    click.echo(terminal_safe(text), err=err)
+
+
+def _one_line(text: str | None) -> str:
+    """A field shown on one line (a title with a newline cannot forge an output line)."""
+    return terminal_safe(text or "", single_line=True)
+
+
 def _load(paths: list[Path]) -> RuleSet:
     """The rule set, or every error printed and exit 1."""
     try:
         return load_rule_files(paths)
     except RuleErrors as exc:
         for error in exc.errors:
-            click.echo(str(error))
-        click.echo(f"{len(exc.errors)} error(s) in {len({e.file for e in exc.errors})} file(s)")
+            _echo(str(error))
+        _echo(f"{len(exc.errors)} error(s) in {len({e.file for e in exc.errors})} file(s)")
         sys.exit(1)
 
 
@@ -81,12 +95,13 @@ def _since(value: str | None) -> datetime | None:
         seconds = parse_duration(value, where="--since", maximum=MAX_SINCE_S)
         return datetime.now(UTC) - timedelta(seconds=seconds)
     except ConfigError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from exc
+        raise click.BadParameter(terminal_safe(str(exc)), param_hint="--since") from exc
 
 
 def _archive(config: Config) -> Store:
     if not Path(config.database_path).exists():
-        raise click.ClickException(f"no archive at {config.database_path}: run `monitor ingest`")
+        raise click.ClickException(terminal_safe(
+            f"no archive at {config.database_path}: run `monitor ingest`"))
     return Store(config.database_path)
 
 
@@ -97,24 +112,48 @@ def _progress(total: int, label: str) -> Iterator[Callable[[], None]]:
     if not console.is_terminal:
         yield lambda: None
         return
-    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    # the label (a rule id) as plain text: neither rich markup nor a format string
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(),
+               MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(label, total=total)
+        task = progress.add_task(_one_line(label), total=total)
         yield lambda: progress.advance(task)
 
 
+# Snippets are built with the matched words between these marks; `_shown` turns them into
+# the highlight once the text around them is terminal_safe (which would strip the escape
+# sequences of a highlight made earlier). Marks in an article's own text are at worst a
+# highlighted word: what is between them is made terminal_safe as well.
+_MARK_ON, _MARK_OFF = "\x00", "\x01"
+_MARKED = re.compile("\x00([^\x00\x01]*)\x01")
+
+
 def _highlighter() -> Callable[[str], str]:
-    """Reverse video on a terminal, **word** elsewhere (so the highlight survives a pipe)."""
-    if sys.stdout.isatty():
-        return lambda word: click.style(word, bold=True, reverse=True)
-    return lambda word: f"**{word}**"
+    return lambda word: f"{_MARK_ON}{word}{_MARK_OFF}"
+
+
+def _stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def _shown(marked: str, terminal: bool) -> str:
+    """A snippet with its marked words as terminal output: reverse video on a terminal,
+    **word** elsewhere (so the highlight survives a pipe); all of it terminal_safe."""
+    pieces, cursor = [], 0
+    for match in _MARKED.finditer(marked):
+        pieces.append(terminal_safe(marked[cursor:match.start()]))
+        word = terminal_safe(match.group(1))
+        pieces.append(click.style(word, bold=True, reverse=True) if terminal else f"**{word}**")
+        cursor = match.end()
+    pieces.append(terminal_safe(marked[cursor:]))
+    return "".join(pieces)
 
 
 def _find_rule(ruleset: RuleSet, rule_id: str) -> Rule:
     rule = ruleset.get(rule_id)
     if rule is None:
         known = ", ".join(r.id for r in ruleset) or "none"
-        raise click.ClickException(f"no rule {rule_id!r} (rules: {known})")
+        raise click.ClickException(terminal_safe(f"no rule {rule_id!r} (rules: {known})"))
     return rule
 
 
@@ -138,7 +177,7 @@ def check_command(paths: tuple[Path, ...], config_path: str | None) -> None:
     config = open_config(config_path)
     files = _files_to_check(config, paths)
     if not files:
-        raise click.ClickException(f"no rule files (*.toml) in {config.rules_dir}")
+        raise click.ClickException(terminal_safe(f"no rule files (*.toml) in {config.rules_dir}"))
     ruleset = _load(files)
     warnings = [
         f"{display_path(rule.file)}:{rule.line}: warning: rule '{rule.id}' has only negative "
@@ -148,9 +187,9 @@ def check_command(paths: tuple[Path, ...], config_path: str | None) -> None:
     alias_warnings, notes = _alias_warnings(config, ruleset)
     warnings += alias_warnings
     for line in warnings + notes:
-        click.echo(line)
-    click.echo(f"ok: {len(ruleset)} rules, {len(ruleset.entities)} entities in {len(files)} "
-               f"file(s)" + (f", {len(warnings)} warning(s)" if warnings else ""))
+        _echo(line)
+    _echo(f"ok: {len(ruleset)} rules, {len(ruleset.entities)} entities in {len(files)} "
+          f"file(s)" + (f", {len(warnings)} warning(s)" if warnings else ""))
 
 
 def _files_to_check(config: Config, paths: tuple[Path, ...]) -> list[Path]:
@@ -184,7 +223,7 @@ def _alias_warnings(config: Config, ruleset: RuleSet) -> tuple[list[str], list[s
 # --------------------------------------------------------------------------------- test
 
 @rules_group.command("test")
-@click.argument("rule_ids", nargs=-1)
+@click.argument("rule_ids", nargs=-1, type=TEXT)
 @config_option
 def test_command(rule_ids: tuple[str, ...], config_path: str | None) -> None:
     """Run every [[rules.examples]] (or those of RULE_IDS); exit 1 on any failure."""
@@ -198,16 +237,16 @@ def test_command(rule_ids: tuple[str, ...], config_path: str | None) -> None:
     for result in failures:
         expected = "a match" if result.example.match else "no match"
         got = "it matched" if result.matched else "it did not match"
-        click.echo(f"FAIL {display_path(result.rule.file)}:{result.example.line}: rule "
-                   f"'{result.rule.id}' example {result.number}: expected {expected}, {got}")
+        _echo(f"FAIL {display_path(result.rule.file)}:{result.example.line}: rule "
+              f"'{result.rule.id}' example {result.number}: expected {expected}, {got}")
         _echo_verdict(explain_article(result.rule, result.article), result.rule, highlight,
                       indent="    ")
     untested = [rule.id for rule in ruleset if not rule.examples and
                 (not rule_ids or rule.id in rule_ids)]
     rules = len({r.rule.id for r in results})
-    click.echo(f"{len(results)} examples in {rules} rules: {len(results) - len(failures)} "
-               f"passed, {len(failures)} failed"
-               + (f"; without examples: {', '.join(untested)}" if untested else ""))
+    _echo(f"{len(results)} examples in {rules} rules: {len(results) - len(failures)} "
+          f"passed, {len(failures)} failed"
+          + (f"; without examples: {', '.join(untested)}" if untested else ""))
     if failures:
         sys.exit(1)
 
@@ -215,12 +254,12 @@ def test_command(rule_ids: tuple[str, ...], config_path: str | None) -> None:
 # ------------------------------------------------------------------------------ explain
 
 @rules_group.command("explain")
-@click.argument("rule_id", required=False)
-@click.option("--query", "query_text", help="Explain this query instead of a rule.")
+@click.argument("rule_id", required=False, type=TEXT)
+@click.option("--query", "query_text", type=TEXT, help="Explain this query instead of a rule.")
 @click.option("--article", "article_id", type=int, help="An archived article, by id.")
 @click.option("--file", "file_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A text file: first line the title, the rest the body.")
-@click.option("--language", help="Language of --file (default: detected).")
+@click.option("--language", type=TEXT, help="Language of --file (default: detected).")
 @config_option
 def explain_command(rule_id: str | None, query_text: str | None, article_id: int | None,
                     file_path: Path | None, language: str | None,
@@ -239,12 +278,13 @@ def explain_command(rule_id: str | None, query_text: str | None, article_id: int
         with _archive(config) as store:
             found = store.article(article_id)
         if found is None:
-            raise click.ClickException(f"no article {article_id} in {config.database_path}")
+            raise click.ClickException(terminal_safe(
+                f"no article {article_id} in {config.database_path}"))
         article = found
-    click.echo(f"{'rule ' + repr(rule.id) if rule_id else 'query'} (version {rule.version}): "
-               f"{' '.join(rule.query.text.split())}")
-    click.echo(f"article {article.id if article.id is not None else file_path}: "
-               f"[{article.language}] {article.source}")
+    _echo(f"{'rule ' + repr(rule.id) if rule_id else 'query'} (version {rule.version}): "
+          f"{_one_line(rule.query.text)}")
+    _echo(f"article {article.id if article.id is not None else _one_line(str(file_path))}: "
+          f"[{_one_line(article.language)}] {_one_line(article.source)}")
     _echo_verdict(explain_article(rule, article), rule, _highlighter())
 
 
@@ -255,12 +295,12 @@ def _rule_or_query(config: Config, rule_id: str | None, query_text: str | None) 
     try:
         return make_rule("query", query_text, load_entities(config.rules_dir))
     except QuerySyntaxError as exc:
-        click.echo(str(exc))
+        _echo(str(exc))
         sys.exit(1)
 
 
 def _article_from_file(path: Path, language: str | None) -> Article:
-    title, _, body = path.read_text(encoding="utf-8").partition("\n")
+    title, _, body = read_text_file(path, "--file").partition("\n")
     language = language_code(language) if language else guess_language(f"{title}\n{body}")
     now = datetime.now(UTC)
     return Article(title=title.strip(), text=body.strip(), url=None, guid=None,
@@ -270,7 +310,7 @@ def _article_from_file(path: Path, language: str | None) -> Article:
 
 def _echo_verdict(verdict: Verdict, rule: Rule, highlight: Callable[[str], str],
                   indent: str = "") -> None:
-    click.echo(f"{indent}{'MATCH' if verdict.matched else 'NO MATCH'}")
+    _echo(f"{indent}{'MATCH' if verdict.matched else 'NO MATCH'}")
     if not verdict.limits_ok:
         limits = []
         if rule.languages:
@@ -278,22 +318,23 @@ def _echo_verdict(verdict: Verdict, rule: Rule, highlight: Callable[[str], str],
         if rule.sources:
             limits.append(f"sources {', '.join(sorted(rule.sources))}")
         document = verdict.document
-        click.echo(f"{indent}the rule is limited to {' and '.join(limits)}; the article is "
-                   f"[{document.language}] from {', '.join(sorted(document.sources))}")
+        _echo(_one_line(f"{indent}the rule is limited to {' and '.join(limits)}; the article "
+                        f"is [{document.language}] from {', '.join(sorted(document.sources))}"))
     for line in explanation_lines(verdict.explanation):
-        click.echo(f"{indent}{line}")
+        _echo(f"{indent}{line}")
+    terminal = _stdout_is_terminal()
     for field, text in snippets(verdict, highlight).items():
         lines = text.split("\n")
-        click.echo(f"{indent}{field}: {lines[0]}")
+        click.echo(f"{indent}{field}: {_shown(lines[0], terminal)}")
         for line in lines[1:]:
-            click.echo(f"{indent}{' ' * (len(field) + 2)}{line}")
+            click.echo(f"{indent}{' ' * (len(field) + 2)}{_shown(line, terminal)}")
 
 
 # ----------------------------------------------------------------------------- backtest
 
 @rules_group.command("backtest")
-@click.argument("rule_id")
-@click.option("--since", help="Only articles published within this time, e.g. 30d, 12h.")
+@click.argument("rule_id", type=TEXT)
+@click.option("--since", type=TEXT, help="Only articles published within this time, e.g. 30d, 12h.")
 @config_option
 def backtest_command(rule_id: str, since: str | None, config_path: str | None) -> None:
     """What RULE_ID would have sent: hits per day, distinct stories and sample titles."""
@@ -310,17 +351,17 @@ def backtest_command(rule_id: str, since: str | None, config_path: str | None) -
 def _echo_backtest(result: Backtest, since: str | None) -> None:
     scope = f"in the last {since}" if since else "in the whole archive"
     state = "" if result.rule.enabled else " (disabled in its file)"
-    click.echo(f"rule '{result.rule.id}'{state}: {len(result.hits)} of {result.articles} "
-               f"articles {scope}, {result.stories} distinct stories")
+    _echo(f"rule '{result.rule.id}'{state}: {len(result.hits)} of {result.articles} "
+          f"articles {scope}, {result.stories} distinct stories")
     if not result.hits:
         return
     unit, rows = _chart_rows(result.per_day)
-    click.echo(f"hits per {unit}:")
+    _echo(f"hits per {unit}:")
     peak = max(count for _, count in rows)
     for label, count in rows:
         bar = "█" * max(1 if count else 0, round(count / peak * CHART_WIDTH))
-        click.echo(f"  {label}  {bar} {count}")
-    click.echo("sample titles:")
+        _echo(f"  {label}  {bar} {count}")
+    _echo("sample titles:")
     for found in result.samples():
         _echo_found(found, with_url=False)
 
@@ -345,8 +386,8 @@ def _chart_rows(per_day: dict[date, int]) -> tuple[str, list[tuple[str, int]]]:
 # ------------------------------------------------------------------------------- search
 
 @click.command("search")
-@click.argument("query")
-@click.option("--since", help="Only articles published within this time, e.g. 30d, 12h.")
+@click.argument("query", type=TEXT)
+@click.option("--since", type=TEXT, help="Only articles published within this time, e.g. 30d, 12h.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=0),
               help="Number of results; 0 for all.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of objects.")
@@ -359,27 +400,27 @@ def search_command(query: str, since: str | None, limit: int, as_json: bool,
     try:
         rule = make_rule("search", query, entities)
     except QuerySyntaxError as exc:
-        click.echo(str(exc), err=True)
+        _echo(str(exc), err=True)
         sys.exit(1)
     since_time = _since(since)
     with (_archive(config) as store,
           _progress(store.count_articles(since_time), "search") as advance):
         found, total = search_archive(store, rule, entities, since_time, limit, advance)
     if as_json:
-        click.echo(json.dumps([f.as_json() for f in found], ensure_ascii=False, indent=2))
+        click.echo(terminal_json([f.as_json() for f in found]))
         return
     for item in found:
         _echo_found(item, with_url=True)
     shown = f", showing the newest {len(found)}" if len(found) < total else ""
-    click.echo(f"{total} matching article(s){shown}")
+    _echo(f"{total} matching article(s){shown}")
 
 
 def _echo_found(found: Found, with_url: bool) -> None:
     article = found.article
     when = article.published.strftime("%Y-%m-%d %H:%M") if article.published else "?"
-    click.echo(f"  {when}  [{article.language}] {article.title or '(no title)'}  "
-               f"({article.source}, #{article.id})")
+    _echo(f"  {when}  [{_one_line(article.language)}] {_one_line(article.title) or '(no title)'}"
+          f"  ({_one_line(article.source)}, #{article.id})")
     if with_url and article.url:
-        click.echo(f"      {article.url}")
+        _echo(f"      {_one_line(article.url)}")
     if with_url:
-        click.echo(f"      matched: {', '.join(found.match.words)}")
+        _echo(f"      matched: {_one_line(', '.join(found.match.words))}")

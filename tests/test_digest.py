@@ -145,3 +145,52 @@ async def test_an_english_speaking_chat_gets_english_labels(setup, db):
     [text] = digests(db)
     assert text.startswith("📰 <b>Daily digest")
     assert "<b>Kim und Putin</b> – 4 articles, 2 stories" in text and "+2 more sources" in text
+
+
+def test_a_markdown_digest_file_of_hostile_feed_items_renders_as_text(setup, db, tmp_path):
+    """Issue #14: `monitor digest --out FILE.md` wrote titles and URLs raw, so a feed title
+    `&lt;script&gt;` (unescaped at ingest) became a live <script> once the file was rendered.
+    Every hostile string of the corpus as a title and a URL, through the real pipeline and
+    command, then through a CommonMark renderer."""
+    import asyncio
+    import re
+
+    from markdown_it import MarkdownIt
+
+    from tests.hostile import HOSTILE, UNSAFE, one_line
+
+    config, pipeline = setup
+    storable = [t for t in HOSTILE if not re.search(r"[\ud800-\udfff]", t)]
+    items = json.loads((config.seeds_dir / "news.json").read_text(encoding="utf-8"))
+    items += [{"title": text, "url": text, "source": f"quelle-{n}",
+               "text": f"Kim und Putin, Meldung {n}: " + " ".join(f"w{n}x{i}" for i in range(40))}
+              for n, text in enumerate(storable)]
+    (config.seeds_dir / "news.json").write_text(json.dumps(items), encoding="utf-8")
+    asyncio.run(pipeline.run_once())
+    toml = tmp_path / "config.toml"
+    toml.write_text(f'[database]\npath = "{db.path}"\n[sources]\nseeds = "{config.seeds_dir}"\n'
+                    f'rules = "{config.rules_dir}"\n', encoding="utf-8")
+    markdown = tmp_path / "digest.md"
+    result = CliRunner().invoke(main, ["digest", "--chat", str(CHAT), "--out", str(markdown),
+                                       "--config", str(toml)])
+    assert result.exit_code == 0, result.output
+    source = markdown.read_text(encoding="utf-8")
+    assert not UNSAFE.search(source)
+    md = MarkdownIt("commonmark")
+    md.validateLink = lambda url: True      # our escaping is under test, not markdown-it's
+    tokens = md.parse(source)
+    kinds = {t.type for t in tokens} | {c.type for t in tokens for c in t.children or []}
+    assert not kinds & {"html_block", "html_inline", "image", "code_inline", "fence",
+                        "code_block", "em_open", "strong_open"}
+    rendered = md.render(source)
+    assert "<script" not in rendered.lower() and "<img" not in rendered.lower()
+    hrefs = re.findall(r'href="([^"]*)"', rendered)
+    assert hrefs and all(re.match(r"https?://", h, re.I) for h in hrefs)
+    # each stored title is shown as its text, control characters as spaces (links or not)
+    shown = {"".join(c.content for c in t.children if c.type == "text")
+             for t in tokens if t.type == "inline"}
+    stored = [row["title"] for row in db.db.query(
+        "SELECT title FROM articles WHERE source LIKE 'quelle-%'")]
+    assert "<script>alert(1)</script>" in stored    # the entity title, unescaped at ingest
+    for title in stored:
+        assert any(line.startswith(f"{one_line(title)} (") for line in shown), title

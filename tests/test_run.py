@@ -312,3 +312,14 @@ def test_an_unusable_database_is_one_line_for_every_command(workdir, damage):
         assert result.output.startswith("Error: ") and result.output.count("\n") == 1, \
             (command, result.output)
         assert "Traceback" not in result.output
+
+
+def test_invalid_bytes_in_arguments_are_a_usage_error_not_a_traceback(workdir):
+    monitor = Path(sys.executable).parent / "monitor"
+    for args in ([b"feeds", b"add", b"https://e.x/\xff"], [b"feeds", b"remove", b"\xfe"],
+                 [b"summarize", b"--file", b"seeds/putin-kim-einladung.txt", b"--language",
+                  b"d\xffe"]):
+        done = subprocess.run([str(monitor), *args], cwd=workdir, capture_output=True,
+                              timeout=60)
+        assert done.returncode == 2, (args, done.stderr)
+        assert b"not valid UTF-8 text" in done.stderr and b"Traceback" not in done.stderr

@@ -9,10 +9,12 @@ entity parsing in UTF-16 code units, so splitting measures that, never the marku
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from monitor.models import ConsoleAlert
@@ -36,18 +38,120 @@ class AlertContent:
     highlights: list[list[tuple[int, int]]]  # per sentence: character spans to bold
 
 
-def escape(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
+# What no output format may carry through: C0 controls but tab and newline, DEL, C1
+# controls, the line and paragraph separators, and the bidi embeddings, overrides and
+# isolates (a title could reverse the rest of a line). They become spaces (one each, so a
+# caret under a line still points at the same column). Lone surrogates (undecodable input,
+# Python's surrogateescape) cannot be encoded at all: they become U+FFFD.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_LINE_BREAKS = re.compile(r"[ \t\n]+")
 CONSOLE_RULES_SHOWN = 5
 
 
-def terminal_safe(text: str) -> str:
-    """Text from feeds as a terminal may print it: control characters (escape sequences,
-    carriage returns, bidi overrides) become spaces, so a title cannot rewrite the screen."""
-    return _CONTROL.sub(" ", text)
+def _clean(text: str) -> str:
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub(" ", text))
+
+
+# ------------------------------------------------------------------ HTML (Telegram, pages)
+
+def escape(text: str) -> str:
+    """Text as HTML character data or a quoted attribute value (Telegram's HTML and the
+    digest page): `& < > " '` escaped, control characters as in `terminal_safe`, lone
+    surrogates as U+FFFD. Tab and newline stay."""
+    return html.escape(_clean(text), quote=True)
+
+
+# Percent-encoded in a link: controls, space, everything outside ASCII, and the ASCII
+# characters that end or break out of a Markdown destination or an HTML attribute.
+_URL_UNSAFE = re.compile(r"[^A-Za-z0-9\-._~:/?#\[\]@!$&*+,;=%]")
+_URL_IGNORED = re.compile(r"[\t\n\r]")
+
+
+def safe_url(url: str | None) -> str | None:
+    """A link target, or None when it is not one to offer: only http and https URLs with a
+    host; everything else (javascript:, data:, file:, relative, scheme-relative) is dropped.
+    As a browser reads it (C0 and spaces at the ends and tabs and newlines anywhere are
+    ignored), then percent-encoded: only `A-Za-z0-9-._~:/?#[]@!$&*+,;=%` stay as they are,
+    so the result has no space, quote, bracket `( ) < >`, backslash or control character,
+    and is ASCII. Existing %XX escapes are kept."""
+    if not url:
+        return None
+    url = _URL_IGNORED.sub("", url.strip("".join(map(chr, range(0x21)))))
+    if not re.match(r"https?://", url, re.IGNORECASE):
+        return None
+    url = _URL_UNSAFE.sub(lambda m: _percent(m.group()), url)
+    try:
+        if not urlsplit(url).hostname:
+            return None
+    except ValueError:          # an unclosed IPv6 bracket
+        return None
+    return url
+
+
+def _percent(char: str) -> str:
+    data = _SURROGATE.sub("\ufffd", char).encode("utf-8")
+    return "".join(f"%{byte:02X}" for byte in data)
+
+
+def linked(inner_html: str, url: str | None) -> str:
+    """`inner_html` (markup already) as a link to `url`; as it is when there is no url or
+    the url is not http(s) (see `safe_url`)."""
+    target = safe_url(url)
+    return f'<a href="{escape(target)}">{inner_html}</a>' if target else inner_html
+
+
+# -------------------------------------------------------------------------------- Markdown
+
+_MD_PUNCTUATION = re.compile(r"[\\`*_{}\[\]<>()#+\-.!|~]")
+_MD_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+
+
+def markdown_text(text: str) -> str:
+    """Text as CommonMark inline content (a title, a link text, a summary, a heading).
+
+    One line: tabs and newlines become spaces, runs of spaces one, the ends stripped.
+    Control characters and lone surrogates as in `terminal_safe`. `&` is written `&amp;`,
+    so an entity reference such as `&lt;script&gt;` stays text, and each of these gets a
+    backslash: backslash, backtick, * _ { } [ ] < > ( ) # + - . ! | ~ -- so no emphasis,
+    code span, link, image, raw HTML, autolink, heading, list or table can start inside
+    it. Rendered, it shows exactly the cleaned one-line text.
+    """
+    text = _LINE_BREAKS.sub(" ", _clean(text)).strip()
+    return _MD_PUNCTUATION.sub(r"\\\g<0>", text.replace("&", "&amp;"))
+
+
+def markdown_url(url: str | None) -> str | None:
+    """A link destination for `[text](…)`, or None when the url is not http(s): `safe_url`
+    (nothing left that ends the destination: no space, `(`, `)`, `<`, `>`, control), and an
+    `&` that would start an entity reference written `&amp;`, so the link goes exactly to
+    the url."""
+    target = safe_url(url)
+    return _MD_ENTITY.sub("&amp;", target) if target else None
+
+
+# -------------------------------------------------------------------------------- terminal
+
+def terminal_safe(text: str, *, single_line: bool = False) -> str:
+    """Text from feeds, the archive or the command line as a terminal may print it: control
+    characters (escape sequences, carriage returns, bell, C1, bidi overrides) become spaces,
+    lone surrogates U+FFFD, so a title cannot rewrite the screen or crash the output.
+    Newlines and tabs stay unless `single_line`: then they are spaces too and runs of
+    spaces one (a title cannot forge a line). Not rich markup: escape that where rich
+    prints (rich.markup.escape(terminal_safe(text)))."""
+    text = _clean(text)
+    return _LINE_BREAKS.sub(" ", text).strip() if single_line else text
+
+
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def terminal_json(data: object) -> str:
+    """JSON for a terminal, lossless: json.dumps escapes C0 controls itself; DEL, C1, the
+    separators, the bidi controls and lone surrogates are written as \\uXXXX escapes too
+    (they can only occur inside strings, where that escape means the same character)."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def console_alert_line(alert: ConsoleAlert) -> str:
@@ -59,11 +163,6 @@ def console_alert_line(alert: ConsoleAlert) -> str:
     link = f" {alert.url}" if alert.url else ""
     line = f"🔔 [{rules}] {' '.join(alert.title.split())} ({alert.source}){link}"
     return terminal_safe(line)
-
-
-def linked(inner_html: str, url: str | None) -> str:
-    """`inner_html` (markup already) as a link to `url`; as it is when there is no url."""
-    return f'<a href="{escape(url)}">{inner_html}</a>' if url else inner_html
 
 
 def local_time(moment: datetime, tz: str) -> str:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +16,8 @@ from click.testing import CliRunner
 
 from monitor.rules_cli import rules_group, search_command
 from monitor.store import Store
+
+from tests.hostile import HOSTILE, UNSAFE, one_line
 
 from .support import RULES, article, seed_article
 
@@ -224,3 +230,163 @@ def test_backtest_shows_hits_per_day_stories_and_samples(workspace):
     assert lines[1] == "hits per day:"
     day = (NOW - timedelta(days=2)).date().isoformat()
     assert lines[2] == f"  {day}  {'█' * 40} 1"
+
+
+# ----------------------------------------------------------- hostile text, invalid input
+
+HOSTILE_SGR = re.compile(r"\x1b\[1m\x1b\[7m|\x1b\[0m")    # the highlight on a terminal
+
+
+@pytest.fixture
+def hostile(workspace: Path) -> tuple[Path, list]:
+    """The workspace with one archived article per storable hostile string as its title,
+    source and URL (and in its body), each matching `Kim`; a rule `kim` for backtests."""
+    storable = [text for text in HOSTILE if not re.search(r"[\ud800-\udfff]", text)]
+    with Store(workspace / "data" / "monitor.db") as store:
+        added = store.add_articles([
+            article(f"Kim {text}", f"Kim trifft Putin. {text} Ende {n}.", "de", source=text,
+                    url=text, published=NOW - timedelta(hours=n + 1))
+            for n, text in enumerate(storable)])
+    assert len(added) == len(storable)
+    (workspace / "rules" / "kim.toml").write_text(
+        '[[rules]]\nid = "kim"\nquery = "Kim"\n', encoding="utf-8")
+    return workspace, added
+
+
+def run_color(command, workspace: Path, *args: str):
+    """As on a terminal: click strips CSI sequences from output that is not one, a
+    terminal does not (nor OSC, C1, carriage returns or bidi overrides on either)."""
+    return CliRunner().invoke(command, [*args, "--config", str(workspace / "config.toml")],
+                              color=True)
+
+
+def test_search_prints_hostile_titles_sources_and_urls_as_one_safe_line_each(hostile):
+    workspace, added = hostile
+    result = run_color(search_command, workspace, "Kim", "--limit", "0")
+    assert result.exit_code == 0, result.output
+    assert not UNSAFE.search(result.output)
+    lines = result.output.splitlines()
+    assert lines[-1] == f"{len(added) + 3} matching article(s)"
+    # no title forged a line: three per article (two for the seed, which has no url)
+    assert len(lines) == 3 * (len(added) + 3) - 1 + 1
+    for found in added:
+        assert (f"[de] {one_line(found.title)}  ({one_line(found.source)}, #{found.id})"
+                in result.output)
+        assert f"      {one_line(found.url)}\n" in result.output
+
+
+def test_search_json_is_lossless_and_terminal_safe(hostile):
+    workspace, added = hostile
+    result = run_color(search_command, workspace, "Kim", "--limit", "0", "--json")
+    assert result.exit_code == 0
+    assert not UNSAFE.search(result.output)
+    by_id = {item["id"]: item for item in json.loads(result.output)}
+    for found in added:
+        assert (by_id[found.id]["title"], by_id[found.id]["source"], by_id[found.id]["url"]) \
+            == (found.title, found.source, found.url)
+
+
+@pytest.mark.parametrize("terminal", [False, True], ids=["pipe", "terminal"])
+def test_explain_prints_hostile_articles_safely(hostile, monkeypatch, terminal):
+    workspace, added = hostile
+    monkeypatch.setattr("monitor.rules_cli._stdout_is_terminal", lambda: terminal)
+    for found in added:
+        result = run_color(rules_group, workspace, "explain", "kim", "--article",
+                           str(found.id))
+        assert result.exit_code == 0, result.output
+        shown = HOSTILE_SGR.sub("", result.output)
+        assert not UNSAFE.search(shown), found.title[:40]
+        lines = result.output.splitlines()
+        assert lines[1] == f"article {found.id}: [de] {one_line(found.source)}"
+        highlight = "\x1b[1m\x1b[7mKim\x1b[0m" if terminal else "**Kim**"
+        assert lines[4].startswith(f"title: {highlight} ")
+        assert lines[5].startswith(f"body: {highlight} trifft Putin.")
+
+
+def test_backtest_samples_hostile_titles_safely(hostile):
+    workspace, added = hostile
+    result = run_color(rules_group, workspace, "backtest", "kim")
+    assert result.exit_code == 0, result.output
+    assert not UNSAFE.search(result.output)
+    samples = result.output.split("sample titles:\n")[1].splitlines()
+    assert samples and all(line.startswith("  2") for line in samples)
+
+
+def test_query_and_rule_file_errors_with_control_characters_are_printed_safely(workspace):
+    bad = run_color(search_command, workspace, "Kim \x1b[2J\u202e AND")
+    assert bad.exit_code == 1
+    assert not UNSAFE.search(bad.output)
+    # one space per control character: the caret still points under the end
+    assert bad.output.splitlines()[1:] == ["Kim  [2J  AND", " " * 13 + "^"]
+    (workspace / "rules" / "extra.toml").write_text(
+        '[[rules]]\nid = "x"\nquery = "Kim \x1b]0;pwned\x07 AND"\n', encoding="utf-8")
+    check = run_color(rules_group, workspace, "check")
+    assert check.exit_code == 1
+    assert not UNSAFE.search(check.output) and "]0;pwned " in check.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["search", "\udcff"], "Invalid value for 'QUERY': not valid UTF-8 text: byte 0xFF at "
+                           "character 1"),
+    (["search", "Kim\udce4x"], "Invalid value for 'QUERY': not valid UTF-8 text: byte 0xE4 "
+                               "at character 4"),
+    (["search", "\ud800"], "Invalid value for 'QUERY': not valid UTF-8 text: lone surrogate "
+                           "U+D800 at character 1"),
+    (["search", "Kim", "--since", "3\udcffd"], "Invalid value for '--since': not valid UTF-8 "
+                                                "text: byte 0xFF at character 2"),
+    (["rules", "explain", "--query", "Kim \udcff", "--article", "1"],
+     "Invalid value for '--query': not valid UTF-8 text: byte 0xFF at character 5"),
+    (["rules", "explain", "\udcff", "--article", "1"],
+     "Invalid value for '[RULE_ID]': not valid UTF-8 text: byte 0xFF at character 1"),
+    (["rules", "explain", "kim-putin", "--article", "1", "--language", "d\udcff"],
+     "Invalid value for '--language': not valid UTF-8 text: byte 0xFF at character 2"),
+    (["rules", "test", "kim-putin", "\udcff"],
+     "Invalid value for '[RULE_IDS]...': not valid UTF-8 text: byte 0xFF at character 1"),
+    (["rules", "backtest", "\udcff"],
+     "Invalid value for 'RULE_ID': not valid UTF-8 text: byte 0xFF at character 1"),
+    (["rules", "backtest", "kim-putin", "--since", "\udcff"],
+     "Invalid value for '--since': not valid UTF-8 text: byte 0xFF at character 1"),
+], ids=lambda value: " ".join(value) if isinstance(value, list) else "")
+def test_invalid_utf8_arguments_are_usage_errors(workspace, args, message):
+    from monitor.cli import main
+    result = CliRunner().invoke(main, [*args, "--config", str(workspace / "config.toml")])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)       # not a UnicodeEncodeError
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_explained_file_must_be_utf8(workspace, tmp_path):
+    path = tmp_path / "draft.txt"
+    path.write_bytes(b"Kim\xff Putin\nKim Jong Un und Putin.")
+    result = run(rules_group, workspace, "explain", "kim-putin", "--file", str(path))
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert (f"Invalid value for '--file': {path}: not valid UTF-8 text: byte 0xFF at offset 3"
+            in result.output)
+    path.write_bytes("\ufeffKim und Putin\nKim Jong Un und Putin.".encode())
+    result = run(rules_group, workspace, "explain", "kim-putin", "--file", str(path))
+    assert result.exit_code == 0 and "title: **Kim** und **Putin**" in result.output
+
+
+def test_an_explained_file_with_an_undecodable_name(workspace, tmp_path):
+    path = Path(os.fsdecode(bytes(tmp_path) + b"/\xff.txt"))
+    path.write_text("Kim und Putin\nKim Jong Un und Putin.", encoding="utf-8")
+    result = run(rules_group, workspace, "explain", "kim-putin", "--file", str(path))
+    assert result.exit_code == 0, result.output
+    assert "article " in result.output and "\ufffd.txt: [de] \ufffd.txt" in result.output
+
+
+@pytest.mark.parametrize("locale", ["C.UTF-8", "C"])
+def test_monitor_search_with_an_invalid_byte_in_a_real_process(workspace, locale):
+    """`monitor search $'\\xff'` as a shell runs it: the byte reaches Python as U+DCFF."""
+    monitor = Path(sys.executable).with_name("monitor")
+    env = {**os.environ, "LC_ALL": locale, "LANG": locale}
+    for args, hint in (([b"search", b"\xff"], "'QUERY'"),
+                       ([b"rules", b"explain", b"--query", b"Kim\xff", b"--article", b"1"],
+                        "'--query'")):
+        done = subprocess.run([monitor, *args, b"--config", bytes(workspace / "config.toml")],
+                              capture_output=True, env=env, timeout=60)
+        stderr = done.stderr.decode("utf-8", "replace")
+        assert done.returncode == 2, stderr
+        assert f"Invalid value for {hint}: not valid UTF-8 text: byte 0xFF" in stderr
+        assert "Traceback" not in stderr and done.stdout == b""
