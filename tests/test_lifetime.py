@@ -60,7 +60,8 @@ dispatch_every_s = 1
 jitter = 0.01
 {extra}
 """, encoding="utf-8")
-    subprocess.run([str(MONITOR), "stats"], cwd=tmp_path, check=True, capture_output=True)
+    subprocess.run([str(MONITOR), "feeds", "list"], cwd=tmp_path, check=True,
+                   capture_output=True)   # creates the database
     db = sqlite3.connect(tmp_path / "monitor.db")
     with db:
         for chat in [*chats, ADMIN]:

@@ -77,7 +77,8 @@ jitter = 0.01
 """, encoding="utf-8")
     db = sqlite3.connect(tmp_path / "monitor.db")
     db.close()
-    subprocess.run([str(MONITOR), "stats"], cwd=tmp_path, check=True, capture_output=True)
+    subprocess.run([str(MONITOR), "feeds", "list"], cwd=tmp_path, check=True,
+                   capture_output=True)   # creates the database
     db = sqlite3.connect(tmp_path / "monitor.db")
     with db:
         for chat in chats:
