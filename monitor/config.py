@@ -10,10 +10,11 @@ Feeds are keyed by URL and named by the config: two [[feeds]] blocks may share n
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,9 +38,18 @@ class FeedConfig:
     full_text: bool = False
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
 @dataclass(frozen=True)
 class FetchConfig:
-    """Limits for every HTTP fetch (feeds and full-text pages)."""
+    """Limits for every HTTP fetch (feeds and full-text pages).
+
+    `allow_networks`: addresses that pages and redirect targets named by feeds may resolve
+    to although they are not public (loopback, private, link-local, ...); the configured feed
+    URLs themselves never need it. CIDR strings are accepted and converted; a bad one is a
+    ValueError here and a ConfigError naming the key when the file is read.
+    """
 
     timeout_s: float = 20.0
     max_bytes: int = 10 * 1024 * 1024
@@ -48,6 +58,31 @@ class FetchConfig:
     per_host: int = 2
     user_agent: str = "media-monitor/0.1 (+https://github.com/media-monitor/monitor)"
     backoff_max_s: int = 6 * 3600
+    allow_networks: tuple[Network, ...] = ()
+
+    def __post_init__(self) -> None:
+        networks = tuple(parse_network(value) for value in self.allow_networks)
+        object.__setattr__(self, "allow_networks", networks)
+
+
+def parse_network(value: object) -> Network:
+    """'127.0.0.0/8', 'fd00::/8' or a single address ('10.0.0.5' = /32) → a network; anything
+    else, also a network with host bits set ('127.0.0.1/8'), is a ValueError saying why."""
+    if isinstance(value, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{_shown(value)} is not a string such as '127.0.0.0/8'")
+    text = value.strip()
+    try:
+        return ipaddress.ip_network(text, strict=True)
+    except ValueError as exc:
+        try:
+            loose = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise ValueError(f"{_shown(value)} is not a network in CIDR form such as "
+                             f"'127.0.0.0/8' or 'fd00::/8'") from exc
+        raise ValueError(f"{_shown(value)} has host bits set; did you mean "
+                         f"'{loose}'?") from exc
 
 
 @dataclass(frozen=True)
@@ -259,8 +294,10 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
             full_text=_bool(item, "full_text", False, path, where),
         ))
 
-    fetch_raw = _table(raw, "fetch", path)
-    fetch = _dataclass_from(FetchConfig, fetch_raw, path, "fetch")
+    fetch_raw = dict(_table(raw, "fetch", path))
+    allow_networks = _networks(fetch_raw.pop("allow_networks", []), path, "fetch.allow_networks")
+    fetch = replace(_dataclass_from(FetchConfig, fetch_raw, path, "fetch"),
+                    allow_networks=allow_networks)
     telegram_raw = _table(raw, "telegram", path)
     telegram = _dataclass_from(TelegramConfig, telegram_raw, path, "telegram")
     if telegram.access not in ("allowlist", "open"):
@@ -289,6 +326,20 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         feeds=tuple(feeds), fetch=fetch, telegram=telegram, digest=digest, service=service,
         retention=retention,
     )
+
+
+def _networks(value: Any, path: Path, where: str) -> tuple[Network, ...]:
+    """A TOML list of CIDR strings → networks; the error names the entry and says why."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: {where}: must be a list of networks such as "
+                          f"[\"127.0.0.0/8\", \"fd00::/8\"]")
+    networks = []
+    for index, entry in enumerate(value):
+        try:
+            networks.append(parse_network(entry))
+        except ValueError as exc:
+            raise ConfigError(f"{path}: {where}[{index}]: {exc}") from exc
+    return tuple(networks)
 
 
 def _table(raw: dict[str, Any], key: str, path: Path) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from dataclasses import fields
 from pathlib import Path
@@ -254,3 +255,51 @@ def test_the_example_config_sets_every_numeric_key_with_its_range_in_the_comment
                     continue                       # a key of the same comment block
                 comment.append(line)
             assert "–" in " ".join(comment), key   # "(1–300)", "(60 seconds–30 days)"
+
+
+# ----------------------------------------------------------------- [fetch] allow_networks
+
+def test_allow_networks_is_empty_by_default_and_in_the_example(tmp_path):
+    assert load_config(cwd=tmp_path).fetch.allow_networks == ()
+    assert FetchConfig().allow_networks == ()
+    assert load_config(REPO / "config.example.toml").fetch.allow_networks == ()
+
+
+def test_allow_networks_are_read_as_networks(tmp_path):
+    path = write(tmp_path, '[fetch]\nallow_networks = ["127.0.0.0/8", " fd00::/8 ", '
+                           '"192.168.1.20", "::1"]\n')
+    assert load_config(path).fetch.allow_networks == (
+        ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("fd00::/8"),
+        ipaddress.ip_network("192.168.1.20/32"), ipaddress.ip_network("::1/128"))
+
+
+def test_fetch_config_takes_cidr_strings_and_refuses_bad_ones():
+    assert FetchConfig(allow_networks=("10.0.0.0/8",)).allow_networks == (
+        ipaddress.ip_network("10.0.0.0/8"),)
+    with pytest.raises(ValueError, match="not a network in CIDR form"):
+        FetchConfig(allow_networks=("intranet",))
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ('"127.0.0.0/8"', 'fetch.allow_networks: must be a list of networks such as '
+                      '["127.0.0.0/8", "fd00::/8"]'),
+    ('["127.0.0.1/8"]',
+     "fetch.allow_networks[0]: '127.0.0.1/8' has host bits set; did you mean '127.0.0.0/8'?"),
+    ('["10.0.0.0/8", "localhost"]',
+     "fetch.allow_networks[1]: 'localhost' is not a network in CIDR form such as "
+     "'127.0.0.0/8' or 'fd00::/8'"),
+    ('["10.0.0.0/33"]', "fetch.allow_networks[0]: '10.0.0.0/33' is not a network in CIDR form"),
+    ('[""]', "fetch.allow_networks[0]: '' is not a network in CIDR form"),
+    ("[8]", "fetch.allow_networks[0]: 8 is not a string such as '127.0.0.0/8'"),
+    ('[["127.0.0.0/8"]]', "fetch.allow_networks[0]: ['127.0.0.0/8'] is not a string"),
+])
+def test_a_bad_allow_networks_entry_is_a_clear_error(tmp_path, value, message):
+    assert error_of(tmp_path, f"[fetch]\nallow_networks = {value}\n").startswith(message)
+
+
+def test_allow_networks_sits_with_the_other_fetch_keys(tmp_path):
+    message = error_of(tmp_path, '[fetch]\nallow_network = ["127.0.0.0/8"]\n')
+    assert "unknown key 'fetch.allow_network'" in message and "allow_networks" in message
+    path = write(tmp_path, '[fetch]\nmax_redirects = 2\nallow_networks = ["10.0.0.0/8"]\n')
+    fetch = load_config(path).fetch
+    assert fetch.max_redirects == 2 and len(fetch.allow_networks) == 1

@@ -4,6 +4,11 @@ Every feed is its own task: fetch (bounded by the Fetcher's concurrency and dead
 a worker thread (feedparser is CPU-bound and would block the event loop), compute its next
 state. One feed's failure, even a bug in our parsing, is recorded on that feed and never
 reaches the others.
+
+A feed's own URL is the operator's choice and fetched as trusted; the pages its items link to
+are not: they (and any redirect) must resolve to public addresses unless [fetch]
+allow_networks allows them (see monitor.ingest.fetch). A refusal is one more reason in the
+item's full_text_status, like any other fetch failure.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ async def poll_feeds(feeds: list[Feed], fetcher: Fetcher, now: datetime) -> list
 
 async def _poll_one(feed: Feed, fetcher: Fetcher, now: datetime) -> FeedOutcome:
     try:
-        result = await fetcher.fetch(feed.url, feed.etag, feed.last_modified)
+        # The configured URL is trusted; a redirect off its host and port is not.
+        result = await fetcher.fetch(feed.url, feed.etag, feed.last_modified, trusted=True)
         items: list[RawItem] = []
         error = result.error
         if result.ok:
@@ -67,7 +73,9 @@ async def fill_full_text(items: list[RawItem],
     time per site) and its main text extracted with trafilatura.
 
     Returns, in order, (item with the page text, None) or (the item unchanged, reason). Pass
-    only new items (Store.known_article_keys): every item costs one page fetch.
+    only new items (Store.known_article_keys): every item costs one page fetch. Item links
+    are untrusted: a link (or a redirect) to a non-http(s) URL or to an internal address is
+    not fetched, its reason starts with "refused:".
     `full_text_status(reason)` gives the value for Article.full_text_status.
     """
     per_host = max(1, min(MAX_PER_HOST, fetcher.config.per_host))
@@ -78,7 +86,7 @@ async def fill_full_text(items: list[RawItem],
         if not item.url:
             return item, "no link to fetch"
         try:
-            async with host_slots[urlsplit(item.url).hostname or ""]:
+            async with host_slots[_host_of(item.url)]:
                 result = await fetcher.fetch(item.url)
             if result.error:
                 return item, result.error
@@ -92,6 +100,15 @@ async def fill_full_text(items: list[RawItem],
         return replace(item, text=text, text_is_html=False), None
 
     return list(await asyncio.gather(*(one(item) for item in items)))
+
+
+def _host_of(url: str) -> str:
+    """The host a per-host slot is keyed by; "" for a link too broken to have one (the fetch
+    then reports why)."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
 
 
 def full_text_status(reason: str | None) -> str:

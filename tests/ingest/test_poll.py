@@ -4,6 +4,7 @@ input recorded on its own feed, conditional GET, and full-text pages."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -140,15 +141,26 @@ async def test_legacy_charsets_over_http_come_out_readable(feed_server, fetcher)
 
 
 # -------------------------------------------------------------------------------- full text
+# Item links are untrusted and the test server is on 127.0.0.1: these tests allow loopback,
+# as an operator would with [fetch] allow_networks. Refusals: test_fetch_policy.py.
+
+LOOPBACK = ("127.0.0.0/8",)
+
+
+@pytest.fixture
+async def page_fetcher():
+    async with Fetcher(replace(TEST_FETCH, allow_networks=LOOPBACK)) as fetcher:
+        yield fetcher
+
 
 def teaser(url: str | None) -> RawItem:
     return RawItem(title="Kim and Putin sign a cooperation agreement", text="Short teaser.",
                    url=url, guid="tag:example.com,2024:kim")
 
 
-async def test_full_text_replaces_the_teaser_with_the_pages_main_text(feed_server, fetcher):
+async def test_full_text_replaces_the_teaser_with_the_pages_main_text(feed_server, page_fetcher):
     [(item, reason)] = await fill_full_text([teaser(feed_server.url("/files/article.html"))],
-                                            fetcher)
+                                            page_fetcher)
 
     assert reason is None
     assert not item.text_is_html
@@ -167,12 +179,12 @@ async def test_full_text_replaces_the_teaser_with_the_pages_main_text(feed_serve
     assert "satellite technology" in article.text
 
 
-async def test_full_text_failures_keep_the_teaser_and_say_why(feed_server, fetcher):
+async def test_full_text_failures_keep_the_teaser_and_say_why(feed_server, page_fetcher):
     feed_server.publish("/empty.html", "<html><body></body></html>", "text/html")
     items = [teaser(feed_server.url("/_status/404")), teaser(None),
              teaser(feed_server.url("/empty.html")), teaser(feed_server.url("/_drip"))]
 
-    results = await fill_full_text(items, fetcher)
+    results = await fill_full_text(items, page_fetcher)
 
     assert [(item.text, reason) for item, reason in results] == [
         ("Short teaser.", "HTTP 404 Not Found"),
@@ -184,23 +196,23 @@ async def test_full_text_failures_keep_the_teaser_and_say_why(feed_server, fetch
     assert full_text_status(None) == "ok"
 
 
-async def test_full_text_pages_in_a_legacy_charset_are_decoded(feed_server, fetcher):
+async def test_full_text_pages_in_a_legacy_charset_are_decoded(feed_server, page_fetcher):
     page = (FEEDS / "article.html").read_text(encoding="utf-8").replace(
         "North Korean leader", "Лидер КНДР").replace('charset="utf-8"', "")
     url = feed_server.publish("/ru.html", page.encode("cp1251", errors="replace"),
                               "text/html; charset=windows-1251")
 
-    [(item, reason)] = await fill_full_text([teaser(url)], fetcher)
+    [(item, reason)] = await fill_full_text([teaser(url)], page_fetcher)
 
     assert reason is None and "Лидер КНДР" in item.text
 
 
-async def test_full_text_is_polite_to_one_host(feed_server, fetcher):
+async def test_full_text_is_polite_to_one_host(feed_server, page_fetcher):
     # Six slow pages on one host: never more than two requests at once, yet all fetched.
     items = [teaser(feed_server.url(f"/_delay/200/files/article.html?n={n}")) for n in range(6)]
 
     started = time.monotonic()
-    results = await fill_full_text(items, fetcher)
+    results = await fill_full_text(items, page_fetcher)
 
     assert all(reason is None for _, reason in results)
     assert feed_server.max_in_flight == 2
@@ -211,7 +223,8 @@ async def test_full_text_is_polite_to_one_host(feed_server, fetcher):
 async def test_per_host_limit_follows_the_config_within_one_to_two(feed_server, per_host,
                                                                    expected):
     items = [teaser(feed_server.url(f"/_delay/100/files/article.html?n={n}")) for n in range(4)]
-    async with Fetcher(FetchConfig(timeout_s=5, per_host=per_host)) as fetcher:
+    config = FetchConfig(timeout_s=5, per_host=per_host, allow_networks=LOOPBACK)
+    async with Fetcher(config) as fetcher:
         await fill_full_text(items, fetcher)
 
     assert feed_server.max_in_flight == expected
