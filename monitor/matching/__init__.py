@@ -11,15 +11,25 @@ Public API (used by the pipeline, the CLI and the Telegram bot):
   with load_entities(folder) for the entities even when some rule file is broken;
 - Engine(ruleset).match(article) -> [RuleMatch(rule_id, rule_version, hits)];
   match_articles(engine, articles) -> rows for Store.save_matches.
+- Bounded work: Engine(ruleset, budget=Budget(verify, wildcards)) limits what one article may
+  cost; a rule that runs out does not match it. Engine.match_report(article) ->
+  MatchReport(matches, exceeded) and match_batch(engine, articles) -> BatchMatches(rows,
+  exceeded) name those rules: BudgetExceeded(rule_id, article_id, reason, work, limit), with
+  a .message to log or to tell the rule's owner.
 """
 
 from monitor.matching.analysis import ANALYZER, Analyzer, Document
 from monitor.matching.engine import (
+    BatchMatches,
+    Budget,
+    BudgetExceeded,
     Engine,
     Hit,
+    MatchReport,
     RuleMatch,
     is_negative_only,
     match_articles,
+    match_batch,
 )
 from monitor.matching.query import Query, QuerySyntaxError, parse_query
 from monitor.matching.rules import (
@@ -38,9 +48,10 @@ from monitor.matching.rules import (
 )
 
 __all__ = [
-    "ANALYZER", "Analyzer", "Document", "Engine", "Entity", "Example", "Hit", "Query",
+    "ANALYZER", "Analyzer", "BatchMatches", "Budget", "BudgetExceeded", "Document", "Engine",
+    "Entity", "Example", "Hit", "MatchReport", "Query",
     "QuerySyntaxError", "Rule", "RuleError", "RuleErrors", "RuleMatch", "RuleReload", "RuleSet",
     "RuleWatcher", "is_negative_only", "load_entities", "load_rule_files", "load_rules",
     "make_rule",
-    "match_articles", "parse_query",
+    "match_articles", "match_batch", "parse_query",
 ]

@@ -24,10 +24,10 @@ test proves it against evaluate.py).
 
 Terms are integer ids. Stems depend on the article's language, so the index is built per
 stemmer profile, lazily, the first time an article of that profile arrives. Wildcards are
-resolved per distinct word through dictionaries of their fixed parts (prefixes, suffixes,
-substrings of the lengths in use), once per word: a word's table entry holds its term ids
-and its postings, so an article costs one table lookup per distinct word it has that is not
-already known to carry no term.
+resolved per distinct word through dictionaries of their fixed parts (prefixes and suffixes
+of the lengths in use; substrings found from their first three characters), once per word:
+a word's table entry holds its term ids and its postings, so an article costs one table
+lookup per distinct word it has that is not already known to carry no term.
 
 CPython spends its time on calls and on touching memory that is cold in the CPU caches, so
 the hot path avoids both: a rule's test is one generated function (compiled when a candidate
@@ -39,6 +39,23 @@ worked out once per term per article, since the rules that match one article sha
 Python's cycle collector is kept off the hot path: a large index is frozen once built (the
 collector would otherwise walk its millions of objects in every full collection), and the
 collector is paused while an article is matched, which makes no reference cycles.
+
+Bounded work, whatever the query and the article (a `/watch` query is typed by anyone):
+
+- Phrases and NEAR take time linear in the positions of their words (times a log): a NEAR,
+  also chained and nested, works on its operands' maximal spans, at most one per position,
+  never on the product of their occurrences (evaluate.spans defines what that means).
+- One rule may spend at most `Budget.verify` steps (positions and spans visited by its
+  phrases and NEARs) on one article; a rule that needs more does not match that article,
+  and the article goes on to the other rules. `Engine.match_report` says which rules ran
+  out (BudgetExceeded: rule id, article id, reason), so that the pipeline can tell the
+  analyst or the owner of a `/watch`.
+- `*fix` and `*mid*` wildcards look only into words of at most MAX_WILDCARD_WORD
+  characters; an article whose distinct words would cost `*mid*` expansion more than
+  `Budget.wildcards` dictionary lookups (a function of its word lengths alone, so the same
+  article always gets the same answer) is matched without expanding `*mid*` wildcards in
+  its new words, and the rules that have them do not match it and are reported.
+- Queries are limited at the door (query.py: size, NEAR operands, wildcards).
 """
 
 from __future__ import annotations
@@ -52,7 +69,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from itertools import chain, compress, count, repeat
-from operator import add, itemgetter, sub
+from operator import add, itemgetter, neg, sub
 from typing import Any, NamedTuple
 
 from monitor.matching.analysis import (
@@ -63,6 +80,8 @@ from monitor.matching.analysis import (
     FieldText,
 )
 from monitor.matching.query import (
+    MAX_WILDCARD_WORD,
+    MIN_WILDCARD,
     And,
     Lang,
     Near,
@@ -79,6 +98,10 @@ from monitor.models import Article
 
 MAX_HIT_POSITIONS = 50
 FREEZE_FROM = 1_000      # rules: from here on, a built index is kept out of the collector's sight
+# Work limits per article (see Budget). No shipped rule and no rule of bench/match.py comes
+# within a factor of ten of either over the corpus (bench/adversarial.py measures it).
+VERIFY_BUDGET = 200_000      # steps for one rule's phrases and NEARs
+WILDCARD_BUDGET = 500_000    # dictionary lookups for the *mid* wildcards of all rules
 
 Span = tuple[int, int]
 Test = Callable[["_View"], bool]
@@ -113,6 +136,63 @@ class RuleMatch(NamedTuple):
     def summary(self) -> dict[str, Any]:
         """What is stored with the match, so that an alert can say why it fired."""
         return {"words": self.words, "hits": [hit.as_dict() for hit in self.hits]}
+
+
+class Budget(NamedTuple):
+    """How much work matching may do on one article.
+
+    verify: steps one rule may spend on its phrases and NEARs (a step: one position or span
+    read, combined or kept); wildcards: dictionary lookups that expanding the `*mid*`
+    wildcards of all rules into the article's distinct words may cost."""
+
+    verify: int = VERIFY_BUDGET
+    wildcards: int = WILDCARD_BUDGET
+
+
+class BudgetExceeded(NamedTuple):
+    """A rule that could not be checked on an article within the budget: it did not match.
+
+    reason: "verify" (its phrases and NEARs needed more than `limit` steps) or "wildcards"
+    (the article's words would have cost its `*mid*` wildcards more than `limit` lookups);
+    work: the steps spent when it stopped, or the lookups the article would have cost."""
+
+    rule_id: str
+    article_id: int | None
+    reason: str
+    work: int
+    limit: int
+
+    @property
+    def message(self) -> str:
+        if self.reason == "wildcards":
+            return (f"rule {self.rule_id!r} was not checked on article {self.article_id}: its "
+                    f"*mid* wildcards would have looked into too many words ({self.work:,} "
+                    f"lookups, the limit is {self.limit:,})")
+        return (f"rule {self.rule_id!r} was not checked on article {self.article_id}: its "
+                f"phrases and NEARs needed more than {self.limit:,} steps")
+
+
+class MatchReport(NamedTuple):
+    """What matching one article found: the matches, and the rules that ran out of budget
+    (those did not match)."""
+
+    matches: list[RuleMatch]
+    exceeded: list[BudgetExceeded]
+
+
+class BatchMatches(NamedTuple):
+    """Matches of a batch as rows for Store.save_matches, and the rules that ran out of
+    budget on one of its articles."""
+
+    rows: list[dict[str, Any]]
+    exceeded: list[BudgetExceeded]
+
+
+_DEFAULT_BUDGET = Budget()
+
+
+class _OverBudget(Exception):
+    """Raised inside a rule's test when its verification budget is spent."""
 
 
 _Place = tuple[str, tuple[int, ...], tuple[str, ...]]    # a Hit without its term
@@ -248,10 +328,13 @@ class _WordPostings(dict[str, _Postings]):
     (one set fed as words arrive, so that a term's hits cost one lookup of cold memory, not
     one per id). All are bounded."""
 
-    def __init__(self, compute: Callable[[str], _Postings], limit: int):
+    def __init__(self, compute: Callable[[str], _Postings], limit: int,
+                 compute_partial: Callable[[str], _Postings] | None = None):
         super().__init__()
         self.compute = compute
+        self.compute_partial = compute_partial
         self.limit = limit
+        self.partial_words = 0
         self.irrelevant: set[str] = set()
         self.words_of: defaultdict[int, set[str]] = defaultdict(set)   # term id → words
         self.term_words: dict[tuple[int, ...], set[str]] = {}
@@ -263,10 +346,26 @@ class _WordPostings(dict[str, _Postings]):
             self.irrelevant.add(word)
         else:
             self[word] = found
-            for term_id in found.ids:
-                self.words_of[term_id].add(word)
-                for words in self._feeds.get(term_id, ()):
-                    words.add(word)
+            self._carried(word, found)
+        return found
+
+    def _carried(self, word: str, found: _Postings) -> None:
+        for term_id in found.ids:
+            self.words_of[term_id].add(word)
+            for words in self._feeds.get(term_id, ()):
+                words.add(word)
+
+    def partial(self, word: str) -> _Postings:
+        """A word's postings without `*mid*` wildcard ids, for an article over the wildcard
+        budget: a known word's full postings, else computed and not kept (a later article
+        may need them whole); the word is still recorded as carrying the ids it has."""
+        found = self.get(word)
+        if found is None:
+            assert self.compute_partial is not None
+            found = self.compute_partial(word)
+            if found.ids:
+                self._carried(word, found)
+                self.partial_words += 1
         return found
 
     def words_carrying(self, ids: tuple[int, ...]) -> set[str]:
@@ -285,8 +384,9 @@ class _WordPostings(dict[str, _Postings]):
     def trim(self) -> None:
         """Keep the tables bounded; called between articles, never while one is matched
         (its words must stay in `words_of` until it is done)."""
-        if len(self) >= self.limit:
+        if len(self) + self.partial_words >= self.limit:
             self.clear()
+            self.partial_words = 0
             for words in chain(self.words_of.values(), self.term_words.values()):
                 words.clear()     # emptied, not dropped: hit terms hold them
         if len(self.irrelevant) >= self.limit:
@@ -336,8 +436,9 @@ class _Profile:
         self.tests: list[Test | None] = [None] * len(compiled.rules)
         self._shared: dict[tuple[int, ...], _Postings] = {(): _NOTHING}
         me = weakref.proxy(self)
-        self.word_postings = _WordPostings(lambda word: me.postings(me._ids_of(word)),
-                                           analyzer.cache_limit)
+        self.word_postings = _WordPostings(
+            lambda word: me.postings(me._ids_of(word)), analyzer.cache_limit,
+            lambda word: me.postings(me._ids_of(word, infixes=False)))
 
     def _clause_id(self, clause: Clause) -> int:
         ids = sorted({i for template in clause for i in self.resolve(template)})
@@ -378,21 +479,36 @@ class _Profile:
             self.resolve_cache[template] = found
         return found
 
-    def _ids_of(self, word: str) -> tuple[int, ...]:
+    def _ids_of(self, word: str, infixes: bool = True) -> tuple[int, ...]:
+        """The term ids a word carries: its exact form and stem, and the wildcards it
+        matches (`*fix` and `*mid*` only in words of at most MAX_WILDCARD_WORD characters;
+        `*mid*`: a lookup of the first MIN_WILDCARD characters at each start, and of the
+        fixed parts that begin with them, see _Compiled.infix_cost)."""
         compiled = self.compiled
         exact, stem = compiled.analyzer.forms(self.profile, word)
         keys = compiled.keys
         ids = [i for i in (keys.get("exact:" + exact), keys.get("~" + stem)) if i is not None]
+        size = len(exact)
         for length in compiled.prefix_lengths:
+            if length > size:
+                break
             if (i := compiled.prefixes.get(exact[:length])) is not None:
                 ids.append(i)
-        for length in compiled.suffix_lengths:
-            if (i := compiled.suffixes.get(exact[-length:])) is not None:
-                ids.append(i)
-        for length in compiled.infix_lengths:
-            for start in range(len(exact) - length + 1):
-                if (i := compiled.infixes.get(exact[start:start + length])) is not None:
+        if size <= MAX_WILDCARD_WORD:
+            for length in compiled.suffix_lengths:
+                if length > size:
+                    break
+                if (i := compiled.suffixes.get(exact[-length:])) is not None:
                     ids.append(i)
+            if infixes and compiled.infix_anchors:
+                anchors, fixed = compiled.infix_anchors, compiled.infixes
+                for start in range(size - MIN_WILDCARD + 1):
+                    lengths = anchors.get(exact[start:start + MIN_WILDCARD])
+                    for length in lengths or ():
+                        if start + length > size:
+                            break
+                        if (i := fixed.get(exact[start:start + length])) is not None:
+                            ids.append(i)
         return tuple(dict.fromkeys(ids))
 
     def matcher(self, number: int) -> _Matcher:
@@ -441,10 +557,41 @@ class _Compiled:
             for name in rule.sources:
                 self.intern(f"source:{name}", "source", name)
         self.prefix_lengths = sorted({len(f) for f in self.prefixes})
-        self.suffix_lengths = sorted({len(f) for f in self.suffixes})
-        self.infix_lengths = sorted({len(f) for f in self.infixes})
+        # Longer fixed parts than MAX_WILDCARD_WORD never match: no word they look into is.
+        self.suffix_lengths = sorted({len(f) for f in self.suffixes
+                                      if len(f) <= MAX_WILDCARD_WORD})
+        self.infix_lengths = sorted({len(f) for f in self.infixes
+                                     if len(f) <= MAX_WILDCARD_WORD})
+        # *mid* fixed parts by their first MIN_WILDCARD characters (every fixed part has that
+        # many): their lengths, ascending.
+        anchors: dict[str, set[int]] = {}
+        for form in self.infixes:
+            if len(form) <= MAX_WILDCARD_WORD:
+                anchors.setdefault(form[:MIN_WILDCARD], set()).add(len(form))
+        self.infix_anchors = {anchor: tuple(sorted(lengths))
+                              for anchor, lengths in anchors.items()}
+        # The most lookups the *mid* wildcards make in a word of n characters (n >
+        # MAX_WILDCARD_WORD: none, the last entry): one per start, and one per start and
+        # fixed-part length when every start were the beginning of a fixed part. A bound
+        # that depends on the length alone; the rules that have them (negated ones too).
+        self.infix_cost = [
+            max(0, n - MIN_WILDCARD + 1)
+            + sum(n - length + 1 for length in self.infix_lengths if length <= n)
+            if self.infix_lengths else 0 for n in range(MAX_WILDCARD_WORD + 1)] + [0]
+        self.infix_rules = [number for number, rule in enumerate(self.rules)
+                            if any(kind == "infix" for kind, _ in _templates(rule.query.root))]
         self.profiles: dict[str | None, _Profile] = {}
         self.lock = threading.Lock()
+
+    def infix_work(self, text: AnalyzedText) -> int:
+        """The most lookups that expanding the *mid* wildcards into every distinct word of an
+        article can cost: a function of its word lengths (as written) alone, so that whether
+        an article is over the wildcard budget never depends on what the word tables hold."""
+        if not self.infix_lengths:
+            return 0
+        words = text.title.words | text.body.words
+        cost, longest = self.infix_cost, MAX_WILDCARD_WORD + 1
+        return sum(map(cost.__getitem__, map(min, map(len, words), repeat(longest))))
 
     def intern(self, key: str, kind: str, form: str) -> int:
         found = self.keys.get(key)
@@ -526,6 +673,11 @@ class _View(dict[int, tuple[Hit, ...]]):
     Positions come from one walk over the text that records, per field, where each relevant
     word (one that carries a rule term) occurs, when a phrase, a NEAR or a hit first needs
     them; a term's words (its carriers) come from the table's term → words index.
+
+    The view also keeps the verification budget of the rule being tested (`budget`: steps
+    left, set to `limit` when a rule's test with phrases or NEARs starts; `spend` raises
+    _OverBudget when it runs out) and, when the article is over the wildcard budget, what its
+    *mid* wildcards would have cost (`wildcard_work`; then their ids are not looked up).
     """
 
     __slots__ = (
@@ -538,35 +690,57 @@ class _View(dict[int, tuple[Hit, ...]]):
         "_positions",
         "_word_places",
         "_title",
+        "budget",
         "hit_terms",
         "ids",
         "lang",
+        "limit",
         "lookup",
         "postings",
         "relevant",
         "sources",
         "text",
+        "wildcard_work",
         "words_of",
     )
 
-    def __init__(self, text: AnalyzedText, profile: _Profile):
-        profile.word_postings.trim()
-        lookup = self.lookup = profile.word_postings.__getitem__
-        self.words_of = profile.word_postings.words_of
+    def __init__(self, text: AnalyzedText, profile: _Profile, budget: Budget | None = None):
+        table = profile.word_postings
+        table.trim()
+        budget = budget or _DEFAULT_BUDGET
+        self.limit = self.budget = budget.verify
+        self.wildcard_work = 0
+        lookup = table.__getitem__
+        compiled = profile.compiled
+        if compiled.infix_lengths and (
+                (len(text.title.words) + len(text.body.words))
+                * compiled.infix_cost[MAX_WILDCARD_WORD] > budget.wildcards):
+            work = compiled.infix_work(text)
+            if work > budget.wildcards:
+                self.wildcard_work = work
+                lookup = table.partial
+        self.lookup = lookup
+        self.words_of = table.words_of
         self.hit_terms = profile.hit_terms
         self.text = text
         # One lookup of every distinct word not known to be irrelevant (a word of both fields
         # once); the words that carry rule terms are `relevant`, their postings `postings`.
-        irrelevant = profile.word_postings.irrelevant
+        irrelevant = table.irrelevant
         body = text.body.words - irrelevant
         title = text.title.words - irrelevant - body
-        known = len(irrelevant)
-        postings = self.postings = [*map(lookup, body), *map(lookup, title)]
-        self.relevant = body
-        body.update(title)
-        if len(irrelevant) != known:      # words seen for the first time that carry no term
-            body.difference_update(irrelevant)
-            postings[:] = filter(_IDS, postings)
+        if self.wildcard_work:            # over the wildcard budget: words one by one
+            words = [*body, *title]
+            found = list(map(lookup, words))
+            self.relevant = {word for word, carried in zip(words, found) if carried.ids}
+            postings = self.postings = list(filter(_IDS, found))
+        else:
+            known = len(irrelevant)
+            postings = self.postings = [*map(lookup, body), *map(lookup, title)]
+            self.relevant = body
+            body.update(title)
+            if len(irrelevant) != known:      # words seen for the first time that carry no term
+                body.difference_update(irrelevant)
+                postings[:] = filter(_IDS, postings)
         keys = profile.compiled.keys
         for key in ("lang:" + text.language, *("source:" + s for s in text.sources)):
             if (term_id := keys.get(key)) is not None:
@@ -583,7 +757,9 @@ class _View(dict[int, tuple[Hit, ...]]):
         self._positions: dict[int, list[int]] = {}
         self._places: dict[tuple[tuple[int, ...], str | None], list[_Place]] = {}
         self._word_places: dict[str, list[_Place]] = {}
-        self._phrases: dict[tuple[tuple[tuple[int, ...], ...], str | None], list[int]] = {}
+        # (slots, field) → (the phrase's starts, what finding them costs a rule's budget)
+        self._phrases: dict[tuple[tuple[tuple[int, ...], ...], str | None],
+                            tuple[list[int], int]] = {}
         self._phrase_places: dict[tuple[tuple[tuple[int, ...], ...], str | None],
                                   list[_Place]] = {}
 
@@ -759,31 +935,68 @@ class _View(dict[int, tuple[Hit, ...]]):
 
     def _phrase_occurrences(self, slots: tuple[tuple[int, ...], ...],
                             field: str | None) -> list[_Place]:
-        carriers, (title_at, body_at) = self.carriers, self.field_positions()
+        carriers, fields = self.carriers, self.field_positions()
+        # A word's positions in a field as a set, made when first asked: a phrase can occur
+        # at thousands of positions, and each asks which of its carriers is there.
+        sets: tuple[dict[str, set[int]], dict[str, set[int]]] = ({}, {})
+
+        def holds(index: int, word: str, position: int) -> bool:
+            found = sets[index].get(word)
+            if found is None:
+                found = sets[index][word] = set(fields[index].get(word, ()))
+            return position in found
+
         found = []
         for start in self.phrase_starts(slots, field):
-            name, offset, at = (("title", 0, title_at) if start < BODY_OFFSET
-                                else ("body", BODY_OFFSET, body_at))
-            positions = tuple(range(start - offset, start - offset + len(slots)))
+            index = 0 if start < BODY_OFFSET else 1
+            first = start - index * BODY_OFFSET
+            positions = tuple(range(first, first + len(slots)))
             words = tuple(
                 next(word for term_id in ids for word in carriers(term_id)
-                     if position in at.get(word, ())).casefold()
+                     if holds(index, word, position)).casefold()
                 for position, ids in zip(positions, slots))
-            found.append((name, positions, words))
+            found.append((_FIELD_NAMES[index], positions, words))
         return found
 
     def phrase_starts(self, slots: tuple[tuple[int, ...], ...], field: str | None) -> list[int]:
         """Positions where a phrase starts (its words at consecutive positions); cached."""
-        key = (slots, field)
-        found = self._phrases.get(key)
+        found = self._phrases.get((slots, field))
+        return (found or self._phrase(slots, field, False))[0]
+
+    def phrase_in_test(self, slots: tuple[tuple[int, ...], ...],
+                       field: str | None) -> list[int]:
+        """phrase_starts for a rule's test, which pays for the positions of the phrase's words
+        (before they are intersected; the same when they are cached)."""
+        found = self._phrases.get((slots, field))
         if found is None:
-            starts = set(self.positions_any(slots[0]))
-            for step, ids in enumerate(slots[1:], 1):
-                if not starts:
-                    break
-                starts.intersection_update(map(sub, self.positions_any(ids), repeat(step)))
-            found = self._phrases[key] = sorted(p for p in starts if _in_field(p, field))
+            return self._phrase(slots, field, True)[0]
+        self.spend(found[1])
+        return found[0]
+
+    def _phrase(self, slots: tuple[tuple[int, ...], ...], field: str | None,
+                pay: bool) -> tuple[list[int], int]:
+        at = list(map(self.positions_any, slots))
+        cost = sum(map(len, at))
+        if pay:
+            self.spend(cost)
+        starts = set(at[0])
+        for step, positions in enumerate(at[1:], 1):
+            if not starts:
+                break
+            starts.intersection_update(map(sub, positions, repeat(step)))
+        found = self._phrases[slots, field] = (_in_field(sorted(starts), field), cost)
         return found
+
+    def begin(self) -> bool:
+        """A rule's test with phrases or NEARs starts: its verification budget is full."""
+        self.budget = self.limit
+        return True
+
+    def spend(self, steps: int) -> None:
+        """Pays for steps of a rule's verification; raises _OverBudget when it runs out."""
+        self.budget -= steps
+        if self.budget < 0:
+            raise _OverBudget
 
 
 _FIELD_SETS: dict[str | None, Callable[[_View], set[int]]] = {
@@ -792,25 +1005,60 @@ _FIELD_SETS: dict[str | None, Callable[[_View], set[int]]] = {
 _FIELD_ATTRIBUTES = {None: "v.ids", "title": "v.title", "body": "v.body"}
 
 
-def _in_field(position: int, field: str | None) -> bool:
+_FIELD_NAMES = ("title", "body")
+
+
+def _in_field(positions: list[int], field: str | None) -> list[int]:
+    """The sorted positions that lie in a field (title ones come before BODY_OFFSET)."""
     if field is None:
-        return True
-    return (position < BODY_OFFSET) == (field == "title")
+        return positions
+    split = bisect_left(positions, BODY_OFFSET)
+    return positions[:split] if field == "title" else positions[split:]
+
+
+# Spans: sorted lists of maximal (first, last) word positions, whose ends then increase too
+# (evaluate.spans defines NEAR on them and says why the maximal ones are enough).
+_FIRST, _LAST = itemgetter(0), itemgetter(1)
+
+
+def _maximal(found: list[Span]) -> list[Span]:
+    """The spans that no other one contains, sorted."""
+    kept = []
+    reach = -1
+    for start, before in sorted(zip(map(_FIRST, found), map(neg, map(_LAST, found)))):
+        if -before > reach:
+            reach = -before
+            kept.append((start, reach))
+    return kept
 
 
 def _near(left: list[Span], right: list[Span], distance: int) -> list[Span]:
-    """Combined spans of the pairs whose word positions differ by at most `distance`."""
-    right = sorted(right)
-    starts = [s for s, _ in right]
-    longest = max(e - s for s, e in right)
+    """The spans of the pairs at most `distance` apart: from each span of either side, the
+    combinations with the two ends of the range of its partners on the other side (spans
+    that start at most `distance` after it ends and end at most `distance` before it
+    starts), of which the maximal ones are all there are. Linear, but for the bisections."""
     found = []
-    for start, end in left:
-        low = bisect_left(starts, start - distance - longest)
-        high = bisect_right(starts, end + distance)
-        for other_start, other_end in right[low:high]:
-            if other_end >= start - distance:
+    for one, other in ((left, right), (right, left)):
+        starts, ends = list(map(_FIRST, other)), list(map(_LAST, other))
+        firsts = map(bisect_left, repeat(ends), map(sub, map(_FIRST, one), repeat(distance)))
+        afters = map(bisect_right, repeat(starts), map(add, map(_LAST, one), repeat(distance)))
+        for (start, end), first, after in zip(one, firsts, afters):
+            if first < after:
+                other_start, other_end = other[first]
                 found.append((min(start, other_start), max(end, other_end)))
-    return found
+                other_start, other_end = other[after - 1]
+                found.append((min(start, other_start), max(end, other_end)))
+    return _maximal(found)
+
+
+def _near_any(left: list[Span], right: list[Span], distance: int) -> bool:
+    """Whether some pair is at most `distance` apart: a span's partners are a range of the
+    other side, which is not empty when its first candidate starts early enough."""
+    for start, end in left:
+        first = bisect_left(right, start - distance, key=_LAST)
+        if first < len(right) and right[first][0] <= end + distance:
+            return True
+    return False
 
 
 class _Matcher:
@@ -874,6 +1122,8 @@ class _Matcher:
         if self.rule.sources:
             limits.append(f"not v.sources.isdisjoint({constant(self.rule.sources)})")
         expression = self._expression(node, constant, helper)
+        if helpers:       # phrases or NEARs: their work counts against the rule's budget
+            limits.append("v.begin()")
         source = f"lambda v: {' and '.join([*limits, expression])}"
         return eval(compile(source, f"<rule {self.rule.id}>", "eval"),
                     {"C": constants, "H": helpers})
@@ -891,10 +1141,9 @@ class _Matcher:
         if isinstance(node, Not):
             return f"(not {self._expression(node.child, constant, helper)})"
         if isinstance(node, Near):
-            spans = self._spans(node)
-            return (f"({self._expression(node.left, constant, helper)} and "
-                    f"{self._expression(node.right, constant, helper)} and "
-                    f"{helper(lambda view: bool(spans(view)))})")
+            return (f"({self._present(node.left, constant)} and "
+                    f"{self._present(node.right, constant)} and "
+                    f"{helper(self._near_test(node))})")
         kind = type(node)
         children = node.children                                     # type: ignore[union-attr]
         terms = [child for child in children if isinstance(child, Term)]
@@ -902,6 +1151,22 @@ class _Matcher:
         parts += [self._expression(child, constant, helper)
                   for child in children if not isinstance(child, Term)]
         return "(" + (" and " if kind is And else " or ").join(parts) + ")"
+
+    def _present(self, node: Node, constant: Callable[[Any], str]) -> str:
+        """What a NEAR operand needs before positions are worth looking at: its words (all of
+        a phrase's, one of an OR's branches), as set operations."""
+        if isinstance(node, Term):
+            return self._terms(And, [node], constant)
+        if isinstance(node, Phrase):
+            present = _FIELD_ATTRIBUTES[node.field]
+            return "(" + " and ".join(f"not {present}.isdisjoint({constant(ids)})"
+                                      for ids in dict.fromkeys(self._slots(node))) + ")"
+        if isinstance(node, Near):
+            return (f"({self._present(node.left, constant)} and "
+                    f"{self._present(node.right, constant)})")
+        assert isinstance(node, Or)
+        return "(" + " or ".join(self._present(child, constant)
+                                 for child in node.children) + ")"
 
     def _terms(self, kind: type, terms: list[Term], constant: Callable[[Any], str]) -> str:
         """Word terms of an AND or OR as set operations: one C call per field."""
@@ -931,20 +1196,51 @@ class _Matcher:
             for ids in slots:
                 if found.isdisjoint(ids):
                     return False
-            return bool(view.phrase_starts(slots, field))
+            return bool(view.phrase_in_test(slots, field))
         return phrase
 
+    def _near_test(self, node: Near) -> Test:
+        """Whether a NEAR occurs: its operands' spans, and one pair close enough."""
+        left, right, distance = self._spans(node.left), self._spans(node.right), node.distance
+
+        def near(view: _View) -> bool:
+            found_left = left(view)
+            if not found_left:
+                return False
+            found_right = right(view)
+            if not found_right:
+                return False
+            view.spend(len(found_left) + len(found_right))
+            return _near_any(found_left, found_right, distance)
+        return near
+
     def _spans(self, node: Node) -> Spans:
-        """Word spans (first, last position) where a positional node occurs."""
+        """The maximal word spans (first, last position) where a positional node occurs,
+        sorted; every step is paid for from the rule's budget before it is taken, but for
+        a NEAR's result, which is at most twice its operands' spans."""
         if isinstance(node, Term):
             [ids], field = self._slots(node), node.field
-            return lambda view: [(p, p) for p in view.positions_any(ids) if _in_field(p, field)]
+
+            def term(view: _View) -> list[Span]:
+                positions = _in_field(view.positions_any(ids), field)
+                view.spend(len(positions))
+                return list(zip(positions, positions))
+            return term
         if isinstance(node, Phrase):
             slots, field, length = self._slots(node), node.field, len(node.words) - 1
-            return lambda view: [(p, p + length) for p in view.phrase_starts(slots, field)]
+
+            def phrase(view: _View) -> list[Span]:
+                starts = view.phrase_in_test(slots, field)
+                return list(zip(starts, map(add, starts, repeat(length))))
+            return phrase
         if isinstance(node, Or):
             parts = [self._spans(child) for child in node.children]
-            return lambda view: sorted(chain.from_iterable(part(view) for part in parts))
+
+            def any_of(view: _View) -> list[Span]:
+                found = list(chain.from_iterable(part(view) for part in parts))
+                view.spend(len(found))
+                return _maximal(found)
+            return any_of
         assert isinstance(node, Near)
         left, right, distance = self._spans(node.left), self._spans(node.right), node.distance
 
@@ -953,7 +1249,12 @@ class _Matcher:
             if not found_left:
                 return []
             found_right = right(view)
-            return _near(found_left, found_right, distance) if found_right else []
+            if not found_right:
+                return []
+            view.spend(len(found_left) + len(found_right))
+            found = _near(found_left, found_right, distance)
+            view.spend(len(found))
+            return found
         return near
 
     def result(self, view: _View) -> RuleMatch:
@@ -986,11 +1287,15 @@ class Engine:
     """Matches articles against the enabled rules of a RuleSet.
 
     Cheap to create: the index is built once per RuleSet (and stemmer profile) and shared.
+    `budget` limits the work per article (see Budget); a rule that runs out does not match,
+    and match_report names it.
     """
 
-    def __init__(self, ruleset: RuleSet, analyzer: Analyzer = ANALYZER):
+    def __init__(self, ruleset: RuleSet, analyzer: Analyzer = ANALYZER,
+                 budget: Budget = _DEFAULT_BUDGET):
         self.ruleset = ruleset
         self.analyzer = analyzer
+        self.budget = budget
         compiled = _COMPILED.get(ruleset) if analyzer is ANALYZER else None
         if compiled is None:
             compiled = _Compiled(ruleset, analyzer)
@@ -999,49 +1304,108 @@ class Engine:
         self._compiled = compiled
 
     def match(self, article: Article) -> list[RuleMatch]:
+        """The rules the article matches (a rule over budget does not)."""
         with _CollectorPaused():
-            return self._match(self.analyzer.analyse(article))
+            return self._match(self.analyzer.analyse(article), article.id).matches
+
+    def match_report(self, article: Article) -> MatchReport:
+        """The matches, and the rules that ran out of budget on the article."""
+        with _CollectorPaused():
+            return self._match(self.analyzer.analyse(article), article.id)
 
     def match_analyzed(self, text: AnalyzedText) -> list[RuleMatch]:
         with _CollectorPaused():
-            return self._match(text)
+            return self._match(text, None).matches
 
-    def _match(self, text: AnalyzedText) -> list[RuleMatch]:
+    def _match(self, text: AnalyzedText, article_id: int | None) -> MatchReport:
         profile = self._compiled.profile(text.profile)
-        view = _View(text, profile)
-        return self._results(profile, view, self._matched(profile, view))
+        view = _View(text, profile, self.budget)
+        exceeded: list[tuple[int, str, int]] = []
+        matched = self._matched(profile, view, exceeded)
+        return MatchReport(self._results(profile, view, matched),
+                           self._exceeded(exceeded, article_id) if exceeded else [])
 
     def match_without_presearch(self, article: Article) -> list[RuleMatch]:
         """Every rule tested, no index: the baseline the benchmark compares with."""
         text = self.analyzer.analyse(article)
         profile = self._compiled.profile(text.profile)
-        view = _View(text, profile)
-        matched = [n for n in range(len(self._compiled.rules)) if profile.test(n)(view)]
+        view = _View(text, profile, self.budget)
+        skipped = set(profile.compiled.infix_rules) if view.wildcard_work else set()
+        matched = [n for n in range(len(self._compiled.rules))
+                   if n not in skipped and _passes(profile.test(n), view)]
         return self._results(profile, view, matched)
+
+    def verification_work(self, article: Article) -> dict[str, int]:
+        """Steps each rule's phrases and NEARs take on an article, without the presearch
+        (for tests and benchmarks: what the verification budget is measured against). A
+        rule over budget shows the steps it had spent when it was stopped, more than the
+        budget; rules without phrases or NEARs take none."""
+        text = self.analyzer.analyse(article)
+        profile = self._compiled.profile(text.profile)
+        view = _View(text, profile, self.budget)
+        work = {}
+        for number, rule in enumerate(self._compiled.rules):
+            view.budget = view.limit
+            _passes(profile.test(number), view)
+            work[rule.id] = view.limit - view.budget
+        return work
 
     def candidates(self, text: AnalyzedText) -> list[Rule]:
         """The rules the presearch picks (for benchmarks and debugging): the candidates for
         the second-clause check, and the rules checked for every article."""
         profile = self._compiled.profile(text.profile)
-        postings = _View(text, profile).postings
+        postings = _View(text, profile, self.budget).postings
         picked = set(profile.always).union(chain.from_iterable(map(_NUMBERS, postings)))
         return [self._compiled.rules[n] for n in sorted(picked)]
 
-    def _matched(self, profile: _Profile, view: _View) -> list[int]:
+    def _matched(self, profile: _Profile, view: _View,
+                 exceeded: list[tuple[int, str, int]]) -> list[int]:
         """Numbers of the matching rules, in rule order. The second-clause check that every
         candidate needs runs in C over all of them at once; only the candidates that pass it
-        and that their clauses do not decide call their test."""
+        and that their clauses do not decide call their test. A test that runs out of budget
+        is noted in `exceeded` (rule number, reason, work) and the others go on."""
         postings = view.postings
         numbers = chain.from_iterable(map(_NUMBERS, postings))
         seconds = chain.from_iterable(map(_SECONDS, postings))
         passed = set(compress(numbers, map(view.ids.__contains__, seconds)))
         passed.update(profile.always)
+        if view.wildcard_work:
+            passed.difference_update(self._wildcards_exceeded(profile, view, exceeded))
         decided, tests = profile.decided, profile.tests
         matched = []
-        for number in passed:
-            if decided[number] or (tests[number] or profile.test(number))(view):
-                matched.append(number)
+        pending = iter(passed)
+        while True:
+            try:
+                for number in pending:
+                    if decided[number] or (tests[number] or profile.test(number))(view):
+                        matched.append(number)
+                break
+            except _OverBudget:       # the loop goes on with the next rule
+                exceeded.append((number, "verify", view.limit - view.budget))
         return sorted(matched)
+
+    def _wildcards_exceeded(self, profile: _Profile, view: _View,
+                            exceeded: list[tuple[int, str, int]]) -> list[int]:
+        """The rules with *mid* wildcards that could apply to an article over the wildcard
+        budget: not checked, and noted."""
+        compiled, text = profile.compiled, view.text
+        skipped = []
+        for number in compiled.infix_rules:
+            rule = compiled.rules[number]
+            if rule.languages and text.language not in rule.languages:
+                continue
+            if rule.sources and rule.sources.isdisjoint(text.sources):
+                continue
+            skipped.append(number)
+            exceeded.append((number, "wildcards", view.wildcard_work))
+        return skipped
+
+    def _exceeded(self, found: list[tuple[int, str, int]],
+                  article_id: int | None) -> list[BudgetExceeded]:
+        rules = self._compiled.rules
+        limits = {"verify": self.budget.verify, "wildcards": self.budget.wildcards}
+        return [BudgetExceeded(rules[number].id, article_id, reason, work, limits[reason])
+                for number, reason, work in sorted(found)]
 
     @staticmethod
     def _results(profile: _Profile, view: _View, numbers: Iterable[int]) -> list[RuleMatch]:
@@ -1058,11 +1422,29 @@ class Engine:
         return found
 
 
-def match_articles(engine: Engine, articles: list[Article]) -> list[dict[str, Any]]:
-    """Matches of a batch as rows for Store.save_matches."""
+def _passes(test: Test, view: _View) -> bool:
+    """A rule's test, False when it runs out of budget."""
+    try:
+        return test(view)
+    except _OverBudget:
+        return False
+
+
+def match_batch(engine: Engine, articles: list[Article]) -> BatchMatches:
+    """Matches of a batch as rows for Store.save_matches, and the rules that ran out of
+    budget on its articles (to be logged and told to the rule's owner)."""
     rows = []
+    exceeded = []
     for article in articles:
-        for match in engine.match(article):
+        report = engine.match_report(article)
+        exceeded += report.exceeded
+        for match in report.matches:
             rows.append({"article_id": article.id, "rule_id": match.rule_id,
                          "rule_version": match.rule_version, "matched": match.summary()})
-    return rows
+    return BatchMatches(rows, exceeded)
+
+
+def match_articles(engine: Engine, articles: list[Article]) -> list[dict[str, Any]]:
+    """Matches of a batch as rows for Store.save_matches (match_batch also says which rules
+    ran out of budget)."""
+    return match_batch(engine, articles).rows

@@ -3,14 +3,31 @@
 No index, no ids, no caching beyond the analyser's: it is the reference that the engine must
 agree with (the property test compares them), and it explains a match: which term matched
 where (field, positions, the words and their character offsets for highlighting).
+
+It takes time polynomial in the article's positions whatever the query: NEAR, also chained
+and nested, is worked out on each operand's maximal spans (see `spans`), never on the
+product of its operands' occurrences. It has no work budget (the engine has one): an
+explanation always says what the query means.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from monitor.matching.analysis import BODY_OFFSET, Document, FieldTokens, Token
-from monitor.matching.query import And, Lang, Near, Node, Not, Or, Phrase, Source, Term
+from monitor.matching.query import (
+    MAX_WILDCARD_WORD,
+    And,
+    Lang,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Source,
+    Term,
+)
 from monitor.matching.rules import Rule
 
 Span = tuple[int, int]
@@ -34,6 +51,7 @@ class Explanation:
     matched: bool
     children: list[Explanation] = field(default_factory=list)
     occurrences: list[Occurrence] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list, repr=False)    # a NEAR's (see spans)
 
     def matched_tokens(self, negated: bool = False) -> list[tuple[str, Token]]:
         """(field, token) of every word that made a positive term match (for highlighting)."""
@@ -55,6 +73,8 @@ def _word_matches(doc: Document, token: Token, kind: str, form: str) -> bool:
         return exact == form
     if kind == "prefix":
         return exact.startswith(form)
+    if len(exact) > MAX_WILDCARD_WORD:        # `*fix` and `*mid*` do not look into it
+        return False
     if kind == "suffix":
         return exact.endswith(form)
     return form in exact
@@ -68,14 +88,22 @@ def occurrences(node: Term | Phrase, doc: Document) -> list[Occurrence]:
     """Every place a word or phrase occurs, in its field(s). A joined compound counts at its
     first and its last position (see analysis.py)."""
     words = [(node.kind, node.form)] if isinstance(node, Term) else list(node.words)
+    known: dict[tuple[int, str], bool] = {}     # (word of the node, raw token) → matches
+
+    def matches(step: int, token: Token) -> bool:
+        found = known.get((step, token.raw))
+        if found is None:
+            kind, form = words[step]
+            found = known[step, token.raw] = _word_matches(doc, token, kind, form)
+        return found
+
     found = []
     for tokens in doc.fields(node.field):
         at = tokens.by_position
         for start in sorted(at):
             chosen = []
-            for step, (kind, form) in enumerate(words):
-                match = next((t for t in at.get(start + step, ())
-                              if _word_matches(doc, t, kind, form)), None)
+            for step in range(len(words)):
+                match = next((t for t in at.get(start + step, ()) if matches(step, t)), None)
                 if match is None:
                     break
                 chosen.append(match)
@@ -86,16 +114,56 @@ def occurrences(node: Term | Phrase, doc: Document) -> list[Occurrence]:
 
 
 def spans(node: Node, doc: Document) -> list[Span]:
+    """Where a positional node occurs: its maximal spans (first, last word position), sorted.
+
+    What a NEAR means: every pair of an occurrence of its left and one of its right operand
+    whose spans are at most n words apart (max(0, c - b, a - d) <= n for spans (a, b) and
+    (c, d); overlapping spans are 0 apart) is an occurrence, spanning from the first to the
+    last word of both. A chain `a NEAR b NEAR c` is (a NEAR b) NEAR c.
+
+    Only the maximal spans (those no other span contains) are kept, which changes no answer:
+    a span that contains another is at most as far from anything as that one, and combines
+    into a span that contains what that one combines into, so a NEAR, and every NEAR above
+    it, matches with the maximal spans exactly when it matches with all of them. There are
+    never more of them than positions, where the pairs multiply with every operand of a chain.
+    """
     if isinstance(node, (Term, Phrase)):
-        return [(o.first, o.last) for o in occurrences(node, doc)]
+        return maximal([(o.first, o.last) for o in occurrences(node, doc)])
     if isinstance(node, Or):
-        return [span for child in node.children for span in spans(child, doc)]
+        return maximal([span for child in node.children for span in spans(child, doc)])
     assert isinstance(node, Near)
-    return [
-        (min(a, c), max(b, d))
-        for a, b in spans(node.left, doc) for c, d in spans(node.right, doc)
-        if max(0, c - b, a - d) <= node.distance
-    ]
+    return near_spans(spans(node.left, doc), spans(node.right, doc), node.distance)
+
+
+def maximal(found: list[Span]) -> list[Span]:
+    """The spans that no other one contains, sorted; their ends increase with their starts."""
+    kept: list[Span] = []
+    for start, end in sorted(found, key=lambda span: (span[0], -span[1])):
+        if not kept or end > kept[-1][1]:
+            kept.append((start, end))
+    return kept
+
+
+def near_spans(left: list[Span], right: list[Span], distance: int) -> list[Span]:
+    """The maximal spans of the pairs at most `distance` apart, from maximal spans.
+
+    The partners of an occurrence (a, b) are the spans that start at most b + n and end at
+    least at a - n; as starts and ends both increase, they are a range, and each combination
+    with a partner inside the range is contained in the combination with one of its two
+    ends, or is the partner itself (then contained in that partner's own combinations, which
+    the same walk from the other side makes). Time O((|left| + |right|) log).
+    """
+    found = []
+    for one, other in ((left, right), (right, left)):
+        starts = [start for start, _ in other]
+        ends = [end for _, end in other]
+        for start, end in one:
+            first = bisect_left(ends, start - distance)
+            last = bisect_right(starts, end + distance) - 1
+            if first <= last:
+                for other_start, other_end in (other[first], other[last]):
+                    found.append((min(start, other_start), max(end, other_end)))
+    return maximal(found)
 
 
 def explain(node: Node, doc: Document) -> Explanation:
@@ -111,10 +179,22 @@ def explain(node: Node, doc: Document) -> Explanation:
         return Explanation(node, not inner.matched, [inner])
     if isinstance(node, Near):
         children = [explain(node.left, doc), explain(node.right, doc)]
-        return Explanation(node, bool(spans(node, doc)), children)
+        found = near_spans(_spans_of(children[0]), _spans_of(children[1]), node.distance)
+        return Explanation(node, bool(found), children, spans=found)
     children = [explain(child, doc) for child in node.children]   # type: ignore[union-attr]
     combine = all if isinstance(node, And) else any
     return Explanation(node, combine(c.matched for c in children), children)
+
+
+def _spans_of(explanation: Explanation) -> list[Span]:
+    """`spans` of an explained positional node, from what its explanation found (so that a
+    chain looks for each of its terms once)."""
+    node = explanation.node
+    if isinstance(node, (Term, Phrase)):
+        return maximal([(o.first, o.last) for o in explanation.occurrences])
+    if isinstance(node, Or):
+        return maximal([span for child in explanation.children for span in _spans_of(child)])
+    return explanation.spans
 
 
 def evaluate(node: Node, doc: Document) -> bool:

@@ -35,8 +35,19 @@ Choices where the specification is silent (what a Google Alerts / Talkwalker use
 - A field inside another field (`title:(body:x)`) is an error; `source:` values with spaces
   are quoted: source:"Deutsche Welle".
 - Limits: 2,000 characters, 200 terms (as written: an entity counts once), 20 levels of
-  parentheses. A term cannot be negated twice in a row (`NOT -x`) and a term carries one
-  field (`title:body:x`); both are errors, so the query tree stays shallow.
+  parentheses, 20 wildcards, and 8 operands joined by NEAR, counted through parentheses
+  (`(a NEAR b) NEAR (c NEAR d)` has four; an OR-group is one operand, as many as its
+  largest branch has). A term cannot be negated twice in a row (`NOT -x`) and a term carries
+  one field (`title:body:x`); both are errors, so the query tree stays shallow.
+- Numbers (the n of NEAR/n) are written with the digits 0-9; other digits ("NEAR/²",
+  "NEAR/５") are an error, and so is text that is not valid Unicode (lone surrogates, which a
+  JSON client can send).
+- A chain `a NEAR/n b NEAR/m c` groups from the left: (a NEAR/n b) NEAR/m c, where the
+  inner NEAR stands for the stretch of words from the first to the last word of each of its
+  matches, so c must be within m words of that stretch (evaluate.py defines it).
+- Wildcards that start with '*' (`*fix`, `*mid*`) look only into words of at most
+  MAX_WILDCARD_WORD (64) characters (folded): longer "words" are hashes, identifiers or
+  base64, not language, and looking into them is what costs.
 """
 
 from __future__ import annotations
@@ -69,6 +80,9 @@ MAX_NESTING = 20
 MAX_NEAR = 1000
 DEFAULT_NEAR = 10
 MIN_WILDCARD = 3
+MAX_WILDCARDS = 20
+MAX_NEAR_OPERANDS = 8
+MAX_WILDCARD_WORD = 64      # `*fix` and `*mid*` never match longer (folded) words
 
 _QUOTE_CHARS = '"“”„«»'
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)*")
@@ -201,8 +215,13 @@ class QuerySyntaxError(ValueError):
     def __str__(self) -> str:
         where = (f"column {self.column}" if "\n" not in self.text
                  else f"line {self.line}, column {self.column}")
-        line_text = self.text.split("\n")[self.line - 1]
+        # Lone surrogates shown as U+FFFD (one character for one: the caret stays put), so
+        # that the message itself can always be printed or sent.
+        line_text = _SURROGATES.sub("\ufffd", self.text.split("\n")[self.line - 1])
         return f"{self.message} ({where})\n{caret_lines(line_text, self.column)}"
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def caret_lines(line_text: str, column: int) -> str:
@@ -221,6 +240,9 @@ def parse_query(text: str, entities: Mapping[str, Any]) -> Query:
             f"the query is longer than {MAX_CHARS} characters ({len(text)})", text, MAX_CHARS)
     if not text.strip():
         raise QuerySyntaxError("the query is empty", text, 0)
+    if invalid := _SURROGATES.search(text):
+        raise QuerySyntaxError("the query contains characters that are not valid text", text,
+                               invalid.start())
     terms = _check_tokens(text)
     try:
         tree = _PARSER.parse(text)
@@ -240,6 +262,7 @@ def _check_tokens(text: str) -> int:
     """Limits and shapes that are easiest to see on the token stream; returns the term count."""
     depth = 0
     terms = 0
+    wildcards = 0
     previous = ""
     try:
         for token in _LEXER.lex(text):
@@ -254,6 +277,11 @@ def _check_tokens(text: str) -> int:
                 terms += 1
                 if terms > MAX_TERMS:
                     raise QuerySyntaxError(f"more than {MAX_TERMS} terms", text, token.start_pos)
+                if token.type == "WORD" and "*" in token:
+                    wildcards += 1
+                    if wildcards > MAX_WILDCARDS:
+                        raise QuerySyntaxError(f"more than {MAX_WILDCARDS} wildcards", text,
+                                               token.start_pos)
             if token.type in ("NOT", "MINUS") and previous in ("NOT", "MINUS"):
                 raise QuerySyntaxError("a term cannot be negated twice", text, token.start_pos)
             if token.type == "FIELD" and previous == "FIELD":
@@ -447,6 +475,9 @@ class _Builder(Transformer):
                                       "OR-groups of these on both sides", operator)
             start, end = self._span([node, right])
             node = self._spanned(Near(node, right, distance), start, end)
+            if near_operands(node) > MAX_NEAR_OPERANDS:
+                raise self._error(f"NEAR can join at most {MAX_NEAR_OPERANDS} operands, "
+                                  f"nested NEARs included", operator)
         return node
 
     def _near_distance(self, token: Token) -> int:
@@ -454,8 +485,11 @@ class _Builder(Transformer):
         if value == "NEAR":
             return DEFAULT_NEAR
         digits = value[len("NEAR/"):]
-        if not digits.isdigit() or not 1 <= int(digits) <= MAX_NEAR:
-            raise self._error(f"NEAR/n needs a distance n from 1 to {MAX_NEAR}", token)
+        # The digits 0-9 only: "²" is a digit to str.isdigit that int() refuses, and "５"
+        # one that int() reads; neither is what the contract calls a number.
+        if not (digits.isascii() and digits.isdigit()) or not 1 <= int(digits) <= MAX_NEAR:
+            raise self._error(f"NEAR/n needs a distance n from 1 to {MAX_NEAR}, written with "
+                              f"the digits 0-9", token)
         return int(digits)
 
     def and_expr(self, items: list[Node]) -> Node:
@@ -513,6 +547,16 @@ def _positional(node: Node) -> bool:
     if isinstance(node, Near):
         return True
     return isinstance(node, (Term, Phrase))
+
+
+def near_operands(node: Node) -> int:
+    """How many operands a NEAR joins, counted through nested NEARs; an OR-group counts as
+    many as its largest branch."""
+    if isinstance(node, Near):
+        return near_operands(node.left) + near_operands(node.right)
+    if isinstance(node, Or):
+        return max(map(near_operands, node.children))
+    return 1
 
 
 def _with_field(node: Node, name: str, conflict: Any) -> Node:

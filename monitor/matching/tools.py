@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from monitor.matching.analysis import Document, FieldTokens, Token
-from monitor.matching.engine import Engine, RuleMatch
+from monitor.matching.engine import BudgetExceeded, Engine, RuleMatch
 from monitor.matching.evaluate import Explanation, explain, field_position, rule_applies
 from monitor.matching.query import (
     And,
@@ -119,15 +119,20 @@ class Found:
 
 def search_archive(store: Store, rule: Rule, entities: dict[str, Entity],
                    since: datetime | None = None, limit: int = 50,
-                   progress: Progress | None = None) -> tuple[list[Found], int]:
+                   progress: Progress | None = None,
+                   exceeded: list[BudgetExceeded] | None = None) -> tuple[list[Found], int]:
     """Archived articles the rule matches, newest first; (the first `limit`, or all when
-    limit is 0; the number found)."""
+    limit is 0; the number found). The articles the rule could not be checked on within the
+    engine's budget are added to `exceeded` when it is given (they count as not matched)."""
     engine = _single_rule_engine(rule, entities)
     found = []
     for article in store.iter_articles(since=since):
         if progress:
             progress()
-        for match in engine.match(article):
+        report = engine.match_report(article)
+        if exceeded is not None:
+            exceeded.extend(report.exceeded)
+        for match in report.matches:
             found.append(Found(article, match))
     found.sort(key=lambda f: (f.article.published, f.article.id or 0), reverse=True)
     return (found[:limit] if limit else found), len(found)
@@ -142,6 +147,7 @@ class Backtest:
     hits: list[Found]               # newest first
     per_day: dict[date, int]
     stories: int
+    exceeded: list[BudgetExceeded] = dataclasses.field(default_factory=list)   # over budget
 
     def samples(self, count: int = 10) -> list[Found]:
         return self.hits[:count]
@@ -159,10 +165,12 @@ def backtest(store: Store, rule: Rule, entities: dict[str, Entity],
         if progress:
             progress()
 
-    hits, _ = search_archive(store, rule, entities, since=since, limit=0, progress=counting)
+    exceeded: list[BudgetExceeded] = []
+    hits, _ = search_archive(store, rule, entities, since=since, limit=0, progress=counting,
+                             exceeded=exceeded)
     per_day = Counter(found.article.published.date() for found in hits)
     stories = {_story(found.article) for found in hits}
-    return Backtest(rule, scanned, hits, dict(sorted(per_day.items())), len(stories))
+    return Backtest(rule, scanned, hits, dict(sorted(per_day.items())), len(stories), exceeded)
 
 
 def _story(article: Article) -> object:
@@ -181,13 +189,18 @@ class Verdict:
     limits_ok: bool              # the rule's languages/sources/enabled allow the article
     explanation: Explanation
     document: Document
+    # Set when the engine runs out of budget on this article with this rule: then it does
+    # not match it in production, whatever the explanation (which has no budget) says.
+    exceeded: BudgetExceeded | None = None
 
 
 def explain_article(rule: Rule, article: Article) -> Verdict:
     document = Document.from_article(article)
     explanation = explain(rule.query.root, document)
     limits_ok = rule_applies(dataclasses.replace(rule, enabled=True), document)
-    return Verdict(limits_ok and explanation.matched, limits_ok, explanation, document)
+    report = _single_rule_engine(rule, {}).match_report(article)
+    return Verdict(limits_ok and explanation.matched, limits_ok, explanation, document,
+                   report.exceeded[0] if report.exceeded else None)
 
 
 def describe_node(node: Any) -> str:

@@ -4,6 +4,8 @@ Hypothesis generates rule sets (words, exact words, phrases, wildcards, entities
 lang:, source:, AND/OR/NOT/NEAR, rule languages, sources, enabled) and articles in German,
 English, Russian and an unstemmed language, built from the same small vocabulary so that
 rules do match; the presearching engine must agree with the straightforward evaluator.
+Adversarial shapes (long and nested NEAR chains, huge distances, many wildcards, articles of
+a few words repeated) too, and the reference's NEAR agrees with NEAR defined by all pairs.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.matching import Document, Engine, RuleSet, make_rule
-from monitor.matching.evaluate import rule_matches
+from monitor.matching.engine import _near as engine_near
+from monitor.matching.engine import _near_any as engine_near_any
+from monitor.matching.evaluate import maximal, near_spans, occurrences, rule_matches, spans
+from monitor.matching.query import Near, Not, Or, Phrase, Term
 
 from .support import ENTITIES, article
 
@@ -137,3 +142,151 @@ def test_near_distance_is_the_difference_of_positions(first, second, distance, p
     gap = second - first - (1 if phrase and second > first else 0)
     assert engine_says == (abs(gap) <= distance)
     assert engine_says == rule_matches(rule, Document.from_article(item))
+
+
+# ---------------------------------------------------------------- adversarial shapes
+#
+# NEAR chains up to the limit of operands, nested in groups and ORs, phrases and entities as
+# operands, distances from 1 to 1000, many wildcards; articles of a few words repeated many
+# times, where every operand has many positions. The engine still equals the reference, and
+# the reference still equals what NEAR meant when it was defined by pairs (below).
+
+REPEATED = ["die", "der", "und", "das", "Kim", "Putin", "Nord-Korea", "Einladung", "Kims"]
+NEAR_LEAVES = ["die", "der", "und", "das", "Kim", '"Kim"', "Putin", '"die der"', '"und das die"',
+               "Nordkorea", "*korea", "*die*", "Einl*", "@putin", "@north-korea", "title:die",
+               "body:der", '"Nord Korea"']
+distance = st.one_of(st.integers(1, 4), st.integers(5, 40), st.just(1000))
+
+
+@st.composite
+def near_chain(draw, depth: int = 0) -> str:
+    """A chain `a NEAR/n b NEAR/m c …` whose operands are leaves, OR-groups, or (nested)
+    chains in parentheses; at most MAX_NEAR_OPERANDS operands in all."""
+    budget = draw(st.integers(2, 8))
+    parts: list[str] = []
+    used = 0
+    while used < budget:
+        room = budget - used
+        kind = draw(st.sampled_from(["leaf", "leaf", "or", "nested"] if depth < 2 and room >= 2
+                                    else ["leaf", "or"]))
+        if kind == "nested":
+            inner = draw(st.integers(2, room))
+            parts.append("(" + draw(near_chain_of(inner, depth + 1)) + ")")
+            used += inner
+        elif kind == "or":
+            parts.append("(" + " OR ".join(draw(st.lists(st.sampled_from(NEAR_LEAVES),
+                                                         min_size=2, max_size=3))) + ")")
+            used += 1
+        else:
+            parts.append(draw(st.sampled_from(NEAR_LEAVES)))
+            used += 1
+    text = parts[0]
+    for part in parts[1:]:
+        text += f" NEAR/{draw(distance)} {part}"
+    return text
+
+
+def near_chain_of(operands: int, depth: int):
+    return st.lists(st.sampled_from(NEAR_LEAVES), min_size=operands, max_size=operands).flatmap(
+        lambda leaves: st.tuples(*[distance] * (operands - 1)).map(
+            lambda ds: leaves[0] + "".join(f" NEAR/{d} {leaf}" for d, leaf in zip(ds, leaves[1:]))))
+
+
+WILDCARDS_MANY = ["*korea", "*korea*", "*ore*", "Einl*", "Put*", "*die*", "*der*", "*und",
+                  "Nord*", "*ass*", "*ink*", "*ims", "Kim*", "*adung", "*nisch*", "*utin*",
+                  "das*", "*nord*", "*tin", "*ung*"]
+
+
+def wildcards(low: int, high: int):
+    return st.lists(st.sampled_from(WILDCARDS_MANY), min_size=low, max_size=high,
+                    unique=True).map(lambda xs: " OR ".join(xs))
+
+
+def within_limits(query: str) -> bool:
+    return sum("*" in word for word in query.split()) <= 20
+
+
+adversarial_query = st.one_of(
+    near_chain(),
+    st.tuples(near_chain(), near_chain()).map(lambda p: f"({p[0]}) AND NOT ({p[1]})"),
+    st.tuples(near_chain(), near_chain()).map(lambda p: f"({p[0]}) OR ({p[1]})"),
+    wildcards(10, 20),
+    st.tuples(wildcards(3, 8), near_chain()).map(lambda p: f"({p[0]}) AND ({p[1]})"),
+).filter(within_limits)
+
+
+@st.composite
+def repetitive_articles(draw):
+    """Few words, many times: every operand of a chain has dozens of positions."""
+    pattern = draw(st.lists(st.sampled_from(REPEATED), min_size=1, max_size=6))
+    times = draw(st.integers(1, 40))
+    noise = draw(st.lists(st.sampled_from(ARTICLE_WORDS), max_size=6))
+    words = pattern * times
+    for word in noise:
+        words.insert(draw(st.integers(0, len(words))), word)
+    title = draw(st.lists(st.sampled_from(REPEATED), max_size=5))
+    return article(" ".join(title), " ".join(words), draw(st.sampled_from(["de", "en", "xx"])))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(adversarial_query, min_size=1, max_size=4), repetitive_articles())
+def test_engine_equals_the_reference_on_adversarial_queries(queries, item):
+    ruleset = RuleSet(tuple(make_rule(f"r{n}", q, ENTITIES) for n, q in enumerate(queries)),
+                      ENTITIES)
+    report = Engine(ruleset).match_report(item)
+    assert report.exceeded == []         # these articles are far below any budget
+    document = Document.from_article(item)
+    expected = [rule.id for rule in ruleset if rule_matches(rule, document)]
+    assert [m.rule_id for m in report.matches] == expected, queries
+
+
+def pairwise_spans(node, document) -> set[tuple[int, int]]:
+    """NEAR as it was first defined: the combined span of EVERY pair of occurrences within
+    the distance (a set here, which changes nothing but the size). Exponential in a chain."""
+    if isinstance(node, (Term, Phrase)):
+        return {(o.first, o.last) for o in occurrences(node, document)}
+    if isinstance(node, Or):
+        return set().union(*(pairwise_spans(child, document) for child in node.children))
+    assert isinstance(node, Near)
+    return {(min(a, c), max(b, d))
+            for a, b in pairwise_spans(node.left, document)
+            for c, d in pairwise_spans(node.right, document)
+            if max(0, c - b, a - d) <= node.distance}
+
+
+def near_nodes(node):
+    if isinstance(node, Near):
+        yield node
+        yield from near_nodes(node.left)
+        yield from near_nodes(node.right)
+    for child in getattr(node, "children", ()):
+        yield from near_nodes(child)
+    if isinstance(node, Not):
+        yield from near_nodes(node.child)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(near_chain().filter(within_limits),
+       st.lists(st.sampled_from(REPEATED), max_size=24).map(" ".join))
+def test_maximal_spans_are_those_of_every_pair(query, text):
+    """The reference keeps only maximal spans; they are exactly the maximal ones of the
+    definition by pairs, at every NEAR of the query (so every answer is the same)."""
+    root = make_rule("q", query, ENTITIES).query.root
+    document = Document.from_article(article("die der", text))
+    for node in near_nodes(root):
+        assert spans(node, document) == maximal(list(pairwise_spans(node, document))), query
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 8)), max_size=25),
+       st.lists(st.tuples(st.integers(0, 60), st.integers(0, 8)), max_size=25),
+       st.integers(0, 30))
+def test_near_of_maximal_spans_is_near_of_all_pairs(left, right, gap):
+    """The engine's and the reference's NEAR on arbitrary span sets, against all pairs."""
+    left = maximal([(s, s + n) for s, n in left])
+    right = maximal([(s, s + n) for s, n in right])
+    every = maximal([(min(a, c), max(b, d)) for a, b in left for c, d in right
+                     if max(0, c - b, a - d) <= gap])
+    assert near_spans(left, right, gap) == every
+    assert engine_near(left, right, gap) == every
+    assert engine_near_any(left, right, gap) == bool(every)

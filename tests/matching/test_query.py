@@ -197,6 +197,16 @@ def error(text: str) -> QuerySyntaxError:
     ("Kim source:", 5, "source: needs a feed name"),
     ("Kim AND …", 9, "'…' has no letters or digits"),
     ("   ", 1, "the query is empty"),
+    ("Putin NEAR/² Kim", 7, "NEAR/n needs a distance n from 1 to 1000, written with the "
+                            "digits 0-9"),
+    ("Putin NEAR/５ Kim", 7, "NEAR/n needs a distance"),
+    ("Putin NEAR/1٠ Kim", 7, "NEAR/n needs a distance"),
+    ("a NEAR b NEAR c NEAR d NEAR e NEAR f NEAR g NEAR h NEAR i", 52,
+     "NEAR can join at most 8 operands, nested NEARs included"),
+    ("(a NEAR b NEAR c) NEAR (d NEAR e NEAR f) NEAR (g NEAR h NEAR i)", 42,
+     "NEAR can join at most 8 operands"),
+    ("((a NEAR b) NEAR (c NEAR d)) NEAR ((e NEAR f) NEAR ((g NEAR h) NEAR i))", 30,
+     "NEAR can join at most 8 operands"),
 ])
 def test_error_message_and_caret_column(text, column, message):
     caught = error(text)
@@ -236,3 +246,36 @@ def test_no_regular_expressions():
     assert "'*' can only stand" in error("Pu.*n").message
     assert tree("Pu[ti]n") == Phrase((("exact", "pu"), ("exact", "ti"), ("stem", "n")))
     assert not matches("Pu[ti]n", article(text="Putin"))
+
+
+def test_limit_near_operands_counts_an_or_group_as_its_largest_branch():
+    eight = " NEAR ".join(["x"] * 7)
+    parse_query(f"{eight} NEAR (Kim OR Putin OR Trump)", ENTITIES)          # 8 operands
+    parse_query(f"({' NEAR '.join(['x'] * 6)}) NEAR (a NEAR b OR c)", ENTITIES)
+    caught = error(f"({' NEAR '.join(['x'] * 6)}) NEAR (a NEAR b NEAR c OR d)")
+    assert "at most 8 operands" in caught.message
+
+
+def test_limit_wildcards():
+    twenty = " OR ".join(f"*korea{n}*" for n in range(20))
+    parse_query(twenty, ENTITIES)
+    caught = error(twenty + " OR Nord*")
+    assert caught.message == "more than 20 wildcards"
+    assert caught.offset == len(twenty) + 4
+
+
+def test_a_query_with_a_lone_surrogate_is_a_syntax_error_that_can_be_printed():
+    """A JSON client can send "\\ud800": never a UnicodeEncodeError, anywhere."""
+    text = "Putin \ud800 Kim"
+    caught = error(text)
+    assert caught.message == "the query contains characters that are not valid text"
+    assert caught.column == 7
+    shown = str(caught)
+    shown.encode("utf-8")                       # printable and sendable
+    assert shown.split("\n")[1:] == ["Putin \ufffd Kim", " " * 6 + "^"]
+    assert "\udc80" not in str(error("Kim AND \udc80"))
+
+
+def test_near_distances_in_ascii_digits_still_work():
+    assert tree("Putin NEAR/0007 Kim") == Near(stem("putin"), stem("kim"), 7)
+    assert tree("Putin NEAR/1000 Kim").distance == 1000
