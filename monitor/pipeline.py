@@ -30,13 +30,14 @@ from monitor.ingest.normalize import normalize_item, stored_keys
 from monitor.ingest.poll import fill_full_text, full_text_status, poll_feeds
 from monitor.ingest.seeds import SeedCache, SeedError, read_seed_folder
 from monitor.matching import (
+    BudgetExceeded,
     Engine,
     QuerySyntaxError,
     RuleError,
     RuleSet,
     RuleWatcher,
     make_rule,
-    match_articles,
+    match_batch,
 )
 from monitor.models import Article, ConsoleAlert, Feed, FeedOutcome, RawItem
 from monitor.store import FeedConflict, Store, from_db_time, utc_now
@@ -70,6 +71,7 @@ class CycleReport:
     digests_queued: int = 0
     delivery: DispatchReport | None = None
     rule_errors: list[RuleError] = field(default_factory=list)
+    over_budget: list[BudgetExceeded] = field(default_factory=list)   # did not match those
     console_alerts: list[ConsoleAlert] = field(default_factory=list)
 
 
@@ -223,13 +225,16 @@ class Pipeline:
         return ruleset, self._engine[1]
 
     def match_pending(self, report: CycleReport, now: datetime) -> None:
-        """Match every stored article not matched yet, batch by batch."""
+        """Match every stored article not matched yet, batch by batch. A rule that runs out of
+        its work budget on an article does not match it and goes into the report (its owner
+        is told); the article goes on to the other rules."""
         _, engine = self.engine()
         while not self.stopping and (batch := self.store.unmatched_articles(limit=BATCH)):
-            matches = match_articles(engine, batch)
-            self.store.save_matches([a.id for a in batch], matches, now)
+            matched = match_batch(engine, batch)
+            self.store.save_matches([a.id for a in batch], matched.rows, now)
             report.matched_articles += len(batch)
-            report.matches += len(matches)
+            report.matches += len(matched.rows)
+            report.over_budget.extend(matched.exceeded)
 
     def plan_alerts(self, report: CycleReport, now: datetime) -> None:
         """Turn new matches into outbox rows: one alert per (chat, rule, story). Work is per

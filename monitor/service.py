@@ -41,12 +41,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from telegram.error import InvalidToken, NetworkError
 
 from monitor.config import Config, ConfigError, load_config
-from monitor.deliver.bot import MonitorBot
+from monitor.deliver.bot import TEXTS, MonitorBot
 from monitor.deliver.catalog import RulesCatalog
 from monitor.deliver.outbox import Dispatcher
 from monitor.deliver.render import console_alert_line
 from monitor.deliver.senders import telegram_sender
-from monitor.pipeline import CycleReport, Pipeline
+from monitor.matching import BudgetExceeded
+from monitor.pipeline import WATCH_PREFIX, CycleReport, Pipeline
 from monitor.store import Store, utc_now
 
 log = logging.getLogger(__name__)
@@ -220,6 +221,8 @@ class Service:
         if report.rule_errors:
             await asyncio.to_thread(self._rule_errors_notice,
                                     [str(e) for e in report.rule_errors])
+        if report.over_budget:
+            await asyncio.to_thread(self._over_budget_notices, report.over_budget)
         for alert in report.console_alerts:
             self.out.write(console_alert_line(alert) + "\n")
         if report.console_alerts:
@@ -266,6 +269,34 @@ class Service:
         if self.store.notice_once(key, self.config.telegram.admins, text, self.clock()):
             for error in errors:
                 log.error("rule file error %s", error)
+
+    def _over_budget_notices(self, exceeded: list[BudgetExceeded]) -> None:
+        """A rule that ran out of its work budget did not match those articles (the others
+        went on). It is logged every cycle, and its owner hears once per version of the rule:
+        the chat for a /watch, the admins for a rule from the files."""
+        now = self.clock()
+        ruleset, _ = self.pipeline.engine()
+        watches = {f"{WATCH_PREFIX}{w['id']}": w for w in self.store.watches()}
+        languages = self.store.chat_languages()
+        by_rule: dict[str, list[BudgetExceeded]] = {}
+        for case in exceeded:
+            by_rule.setdefault(case.rule_id, []).append(case)
+        for rule_id, cases in by_rule.items():
+            log.warning("rule over budget rule=%s articles=%d %s", rule_id, len(cases),
+                        cases[0].message)
+            if (watch := watches.get(rule_id)) is not None:
+                texts = TEXTS.get(languages.get(watch["chat_id"], "de"), TEXTS["de"])
+                text = texts["watch_over_budget"].format(query=_escape(watch["query"]),
+                                                         count=len(cases))
+                self.store.notice_once(f"budget:{rule_id}", [watch["chat_id"]], text, now)
+            elif (rule := ruleset.get(rule_id)) is not None:
+                text = (f"⚠️ Rule <b>{_escape(rule_id)}</b> ({_escape(str(rule.file or ''))}:"
+                        f"{rule.line}) ran out of its work budget on {len(cases)} article(s) and "
+                        f"did not match them: {_escape(cases[0].message)}. Fewer NEARs, smaller "
+                        f"distances or fewer *wildcards* help; `monitor rules explain` shows "
+                        f"the article.")
+                self.store.notice_once(f"budget:{rule_id}:{rule.version}",
+                                       self.config.telegram.admins, text, now)
 
     async def retention(self) -> dict[str, int]:
         now = self.clock()

@@ -160,3 +160,39 @@ def test_edited_rules_apply_on_the_next_cycle_and_a_broken_file_keeps_the_last_g
     report, fired = cycle("c.json", "Drittes Treffen")
     assert [(e.file.name, e.line) for e in report.rule_errors] == [("r.toml", 3)]
     assert fired == ["kim-putin", "kreml"]       # the last good set is still the one in use
+
+
+CHAIN_5 = "die NEAR/1000 der NEAR/1000 und NEAR/1000 das NEAR/1000 ein"
+
+
+def test_a_rule_over_its_budget_is_told_to_its_owner_once_and_the_article_goes_on(
+        tmp_path, db, caplog):
+    """200 kB of five frequent words: the 5-term NEAR chain needs more than the engine's
+    budget of steps. It does not match, the other rules still do, the analyst (admins) and
+    the /watch owner hear once each, however many articles and cycles it takes."""
+    config = deployment(tmp_path, db)
+    (tmp_path / "rules" / "r.toml").write_text(
+        '[[rules]]\nid = "kim-putin"\nname = "Kim und Putin"\nquery = "Kim AND Putin"\n\n'
+        f'[[rules]]\nid = "chain"\nquery = "{CHAIN_5}"\n', encoding="utf-8")
+    db.upsert_subscriber(1, "private", "A", "de")
+    db.subscribe(1, "kim-putin", "instant")
+    db.upsert_subscriber(2, "private", "B", "en")
+    db.add_watch(2, CHAIN_5)
+    hostile = "die der und das ein " * 10_000
+    service = Service(config, db)
+    for cycle in range(2):
+        seed(tmp_path, f"{cycle}.json", [{"title": f"Kim und Putin {cycle}", "text": hostile,
+                                          "source": f"quelle{cycle}"}])
+        with caplog.at_level(logging.WARNING, logger="monitor.service"):
+            report = asyncio.run(service.ingest())
+        assert sorted({e.rule_id for e in report.over_budget}) == ["chain", "watch-1"]
+        assert report.alerts_queued == 1          # kim-putin matched the same article
+    notices = list(db.db.query("SELECT chat_id, text FROM outbox WHERE kind = 'notice' "
+                               "ORDER BY chat_id"))
+    assert [n["chat_id"] for n in notices] == [2, 900]
+    assert "Your rule <code>die NEAR/1000" in notices[0]["text"]
+    assert "chain" in notices[1]["text"] and "200,000 steps" in notices[1]["text"]
+    logged = [r.getMessage() for r in caplog.records if "over budget" in r.getMessage()]
+    assert len(logged) == 4 and all("articles=1" in line for line in logged)
+    matched = {r["rule_id"] for r in db.db.query("SELECT rule_id FROM matches")}
+    assert matched == {"kim-putin"}

@@ -124,6 +124,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "too_many_watches": "Dieser Chat hat schon {limit} eigene Regeln; bitte erst eine mit "
                             "/unwatch N löschen.",
         "search_wait": "Bitte {seconds} Sekunden bis zur nächsten Suche warten.",
+        "watch_over_budget": "⚠️ Ihre Regel <code>{query}</code> ist auf manchen Artikeln zu "
+                             "aufwendig zu prüfen ({count} bisher): Diese hat sie nicht "
+                             "getroffen. Weniger NEARs, kleinere Abstände oder weniger "
+                             "*Platzhalter* helfen.",
         "button_mute": "1 Tag stumm",
         "button_unsub": "Abbestellen",
         "button_subscribe": "Abonnieren",
@@ -177,6 +181,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "too_many_watches": "This chat has {limit} personal rules already; please remove one "
                             "with /unwatch N first.",
         "search_wait": "Please wait {seconds} seconds before the next search.",
+        "watch_over_budget": "⚠️ Your rule <code>{query}</code> takes too much work to check on "
+                             "some articles ({count} so far): it did not match those. Fewer "
+                             "NEARs, smaller distances or fewer *wildcards* help.",
         "button_mute": "Mute 1 day",
         "button_unsub": "Unsubscribe",
         "button_subscribe": "Subscribe",

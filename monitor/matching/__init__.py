@@ -9,8 +9,7 @@ Public API (used by the pipeline, the CLI and the Telegram bot):
 - parse_query(text, entities) -> Query, raising QuerySyntaxError (.column, caret message);
   make_rule(rule_id, query_text, entities) for rules made from a query (`/watch`, search),
   with load_entities(folder) for the entities even when some rule file is broken;
-- Engine(ruleset).match(article) -> [RuleMatch(rule_id, rule_version, hits)];
-  match_articles(engine, articles) -> rows for Store.save_matches.
+- Engine(ruleset).match(article) -> [RuleMatch(rule_id, rule_version, hits)].
 - Bounded work: Engine(ruleset, budget=Budget(verify, wildcards)) limits what one article may
   cost; a rule that runs out does not match it. Engine.match_report(article) ->
   MatchReport(matches, exceeded) and match_batch(engine, articles) -> BatchMatches(rows,
@@ -28,7 +27,6 @@ from monitor.matching.engine import (
     MatchReport,
     RuleMatch,
     is_negative_only,
-    match_articles,
     match_batch,
 )
 from monitor.matching.query import Query, QuerySyntaxError, parse_query
@@ -53,5 +51,5 @@ __all__ = [
     "QuerySyntaxError", "Rule", "RuleError", "RuleErrors", "RuleMatch", "RuleReload", "RuleSet",
     "RuleWatcher", "is_negative_only", "load_entities", "load_rule_files", "load_rules",
     "make_rule",
-    "match_articles", "match_batch", "parse_query",
+    "match_batch", "parse_query",
 ]

@@ -1443,8 +1443,3 @@ def match_batch(engine: Engine, articles: list[Article]) -> BatchMatches:
                          "rule_version": match.rule_version, "matched": match.summary()})
     return BatchMatches(rows, exceeded)
 
-
-def match_articles(engine: Engine, articles: list[Article]) -> list[dict[str, Any]]:
-    """Matches of a batch as rows for Store.save_matches (match_batch also says which rules
-    ran out of budget)."""
-    return match_batch(engine, articles).rows

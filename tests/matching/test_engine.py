@@ -11,7 +11,7 @@ from monitor.matching import (
     RuleSet,
     is_negative_only,
     make_rule,
-    match_articles,
+    match_batch,
 )
 from monitor.matching.engine import clauses
 
@@ -86,7 +86,7 @@ def test_hits_name_the_joined_compound_that_matched():
 
 def test_match_rows_are_stored_and_read_back(db):
     [stored] = db.add_articles([seed_article()])
-    rows = match_articles(Engine(SHIPPED), [stored])
+    rows = match_batch(Engine(SHIPPED), [stored]).rows
     assert {r["rule_id"] for r in rows} >= {"kim-putin", "vostochny"}
     db.save_matches([stored.id], rows)
     saved = {m["rule_id"]: m for m in db.matches_for_article(stored.id)}
