@@ -1,35 +1,57 @@
-"""The `monitor` command. Thin: build objects from the config, call the library, map errors to exit codes."""
+"""The `monitor` command. Thin: build objects from the config, call the library, map errors to exit codes.
+
+Commands import what they use when they run: the pipeline, the store, Telegram, the
+scheduler and rich take most of a second to import, and `monitor --help` needs none of them.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
-import sqlite3
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from monitor.cli_options import TEXT, config_option, open_config, read_text_file
-from monitor.config import Config, ConfigError
-from monitor.deliver.outbox import Dispatcher
-from monitor.deliver.render import console_alert_line, terminal_safe
-from monitor.deliver.senders import TokenRejected, telegram_sender
-from monitor.ingest.opml import OpmlError, export_opml, parse_opml
-from monitor.logs import NOISY_LOGGERS, setup_logging
-from monitor.models import Article, Feed
-from monitor.pipeline import CycleReport, Pipeline
+from monitor.logs import NOISY_LOGGERS
 from monitor.rules_cli import rules_group, search_command
-from monitor.store import Store, StoreError, from_db_time, instance_lock, utc_now
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from monitor.config import Config
+    from monitor.models import Article, Feed
+    from monitor.pipeline import CycleReport
+    from monitor.store import Store
+
+
+class _Console:
+    """A rich Console, made on first use (rich takes 40 ms to import; --help needs none) and
+    anew in each invocation of `main`: rich reads the environment (COLUMNS, NO_COLOR, ...)
+    when a console is made, so each invocation sees its own, as in a process of its own."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._made: Console | None = None
+
+    def forget(self) -> None:
+        self._made = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._made is None:
+            from rich.console import Console
+
+            self._made = Console(**self._options)
+        return getattr(self._made, name)
+
+
+console = _Console(soft_wrap=True)
+err_console = _Console(stderr=True, soft_wrap=True)
 
 
 class MonitorGroup(click.Group):
@@ -37,12 +59,27 @@ class MonitorGroup(click.Group):
     turned read-only) is one line and exit 1, never a traceback."""
 
     def invoke(self, ctx: click.Context):
+        console.forget()
+        err_console.forget()
         try:
             return super().invoke(ctx)
-        except StoreError as error:
-            raise click.ClickException(str(error)) from None
-        except sqlite3.DatabaseError as error:
-            raise click.ClickException(f"database error: {error}") from None
+        except Exception as error:
+            message = _database_trouble(error)
+            if message is None:
+                raise
+            raise click.ClickException(message) from None
+
+
+def _database_trouble(error: Exception) -> str | None:
+    """The line for a StoreError or sqlite3.DatabaseError, else None. Looked up in
+    sys.modules: an error of a module that no command imported cannot have been raised, and
+    importing the store just to check would cost every usage error a fifth of a second."""
+    store, sqlite3 = sys.modules.get("monitor.store"), sys.modules.get("sqlite3")
+    if store is not None and isinstance(error, store.StoreError):
+        return str(error)
+    if sqlite3 is not None and isinstance(error, sqlite3.DatabaseError):
+        return f"database error: {error}"
+    return None
 
 
 @click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,6 +109,8 @@ def print_article(article: Article) -> None:
 
 
 def print_report(report: CycleReport) -> None:
+    from monitor.deliver.render import console_alert_line
+
     for error in report.seed_errors:
         err_console.print(f"[red]seed {error.path}:[/red] {_escape(error.reason)}", highlight=False)
     for name, error in report.feed_errors.items():
@@ -100,6 +139,8 @@ def print_report(report: CycleReport) -> None:
 def pipeline_database(config: Config) -> Iterator[Store]:
     """The database for a command that runs pipeline stages: it takes the one-instance lock
     first, so that it never runs beside `monitor run` (both would send everything)."""
+    from monitor.store import Store, instance_lock
+
     with instance_lock(config.database_path), Store(config.database_path) as store:
         yield store
 
@@ -108,12 +149,18 @@ def _escape(text: object, *, single_line: bool = True) -> str:
     """Text from feeds, files or the archive as rich may print it: control characters gone
     (rich passes escape sequences through) and rich's own markup escaped."""
     from rich.markup import escape
+
+    from monitor.deliver.render import terminal_safe
     return escape(terminal_safe(str(text), single_line=single_line))
 
 
 async def _cycle(config: Config, store: Store, *, deliver: bool) -> CycleReport:
     """One pipeline cycle. With a token (and `deliver`) due messages go to Telegram; without
     one, the console shows the matched articles and the outbox keeps its rows."""
+    from monitor.deliver.outbox import Dispatcher
+    from monitor.deliver.senders import telegram_sender
+    from monitor.pipeline import Pipeline
+
     token = os.environ.get(config.telegram.token_env, "").strip()
     async with contextlib.AsyncExitStack() as stack:
         dispatcher = None
@@ -129,6 +176,10 @@ async def _cycle(config: Config, store: Store, *, deliver: bool) -> CycleReport:
 
 
 def _run_cycle(config: Config, store: Store, *, deliver: bool) -> CycleReport:
+    import asyncio
+
+    from monitor.deliver.senders import TokenRejected
+
     try:
         return asyncio.run(_cycle(config, store, deliver=deliver))
     except TokenRejected as error:
@@ -149,6 +200,10 @@ def run(config_path: str | None, once: bool) -> None:
         if once:
             print_report(_run_cycle(config, store, deliver=True))
             return
+        import asyncio
+
+        from monitor.deliver.senders import TokenRejected
+        from monitor.logs import setup_logging
         from monitor.service import Service
 
         service = Service(config, store)
@@ -175,6 +230,9 @@ def feeds() -> None:
 
 def _all_feeds(config_path: str | None) -> list[Feed]:
     """Every stored feed, after writing the config file's feeds to the store (as `run` does)."""
+    from monitor.pipeline import CycleReport, Pipeline
+    from monitor.store import Store
+
     config = open_config(config_path)
     with Store(config.database_path) as store:
         report = CycleReport()
@@ -206,7 +264,9 @@ def feeds_add(config_path: str | None, url: str, name: str | None, interval: str
     """Add a feed; a URL that is a feed already, or a name that another feed has, is refused."""
     from urllib.parse import urlsplit
 
-    from monitor.config import parse_duration
+    from monitor.config import ConfigError, parse_duration
+    from monitor.models import Feed
+    from monitor.store import Store, StoreError
 
     if not url.startswith(("http://", "https://")):
         raise click.BadParameter("must be an http(s) URL", param_hint="URL")
@@ -236,7 +296,10 @@ def feeds_import_opml(config_path: str | None, file: str, interval: str) -> None
     Feeds whose URL is known already are skipped; invalid entries are reported with their
     line; the rest are imported.
     """
-    from monitor.config import parse_duration
+    from monitor.config import ConfigError, parse_duration
+    from monitor.ingest.opml import OpmlError, parse_opml
+    from monitor.models import Feed
+    from monitor.store import Store
 
     try:
         seconds = parse_duration(interval, where="--interval")
@@ -275,6 +338,8 @@ def feeds_import_opml(config_path: str | None, file: str, interval: str) -> None
 @click.argument("name", type=TEXT)
 def feeds_remove(config_path: str | None, name: str) -> None:
     """Forget the feed NAME and its fetch state; its articles stay in the archive."""
+    from monitor.store import Store
+
     config = open_config(config_path)
     with Store(config.database_path) as store:
         removed = store.remove_feed(name)
@@ -292,6 +357,8 @@ def feeds_remove(config_path: str | None, name: str) -> None:
 @config_option
 def feeds_export_opml(config_path: str | None) -> None:
     """Print all feeds as OPML."""
+    from monitor.ingest.opml import export_opml
+
     click.echo(export_opml(_all_feeds(config_path)))
 
 
@@ -300,6 +367,8 @@ def feeds_export_opml(config_path: str | None) -> None:
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
 def backup(config_path: str | None, target: Path) -> None:
     """Copy the database to TARGET while the service may be running (SQLite online backup)."""
+    from monitor.store import Store
+
     if target.exists():
         raise click.ClickException(f"{target} exists; choose a new file")
     config = open_config(config_path)
@@ -312,6 +381,8 @@ def backup(config_path: str | None, target: Path) -> None:
 @config_option
 def stats(config_path: str | None) -> None:
     """Articles by language and feed, feed health, matches and the outbox."""
+    from monitor.store import Store
+
     config = open_config(config_path)
     with Store(config.database_path, readonly=True) as store:
         counts = store.stats()
@@ -328,6 +399,8 @@ def stats(config_path: str | None) -> None:
 
 
 def _counts_table(title: str, key: str, rows: list[dict]) -> Table:
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     table.add_column(key)
     table.add_column("articles" if key != "status" else "rows", justify="right")
@@ -337,6 +410,10 @@ def _counts_table(title: str, key: str, rows: list[dict]) -> Table:
 
 
 def _feed_table(feed_list: list[Feed], *, with_url: bool = False) -> Table:
+    from rich.table import Table
+
+    from monitor.store import utc_now
+
     table = Table(title="Feeds", title_justify="left")
     table.add_column("name", no_wrap=True)
     table.add_column("health", no_wrap=True)
@@ -381,8 +458,12 @@ def digest(config_path: str | None, chat_id: int | None, all_chats: bool, dry_ru
     Without --dry-run or --out the digest is recorded and queued for delivery (the next
     `monitor run` sends it), and the next scheduled digest starts from now.
     """
+    from datetime import timedelta
+
     from monitor.deliver.render import html_to_plain
     from monitor.digest import render_html_page, render_markdown, render_telegram
+    from monitor.pipeline import Pipeline
+    from monitor.store import Store, from_db_time, utc_now
 
     if (chat_id is None) == (not all_chats):
         raise click.UsageError("give --chat ID or --all")
@@ -431,7 +512,9 @@ def digest(config_path: str | None, chat_id: int | None, all_chats: bool, dry_ru
 def summarize(config_path: str | None, article_id: int | None, file_path: Path | None,
               language: str | None, sentences: int) -> None:
     """Print the extractive summary of an archived article or a text file."""
+    from monitor.deliver.render import terminal_safe
     from monitor.ingest.normalize import detect_language
+    from monitor.store import Store
     from monitor.summarize import summarize as summarize_text
 
     if (article_id is None) == (file_path is None):

@@ -1,15 +1,17 @@
 """What every `monitor` subcommand shares: the --config option, turning config errors
-into clean CLI errors, and validated text input (used by cli.py and rules_cli.py alike)."""
+into clean CLI errors, and validated text input (used by cli.py and rules_cli.py alike).
+
+Cheap to import (click only): `monitor --help` imports it, and nothing heavy."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from monitor.config import Config, ConfigError, load_config
-from monitor.deliver.render import terminal_safe
+if TYPE_CHECKING:
+    from monitor.config import Config
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), default=None,
@@ -17,7 +19,16 @@ config_option = click.option(
 )
 
 
+def terminal_safe(text: str, *, single_line: bool = False) -> str:
+    """monitor.deliver.render.terminal_safe, imported on first use rather than at startup."""
+    from monitor.deliver.render import terminal_safe as safe
+
+    return safe(text, single_line=single_line)
+
+
 def open_config(config_path: str | None) -> Config:
+    from monitor.config import ConfigError, load_config
+
     try:
         return load_config(config_path)
     except ConfigError as exc:

@@ -3,6 +3,9 @@
 Thin: each command loads the config, calls one function of monitor.matching, and renders
 the result (rules-language.md, "What the tools show"). Exit codes: 0 fine, 1 problems found
 (rule errors, failing examples, unknown ids), 2 usage errors (click).
+
+The matching engine, the store and rich are imported by the commands that use them, not
+here: `monitor --help` imports this module and needs none of them.
 """
 
 from __future__ import annotations
@@ -13,50 +16,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-)
 
-from monitor.cli_options import TEXT, config_option, open_config, read_text_file
-from monitor.config import DAY, Config, ConfigError, parse_duration
-from monitor.deliver.render import terminal_json, terminal_safe
-from monitor.matching import (
-    RuleErrors,
-    RuleSet,
-    is_negative_only,
-    load_rule_files,
-    make_rule,
-)
-from monitor.matching.analysis import language_code
-from monitor.matching.query import QuerySyntaxError
-from monitor.matching.rules import (
-    Rule,
-    display_path,
-    guess_language,
-    load_entities,
-    rule_files,
-)
-from monitor.matching.tools import (
-    Backtest,
-    Found,
-    Verdict,
-    backtest,
-    explain_article,
-    explanation_lines,
-    run_examples,
-    search_archive,
-    snippets,
-    unused_aliases,
-)
-from monitor.models import Article
-from monitor.store import Store
+from monitor.cli_options import TEXT, config_option, open_config, read_text_file, terminal_safe
+
+if TYPE_CHECKING:
+    from monitor.config import Config
+    from monitor.matching import RuleSet
+    from monitor.matching.rules import Rule
+    from monitor.matching.tools import Backtest, Found, Verdict
+    from monitor.models import Article
+    from monitor.store import Store
 
 CHART_WIDTH = 40
 MAX_CHART_ROWS = 62
@@ -76,6 +48,8 @@ def _one_line(text: str | None) -> str:
 
 def _load(paths: list[Path]) -> RuleSet:
     """The rule set, or every error printed and exit 1."""
+    from monitor.matching import RuleErrors, load_rule_files
+
     try:
         return load_rule_files(paths)
     except RuleErrors as exc:
@@ -85,10 +59,12 @@ def _load(paths: list[Path]) -> RuleSet:
         sys.exit(1)
 
 
-MAX_SINCE_S = 100 * 365 * DAY     # any archive; bounded so the subtraction cannot overflow
+MAX_SINCE_S = 100 * 365 * 86_400  # any archive; bounded so the subtraction cannot overflow
 
 
 def _since(value: str | None) -> datetime | None:
+    from monitor.config import ConfigError, parse_duration
+
     if value is None:
         return None
     try:
@@ -99,6 +75,8 @@ def _since(value: str | None) -> datetime | None:
 
 
 def _archive(config: Config) -> Store:
+    from monitor.store import Store
+
     if not Path(config.database_path).exists():
         raise click.ClickException(terminal_safe(
             f"no archive at {config.database_path}: run `monitor ingest`"))
@@ -108,6 +86,15 @@ def _archive(config: Config) -> Store:
 @contextmanager
 def _progress(total: int, label: str) -> Iterator[Callable[[], None]]:
     """A rich progress bar on a terminal; nothing otherwise (pipes, tests, cron)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     console = Console(stderr=True)
     if not console.is_terminal:
         yield lambda: None
@@ -174,6 +161,9 @@ def check_command(paths: tuple[Path, ...], config_path: str | None) -> None:
     live. Warnings: queries that are only negative, and entity aliases that no archived
     article has ever matched.
     """
+    from monitor.matching import is_negative_only
+    from monitor.matching.rules import display_path
+
     config = open_config(config_path)
     files = _files_to_check(config, paths)
     if not files:
@@ -193,6 +183,8 @@ def check_command(paths: tuple[Path, ...], config_path: str | None) -> None:
 
 
 def _files_to_check(config: Config, paths: tuple[Path, ...]) -> list[Path]:
+    from monitor.matching.rules import rule_files
+
     files = {p.resolve(): p for p in rule_files(config.rules_dir)}
     for path in paths:
         for file in (rule_files(path) if path.is_dir() else [path]):
@@ -203,6 +195,10 @@ def _files_to_check(config: Config, paths: tuple[Path, ...]) -> list[Path]:
 def _alias_warnings(config: Config, ruleset: RuleSet) -> tuple[list[str], list[str]]:
     """Warnings for aliases no archived article matched, and notes when that could not be
     checked."""
+    from monitor.matching.rules import display_path
+    from monitor.matching.tools import unused_aliases
+    from monitor.store import Store
+
     if not ruleset.entities:
         return [], []
     if not Path(config.database_path).exists():
@@ -227,6 +223,9 @@ def _alias_warnings(config: Config, ruleset: RuleSet) -> tuple[list[str], list[s
 @config_option
 def test_command(rule_ids: tuple[str, ...], config_path: str | None) -> None:
     """Run every [[rules.examples]] (or those of RULE_IDS); exit 1 on any failure."""
+    from monitor.matching.rules import display_path, rule_files
+    from monitor.matching.tools import explain_article, run_examples
+
     config = open_config(config_path)
     ruleset = _load(rule_files(config.rules_dir))
     for rule_id in rule_ids:
@@ -266,6 +265,8 @@ def explain_command(rule_id: str | None, query_text: str | None, article_id: int
                     config_path: str | None) -> None:
     """Whether RULE_ID (or --query) matches an article, which term matched where, and the
     matched words highlighted."""
+    from monitor.matching.tools import explain_article
+
     if (rule_id is None) == (query_text is None):
         raise click.UsageError("give either RULE_ID or --query")
     if (article_id is None) == (file_path is None):
@@ -289,6 +290,10 @@ def explain_command(rule_id: str | None, query_text: str | None, article_id: int
 
 
 def _rule_or_query(config: Config, rule_id: str | None, query_text: str | None) -> Rule:
+    from monitor.matching import make_rule
+    from monitor.matching.query import QuerySyntaxError
+    from monitor.matching.rules import load_entities, rule_files
+
     if rule_id is not None:
         return _find_rule(_load(rule_files(config.rules_dir)), rule_id)
     assert query_text is not None
@@ -300,6 +305,10 @@ def _rule_or_query(config: Config, rule_id: str | None, query_text: str | None) 
 
 
 def _article_from_file(path: Path, language: str | None) -> Article:
+    from monitor.matching.analysis import language_code
+    from monitor.matching.rules import guess_language
+    from monitor.models import Article
+
     title, _, body = read_text_file(path, "--file").partition("\n")
     language = language_code(language) if language else guess_language(f"{title}\n{body}")
     now = datetime.now(UTC)
@@ -310,6 +319,8 @@ def _article_from_file(path: Path, language: str | None) -> Article:
 
 def _echo_verdict(verdict: Verdict, rule: Rule, highlight: Callable[[str], str],
                   indent: str = "") -> None:
+    from monitor.matching.tools import explanation_lines, snippets
+
     _echo(f"{indent}{'MATCH' if verdict.matched else 'NO MATCH'}")
     if not verdict.limits_ok:
         limits = []
@@ -338,6 +349,9 @@ def _echo_verdict(verdict: Verdict, rule: Rule, highlight: Callable[[str], str],
 @config_option
 def backtest_command(rule_id: str, since: str | None, config_path: str | None) -> None:
     """What RULE_ID would have sent: hits per day, distinct stories and sample titles."""
+    from monitor.matching.rules import rule_files
+    from monitor.matching.tools import backtest
+
     config = open_config(config_path)
     ruleset = _load(rule_files(config.rules_dir))
     rule = _find_rule(ruleset, rule_id)
@@ -395,6 +409,12 @@ def _chart_rows(per_day: dict[date, int]) -> tuple[str, list[tuple[str, int]]]:
 def search_command(query: str, since: str | None, limit: int, as_json: bool,
                    config_path: str | None) -> None:
     """Archived articles that match QUERY (the rule language), newest first."""
+    from monitor.deliver.render import terminal_json
+    from monitor.matching import make_rule
+    from monitor.matching.query import QuerySyntaxError
+    from monitor.matching.rules import load_entities
+    from monitor.matching.tools import search_archive
+
     config = open_config(config_path)
     entities = load_entities(config.rules_dir)
     try:
