@@ -39,6 +39,7 @@ from monitor.matching import (
     make_rule,
     match_batch,
 )
+from monitor.matching.presearch import INDEX_VERSION, article_terms
 from monitor.models import Article, ConsoleAlert, Feed, FeedOutcome, RawItem
 from monitor.store import FeedConflict, Store, from_db_time, utc_now
 from monitor.stories import (
@@ -51,6 +52,7 @@ from monitor.stories import (
 log = logging.getLogger(__name__)
 
 BATCH = 500
+INDEX_PER_CYCLE = 5_000       # about 3 s of work: an archive is indexed over a few cycles
 STORY_WINDOW_DAYS = 3.0
 WATCH_PREFIX = "watch-"
 
@@ -66,6 +68,7 @@ class CycleReport:
     feeds_polled: int = 0
     grouped_articles: int = 0
     matched_articles: int = 0
+    indexed_articles: int = 0      # archive articles given an index entry after the fact
     matches: int = 0
     alerts_queued: int = 0
     digests_queued: int = 0
@@ -229,12 +232,28 @@ class Pipeline:
         its work budget on an article does not match it and goes into the report (its owner
         is told); the article goes on to the other rules."""
         _, engine = self.engine()
+        if self.store.reset_index(INDEX_VERSION):      # before new entries join it
+            log.info("archive index dropped: built under other terms; index_archive rebuilds it")
         while not self.stopping and (batch := self.store.unmatched_articles(limit=BATCH)):
             matched = match_batch(engine, batch)
-            self.store.save_matches([a.id for a in batch], matched.rows, now)
+            self.store.save_matches([a.id for a in batch], matched.rows, now, matched.terms)
             report.matched_articles += len(batch)
             report.matches += len(matched.rows)
             report.over_budget.extend(matched.exceeded)
+
+    def index_archive(self, report: CycleReport) -> None:
+        """Give archived articles that lack one an index entry (an archive from before the
+        index, or one whose terms changed with the analyser), newest first and at most
+        INDEX_PER_CYCLE per cycle, so that building the index of a large archive never
+        holds up new articles. Until it is done, searches scan what is not indexed yet."""
+        left = INDEX_PER_CYCLE
+        while (left > 0 and not self.stopping
+               and (batch := self.store.unindexed_articles(limit=min(BATCH, left)))):
+            analyzer = self.engine()[1].analyzer
+            self.store.index_articles(
+                (a.id, article_terms(analyzer.analyse(a), analyzer)) for a in batch)
+            report.indexed_articles += len(batch)
+            left -= len(batch)
 
     def plan_alerts(self, report: CycleReport, now: datetime) -> None:
         """Turn new matches into outbox rows: one alert per (chat, rule, story). Work is per
@@ -334,3 +353,4 @@ class Pipeline:
         await asyncio.to_thread(self.match_pending, report, now)
         await asyncio.to_thread(self.plan_alerts, report, now)
         await asyncio.to_thread(self.plan_digests, report, now)
+        await asyncio.to_thread(self.index_archive, report)

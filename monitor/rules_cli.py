@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from monitor.config import Config
     from monitor.matching import RuleSet
     from monitor.matching.rules import Rule
-    from monitor.matching.tools import Backtest, Found, Verdict
+    from monitor.matching import BudgetExceeded
+    from monitor.matching.tools import Backtest, Candidates, Found, Verdict
     from monitor.models import Article
     from monitor.store import Store
 
@@ -350,16 +351,19 @@ def _echo_verdict(verdict: Verdict, rule: Rule, highlight: Callable[[str], str],
 def backtest_command(rule_id: str, since: str | None, config_path: str | None) -> None:
     """What RULE_ID would have sent: hits per day, distinct stories and sample titles."""
     from monitor.matching.rules import rule_files
-    from monitor.matching.tools import backtest
+    from monitor.matching.tools import archive_candidates, backtest
 
     config = open_config(config_path)
     ruleset = _load(rule_files(config.rules_dir))
     rule = _find_rule(ruleset, rule_id)
     since_time = _since(since)
-    with (_archive(config) as store,
-          _progress(store.count_articles(since_time), rule_id) as advance):
-        result = backtest(store, rule, dict(ruleset.entities), since_time, advance)
+    with _archive(config) as store:
+        candidates = archive_candidates(store, rule, since_time)
+        with _progress(len(candidates), rule_id) as advance:
+            result = backtest(store, rule, dict(ruleset.entities), since_time, advance,
+                              candidates)
     _echo_backtest(result, since)
+    _echo_search_notes(candidates, result.exceeded)
 
 
 def _echo_backtest(result: Backtest, since: str | None) -> None:
@@ -413,7 +417,7 @@ def search_command(query: str, since: str | None, limit: int, as_json: bool,
     from monitor.matching import make_rule
     from monitor.matching.query import QuerySyntaxError
     from monitor.matching.rules import load_entities
-    from monitor.matching.tools import search_archive
+    from monitor.matching.tools import archive_candidates, search_archive
 
     config = open_config(config_path)
     entities = load_entities(config.rules_dir)
@@ -423,16 +427,37 @@ def search_command(query: str, since: str | None, limit: int, as_json: bool,
         _echo(str(exc), err=True)
         sys.exit(1)
     since_time = _since(since)
-    with (_archive(config) as store,
-          _progress(store.count_articles(since_time), "search") as advance):
-        found, total = search_archive(store, rule, entities, since_time, limit, advance)
+    with _archive(config) as store:
+        candidates = archive_candidates(store, rule, since_time)
+        with _progress(len(candidates), "search") as advance:
+            search = search_archive(store, rule, entities, since_time, limit, advance,
+                                    candidates)
     if as_json:
-        click.echo(terminal_json([f.as_json() for f in found]))
+        click.echo(terminal_json([f.as_json() for f in search.found]))
         return
-    for item in found:
+    for item in search.found:
         _echo_found(item, with_url=True)
-    shown = f", showing the newest {len(found)}" if len(found) < total else ""
-    _echo(f"{total} matching article(s){shown}")
+    if search.complete:
+        _echo(f"{len(search.found)} matching article(s)")
+    else:
+        _echo(f"the newest {len(search.found)} matching article(s); more may match "
+              f"(--limit 0 shows all)")
+    _echo_search_notes(candidates, search.exceeded)
+
+
+def _echo_search_notes(candidates: Candidates, exceeded: list[BudgetExceeded]) -> None:
+    """What the user should know about how complete and how fast the answer was (on
+    stderr, so that the results stay machine-readable)."""
+    if candidates.why == "no terms":
+        _echo("note: the query has no word the archive index can look up (only NOT, *fix "
+              "or *mid*), so every article in the window was checked", err=True)
+    elif candidates.why == "no index":
+        _echo("note: the archive index is not built yet (the next `monitor run` or "
+              "`monitor ingest` builds it), so every article in the window was checked",
+              err=True)
+    if exceeded:
+        _echo(f"note: {len(exceeded)} article(s) took this query more than its work budget "
+              f"and count as not matching (fewer NEARs or smaller distances help)", err=True)
 
 
 def _echo_found(found: Found, with_url: bool) -> None:

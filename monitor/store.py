@@ -18,6 +18,7 @@ import json
 import os
 import sqlite3
 import threading
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -309,6 +310,26 @@ def m0008_keys_outlive_articles(db: Database) -> None:
     db.execute("UPDATE feeds SET next_due = NULL WHERE next_due > '9000'")
 
 
+
+@migrations()
+def m0009_archive_index(db: Database) -> None:
+    """Search through the analyser's terms, not SQLite's words.
+
+    The FTS5 index of raw titles and texts could not answer the rule language (stems,
+    folding, compounds) and was read by no command; every insert paid for it. Now
+    `article_index` holds the terms the engine sees (matching/presearch.py), written when an
+    article is matched; `article_terms` keeps each article's terms, compressed, because a
+    contentless FTS5 table can only forget an entry when it is told what it held. The index
+    of an existing archive is built by the pipeline in the background (`index_version`).
+    """
+    for trigger in ("articles_ai", "articles_ad", "articles_au"):
+        db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    db.execute("DROP TABLE IF EXISTS articles_fts")
+    db.execute("CREATE VIRTUAL TABLE article_index USING fts5(terms, content='', "
+               "detail=none, tokenize='ascii')")
+    db.execute("CREATE TABLE article_terms (article_id INTEGER PRIMARY KEY, terms BLOB NOT NULL)")
+    db.execute("INSERT INTO counters VALUES ('index_version', 0)")
+
 def to_db_time(moment: datetime | None) -> str | None:
     """UTC ISO 8601 to the second: sorts as text, reads back exactly."""
     if moment is None:
@@ -480,6 +501,9 @@ class Store:
                 if known.name != feed.name:
                     self.db.execute("UPDATE articles SET source = ? WHERE feed_id = ?",
                                     [feed.name, known.id])
+                    # Their index entries name the old source: indexed again (index_archive).
+                    self._unindex(self.db.conn, [row[0] for row in self.db.execute(
+                        "SELECT id FROM articles WHERE feed_id = ?", [known.id])])
             found = self.feed_by_url(feed.url)
             assert found is not None
             return found
@@ -571,10 +595,6 @@ class Store:
                 if cursor.rowcount == 1:
                     added.append(replace(article, id=cursor.lastrowid))
                     next_id = None      # SQLite counts on from here
-            for chunk in _chunks([a.id for a in added], 500):
-                conn.execute(
-                    f"INSERT INTO articles_fts (rowid, title, text) SELECT id, title, text "
-                    f"FROM articles WHERE id IN ({','.join('?' * len(chunk))})", chunk)
             if added:
                 conn.execute("UPDATE counters SET value = max(value, ?) WHERE name = 'article_id'",
                              [added[-1].id])
@@ -672,11 +692,95 @@ class Store:
                 "SELECT count(*) FROM articles WHERE published >= ?", [to_db_time(since) or ""]
             ).fetchone()[0]
 
-    def search_text(self, query: str, limit: int = 50) -> list[Article]:
-        """Plain FTS5 search over titles and bodies, best first; the query is quoted, not parsed."""
+    # --------------------------------------------------------- archive index
+
+    def index_is_current(self, version: int) -> bool:
+        """Whether the archive index was built by this version of the analyser's terms."""
         with self._lock:
-            rows = self.db["articles"].search(query, limit=limit, quote=True)
+            return self._index_version() == version
+
+    def reset_index(self, version: int) -> bool:
+        """Drop an index built under another version, to be built again; True when dropped."""
+        with self.transaction():
+            if self._index_version() == version:
+                return False
+            conn = self.db.conn
+            conn.execute("INSERT INTO article_index (article_index) VALUES ('delete-all')")
+            conn.execute("DELETE FROM article_terms")
+            conn.execute("UPDATE counters SET value = ? WHERE name = 'index_version'", [version])
+            return True
+
+    def _index_version(self) -> int | None:
+        """None in a database opened read-only before its upgrade (no index yet)."""
+        try:
+            row = self.db.conn.execute(
+                "SELECT value FROM counters WHERE name = 'index_version'").fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return row[0] if row else None
+
+    def unindexed_articles(self, limit: int = 1000) -> list[Article]:
+        """Matched articles without an index entry (an archive from before the index, or
+        after an index reset), newest first: searches in recent windows benefit first."""
+        with self._lock:
+            rows = self.db.query(
+                "SELECT * FROM articles WHERE matched_at IS NOT NULL AND id NOT IN "
+                "(SELECT article_id FROM article_terms) ORDER BY id DESC LIMIT ?", [limit])
             return [_article_from_row(r) for r in rows]
+
+    def index_articles(self, terms: Iterable[tuple[int, str]]) -> None:
+        with self.transaction():
+            self._index(self.db.conn, terms)
+
+    @staticmethod
+    def _index(conn: sqlite3.Connection, terms: Iterable[tuple[int, str]]) -> None:
+        """(article id, its space-separated terms): replaces an article's entry."""
+        terms = list(terms)
+        Store._unindex(conn, [article_id for article_id, _ in terms])
+        conn.executemany("INSERT INTO article_index (rowid, terms) VALUES (?, ?)", terms)
+        conn.executemany("INSERT INTO article_terms VALUES (?, ?)",
+                         [(article_id, zlib.compress(text.encode(), 6))
+                          for article_id, text in terms])
+
+    @staticmethod
+    def _unindex(conn: sqlite3.Connection, article_ids: list[int]) -> None:
+        """A contentless FTS5 entry is removed by repeating what it was given."""
+        for chunk in _chunks(article_ids, 500):
+            rows = conn.execute(
+                f"SELECT article_id, terms FROM article_terms WHERE article_id IN "
+                f"({','.join('?' * len(chunk))})", chunk).fetchall()
+            conn.executemany(
+                "INSERT INTO article_index (article_index, rowid, terms) VALUES ('delete', ?, ?)",
+                [(article_id, zlib.decompress(blob).decode()) for article_id, blob in rows])
+            conn.executemany("DELETE FROM article_terms WHERE article_id = ?",
+                             [(article_id,) for article_id, _ in rows])
+
+    def archive_candidates(self, query: str | None,
+                           since: datetime | None = None) -> list[int] | None:
+        """Ids of the articles published since `since`, newest first, that an index query
+        (presearch.archive_query) finds, plus those not indexed yet; with no query, all of
+        the window. None when FTS5 refuses the query (too deep): the caller scans."""
+        since_text = to_db_time(since) or ""
+        window = "SELECT published, id FROM articles WHERE published >= ?"
+        with self._lock:
+            conn = self.db.conn
+            if query is None:
+                rows = conn.execute(window, [since_text]).fetchall()
+            else:
+                try:
+                    rows = conn.execute(
+                        "SELECT a.published, a.id FROM article_index i "
+                        "JOIN articles a ON a.id = i.rowid "
+                        "WHERE article_index MATCH ? AND a.published >= ?",
+                        [query, since_text]).fetchall()
+                except sqlite3.OperationalError as error:
+                    if "fts5" not in str(error) and "stack" not in str(error):
+                        raise
+                    return None
+                rows += conn.execute(
+                    window + " AND id NOT IN (SELECT article_id FROM article_terms)",
+                    [since_text]).fetchall()
+        return [article_id for _, article_id in sorted(rows, reverse=True)]
 
     # --------------------------------------------------------------- stories
 
@@ -727,11 +831,14 @@ class Store:
     # --------------------------------------------------------------- matches
 
     def save_matches(self, article_ids: Iterable[int], matches: Iterable[dict[str, Any]],
-                     now: datetime | None = None) -> None:
-        """Store the matches of a batch and mark those articles matched, in one transaction."""
+                     now: datetime | None = None,
+                     index_terms: Iterable[tuple[int, str]] = ()) -> None:
+        """Store the matches of a batch, the articles' archive index entries, and mark those
+        articles matched, in one transaction."""
         now = to_db_time(now or utc_now())
         with self.transaction():
             conn = self.db.conn
+            self._index(conn, index_terms)
             for match in matches:
                 conn.execute(
                     "INSERT OR REPLACE INTO matches (article_id, rule_id, rule_version, matched, "
@@ -1075,6 +1182,7 @@ class Store:
             self._remember_keys([key for row in conn.execute(
                 f"SELECT guid, url, content_hash {doomed}", cutoff)
                 for key in _article_keys(*row)], now)
+            self._unindex(conn, [row[0] for row in conn.execute(f"SELECT id {doomed}", cutoff)])
             articles = conn.execute(f"DELETE {doomed}", cutoff).rowcount
             stories = conn.execute(
                 "DELETE FROM stories WHERE NOT EXISTS "

@@ -43,7 +43,8 @@ def test_wal_and_every_migration_applied_once(tmp_path):
     assert db.journal_mode == "wal"
     applied = [r["name"] for r in db["_sqlite_migrations"].rows]
     assert applied == [m.name for m in migrations._migrations]
-    assert {"feeds", "articles", "articles_fts", "matches", "stories", "subscribers",
+    assert {"feeds", "articles", "article_index", "article_terms", "matches", "stories",
+            "subscribers",
             "subscriptions", "outbox", "digests"} <= set(db.table_names())
 
 
@@ -69,10 +70,17 @@ def test_same_article_by_guid_url_or_text_is_stored_once(db):
     assert [a.id for a in db.add_articles([article(2), article(2)])] == [2]
 
 
-def test_fts_index_follows_inserts(db):
-    db.add_articles([article(1, title="Putin empfängt Kim"), article(2)])
-    assert [a.title for a in db.search_text("Kim")] == ["Putin empfängt Kim"]
-    assert db.search_text('"unbalanced') == []  # user input is quoted, never a syntax error
+def test_the_archive_index_takes_its_terms_with_the_matches_and_finds_by_them(db):
+    db.add_articles([article(1, title="Putin empfängt Kim"), article(2), article(3)])
+    assert db.reset_index(7) and db.index_is_current(7) and not db.reset_index(7)
+    db.save_matches([1, 2], [], NOW, [(1, "putin kim"), (2, "wetter")])
+    # 3 is not matched yet, so not indexed: every search gets it as a candidate
+    assert db.archive_candidates('"kim"') == [3, 1]
+    assert db.archive_candidates('"kim" AND "wetter"') == [3]
+    assert db.archive_candidates(None) == [3, 2, 1]
+    assert db.archive_candidates("(((") is None        # FTS5 refuses it: the caller scans
+    assert [a.id for a in db.unindexed_articles()] == []
+    assert db.reset_index(8) and [a.id for a in db.unindexed_articles()] == [2, 1]
 
 
 def test_articles_are_unmatched_until_their_matches_are_saved(db):
@@ -125,16 +133,23 @@ def test_an_absurd_stored_interval_is_read_back_within_bounds(db):
     assert db.feed_by_name("a").interval_s == MAX_INTERVAL_S
 
 
-def test_fts_stays_in_sync_through_bookkeeping_edits_and_retention(db):
-    db.add_articles([article(1, title="Putin empfängt Kim"), article(2, title="Wetter")])
-    db.save_matches([1, 2], [])
+def test_the_archive_index_forgets_deleted_articles_and_renamed_sources(db):
+    feed = db.upsert_feed(Feed(name="alt", url="https://a.example/feed"))
+    db.add_articles([article(1, title="Putin empfängt Kim", feed_id=feed.id, source="alt"),
+                     article(2, title="Wetter")])
+    db.save_matches([1, 2], [], NOW, [(1, "kim source:alt"), (2, "kim")])
     db.save_story_assignments([(1, 1, b"", NOW, "example")])
-    assert [a.id for a in db.search_text("Kim")] == [1]
-    db.db.execute("UPDATE articles SET title = 'Kim besucht Moskau' WHERE id = 2")
-    assert sorted(a.id for a in db.search_text("Kim")) == [1, 2]
+    assert db.archive_candidates('"kim"') == [2, 1]
+    db.upsert_feed(Feed(name="neu", url="https://a.example/feed"))
+    # article 1's entry named the old source: gone, to be indexed again; found meanwhile
+    assert [a.id for a in db.unindexed_articles()] == [1]
+    assert db.archive_candidates('"nothing"') == [1]
+    db.index_articles([(1, "kim source:neu")])
     deleted = db.apply_retention(NOW + timedelta(minutes=1, seconds=30), NOW)
     assert deleted["articles"] == 1
-    assert [a.id for a in db.search_text("Kim")] == [2]
+    assert db.archive_candidates('"kim"') == [2]
+    assert db.db.execute("SELECT count(*) FROM article_terms").fetchone()[0] == 1
+    db.db.execute("INSERT INTO article_index (article_index) VALUES ('integrity-check')")
     assert db.db.execute("SELECT count(*) FROM matches").fetchone()[0] == 0
 
 

@@ -34,5 +34,5 @@ class RulesCatalog:
     def search(self, query: str, limit: int) -> list[Article]:
         ruleset = self.watcher.ruleset
         rule = make_rule("search", query, ruleset.entities)
-        found, _ = search_archive(self.store, rule, ruleset.entities, limit=limit)
-        return [f.article for f in found]
+        search = search_archive(self.store, rule, ruleset.entities, limit=limit)
+        return [f.article for f in search.found]

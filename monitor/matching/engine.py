@@ -79,6 +79,7 @@ from monitor.matching.analysis import (
     Analyzer,
     FieldText,
 )
+from monitor.matching.presearch import article_terms
 from monitor.matching.query import (
     MAX_WILDCARD_WORD,
     MIN_WILDCARD,
@@ -181,11 +182,12 @@ class MatchReport(NamedTuple):
 
 
 class BatchMatches(NamedTuple):
-    """Matches of a batch as rows for Store.save_matches, and the rules that ran out of
-    budget on one of its articles."""
+    """Matches of a batch as rows for Store.save_matches, the rules that ran out of budget
+    on one of its articles, and each article's archive index terms (presearch.py)."""
 
     rows: list[dict[str, Any]]
     exceeded: list[BudgetExceeded]
+    terms: list[tuple[int, str]]
 
 
 _DEFAULT_BUDGET = Budget()
@@ -1310,8 +1312,13 @@ class Engine:
 
     def match_report(self, article: Article) -> MatchReport:
         """The matches, and the rules that ran out of budget on the article."""
+        return self.report_analyzed(self.analyzer.analyse(article), article.id)
+
+    def report_analyzed(self, text: AnalyzedText, article_id: int | None) -> MatchReport:
+        """match_report for an article analysed already (the pipeline indexes the same
+        analysis for the archive)."""
         with _CollectorPaused():
-            return self._match(self.analyzer.analyse(article), article.id)
+            return self._match(text, article_id)
 
     def match_analyzed(self, text: AnalyzedText) -> list[RuleMatch]:
         with _CollectorPaused():
@@ -1431,15 +1438,18 @@ def _passes(test: Test, view: _View) -> bool:
 
 
 def match_batch(engine: Engine, articles: list[Article]) -> BatchMatches:
-    """Matches of a batch as rows for Store.save_matches, and the rules that ran out of
-    budget on its articles (to be logged and told to the rule's owner)."""
+    """Matches of a batch as rows for Store.save_matches, the rules that ran out of budget
+    on its articles (to be logged and told to the rule's owner), and their index terms,
+    from one analysis per article."""
     rows = []
     exceeded = []
+    terms = []
     for article in articles:
-        report = engine.match_report(article)
+        text = engine.analyzer.analyse(article)
+        report = engine.report_analyzed(text, article.id)
         exceeded += report.exceeded
+        terms.append((article.id, article_terms(text, engine.analyzer)))
         for match in report.matches:
             rows.append({"article_id": article.id, "rule_id": match.rule_id,
                          "rule_version": match.rule_version, "matched": match.summary()})
-    return BatchMatches(rows, exceeded)
-
+    return BatchMatches(rows, exceeded, terms)

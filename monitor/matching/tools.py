@@ -11,10 +11,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from monitor.matching.analysis import Document, FieldTokens, Token
 from monitor.matching.engine import BudgetExceeded, Engine, RuleMatch
+from monitor.matching.presearch import INDEX_VERSION, archive_query
 from monitor.matching.evaluate import Explanation, explain, field_position, rule_applies
 from monitor.matching.query import (
     And,
@@ -33,6 +34,7 @@ from monitor.models import Article
 from monitor.store import Store
 
 Progress = Callable[[], None]
+VERIFY_BATCH = 200          # candidates read from the store at a time
 SNIPPET_CONTEXT = 10        # words on each side of a highlighted word
 MAX_SNIPPETS = 3
 
@@ -117,25 +119,67 @@ class Found:
         }
 
 
+class Candidates(NamedTuple):
+    """The archived articles a search has to verify, newest first."""
+
+    ids: list[int]
+    scanned: bool        # the whole window: see why
+    why: str = ""        # "no terms": the rule needs none the index has; "no index": not built
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def archive_candidates(store: Store, rule: Rule, since: datetime | None = None) -> Candidates:
+    """The articles in the window that can match the rule: those the archive index finds
+    for its terms (presearch.py), plus any not indexed yet; all of the window when the rule
+    has no term to look up or the index is not current."""
+    if not store.index_is_current(INDEX_VERSION):
+        return Candidates(store.archive_candidates(None, since) or [], True, "no index")
+    query = archive_query(rule)
+    ids = store.archive_candidates(query, since) if query is not None else None
+    if ids is None:
+        return Candidates(store.archive_candidates(None, since) or [], True, "no terms")
+    return Candidates(ids, False)
+
+
+@dataclass(frozen=True)
+class Search:
+    found: list[Found]              # newest first; the first `limit`
+    complete: bool                  # every candidate verified: found is every match
+    candidates: Candidates
+    exceeded: list[BudgetExceeded]  # the rule ran out of budget on these (not matched)
+
+
 def search_archive(store: Store, rule: Rule, entities: dict[str, Entity],
                    since: datetime | None = None, limit: int = 50,
                    progress: Progress | None = None,
-                   exceeded: list[BudgetExceeded] | None = None) -> tuple[list[Found], int]:
-    """Archived articles the rule matches, newest first; (the first `limit`, or all when
-    limit is 0; the number found). The articles the rule could not be checked on within the
-    engine's budget are added to `exceeded` when it is given (they count as not matched)."""
+                   candidates: Candidates | None = None) -> Search:
+    """Archived articles the rule matches, newest first: the engine verifies the candidates
+    in that order and stops at `limit` (0: all)."""
+    if candidates is None:
+        candidates = archive_candidates(store, rule, since)
     engine = _single_rule_engine(rule, entities)
-    found = []
-    for article in store.iter_articles(since=since):
-        if progress:
-            progress()
-        report = engine.match_report(article)
-        if exceeded is not None:
+    found: list[Found] = []
+    exceeded: list[BudgetExceeded] = []
+    for chunk in _chunks(candidates.ids, VERIFY_BATCH):
+        articles = store.articles_by_id(chunk)
+        for article_id in chunk:
+            if progress:
+                progress()
+            if (article := articles.get(article_id)) is None:
+                continue            # deleted by retention meanwhile
+            report = engine.match_report(article)
             exceeded.extend(report.exceeded)
-        for match in report.matches:
-            found.append(Found(article, match))
-    found.sort(key=lambda f: (f.article.published, f.article.id or 0), reverse=True)
-    return (found[:limit] if limit else found), len(found)
+            found.extend(Found(article, match) for match in report.matches)
+            if limit and len(found) >= limit:
+                done = article_id == candidates.ids[-1]
+                return Search(found[:limit], done, candidates, exceeded)
+    return Search(found, True, candidates, exceeded)
+
+
+def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+    return (items[start:start + size] for start in range(0, len(items), size))
 
 
 # ----------------------------------------------------------------------------- backtest
@@ -143,34 +187,29 @@ def search_archive(store: Store, rule: Rule, entities: dict[str, Entity],
 @dataclass(frozen=True)
 class Backtest:
     rule: Rule
-    articles: int                   # articles scanned
+    articles: int                   # articles in the window
     hits: list[Found]               # newest first
     per_day: dict[date, int]
     stories: int
     exceeded: list[BudgetExceeded] = dataclasses.field(default_factory=list)   # over budget
+    candidates: Candidates = Candidates([], False)     # what the engine verified
 
     def samples(self, count: int = 10) -> list[Found]:
         return self.hits[:count]
 
 
 def backtest(store: Store, rule: Rule, entities: dict[str, Entity],
-             since: datetime | None = None, progress: Progress | None = None) -> Backtest:
+             since: datetime | None = None, progress: Progress | None = None,
+             candidates: Candidates | None = None) -> Backtest:
     """What the rule would have matched in the archive: hits per day and distinct stories
     (the article's story; distinct titles for articles not grouped yet)."""
-    scanned = 0
-
-    def counting() -> None:
-        nonlocal scanned
-        scanned += 1
-        if progress:
-            progress()
-
-    exceeded: list[BudgetExceeded] = []
-    hits, _ = search_archive(store, rule, entities, since=since, limit=0, progress=counting,
-                             exceeded=exceeded)
+    search = search_archive(store, rule, entities, since=since, limit=0, progress=progress,
+                            candidates=candidates)
+    hits = search.found
     per_day = Counter(found.article.published.date() for found in hits)
     stories = {_story(found.article) for found in hits}
-    return Backtest(rule, scanned, hits, dict(sorted(per_day.items())), len(stories), exceeded)
+    return Backtest(rule, store.count_articles(since), hits, dict(sorted(per_day.items())),
+                    len(stories), search.exceeded, search.candidates)
 
 
 def _story(article: Article) -> object:

@@ -292,9 +292,9 @@ def test_search_backtest_and_explain_say_where_the_budget_ran_out(tmp_path):
     with Store(tmp_path / "monitor.db") as store:
         stored = store.add_articles([huge, small])
         rule = make_rule("phrase", '"die der"', ENTITIES)
-        exceeded: list[BudgetExceeded] = []
-        found, total = search_archive(store, rule, ENTITIES, limit=0, exceeded=exceeded)
-        assert [f.article.title for f in found] == ["Klein"] and total == 1
+        search = search_archive(store, rule, ENTITIES, limit=0)
+        exceeded: list[BudgetExceeded] = search.exceeded
+        assert [f.article.title for f in search.found] == ["Klein"] and search.complete
         assert [(e.rule_id, e.article_id, e.reason) for e in exceeded] == [
             ("phrase", stored[0].id, "verify")]
         assert backtest(store, rule, ENTITIES).exceeded == exceeded

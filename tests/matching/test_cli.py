@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from monitor.matching import Engine, RuleSet, match_batch
+from monitor.matching.presearch import INDEX_VERSION
 from monitor.rules_cli import rules_group, search_command
 from monitor.store import Store
 
@@ -31,7 +33,7 @@ def workspace(tmp_path: Path) -> Path:
     (tmp_path / "config.toml").write_text(
         '[database]\npath = "data/monitor.db"\n[sources]\nrules = "rules"\n', encoding="utf-8")
     with Store(tmp_path / "data" / "monitor.db") as store:
-        store.add_articles([
+        index_as_the_pipeline_does(store, [
             seed_article(),
             article("Putin empfängt Kim Jong Un", "Das Treffen fand im Kreml statt.", "de",
                     source="tagesschau", url="https://www.tagesschau.de/kim",
@@ -43,6 +45,15 @@ def workspace(tmp_path: Path) -> Path:
                     url="https://www.tagesschau.de/wetter", published=NOW),
         ])
     return tmp_path
+
+
+def index_as_the_pipeline_does(store: Store, items) -> list:
+    """Store, match (no rules) and index the articles, as `monitor ingest` leaves them."""
+    store.reset_index(INDEX_VERSION)
+    stored = store.add_articles(items)
+    batch = match_batch(Engine(RuleSet((), {})), stored)
+    store.save_matches([a.id for a in stored], batch.rows, NOW, batch.terms)
+    return stored
 
 
 def run(command, workspace: Path, *args: str):
@@ -187,6 +198,21 @@ def test_search_newest_first(workspace):
     assert ["Putin receives Kim" in titles[0], "Putin empfängt Kim" in titles[1],
             "Staatsmedien" in titles[2]] == [True, True, True]
     assert result.output.splitlines()[-1] == "3 matching article(s)"
+
+
+def test_search_says_when_it_stopped_at_the_limit_and_when_it_had_to_scan(workspace):
+    limited = run(search_command, workspace, "Kim", "--limit", "1")
+    assert limited.stdout.splitlines()[-1] == (
+        "the newest 1 matching article(s); more may match (--limit 0 shows all)")
+    assert "note:" not in limited.output
+    scanned = run(search_command, workspace, "NOT Wetter")
+    assert scanned.stdout.splitlines()[-1] == "3 matching article(s)"
+    assert "no word the archive index can look up" in scanned.stderr
+    with Store(workspace / "data" / "monitor.db") as store:
+        store.reset_index(INDEX_VERSION + 1)          # as after an analyser upgrade
+    unbuilt = run(search_command, workspace, "Kim AND Putin")
+    assert unbuilt.stdout.splitlines()[-1] == "3 matching article(s)"
+    assert "the archive index is not built yet" in unbuilt.stderr
 
 
 def test_search_json_limit_and_since(workspace):

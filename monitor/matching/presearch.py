@@ -1,0 +1,125 @@
+"""The archive index: what `search`, `backtest` and `/search` ask SQLite for first.
+
+Scanning the archive costs the engine's time for every article in the window; an index
+costs it only for the articles that can match. SQLite's own tokenizers cannot stem,
+fold transcriptions or join compounds the way the analyser does, so the index does not
+tokenize text at all: it holds, per article, the very terms the engine sees (analysis.py):
+the exact form and the stem of every word (compound parts and joined compounds included),
+the article's language and its source names. A query is reduced to terms the same way, so
+the index never misses what the engine would match, by construction; the engine then
+verifies every candidate (positions, NOT, field limits, budgets).
+
+The reduction keeps the query's positive shape: a word or phrase word needs its term, AND
+and NEAR need all their operands, OR needs one of its branches; NOT, `*fix` and `*mid*`
+need nothing (they cannot be looked up, so they constrain nothing). A bare word matches an
+article word whose stem, in the article's language, equals the word's stem or the word
+itself, so it asks for its exact form or any of its stems across the stemmers. A query that
+needs nothing (only NOT, only `*fix`) is not looked up: its callers scan and say so.
+
+The terms go into an FTS5 table with the `ascii` tokenizer, which splits only at ASCII
+characters that are not letters or digits; those are mapped into the Private Use Area
+(character for character, so a prefix of a term stays a prefix), so every term is one FTS5
+token and `pre*` is an FTS5 prefix query.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable
+
+from monitor.matching.analysis import (
+    ANALYSIS_VERSION,
+    ANALYZER,
+    STEMMERS,
+    AnalyzedText,
+    Analyzer,
+)
+from monitor.matching.query import And, Lang, Near, Node, Not, Or, Phrase, Source, Term
+from monitor.matching.rules import Rule
+
+# Changes whenever the terms an article is indexed under change: the store drops an index
+# built under another version and the pipeline builds it again.
+INDEX_FORMAT = 1
+INDEX_VERSION = zlib.crc32(f"{ANALYSIS_VERSION}/{INDEX_FORMAT}".encode())
+
+_PRIVATE = 0xE000
+_TOKEN_SAFE = {code: chr(_PRIVATE + code) for code in range(128) if not chr(code).isalnum()}
+_STEM = "~".translate(_TOKEN_SAFE)
+_PROFILES = (None, *sorted(set(STEMMERS.values())))
+
+
+def _token(term: str) -> str:
+    return term.translate(_TOKEN_SAFE)
+
+
+def _meta(kind: str, value: str) -> str:
+    return _token(f"{kind}:{value}")
+
+
+def article_terms(text: AnalyzedText, analyzer: Analyzer = ANALYZER) -> str:
+    """The article's index entry: its distinct terms, separated by spaces."""
+    forms = analyzer.cache(text.profile)
+    terms = {_meta("lang", text.language), *(_meta("source", name) for name in text.sources)}
+    for word in text.title.words | text.body.words:
+        exact, stem = forms[word]
+        terms.add(_token(exact))
+        terms.add(_STEM + _token(stem))
+    return " ".join(sorted(terms))
+
+
+def archive_query(rule: Rule, analyzer: Analyzer = ANALYZER) -> str | None:
+    """An FTS5 query that every article the rule matches satisfies; None when the rule
+    needs no term that can be looked up (then only a scan finds its articles)."""
+    found = [_query(rule.query.root, analyzer)]
+    if rule.languages:
+        found.append(_any(_quoted(_meta("lang", code)) for code in sorted(rule.languages)))
+    if rule.sources:
+        found.append(_any(_quoted(_meta("source", name)) for name in sorted(rule.sources)))
+    return _all(found)
+
+
+def _query(node: Node, analyzer: Analyzer) -> str | None:
+    if isinstance(node, Term):
+        return _word(node.kind, node.form, analyzer)
+    if isinstance(node, Phrase):
+        return _all(_word(kind, form, analyzer) for kind, form in node.words)
+    if isinstance(node, Lang):
+        return _quoted(_meta("lang", node.code))
+    if isinstance(node, Source):
+        return _quoted(_meta("source", node.name))
+    if isinstance(node, (And, Near)):
+        children = node.children if isinstance(node, And) else (node.left, node.right)
+        return _all(_query(child, analyzer) for child in children)
+    if isinstance(node, Or):
+        branches = [_query(child, analyzer) for child in node.children]
+        return None if None in branches else _any(branches)
+    assert isinstance(node, Not)
+    return None
+
+
+def _word(kind: str, form: str, analyzer: Analyzer) -> str | None:
+    if kind == "exact":
+        return _quoted(_token(form))
+    if kind == "prefix":
+        return _quoted(_token(form)) + "*"
+    if kind == "stem":
+        stems = {analyzer.forms(profile, form)[1] for profile in _PROFILES}
+        stems.add(analyzer.forms(None, form)[0])
+        return _any(_quoted(_STEM + _token(stem)) for stem in sorted(stems))
+    return None          # *fix and *mid*: not in the index
+
+
+def _quoted(token: str) -> str:
+    return f'"{token}"'
+
+
+def _all(parts: Iterable[str | None]) -> str | None:
+    needed = list(dict.fromkeys(part for part in parts if part is not None))
+    if not needed:
+        return None
+    return needed[0] if len(needed) == 1 else "(" + " AND ".join(needed) + ")"
+
+
+def _any(parts: Iterable[str]) -> str:
+    options = list(dict.fromkeys(parts))
+    return options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")"
