@@ -247,9 +247,9 @@ class Pipeline:
         INDEX_PER_CYCLE per cycle, so that building the index of a large archive never
         holds up new articles. Until it is done, searches scan what is not indexed yet."""
         left = INDEX_PER_CYCLE
+        analyzer = self.engine()[1].analyzer
         while (left > 0 and not self.stopping
                and (batch := self.store.unindexed_articles(limit=min(BATCH, left)))):
-            analyzer = self.engine()[1].analyzer
             self.store.index_articles(
                 (a.id, article_terms(analyzer.analyse(a), analyzer)) for a in batch)
             report.indexed_articles += len(batch)

@@ -196,3 +196,26 @@ def test_a_rule_over_its_budget_is_told_to_its_owner_once_and_the_article_goes_o
     assert len(logged) == 4 and all("articles=1" in line for line in logged)
     matched = {r["rule_id"] for r in db.db.query("SELECT rule_id FROM matches")}
     assert matched == {"kim-putin"}
+
+
+def test_an_archive_from_before_the_index_is_indexed_by_the_pipeline_newest_first(tmp_path, db):
+    """After an upgrade (or an analyser change) the archive has no index entries: each
+    cycle indexes at most INDEX_PER_CYCLE of them, and new articles are indexed as matched."""
+    import monitor.pipeline as pipeline_module
+    from monitor.matching.presearch import INDEX_VERSION
+
+    config = deployment(tmp_path, db)
+    seed(tmp_path, "a.json", [{"title": f"Bericht {n}", "text": f"{TEXT} Nummer {n}.",
+                               "source": "agentur"} for n in range(5)])
+    pipeline = Pipeline(config, db)
+    assert asyncio.run(pipeline.run_once()).indexed_articles == 0     # indexed when matched
+    assert db.index_is_current(INDEX_VERSION) and db.unindexed_articles() == []
+    db.reset_index(INDEX_VERSION + 1)          # as if built by an older analyser
+    old_limit, pipeline_module.INDEX_PER_CYCLE = pipeline_module.INDEX_PER_CYCLE, 3
+    try:
+        first = asyncio.run(pipeline.run_once())
+        assert first.indexed_articles == 3 and len(db.unindexed_articles()) == 2
+        assert asyncio.run(pipeline.run_once()).indexed_articles == 2
+    finally:
+        pipeline_module.INDEX_PER_CYCLE = old_limit
+    assert db.unindexed_articles() == [] and db.index_is_current(INDEX_VERSION)
