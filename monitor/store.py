@@ -739,7 +739,7 @@ class Store:
         Store._unindex(conn, [article_id for article_id, _ in terms])
         conn.executemany("INSERT INTO article_index (rowid, terms) VALUES (?, ?)", terms)
         conn.executemany("INSERT INTO article_terms VALUES (?, ?)",
-                         [(article_id, zlib.compress(text.encode(), 6))
+                         [(article_id, zlib.compress(text.encode(), 1))
                           for article_id, text in terms])
 
     @staticmethod

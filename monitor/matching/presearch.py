@@ -44,12 +44,14 @@ INDEX_VERSION = zlib.crc32(f"{ANALYSIS_VERSION}/{INDEX_FORMAT}".encode())
 
 _PRIVATE = 0xE000
 _TOKEN_SAFE = {code: chr(_PRIVATE + code) for code in range(128) if not chr(code).isalnum()}
+# For many words joined by spaces at once (no word contains one; a source name may).
+_WORDS_SAFE = {code: char for code, char in _TOKEN_SAFE.items() if code != ord(" ")}
 _STEM = "~".translate(_TOKEN_SAFE)
 _PROFILES = (None, *sorted(set(STEMMERS.values())))
 
 
 def _token(term: str) -> str:
-    return term.translate(_TOKEN_SAFE)
+    return term if term.isalnum() else term.translate(_TOKEN_SAFE)
 
 
 def _meta(kind: str, value: str) -> str:
@@ -58,13 +60,18 @@ def _meta(kind: str, value: str) -> str:
 
 def article_terms(text: AnalyzedText, analyzer: Analyzer = ANALYZER) -> str:
     """The article's index entry: its distinct terms, separated by spaces."""
-    forms = analyzer.cache(text.profile)
-    terms = {_meta("lang", text.language), *(_meta("source", name) for name in text.sources)}
-    for word in text.title.words | text.body.words:
-        exact, stem = forms[word]
-        terms.add(_token(exact))
-        terms.add(_STEM + _token(stem))
-    return " ".join(sorted(terms))
+    meta = " ".join([_meta("lang", text.language),
+                     *(_meta("source", name) for name in text.sources)])
+    pairs = set(map(analyzer.cache(text.profile).__getitem__, text.title.words | text.body.words))
+    if not pairs:
+        return meta
+    exacts, stems = zip(*pairs)
+    # The store keeps the string it was given, so the order does not matter. Words are
+    # nearly always letters and digits only; translate() (slow, per character) only when not.
+    exact, stemmed = " ".join(set(exacts)), " ".join(set(stems))
+    if not (exact + stemmed).replace(" ", "").isalnum():
+        exact, stemmed = exact.translate(_WORDS_SAFE), stemmed.translate(_WORDS_SAFE)
+    return f"{meta} {exact} {_STEM}" + stemmed.replace(" ", " " + _STEM)
 
 
 def archive_query(rule: Rule, analyzer: Analyzer = ANALYZER) -> str | None:
