@@ -57,9 +57,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from itertools import accumulate, chain, compress, count, filterfalse, repeat
 from typing import TypeVar
 
@@ -109,37 +109,41 @@ def _char_class(codes: list[int]) -> str:
     return "".join(parts)
 
 
-def _kinds(limit: int) -> dict[str, list[int]]:
+def _kinds(codes: Iterable[int]) -> dict[str, list[int]]:
     kinds: dict[str, list[int]] = {"word": [], "cjk": []}
-    for code in range(limit):
+    for code in codes:
         kind = _char_kind(chr(code))
         if kind:
             kinds[kind].append(code)
     return kinds
 
 
-def _patterns(kinds: dict[str, list[int]]) -> re.Pattern[str]:
-    """Below U+10000 the classes compile to bitmaps (fast); texts with characters beyond the
-    Basic Multilingual Plane (rare: emoji, historic scripts) use the full, slower patterns."""
-    word, cjk = _char_class(kinds["word"]), _char_class(kinds["cjk"])
+def _pattern(word: str, cjk: str) -> re.Pattern[str]:
     return re.compile(f"[{word}]+(?:-[{word}]+)*|[{cjk}]")
 
 
-_BMP_KINDS = _kinds(0x10000)
-_BMP = _patterns(_BMP_KINDS)
-_CJK_BMP = re.compile(f"[{_char_class(_BMP_KINDS['cjk'])}]")
-_ALL: re.Pattern[str] | None = None
+# Below U+10000 the classes compile to bitmaps (fast); a text with characters beyond the
+# Basic Multilingual Plane (rare: emoji, historic scripts) gets a pattern that adds just the
+# ones it has (classifying all 1.1M code points at once would take a third of a second).
+_BMP_KINDS = _kinds(range(0x10000))
+_BMP_WORD, _BMP_CJK = _char_class(_BMP_KINDS["word"]), _char_class(_BMP_KINDS["cjk"])
+_BMP = _pattern(_BMP_WORD, _BMP_CJK)
+_CJK_BMP = re.compile(f"[{_BMP_CJK}]")
+
+
+@lru_cache(maxsize=256)
+def _astral_pattern(astral: frozenset[str]) -> re.Pattern[str]:
+    kinds = _kinds(sorted(map(ord, astral)))
+    return _pattern(_BMP_WORD + "".join(map(re.escape, map(chr, kinds["word"]))),
+                    _BMP_CJK + "".join(map(re.escape, map(chr, kinds["cjk"]))))
 
 
 def _words_pattern(text: str) -> re.Pattern[str]:
     """Words, hyphenated compounds as one match ("Nord-Korea"), or a single Han/kana."""
-    global _ALL
     # A str holds a character beyond U+FFFF exactly when UTF-16 needs surrogate pairs for it.
     if len(text.encode("utf-16-le", "surrogatepass")) == 2 * len(text):
         return _BMP
-    if _ALL is None:
-        _ALL = _patterns(_kinds(0x110000))
-    return _ALL
+    return _astral_pattern(frozenset(char for char in text if char > "\uffff"))
 
 
 def prepare(text: str) -> str:
