@@ -40,21 +40,22 @@ RULES_PER_SUBSCRIBER = 10
 
 
 def write_seeds(folder: Path, copies: int) -> int:
-    """The corpus as one JSON-lines seed file (copies > 1 vary URL and text to stay new)."""
-    lines = []
+    """The corpus as JSON-lines seed files, one per copy (copies > 1 vary URL and text to
+    stay new), written a line at a time so that the files do not count in peak memory."""
+    corpus = CORPUS.read_text(encoding="utf-8").splitlines()
     for copy in range(copies):
-        for number, line in enumerate(CORPUS.read_text(encoding="utf-8").splitlines()):
-            row = json.loads(line)
-            suffix = f" (Kopie {copy})" if copy else ""
-            lines.append(json.dumps({
-                "title": (row.get("title") or "") + suffix,
-                "text": (row.get("text") or "") + suffix,
-                "url": f"{row['url']}#copy{copy}" if row.get("url") else None,
-                "published": "2026-11-30T08:00:00+00:00", "language": row.get("lang"),
-                "source": row.get("sitename") or f"corpus{number % 20}",
-            }, ensure_ascii=False))
-    (folder / "corpus.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return len(lines)
+        suffix = f" (Kopie {copy})" if copy else ""
+        with (folder / f"corpus-{copy:04d}.jsonl").open("w", encoding="utf-8") as out:
+            for number, line in enumerate(corpus):
+                row = json.loads(line)
+                out.write(json.dumps({
+                    "title": (row.get("title") or "") + suffix,
+                    "text": (row.get("text") or "") + suffix,
+                    "url": f"{row['url']}#copy{copy}" if row.get("url") else None,
+                    "published": "2026-11-30T08:00:00+00:00", "language": row.get("lang"),
+                    "source": row.get("sitename") or f"corpus{number % 20}",
+                }, ensure_ascii=False) + "\n")
+    return len(corpus) * copies
 
 
 def write_rules(folder: Path, count: int, seed: int) -> list[str]:
@@ -113,7 +114,7 @@ def one_run(rules: str, copies: int, seed: int) -> dict:
         run_s = time.perf_counter() - started
         store.close()
         return {"rules": rules, "load_s": load_s, "run_s": run_s, "articles": articles,
-                "stored": len(report.new_articles), "matches": report.matches,
+                "stored": report.new_articles, "matches": report.matches,
                 "alerts": report.alerts_queued,
                 "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     finally:

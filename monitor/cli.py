@@ -128,7 +128,7 @@ def print_report(report: CycleReport) -> None:
                           "the messages stay queued for the next run", highlight=False)
     sent = f", {delivery.sent} sent" if delivery else ""
     console.print(
-        f"{len(report.new_articles)} new articles, {report.feeds_polled} feeds polled, "
+        f"{report.new_articles} new articles, {report.feeds_polled} feeds polled, "
         f"{report.matched_articles} articles matched ({report.matches} matches), "
         f"{report.alerts_queued} alerts queued{sent}",
         highlight=False,

@@ -28,7 +28,7 @@ from monitor.digest import Digest, build_digest, due_period, render_telegram
 from monitor.ingest.fetch import Fetcher
 from monitor.ingest.normalize import normalize_item, stored_keys
 from monitor.ingest.poll import fill_full_text, full_text_status, poll_feeds
-from monitor.ingest.seeds import SeedCache, SeedError, read_seed_folder
+from monitor.ingest.seeds import SeedCache, SeedError, seed_files
 from monitor.matching import (
     BudgetExceeded,
     Engine,
@@ -61,7 +61,7 @@ WATCH_PREFIX = "watch-"
 class CycleReport:
     """What one pass did, for the console, `monitor stats` and the tests."""
 
-    new_articles: list[Article] = field(default_factory=list)
+    new_articles: int = 0          # stored this cycle (the articles themselves go to on_article)
     seed_errors: list[SeedError] = field(default_factory=list)
     feed_errors: dict[str, str] = field(default_factory=dict)
     config_errors: list[str] = field(default_factory=list)
@@ -106,7 +106,7 @@ class Pipeline:
         self.stopping = False      # set by the service on shutdown: stop between batches
         self._stories: StoryIndex | None = None
         self._engine: tuple[tuple[int, tuple], Engine] | None = None
-        self._seed_cache: SeedCache = {}    # seed files are parsed again only when changed
+        self._seed_cache: SeedCache = {}    # seed files are read again when changed (or daily)
 
     def sync_configured_feeds(self, report: CycleReport | None = None) -> None:
         """Feeds from the config file join those added with `monitor feeds add`; a config
@@ -129,16 +129,21 @@ class Pipeline:
         report.rule_errors.extend(self.rules.reload().errors)
 
     def ingest_seeds(self, report: CycleReport, now: datetime) -> None:
-        items, errors = read_seed_folder(self.config.seeds_dir, self._seed_cache)
-        report.seed_errors.extend(errors)
-        for error in errors:
-            log.info("seed %s unreadable: %s", error.path, error.reason)
-        articles = [
-            normalize_item(item, source=item.source or path.name, feed_id=None,
-                           language_hint=item.language, fetched=now)
-            for path, item in items
-        ]
-        self._store_new(articles, report, now)
+        """The seed files that are new or changed, one file and BATCH items at a time, so
+        that memory does not grow with the seed folder."""
+        for seed_file in seed_files(self.config.seeds_dir, self._seed_cache, now):
+            report.seed_errors.extend(seed_file.errors)
+            for error in seed_file.errors:
+                log.info("seed %s unreadable: %s", error.path, error.reason)
+            path, items = seed_file.path, seed_file.items
+            for start in range(0, len(items), BATCH):
+                if self.stopping:
+                    return
+                self._store_new([
+                    normalize_item(item, source=item.source or path.name, feed_id=None,
+                                   language_hint=item.language, fetched=now)
+                    for item in items[start:start + BATCH]
+                ], report, now)
 
     async def ingest_feeds(self, report: CycleReport, now: datetime) -> None:
         due = self.store.due_feeds(now)
@@ -181,7 +186,7 @@ class Pipeline:
 
     def _store_new(self, articles: list[Article], report: CycleReport, now: datetime) -> None:
         added = self.store.add_articles(articles, now)
-        report.new_articles.extend(added)
+        report.new_articles += len(added)
         if self.on_article:
             for article in added:
                 self.on_article(article)

@@ -214,7 +214,7 @@ class Service:
         await asyncio.to_thread(self.reload_config)
         report = await self.pipeline.run_once()
         log.info("cycle new_articles=%d feeds=%d matched=%d matches=%d alerts=%d digests=%d",
-                 len(report.new_articles), report.feeds_polled, report.matched_articles, report.matches,
+                 report.new_articles, report.feeds_polled, report.matched_articles, report.matches,
                  report.alerts_queued, report.digests_queued)
         for name, error in report.feed_errors.items():
             log.warning("feed failed feed=%s error=%r", name, error)

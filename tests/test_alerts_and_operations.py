@@ -48,7 +48,7 @@ def test_a_later_article_of_an_alerted_story_sends_no_new_alert(tmp_path, db):
     seed(tmp_path, "b.json", [{"title": "Putin nimmt Einladung an",
                                "text": TEXT + " Mit Material von Reuters.", "source": "zeitung"}])
     second = asyncio.run(pipeline.run_once())
-    assert (len(second.new_articles), second.matches, second.alerts_queued) == (1, 1, 0)
+    assert (second.new_articles, second.matches, second.alerts_queued) == (1, 1, 0)
     [story] = db.db.query("SELECT size, sources FROM stories")
     assert story["size"] == 2 and sorted(json.loads(story["sources"])) == ["agentur", "zeitung"]
 
@@ -136,13 +136,15 @@ def test_edited_rules_apply_on_the_next_cycle_and_a_broken_file_keeps_the_last_g
     """`monitor run` reloads changed rule files between cycles, without a restart; a file
     with errors is reported and the rules that were active stay active."""
     config = deployment(tmp_path, db)
-    pipeline = Pipeline(config, db)
+    added = []
+    pipeline = Pipeline(config, db, on_article=added.append)
     rule_file = tmp_path / "rules" / "r.toml"
 
     def cycle(name: str, title: str):
         seed(tmp_path, name, [{"title": title, "text": TEXT, "source": name}])
         report = asyncio.run(pipeline.run_once())
-        [article] = report.new_articles
+        [article] = added
+        added.clear()
         return report, [m["rule_id"] for m in db.matches_for_article(article.id)]
 
     report, fired = cycle("a.json", "Treffen in Wostotschny")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,49 +47,67 @@ class _Unreadable(Exception):
     """Internal: the reason one file or record is unusable."""
 
 
-SeedCache = dict[Path, tuple[tuple[int, int], list["RawItem | SeedError"]]]
+@dataclass(frozen=True)
+class SeedFile:
+    """What one seed file holds: its items, and its records (or the file) that are unusable."""
+
+    path: Path
+    items: list[RawItem]
+    errors: list[SeedError]
 
 
-def read_seed_folder(folder: Path, cache: SeedCache | None = None
-                     ) -> tuple[list[tuple[Path, RawItem]], list[SeedError]]:
-    """Every seed file under `folder` (sorted, subfolders included) → items and errors.
+# A file's (modification time, size) and when it was last read to the end.
+SeedCache = dict[Path, tuple[tuple[int, int], datetime]]
 
-    A missing folder is no error: there are simply no seeds. With a `cache` (kept by the
-    caller between runs), a file whose modification time and size are unchanged is not
-    read and parsed again.
+# An unchanged file is read again after this long: seeing its articles again renews the keys
+# that retention remembers for the deleted ones (store.add_articles), which would otherwise
+# be forgotten after `keys_days` while the file still lies there.
+REREAD_AFTER = timedelta(days=1)
+
+
+def seed_files(folder: Path, cache: SeedCache | None = None,
+               now: datetime | None = None) -> Iterator[SeedFile]:
+    """The seed files under `folder` (sorted, subfolders included), one at a time, so that
+    memory holds one file (at most MAX_SEED_BYTES), not the folder. A missing folder is no
+    error: there are simply no seeds.
+
+    With a `cache` (kept by the caller between runs) and the time `now`, a file unchanged
+    since it was last read (modification time and size) is skipped until REREAD_AFTER has
+    passed; a file counts as read once the caller asks for the next one, so a caller that
+    stops in the middle of a file gets all of it again next time.
     """
-    items: list[tuple[Path, RawItem]] = []
-    errors: list[SeedError] = []
     if not folder.is_dir():
-        return items, errors
+        return
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
         if not path.is_file() or any(part.startswith(".") for part in relative.parts):
             continue
-        for item_or_error in _read_cached(path, cache):
+        try:
+            stat = path.stat()
+            stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            stamp = None
+        if cache is not None and now is not None and stamp is not None:
+            seen = cache.get(path)
+            if seen is not None and seen[0] == stamp and now - seen[1] < REREAD_AFTER:
+                continue
+        yield _read(path)
+        if cache is not None and now is not None and stamp is not None:
+            cache[path] = (stamp, now)
+
+
+def _read(path: Path) -> SeedFile:
+    items: list[RawItem] = []
+    errors: list[SeedError] = []
+    try:
+        for item_or_error in read_seed_file(path):
             if isinstance(item_or_error, SeedError):
                 errors.append(item_or_error)
             else:
-                items.append((path, item_or_error))
-    return items, errors
-
-
-def _read_cached(path: Path, cache: SeedCache | None) -> list[RawItem | SeedError]:
-    try:
-        stat = path.stat()
-        stamp = (stat.st_mtime_ns, stat.st_size)
-    except OSError:
-        stamp = None
-    if cache is not None and stamp is not None and (found := cache.get(path)) \
-            and found[0] == stamp:
-        return found[1]
-    try:
-        read = list(read_seed_file(path))
+                items.append(item_or_error)
     except _Unreadable as exc:
-        read = [SeedError(path, str(exc))]
-    if cache is not None and stamp is not None:
-        cache[path] = (stamp, read)
-    return read
+        items, errors = [], [SeedError(path, str(exc))]
+    return SeedFile(path, items, errors)
 
 
 def read_seed_file(path: Path) -> Iterator[RawItem | SeedError]:

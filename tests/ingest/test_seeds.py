@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.ingest.normalize import normalize_item
-from monitor.ingest.seeds import SeedError, read_seed_folder
+from monitor.ingest.seeds import REREAD_AFTER, SeedError, seed_files
 from monitor.models import RawItem
 from tests.ingest.conftest import SEEDS
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def read_seed_folder(folder: Path, cache: dict | None = None, now: datetime | None = None
+                     ) -> tuple[list[tuple[Path, RawItem]], list[SeedError]]:
+    """Every item (with its file) and every error of the files seed_files yields."""
+    items, errors = [], []
+    for seed_file in seed_files(folder, cache, now):
+        items += [(seed_file.path, item) for item in seed_file.items]
+        errors += seed_file.errors
+    return items, errors
 
 
 def by_file(folder: Path) -> dict[str, list[RawItem]]:
@@ -137,17 +147,32 @@ def test_seed_languages_are_detected_or_taken_from_the_record():
     assert languages["note.txt:Putin accept"] == "en"
 
 
-def test_a_cached_seed_file_is_read_again_only_when_it_changes(tmp_path: Path):
+def test_a_seed_file_is_read_again_when_it_changes_and_daily_otherwise(tmp_path: Path):
+    """Unchanged files are not read every cycle (the work would grow with the folder), but
+    once a day, so that repeating them renews the keys retention remembers."""
     seed = tmp_path / "note.txt"
     seed.write_text("Erster Titel\nText.", encoding="utf-8")
-    cache: dict = {}
-    [(_, first)], _ = read_seed_folder(tmp_path, cache)
-    [(_, again)], _ = read_seed_folder(tmp_path, cache)
-    assert again is first                       # unchanged: not parsed again
-    seed.write_text("Zweiter, längerer Titel\nText.", encoding="utf-8")
-    [(_, changed)], _ = read_seed_folder(tmp_path, cache)
-    assert changed.title == "Zweiter, längerer Titel"
     (tmp_path / "broken.pdf").write_bytes(b"%PDF")
-    _, errors = read_seed_folder(tmp_path, cache)
-    _, errors_again = read_seed_folder(tmp_path, cache)
-    assert [e.path.name for e in errors] == [e.path.name for e in errors_again] == ["broken.pdf"]
+    cache: dict = {}
+
+    def titles(now: datetime) -> tuple[list[str], list[str]]:
+        items, errors = read_seed_folder(tmp_path, cache, now)
+        return [item.title for _, item in items], [error.path.name for error in errors]
+
+    assert titles(NOW) == (["Erster Titel"], ["broken.pdf"])
+    assert titles(NOW + timedelta(minutes=5)) == ([], [])          # unchanged: skipped
+    seed.write_text("Zweiter, längerer Titel\nText.", encoding="utf-8")
+    assert titles(NOW + timedelta(minutes=10)) == (["Zweiter, längerer Titel"], [])
+    assert titles(NOW + timedelta(minutes=10) + REREAD_AFTER) == (
+        ["Zweiter, längerer Titel"], ["broken.pdf"])
+
+
+def test_a_seed_file_the_caller_stopped_in_is_read_again(tmp_path: Path):
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text(f"{name}\nText.", encoding="utf-8")
+    cache: dict = {}
+    files = seed_files(tmp_path, cache, NOW)
+    assert next(files).path.name == "a.txt"
+    files.close()                 # stopped while a.txt was being stored: not counted as read
+    assert [f.path.name for f in seed_files(tmp_path, cache, NOW)] == ["a.txt", "b.txt"]
+    assert list(seed_files(tmp_path, cache, NOW)) == []
