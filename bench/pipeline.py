@@ -51,11 +51,18 @@ def write_seeds(folder: Path, copies: int) -> int:
                 out.write(json.dumps({
                     "title": (row.get("title") or "") + suffix,
                     "text": (row.get("text") or "") + suffix,
-                    "url": f"{row['url']}#copy{copy}" if row.get("url") else None,
+                    "url": _copy_url(row.get("url"), copy),
                     "published": "2026-11-30T08:00:00+00:00", "language": row.get("lang"),
                     "source": row.get("sitename") or f"corpus{number % 20}",
                 }, ensure_ascii=False) + "\n")
     return len(corpus) * copies
+
+
+def _copy_url(url: str | None, copy: int) -> str | None:
+    """A URL of its own for each copy (a #fragment would not do: canonical URLs drop it)."""
+    if not url or not copy:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}copy={copy}"
 
 
 def write_rules(folder: Path, count: int, seed: int) -> list[str]:
