@@ -125,7 +125,12 @@ def _fold_phrase(phrase: str) -> tuple[str, ...]:
 
 def _tokens(sentence: str) -> list[tuple[int, int, str]]:
     """(start, end, folded word) for every word of a sentence."""
-    return [(m.start(), m.end(), _fold(m.group())) for m in _WORD.finditer(sentence)]
+    return [(m.start(), m.end(), _fold_word(m.group())) for m in _WORD.finditer(sentence)]
+
+
+# Folding is most of the cost of tokenizing (NFKC, a translate, a regex): the planner of an
+# article matched by many rules tokenizes its sentences once per rule, with the same words.
+_fold_word = lru_cache(maxsize=100_000)(_fold)
 
 
 def highlight_spans(
@@ -444,7 +449,7 @@ def _scores(candidates: list[_Candidate], title_terms: frozenset[str], phrases: 
     # sentence tokenized once: a phrase counts when it occurs at some position of the sentence.
     stemmer = _stemmer(_language(language))
     folded = [_fold_phrase(p) for p in phrases]
-    sentence_words = [[token[2] for token in _tokens(c.text)] for c in candidates] \
+    sentence_words = [list(map(_fold_word, _WORD.findall(c.text))) for c in candidates] \
         if phrases else []
     # Which of the article's words are forms of each phrase word, decided once per distinct
     # pair: an article that matched many rules brings many phrases, and comparing every phrase
@@ -462,7 +467,10 @@ def _scores(candidates: list[_Candidate], title_terms: frozenset[str], phrases: 
         score = _WEIGHT_POSITION / (1 + rank / 3) + _WEIGHT_CENTRALITY * central / top
         if phrases:
             words = sentence_words[rank]
-            found = sum(1 for phrase in folded if _occurs(phrase, words, forms))
+            present = set(words)       # most phrases are not in most sentences: a set says so
+            found = sum(1 for phrase in folded
+                        if not forms[phrase[0]].isdisjoint(present)
+                        and _occurs(phrase, words, forms))
             score += _WEIGHT_HIGHLIGHT * found / len(phrases)
         scores.append(score)
     return scores
