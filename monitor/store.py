@@ -504,6 +504,7 @@ class Store:
                     # Their index entries name the old source: indexed again (index_archive).
                     self._unindex(self.db.conn, [row[0] for row in self.db.execute(
                         "SELECT id FROM articles WHERE feed_id = ?", [known.id])])
+                    self._set_index_complete(self.db.conn, False)
             found = self.feed_by_url(feed.url)
             assert found is not None
             return found
@@ -708,6 +709,7 @@ class Store:
             conn.execute("INSERT INTO article_index (article_index) VALUES ('delete-all')")
             conn.execute("DELETE FROM article_terms")
             conn.execute("UPDATE counters SET value = ? WHERE name = 'index_version'", [version])
+            self._set_index_complete(conn, False)
             return True
 
     def _index_version(self) -> int | None:
@@ -721,12 +723,30 @@ class Store:
 
     def unindexed_articles(self, limit: int = 1000) -> list[Article]:
         """Matched articles without an index entry (an archive from before the index, or
-        after an index reset), newest first: searches in recent windows benefit first."""
-        with self._lock:
+        after an index reset), newest first: searches in recent windows benefit first.
+        When none is left, the store notes that every matched article is indexed, so that
+        a search no longer looks through the whole window for the others."""
+        with self.transaction():
             rows = self.db.query(
                 "SELECT * FROM articles WHERE matched_at IS NOT NULL AND id NOT IN "
                 "(SELECT article_id FROM article_terms) ORDER BY id DESC LIMIT ?", [limit])
-            return [_article_from_row(r) for r in rows]
+            found = [_article_from_row(r) for r in rows]
+            if not found and not self._index_complete(self.db.conn):
+                self._set_index_complete(self.db.conn, True)
+            return found
+
+    @staticmethod
+    def _set_index_complete(conn: sqlite3.Connection, complete: bool) -> None:
+        """Whether every matched article has its index entry (`index_complete`): then the
+        articles a search must verify beside the index's are just the unmatched ones."""
+        conn.execute("INSERT OR REPLACE INTO counters VALUES ('index_complete', ?)",
+                     [int(complete)])
+
+    @staticmethod
+    def _index_complete(conn: sqlite3.Connection) -> bool:
+        row = conn.execute(
+            "SELECT value FROM counters WHERE name = 'index_complete'").fetchone()
+        return bool(row and row[0])
 
     def index_articles(self, terms: Iterable[tuple[int, str]]) -> None:
         with self.transaction():
@@ -777,9 +797,12 @@ class Store:
                     if "fts5" not in str(error) and "stack" not in str(error):
                         raise
                     return None
-                rows += conn.execute(
-                    window + " AND id NOT IN (SELECT article_id FROM article_terms)",
-                    [since_text]).fetchall()
+                if self._index_complete(conn):     # the few unmatched, by their index
+                    unindexed = ("SELECT published, id FROM articles "
+                                 "WHERE matched_at IS NULL AND +published >= ?")
+                else:
+                    unindexed = window + " AND id NOT IN (SELECT article_id FROM article_terms)"
+                rows += conn.execute(unindexed, [since_text]).fetchall()
         return [article_id for _, article_id in sorted(rows, reverse=True)]
 
     # --------------------------------------------------------------- stories
@@ -836,9 +859,12 @@ class Store:
         """Store the matches of a batch, the articles' archive index entries, and mark those
         articles matched, in one transaction."""
         now = to_db_time(now or utc_now())
+        article_ids, index_terms = list(article_ids), list(index_terms)
         with self.transaction():
             conn = self.db.conn
             self._index(conn, index_terms)
+            if not {article_id for article_id, _ in index_terms}.issuperset(article_ids):
+                self._set_index_complete(conn, False)    # matched without an entry
             for match in matches:
                 conn.execute(
                     "INSERT OR REPLACE INTO matches (article_id, rule_id, rule_version, matched, "

@@ -128,6 +128,26 @@ def test_articles_not_indexed_yet_are_found_by_a_scan_of_them(tmp_path):
         assert archive_candidates(store, rule).scanned
 
 
+def test_once_the_index_is_complete_searches_still_find_what_it_lacks(tmp_path):
+    """When the backfill finds nothing left, a search verifies only the unmatched articles
+    beside the index's candidates (not the window); an article matched without an entry
+    since then, or one whose entry was dropped, is looked for again."""
+    with Store(tmp_path / "monitor.db") as store:
+        store.reset_index(INDEX_VERSION)
+        [indexed] = store_and_index(store, [article("Putin", "Putin in Moskau", "de")])
+        assert store.unindexed_articles() == []                 # the backfill is done
+        [waiting] = [a.id for a in store.add_articles(
+            [article("Putin", "Putin und Kim", "de", url="https://x/2")])]
+        rule = make_rule("q", "Putin", ENTITIES)
+        assert sorted(archive_candidates(store, rule).ids) == [indexed, waiting]
+        store.save_matches([waiting], [], WHEN)                  # matched, but no entry
+        [late] = [a.id for a in store.add_articles(
+            [article("Putin", "Putin in Wladiwostok", "de", url="https://x/3")])]
+        indexed_now, matches = same_as_a_scan(store, rule)
+        assert sorted(id for id, _ in matches) == [indexed, waiting, late]
+        assert sorted(indexed_now.ids) == [indexed, waiting, late]
+
+
 def test_a_query_deeper_than_fts5_allows_falls_back_to_a_scan(tmp_path):
     """The query language's nesting limit keeps rules far from FTS5's parser stack; a tree
     built past it (not parseable from text) still gets its articles, by a scan."""
@@ -181,6 +201,10 @@ def test_on_the_corpus_with_the_shipped_and_generated_rules(tmp_path):
             indexed = archive_candidates(store, rule)
             search = search_archive(store, rule, ENTITIES, limit=0, candidates=indexed)
             assert [f.article.id for f in search.found] == by_scan[rule.id], rule.query.text
+            first = search_archive(store, rule, ENTITIES, limit=5)   # as /search asks
+            assert [f.article.id for f in first.found] == by_scan[rule.id][:5]
+            tested = backtest(store, rule, ENTITIES)
+            assert [f.article.id for f in tested.hits] == by_scan[rule.id], rule.query.text
             looked_up += not indexed.scanned
         assert looked_up >= len(rules) * 3 // 4
         assert sum(map(len, by_scan.values())) > len(rules)      # the rules do match
