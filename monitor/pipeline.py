@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from monitor.config import Config
-from monitor.deliver.alerts import alert_text, summary_sentences
+from monitor.deliver.alerts import alert_summary, alert_text
 from monitor.deliver.bot import alert_buttons
 from monitor.deliver.outbox import Dispatcher, DispatchReport
 from monitor.digest import Digest, build_digest, due_period, render_telegram
@@ -290,7 +290,7 @@ class Pipeline:
             words: dict[int, list[str]] = {}
             for match, _, _ in wanted:
                 words.setdefault(match["article_id"], []).extend(match["matched"]["words"])
-            summaries = {article_id: summary_sentences(articles[article_id], article_words)
+            summaries = {article_id: alert_summary(articles[article_id], article_words)
                          for article_id, article_words in words.items()}
             messages = []
             for match, chats, name in wanted:

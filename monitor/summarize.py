@@ -27,7 +27,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -105,19 +105,6 @@ _ENDINGS = frozenset(
 _MIN_STEM = 2  # "Un" in "Kim Jong Un" → "Ыном" in Russian
 
 
-def _same_word(token: str, word: str, stemmer: Stemmer.Stemmer | None) -> bool:
-    """Whether two folded words are forms of one word: equal, one is the other plus an ending, or
-    (with a stemmer) both have one stem."""
-    if token == word:
-        return True
-    short, long = (token, word) if len(token) < len(word) else (word, token)
-    if len(short) >= _MIN_STEM and long.startswith(short) and long[len(short):] in _ENDINGS:
-        return True
-    return stemmer is not None and len(short) > _MIN_STEM and (
-        stemmer.stemWord(token) == stemmer.stemWord(word)
-    )
-
-
 def _fold_phrase(phrase: str) -> tuple[str, ...]:
     """The folded words of a word or phrase, in order."""
     return tuple(_fold(w) for w in _WORD.findall(phrase))
@@ -143,24 +130,87 @@ def highlight_spans(
     span. With a `language`, forms sharing a Snowball stem match too. Spans are sorted and never
     overlap; where two matches overlap, the one starting first (then the longer) wins.
     """
-    stemmer = _stemmer(_language(language))
-    phrases = {_fold_phrase(phrase) for phrase in words}
-    phrases = sorted((p for p in phrases if p), key=len, reverse=True)
-    tokens = _tokens(sentence)
-    spans: list[tuple[int, int]] = []
-    position = 0
-    while position < len(tokens):
-        for phrase in phrases:
-            window = tokens[position:position + len(phrase)]
-            if len(window) == len(phrase) and all(
-                _same_word(token[2], word, stemmer) for token, word in zip(window, phrase)
-            ):
-                spans.append((window[0][0], window[-1][1]))
-                position += len(phrase)
-                break
-        else:
-            position += 1
-    return spans
+    return Highlighter([sentence], language=language).spans(words)[0]
+
+
+class Highlighter:
+    """highlight_spans for many word lists over the same sentences: an article's summary is
+    highlighted once for every rule that matched it, so its sentences are tokenized, and the
+    forms of each phrase word found among their words, once per article, not once per rule."""
+
+    def __init__(self, sentences: Iterable[str], *, language: str | None = None):
+        self.sentences = list(sentences)
+        self._stemmer = _stemmer(_language(language))
+        self._words = [list(map(_fold_word, _WORD.findall(s))) for s in self.sentences]
+        self._present = [set(words) for words in self._words]
+        self._vocabulary = set().union(*self._present)
+        self._by_stem: dict[str, set[str]] | None = None
+        self._forms: dict[str, frozenset[str]] = {}
+        self._tokens: list[list[tuple[int, int, str]]] | None = None   # when spans are asked
+        self._where: dict[str, list[int]] | None = None     # word → sentences that have it
+
+    def spans(self, words: Iterable[str]) -> list[list[tuple[int, int]]]:
+        """For each sentence, the spans of these words and phrases (as highlight_spans)."""
+        phrases = {_fold_phrase(phrase) for phrase in words}
+        phrases.discard(())
+        if self._tokens is None:
+            self._tokens = [_tokens(sentence) for sentence in self.sentences]
+        return [self._sentence_spans(tokens, number, phrases)
+                for number, tokens in enumerate(self._tokens)]
+
+    def sentences_with(self, phrase: tuple[str, ...]) -> list[int]:
+        """The numbers of the sentences in which spans() would mark the folded phrase."""
+        if not phrase:
+            return []
+        if self._where is None:
+            self._where = {}
+            for number, present in enumerate(self._present):
+                for word in present:
+                    self._where.setdefault(word, []).append(number)
+        having_first = {number for word in self._forms_of(phrase[0])
+                        for number in self._where.get(word, ())}
+        if len(phrase) == 1:        # a sentence with one of its forms has the word
+            return sorted(having_first)
+        return [number for number in sorted(having_first)
+                if next(self._starts(phrase, number), None) is not None]
+
+    def _sentence_spans(self, tokens: list[tuple[int, int, str]], number: int,
+                        phrases: set[tuple[str, ...]]) -> list[tuple[int, int]]:
+        # Every occurrence as (first token, -length): sorted, the first start and at one start
+        # the longest phrase comes first, which is the rule for overlaps.
+        found = sorted((at, -len(phrase)) for phrase in phrases
+                       for at in self._starts(phrase, number))
+        spans: list[tuple[int, int]] = []
+        position = 0
+        for at, negative_length in found:
+            if at >= position:
+                position = at - negative_length
+                spans.append((tokens[at][0], tokens[position - 1][1]))
+        return spans
+
+    def _starts(self, phrase: tuple[str, ...], number: int) -> Iterator[int]:
+        """The token positions in sentence `number` where the folded phrase begins."""
+        first, *rest = [self._forms_of(word) for word in phrase]
+        if first.isdisjoint(self._present[number]):    # as for most phrases
+            return
+        words = self._words[number]
+        for at in range(len(words) - len(rest)):
+            if words[at] in first and all(
+                    words[at + 1 + k] in forms for k, forms in enumerate(rest)):
+                yield at
+
+    def _forms_of(self, word: str) -> frozenset[str]:
+        found = self._forms.get(word)
+        if found is None:
+            if self._by_stem is None:
+                self._by_stem = {}
+                if self._stemmer is not None:
+                    listed = sorted(self._vocabulary)
+                    for token, stem in zip(listed, self._stemmer.stemWords(listed)):
+                        self._by_stem.setdefault(stem, set()).add(token)
+            found = self._forms[word] = _forms_of(word, self._vocabulary, self._by_stem,
+                                                  self._stemmer)
+        return found
 
 
 # --- sentences ------------------------------------------------------------------------------------
@@ -445,42 +495,27 @@ def _scores(candidates: list[_Candidate], title_terms: frozenset[str], phrases: 
         for c in candidates
     ]
     top = max(centrality) or 1.0
-    # What highlight_spans(candidate.text, [phrase]) finds, with each phrase folded and each
-    # sentence tokenized once: a phrase counts when it occurs at some position of the sentence.
-    stemmer = _stemmer(_language(language))
+    # A phrase counts when highlight_spans would mark it in the sentence.
     folded = [_fold_phrase(p) for p in phrases]
-    sentence_words = [list(map(_fold_word, _WORD.findall(c.text))) for c in candidates] \
-        if phrases else []
-    # Which of the article's words are forms of each phrase word, decided once per distinct
-    # pair: an article that matched many rules brings many phrases, and comparing every phrase
-    # with every word of every sentence was the alert planner's hot spot.
-    vocabulary = {word for words in sentence_words for word in words}
-    by_stem: dict[str, set[str]] = {}
-    if stemmer is not None and phrases:
-        listed = sorted(vocabulary)
-        for word, stem in zip(listed, stemmer.stemWords(listed)):
-            by_stem.setdefault(stem, set()).add(word)
-    forms = {word: _forms_of(word, vocabulary, by_stem, stemmer)
-             for phrase in folded for word in phrase}
+    found: Counter[int] = Counter()
+    if phrases:
+        highlighter = Highlighter([c.text for c in candidates], language=language)
+        found.update(number for phrase in folded for number in highlighter.sentences_with(phrase))
     scores = []
     for rank, (candidate, central) in enumerate(zip(candidates, centrality)):
         score = _WEIGHT_POSITION / (1 + rank / 3) + _WEIGHT_CENTRALITY * central / top
         if phrases:
-            words = sentence_words[rank]
-            present = set(words)       # most phrases are not in most sentences: a set says so
-            found = sum(1 for phrase in folded
-                        if not forms[phrase[0]].isdisjoint(present)
-                        and _occurs(phrase, words, forms))
-            score += _WEIGHT_HIGHLIGHT * found / len(phrases)
+            score += _WEIGHT_HIGHLIGHT * found[rank] / len(phrases)
         scores.append(score)
     return scores
 
 
 def _forms_of(word: str, vocabulary: set[str], by_stem: dict[str, set[str]],
               stemmer: Stemmer.Stemmer | None) -> frozenset[str]:
-    """The words of `vocabulary` that _same_word(token, word) accepts, found by lookups
-    instead of comparing every pair: the word itself, the word plus or minus an ending, and
-    (with a stemmer) the words of its stem."""
+    """The words of `vocabulary` that are forms of the folded `word`: the word itself, the
+    word plus or minus one of _ENDINGS (the shorter one at least _MIN_STEM letters), and
+    (with a stemmer, both longer than _MIN_STEM) the words of its stem; found by lookups,
+    not by comparing every pair."""
     found = {word} & vocabulary
     if len(word) >= _MIN_STEM:
         found.update(t for t in (word + ending for ending in _ENDINGS) if t in vocabulary)
@@ -489,21 +524,6 @@ def _forms_of(word: str, vocabulary: set[str], by_stem: dict[str, set[str]],
     if stemmer is not None and len(word) > _MIN_STEM:
         found.update(t for t in by_stem.get(stemmer.stemWord(word), ()) if len(t) > _MIN_STEM)
     return frozenset(found)
-
-
-def _occurs(phrase: tuple[str, ...], words: list[str],
-            forms: dict[str, frozenset[str]]) -> bool:
-    """Whether the folded phrase occurs, word for word (`forms`: the words that are forms of
-    each phrase word, as _same_word decides), in the folded words."""
-    if not phrase:
-        return False
-    first, rest = forms[phrase[0]], phrase[1:]
-    for at in range(len(words) - len(rest)):
-        if words[at] in first and all(
-            words[at + 1 + k] in forms[word] for k, word in enumerate(rest)
-        ):
-            return True
-    return False
 
 
 def _terms(text: str, language: str, stemmer: Stemmer.Stemmer | None) -> frozenset[str]:

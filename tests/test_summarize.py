@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.summarize import Summary, highlight_spans, split_sentences, summarize
+from monitor.summarize import Highlighter, Summary, highlight_spans, split_sentences, summarize
 from tests.conftest import CORPUS, REPO
 
 SEED = REPO / "seeds" / "putin-kim-einladung.txt"
@@ -304,6 +304,21 @@ def test_text_without_a_full_sentence_still_gives_one():
 
 def marked(sentence: str, words: list[str], language: str | None = None) -> list[str]:
     return [sentence[start:end] for start, end in highlight_spans(sentence, words, language=language)]
+
+
+def test_one_highlighter_for_many_rules_marks_what_each_sentence_alone_would():
+    """The alert planner highlights an article's summary once per rule through one
+    Highlighter; its shared vocabulary must not mark in a sentence what that sentence alone
+    would not."""
+    sentences = ["Putins Gast war Kim Jong Un.", "Die Einladungen nahm Putin an.",
+                 "Kim reiste im Zug; die Züge waren voll."]
+    for language in (None, "de"):
+        highlighter = Highlighter(sentences, language=language)
+        for words in (["Putin"], ["Kim Jong Un", "Kim"], ["Einladung", "Zug"], ["Jong Un Die"]):
+            assert highlighter.spans(words) == [
+                highlight_spans(s, words, language=language) for s in sentences], words
+    [(a, b), (c, d)] = Highlighter(sentences, language="de").spans(["Zug"])[2]
+    assert (sentences[2][a:b], sentences[2][c:d]) == ("Zug", "Züge")
 
 
 def test_highlight_marks_inflected_names_and_phrases():
