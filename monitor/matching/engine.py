@@ -405,9 +405,8 @@ class _Profile:
         self.profile = profile
         analyzer = compiled.analyzer
         self.resolve_cache: dict[Template, tuple[int, ...]] = {}
-        for rule in compiled.rules:
-            for template in _templates(rule.query.root):
-                self.resolve(template)
+        for template in compiled.templates:
+            self.resolve(template)
         # Rules are candidates through `index` (or `always`), filtered by their second clause,
         # which `seconds` holds parallel to `index` so that the filter touches no rule
         # objects; a rule of one clause has `any_term`, which every article has. A second
@@ -550,10 +549,14 @@ class _Compiled:
         self.infixes: dict[str, int] = {}
         # A term every article has: the second clause of rules that have only one.
         self.any_term = self.intern("", "any", "")
+        # Every distinct term of the rules, walked out of their trees once (each language's
+        # index resolves them all again, in its own stems).
+        self.templates = list(dict.fromkeys(
+            template for rule in self.rules for template in _templates(rule.query.root)))
+        for kind, form in self.templates:
+            if kind != "stem":
+                self.intern(f"{kind}:{form}", kind, form)
         for rule in self.rules:
-            for kind, form in _templates(rule.query.root):
-                if kind != "stem":
-                    self.intern(f"{kind}:{form}", kind, form)
             for code in rule.languages:
                 self.intern(f"lang:{code}", "lang", code)
             for name in rule.sources:
@@ -613,11 +616,13 @@ class _Compiled:
                 if found is None:
                     found = self.profiles[name] = _Profile(self, name)
                     if len(self.rules) >= FREEZE_FROM:
-                        _out_of_collectors_sight()
+                        # The first index of a rule set reclaims what earlier ones froze;
+                        # the others (one per language met) only add themselves.
+                        _out_of_collectors_sight(reclaim_frozen=len(self.profiles) == 1)
         return found
 
 
-def _out_of_collectors_sight() -> None:
+def _out_of_collectors_sight(reclaim_frozen: bool) -> None:
     """Move what the process holds now, the index just built among it, out of the reach of
     Python's cycle collector.
 
@@ -626,12 +631,15 @@ def _out_of_collectors_sight() -> None:
     about once per 1,500 articles: at 100,000 rules that was a quarter of the matching time.
     Frozen objects are still freed by reference counting, and an index has no reference
     cycles, so a replaced index is freed as soon as it is dropped, frozen or not. What was
-    frozen before is unfrozen and collected first; still, freezing takes everything alive
-    at that moment with it (the event loop's objects too), and whatever of that later
-    becomes cyclic garbage waits for the next large build.
+    frozen before is unfrozen and collected first (`reclaim_frozen`: that full collection
+    walks the whole process, a fifth of a second at 10,000 rules, so it is done once per
+    rule set, not once per language); still, freezing takes everything alive at that moment
+    with it (the event loop's objects too), and whatever of that later becomes cyclic
+    garbage waits for the next rule set.
     """
-    gc.unfreeze()
-    gc.collect()
+    if reclaim_frozen:
+        gc.unfreeze()
+    gc.collect()          # without the frozen objects, this walks only what came since
     gc.freeze()
 
 
