@@ -449,8 +449,9 @@ def _echo_search_notes(candidates: Candidates, exceeded: list[BudgetExceeded]) -
     """What the user should know about how complete and how fast the answer was (on
     stderr, so that the results stay machine-readable)."""
     if candidates.why == "no terms":
-        _echo("note: the query has no word the archive index can look up (only NOT, *fix "
-              "or *mid*), so every article in the window was checked", err=True)
+        _echo("note: the query has no word the archive index can look up (only NOT, or a "
+              "*fix or *mid* that fits too many words), so every article in the window was "
+              "checked", err=True)
     elif candidates.why == "no index":
         _echo("note: the archive index is not built yet (the next `monitor run` or "
               "`monitor ingest` builds it), so every article in the window was checked",

@@ -775,6 +775,19 @@ class Store:
             conn.executemany("DELETE FROM article_terms WHERE article_id = ?",
                              [(article_id,) for article_id, _ in rows])
 
+    def index_words(self, kind: str, fixed: str, limit: int) -> list[str] | None:
+        """The archive index's words that end with (kind "suffix") or contain ("infix")
+        `fixed`, read from its vocabulary (FTS5's fts5vocab, a pass over its terms); None
+        when there are more than `limit`."""
+        test = {"suffix": "substr(term, -length(?1)) = ?1", "infix": "instr(term, ?1) > 0"}[kind]
+        with self._lock:
+            conn = self.db.conn
+            conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.article_vocabulary "
+                         "USING fts5vocab(main, article_index, 'row')")
+            rows = conn.execute(f"SELECT term FROM temp.article_vocabulary WHERE {test} "
+                                "LIMIT ?2", [fixed, limit + 1]).fetchall()
+        return None if len(rows) > limit else [term for term, in rows]
+
     def archive_candidates(self, query: str | None,
                            since: datetime | None = None) -> list[int] | None:
         """Ids of the articles published since `since`, newest first, that an index query

@@ -13,11 +13,14 @@ the index never misses what the engine would match, by construction; the engine 
 verifies every candidate (positions, NOT, field limits, budgets).
 
 The reduction keeps the query's positive shape: a word or phrase word needs its term, AND
-and NEAR need all their operands, OR needs one of its branches; NOT, `*fix` and `*mid*`
-need nothing (they cannot be looked up, so they constrain nothing). A bare word matches an
-article word whose stem, in the article's language, equals the word's stem or the word
-itself, so it asks for its exact form or any of its stems across the stemmers. A query that
-needs nothing (only NOT, only `*fix`) is not looked up: its callers scan and say so.
+and NEAR need all their operands, OR needs one of its branches; NOT needs nothing (it cannot
+be looked up, so it constrains nothing). `*fix` and `*mid*` need one of the index's words
+that end with or contain their fixed part: the caller looks those up in the index's own
+vocabulary (`words`); when there are too many, or without a vocabulary, they need nothing.
+A bare word matches an article word whose stem, in the article's language, equals the
+word's stem or the word itself, so it asks for its exact form or any of its stems across
+the stemmers. A query that needs nothing (only NOT, or a `*fix` that fits too many words)
+is not looked up: its callers scan and say so.
 
 The terms go into an FTS5 table with the `ascii` tokenizer, which splits only at ASCII
 characters that are not letters or digits; those are mapped into the Private Use Area
@@ -28,7 +31,7 @@ token and `pre*` is an FTS5 prefix query.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from monitor.matching.analysis import (
     ANALYSIS_VERSION,
@@ -79,10 +82,19 @@ def article_terms(text: AnalyzedText, analyzer: Analyzer = ANALYZER) -> str:
     return f"{meta} {exact} {_STEM}" + stemmed.replace(" ", " " + _STEM)
 
 
-def archive_query(rule: Rule, analyzer: Analyzer = ANALYZER) -> str | None:
+# (kind "suffix" or "infix", the fixed part as an index token) -> the index's words that end
+# with or contain it, or None when there are too many to ask for.
+Vocabulary = Callable[[str, str], list[str] | None]
+
+# A token no article has: a wildcard that no indexed word fits.
+_NO_WORD = '"' + "nothing:".translate(_TOKEN_SAFE) + '"'
+
+
+def archive_query(rule: Rule, analyzer: Analyzer = ANALYZER,
+                  words: Vocabulary | None = None) -> str | None:
     """An FTS5 query that every article the rule matches satisfies; None when the rule
     needs no term that can be looked up (then only a scan finds its articles)."""
-    found = [_query(rule.query.root, analyzer)]
+    found = [_query(rule.query.root, analyzer, words)]
     if rule.languages:
         found.append(_any(_quoted(_meta("lang", code)) for code in sorted(rule.languages)))
     if rule.sources:
@@ -90,26 +102,26 @@ def archive_query(rule: Rule, analyzer: Analyzer = ANALYZER) -> str | None:
     return _all(found)
 
 
-def _query(node: Node, analyzer: Analyzer) -> str | None:
+def _query(node: Node, analyzer: Analyzer, words: Vocabulary | None) -> str | None:
     if isinstance(node, Term):
-        return _word(node.kind, node.form, analyzer)
+        return _word(node.kind, node.form, analyzer, words)
     if isinstance(node, Phrase):
-        return _all(_word(kind, form, analyzer) for kind, form in node.words)
+        return _all(_word(kind, form, analyzer, words) for kind, form in node.words)
     if isinstance(node, Lang):
         return _quoted(_meta("lang", node.code))
     if isinstance(node, Source):
         return _quoted(_meta("source", node.name))
     if isinstance(node, (And, Near)):
         children = node.children if isinstance(node, And) else (node.left, node.right)
-        return _all(_query(child, analyzer) for child in children)
+        return _all(_query(child, analyzer, words) for child in children)
     if isinstance(node, Or):
-        branches = [_query(child, analyzer) for child in node.children]
+        branches = [_query(child, analyzer, words) for child in node.children]
         return None if None in branches else _any(branches)
     assert isinstance(node, Not)
     return None
 
 
-def _word(kind: str, form: str, analyzer: Analyzer) -> str | None:
+def _word(kind: str, form: str, analyzer: Analyzer, words: Vocabulary | None) -> str | None:
     if kind == "exact":
         return _quoted(_token(form))
     if kind == "prefix":
@@ -119,7 +131,13 @@ def _word(kind: str, form: str, analyzer: Analyzer) -> str | None:
         stems.add(analyzer.forms(None, form)[0])
         return _any(token for stem in sorted(stems)
                     for token in (_quoted(_STEM + _token(stem)), _quoted(_token(stem))))
-    return None          # *fix and *mid*: not in the index
+    if words is None:
+        return None
+    found = words(kind, _token(form))        # *fix and *mid*: the words that fit them
+    if found is None:
+        return None
+    exact = [word for word in found if not word.startswith(_STEM)]
+    return _any(map(_quoted, exact)) if exact else _NO_WORD
 
 
 def _quoted(token: str) -> str:

@@ -35,6 +35,7 @@ from monitor.store import Store
 
 Progress = Callable[[], None]
 VERIFY_BATCH = 200          # candidates read from the store at a time
+WILDCARD_WORDS = 200        # words a `*fix` or `*mid*` may stand for in an index query, else a scan
 SNIPPET_CONTEXT = 10        # words on each side of a highlighted word
 MAX_SNIPPETS = 3
 
@@ -136,7 +137,8 @@ def archive_candidates(store: Store, rule: Rule, since: datetime | None = None) 
     has no term to look up or the index is not current."""
     if not store.index_is_current(INDEX_VERSION):
         return Candidates(store.archive_candidates(None, since) or [], True, "no index")
-    query = archive_query(rule)
+    query = archive_query(rule, words=lambda kind, fixed: store.index_words(
+        kind, fixed, WILDCARD_WORDS))
     ids = store.archive_candidates(query, since) if query is not None else None
     if ids is None:
         return Candidates(store.archive_candidates(None, since) or [], True, "no terms")

@@ -26,6 +26,7 @@ from monitor.matching.analysis import analyse_field
 from monitor.matching.presearch import INDEX_VERSION, archive_query
 from monitor.matching.query import And, Or, Query, Term
 from monitor.matching.rules import Rule
+from monitor.matching import tools
 from monitor.matching.tools import Candidates, archive_candidates, backtest, search_archive
 from monitor.store import Store
 
@@ -106,9 +107,26 @@ def test_what_only_the_analyser_knows_is_in_the_index(tmp_path):
             indexed, matches = same_as_a_scan(store, rule)
             assert [article_id for article_id, _ in matches] == expected, text
             assert not indexed.scanned and ids[4] not in indexed.ids, text
-        for text in ("NOT Regen", "*korea", "*ore*"):
-            indexed, _ = same_as_a_scan(store, make_rule("q", text, ENTITIES))
-            assert indexed.scanned, text        # nothing to look up: the window is scanned
+        # *fix and *mid* through the index's vocabulary: the words that fit them.
+        for text, expected in {"*korea": [ids[1]], "*ore*": [ids[1], ids[0]],
+                               "*schmetterling": [], "*etterlin*": []}.items():
+            indexed, matches = same_as_a_scan(store, make_rule("q", text, ENTITIES))
+            assert [article_id for article_id, _ in matches] == expected, text
+            assert not indexed.scanned and ids[4] not in indexed.ids, text
+        indexed, _ = same_as_a_scan(store, make_rule("q", "NOT Regen", ENTITIES))
+        assert indexed.scanned                  # nothing to look up: the window is scanned
+
+
+def test_a_wildcard_that_fits_too_many_words_scans_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(tools, "WILDCARD_WORDS", 1)
+    with Store(tmp_path / "monitor.db") as store:
+        store.reset_index(INDEX_VERSION)
+        store_and_index(store, [article("Gipfel", "Nordkorea und Südkorea", "de"),
+                                article("Wetter", "Regen", "de", url="https://x/2")])
+        assert store.index_words("suffix", "korea", 1) is None
+        assert sorted(store.index_words("suffix", "korea", 2)) == ["nordkorea", "sudkorea"]
+        indexed, matches = same_as_a_scan(store, make_rule("q", "*korea", ENTITIES))
+        assert indexed.scanned and indexed.why == "no terms" and len(matches) == 1
 
 
 def test_articles_not_indexed_yet_are_found_by_a_scan_of_them(tmp_path):
