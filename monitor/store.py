@@ -330,6 +330,18 @@ def m0009_archive_index(db: Database) -> None:
     db.execute("CREATE TABLE article_terms (article_id INTEGER PRIMARY KEY, terms BLOB NOT NULL)")
     db.execute("INSERT INTO counters VALUES ('index_version', 0)")
 
+
+@migrations()
+def m0010_unalerted_in_order(db: Database) -> None:
+    """The alert planner reads unalerted matches by (article, rule), 500 at a time. The
+    partial index had the article only, so every batch sorted all unalerted matches again:
+    at 100k rules (393k matches of 1,571 articles) that was 24 s of a 74 s ingest. With the
+    rule in the index, a batch is read in order, and what was planned has left the index."""
+    db.execute("DROP INDEX IF EXISTS matches_unalerted")
+    db.execute("CREATE INDEX matches_unalerted ON matches(article_id, rule_id) "
+               "WHERE alerted = 0")
+
+
 def to_db_time(moment: datetime | None) -> str | None:
     """UTC ISO 8601 to the second: sorts as text, reads back exactly."""
     if moment is None:
