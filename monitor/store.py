@@ -890,13 +890,11 @@ class Store:
             self._index(conn, index_terms)
             if not {article_id for article_id, _ in index_terms}.issuperset(article_ids):
                 self._set_index_complete(conn, False)    # matched without an entry
-            for match in matches:
-                conn.execute(
-                    "INSERT OR REPLACE INTO matches (article_id, rule_id, rule_version, matched, "
-                    "created) VALUES (?, ?, ?, ?, ?)",
-                    [match["article_id"], match["rule_id"], match["rule_version"],
-                     json.dumps(match["matched"], ensure_ascii=False), now],
-                )
+            conn.executemany(
+                "INSERT OR REPLACE INTO matches (article_id, rule_id, rule_version, matched, "
+                "created) VALUES (?, ?, ?, ?, ?)",
+                ((match["article_id"], match["rule_id"], match["rule_version"],
+                  json.dumps(match["matched"], ensure_ascii=False), now) for match in matches))
             conn.executemany(
                 "UPDATE articles SET matched_at = ? WHERE id = ?",
                 [(now, article_id) for article_id in article_ids],
