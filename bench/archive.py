@@ -53,6 +53,7 @@ QUERIES = {
     "selective: Berlin AND Polizei": "Berlin AND Polizei",
     'selective: "Bundesregierung"': '"Bundesregierung"',
     "selective: Kinder* AND Test": "Kinder* AND Test",
+    "selective: *schaftlich AND Berlin": "*schaftlich AND Berlin",
     "common: die": "die",
     "no term: NOT die": "NOT die",
 }
