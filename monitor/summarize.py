@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain
 
 import Stemmer
 
@@ -136,10 +137,16 @@ def highlight_spans(
 class Highlighter:
     """highlight_spans for many word lists over the same sentences: an article's summary is
     highlighted once for every rule that matched it, so its sentences are tokenized, and the
-    forms of each phrase word found among their words, once per article, not once per rule."""
+    forms of each phrase word found among their words, once per article, not once per rule.
 
-    def __init__(self, sentences: Iterable[str], *, language: str | None = None):
+    `inflected=False` marks the words as they are (ignoring case and diacritics only): for
+    the words the engine found in the article (its hits), whose forms it has decided on
+    already; finding the forms again would be most of the cost of an alert's summary."""
+
+    def __init__(self, sentences: Iterable[str], *, language: str | None = None,
+                 inflected: bool = True):
         self.sentences = list(sentences)
+        self._inflected = inflected
         self._stemmer = _stemmer(_language(language))
         self._words = [list(map(_fold_word, _WORD.findall(s))) for s in self.sentences]
         self._present = [set(words) for words in self._words]
@@ -201,7 +208,9 @@ class Highlighter:
 
     def _forms_of(self, word: str) -> frozenset[str]:
         found = self._forms.get(word)
-        if found is None:
+        if found is None and not self._inflected:
+            found = self._forms[word] = frozenset({word} & self._vocabulary)
+        elif found is None:
             if self._by_stem is None:
                 self._by_stem = {}
                 if self._stemmer is not None:
@@ -428,10 +437,11 @@ class _Candidate:
 
 
 def summarize(title: str, text: str, language: str, *, highlight: Iterable[str] = (),
-              max_sentences: int = 3) -> Summary:
+              inflected: bool = True, max_sentences: int = 3) -> Summary:
     """Two or three sentences of the article that say what it is about, in article order.
 
-    Sentences with the `highlight` words (a rule's matched words) are preferred. A third sentence
+    Sentences with the `highlight` words (a rule's words, or with `inflected=False` the
+    article's own words that it matched, as highlight_spans) are preferred. A third sentence
     is added only while the summary stays short (about 500 characters); a single long sentence is
     kept whole, the caller decides about length. Empty text, or text that is all boilerplate,
     gives an empty summary.
@@ -444,11 +454,13 @@ def summarize(title: str, text: str, language: str, *, highlight: Iterable[str] 
     if len(teasers) == len(paragraphs):  # a text all in capitals: then capitals say nothing
         teasers = set()
     # A short paragraph with a credit in it is a caption or a credit line as a whole.
-    credits = {number for number, paragraph in enumerate(paragraphs)
-               if len(paragraph) <= _SHORT_PARAGRAPH
-               and _BOILERPLATE_ANYWHERE.search(paragraph.lower())}
+    # A sentence can hold a credit only where its paragraph does: one search per paragraph.
+    with_credit = {number for number, paragraph in enumerate(paragraphs)
+                   if _BOILERPLATE_ANYWHERE.search(paragraph.lower())}
+    credits = {number for number in with_credit if len(paragraphs[number]) <= _SHORT_PARAGRAPH}
     usable = [(i, s) for i, (number, s) in enumerate(sentences)
-              if number not in teasers and number not in credits and not _is_boilerplate(s)]
+              if number not in teasers and number not in credits
+              and not _is_boilerplate(s, number in with_credit)]
     title_terms = _terms(title, lang, stemmer)
     candidates = [_Candidate(i, s, _terms(s, lang, stemmer)) for i, s in usable]
     complete = [c for c in candidates
@@ -459,7 +471,7 @@ def summarize(title: str, text: str, language: str, *, highlight: Iterable[str] 
         return Summary([])
 
     phrases = [p for p in highlight if _WORD.search(p)]
-    scores = _scores(candidates, title_terms, phrases, lang)
+    scores = _scores(candidates, title_terms, phrases, lang, inflected)
     ranked = sorted(range(len(candidates)), key=lambda i: -scores[i])
     chosen: list[_Candidate] = []
     length = 0
@@ -485,7 +497,7 @@ _TITLE_BONUS = 2
 
 
 def _scores(candidates: list[_Candidate], title_terms: frozenset[str], phrases: list[str],
-            language: str) -> list[float]:
+            language: str, inflected: bool) -> list[float]:
     """Position + centrality + share of the highlight phrases a sentence contains."""
     document = Counter(term for c in candidates for term in c.terms)
     for term in title_terms:
@@ -499,7 +511,8 @@ def _scores(candidates: list[_Candidate], title_terms: frozenset[str], phrases: 
     folded = [_fold_phrase(p) for p in phrases]
     found: Counter[int] = Counter()
     if phrases:
-        highlighter = Highlighter([c.text for c in candidates], language=language)
+        highlighter = Highlighter([c.text for c in candidates], language=language,
+                                  inflected=inflected)
         found.update(number for phrase in folded for number in highlighter.sentences_with(phrase))
     scores = []
     for rank, (candidate, central) in enumerate(zip(candidates, centrality)):
@@ -528,18 +541,45 @@ def _forms_of(word: str, vocabulary: set[str], by_stem: dict[str, set[str]],
 
 def _terms(text: str, language: str, stemmer: Stemmer.Stemmer | None) -> frozenset[str]:
     """The content words of a text as stems: no stop words, numbers or one-letter words."""
-    words = [w for w in _WORD.findall(_fold(text))
-             if len(w) > 1 and not w.isdigit() and w not in _STOPWORDS]
-    return frozenset(stemmer.stemWords(words) if stemmer else words)
+    table = _term_table(language, stemmer)
+    terms = set(chain.from_iterable(
+        map(table.__getitem__, _WORD.findall(unicodedata.normalize("NFKC", text)))))
+    return frozenset(terms)
+
+
+class _TermTable(dict[str, tuple[str, ...]]):
+    """word as written → its terms (usually one stem; none for a stop word or a number), so
+    that a word is folded and stemmed once, not once per sentence it is in: summaries of
+    many articles fold and stem the same few thousand words. Bounded."""
+
+    LIMIT = 200_000
+
+    def __init__(self, stemmer: Stemmer.Stemmer | None):
+        super().__init__()
+        self.stemmer = stemmer
+
+    def __missing__(self, word: str) -> tuple[str, ...]:
+        if len(self) >= self.LIMIT:
+            self.clear()
+        kept = [w for w in _WORD.findall(_fold(word))
+                if len(w) > 1 and not w.isdigit() and w not in _STOPWORDS]
+        found = self[word] = tuple(self.stemmer.stemWords(kept) if self.stemmer else kept)
+        return found
+
+
+@lru_cache(maxsize=None)
+def _term_table(language: str, stemmer: Stemmer.Stemmer | None) -> _TermTable:
+    return _TermTable(stemmer)
 
 
 def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
-def _is_boilerplate(sentence: str) -> bool:
+def _is_boilerplate(sentence: str, may_hold_credit: bool = True) -> bool:
     lowered = sentence.lower()
-    return bool(_BOILERPLATE_ANYWHERE.search(lowered) or _BOILERPLATE_START.match(lowered))
+    return bool(may_hold_credit and _BOILERPLATE_ANYWHERE.search(lowered)
+                or _BOILERPLATE_START.match(lowered))
 
 
 def _is_teaser(paragraph: str) -> bool:

@@ -336,6 +336,17 @@ def test_highlight_ignores_case_and_diacritics_and_german_transcriptions():
     assert marked(sentence, ["ÄUSSERT"]) == ["äußert"]
 
 
+def test_the_engines_words_are_marked_as_they_are_not_inflected_again():
+    """Alerts pass the words the engine found in the article (its hits): those and only
+    those are bold, with case and diacritics still ignored."""
+    sentence = "Putins Gast war Kim; Kims Einladungen nahm Putin an, SÜDKOREA schwieg."
+    highlighter = Highlighter([sentence], language="de", inflected=False)
+
+    [spans] = highlighter.spans(["putin", "einladungen", "südkorea", "kim jong"])
+
+    assert [sentence[a:b] for a, b in spans] == ["Einladungen", "Putin", "SÜDKOREA"]
+
+
 def test_highlight_in_russian():
     sentence = "Встреча Путина с Ким Чен Ыном: Путину понравилось, а с Путиным согласились."
 

@@ -16,9 +16,11 @@ from monitor.summarize import Highlighter, summarize
 
 def alert_summary(article: Article, matched_words: Iterable[str]) -> Highlighter:
     """The 2–3 sentences every alert of this article shows, ready to be highlighted for
-    each rule."""
+    each rule. `matched_words` are the article's words in the matches' hits: they are marked
+    where they occur, as they are."""
     return Highlighter(summarize(article.title, article.text, article.language,
-                                 highlight=sorted(set(matched_words))).sentences)
+                                 highlight=sorted(set(matched_words)), inflected=False).sentences,
+                       inflected=False)
 
 
 def alert_text(article: Article, summary: Highlighter, rule_name: str,
