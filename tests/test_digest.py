@@ -4,7 +4,8 @@ sent once; a missed digest comes once after a downtime; the command's outputs.""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -48,10 +49,17 @@ def setup(tmp_path, db):
                     digest=DigestConfig(time="08:00", timezone="Europe/Berlin"))
     db.upsert_subscriber(CHAT, "private", "Analyst", "de")
     db.subscribe(CHAT, "kim-putin", "digest")
-    # the previous digest went out an hour ago
-    db.record_digest(CHAT, utc_now() - timedelta(days=1, hours=1), utc_now() - timedelta(hours=1),
-                     [])
+    # the previous digest went out at its time, the last 08:00 in Berlin (an hour ago would
+    # make today's due at once whenever the tests run between 08:00 and 09:00 there)
+    last = last_digest_time()
+    db.record_digest(CHAT, last - timedelta(days=1), last, [])
     return config, Pipeline(config, db)
+
+
+def last_digest_time() -> datetime:
+    berlin = utc_now().astimezone(ZoneInfo("Europe/Berlin"))
+    last = berlin.replace(hour=8, minute=0, second=0, microsecond=0)
+    return (last if last <= berlin else last - timedelta(days=1)).astimezone(UTC)
 
 
 def digests(db):
