@@ -262,9 +262,10 @@ class Pipeline:
 
     def plan_alerts(self, report: CycleReport, now: datetime) -> None:
         """Turn new matches into outbox rows: one alert per (chat, rule, story). Work is per
-        article, not per match: only matches with a subscriber are rendered, their articles
-        are read in one query and summarised once. Without a Telegram token the matched
-        articles are also shown on the console, one line each."""
+        article, not per match: only alerts with a subscriber that were not sent before (a
+        story is alerted once per chat and rule) are rendered, their articles are read in one
+        query and summarised once. Without a Telegram token the matched articles are also
+        shown on the console, one line each."""
         ruleset, _ = self.engine()
         watch_chats = {f"{WATCH_PREFIX}{w['id']}": (w["chat_id"], w["query"])
                        for w in self.store.watches()}
@@ -285,6 +286,7 @@ class Pipeline:
                     if self.console:
                         shown.setdefault(match["article_id"], []).append(rule_id)
                 # else: the rule is gone since it matched
+            wanted = self._first_alerts(wanted)
             articles = self.store.articles_by_id(
                 {m["article_id"] for m, _, _ in wanted} | set(shown))
             words: dict[int, list[str]] = {}
@@ -311,6 +313,25 @@ class Pipeline:
                              articles[article_id].source, articles[article_id].url,
                              tuple(rule_ids))
                 for article_id, rule_ids in shown.items())
+
+    def _first_alerts(self, wanted: list[tuple[dict, list[int], str]]
+                      ) -> list[tuple[dict, list[int], str]]:
+        """The matches left with the chats that have not had an alert of their rule and story
+        (before, or earlier in this batch): the others would be rendered for nothing."""
+        keys = [(chat, match["rule_id"], match["story_id"])
+                for match, chats, _ in wanted for chat in chats]
+        done = self.store.alerted_keys(keys)
+        left = []
+        for match, chats, name in wanted:
+            fresh = []
+            for chat in chats:
+                key = (chat, match["rule_id"], match["story_id"])
+                if key not in done:
+                    done.add(key)
+                    fresh.append(chat)
+            if fresh:
+                left.append((match, fresh, name))
+        return left
 
     def plan_digests(self, report: CycleReport, now: datetime) -> None:
         """Queue every digest that is due; a period already recorded is never sent again."""

@@ -915,26 +915,41 @@ class Store:
 
         A (chat, rule, story) is alerted once in the archive's lifetime: the claim in `alerted`
         outlives both the outbox row and the articles. A later article of the same story is
-        counted for the digest, not alerted again. Returns the alerts queued.
+        counted for the digest, not alerted again; of one batch's messages for the same
+        (chat, rule, story), the first is queued. Returns the alerts queued.
         """
         now = to_db_time(now or utc_now())
-        queued = 0
+        rows = [(m["chat_id"], m["rule_id"], m["story_id"], m["article_id"], m["text"],
+                 json.dumps([list(b) for b in m["buttons"]], ensure_ascii=False), now, now,
+                 m["chat_id"], m["rule_id"], m["story_id"]) for m in messages]
         with self.transaction():
             conn = self.db.conn
-            for message in messages:
-                claimed = conn.execute(
-                    "INSERT OR IGNORE INTO alerted (chat_id, rule_id, story_id, created) "
-                    "VALUES (?, ?, ?, ?)",
-                    [message["chat_id"], message["rule_id"], message["story_id"], now]).rowcount
-                if not claimed:
-                    continue
-                queued += self._queue(conn, message["chat_id"], "alert", message["text"], now,
-                                      rule_id=message["rule_id"], story_id=message["story_id"],
-                                      article_id=message["article_id"],
-                                      buttons=message["buttons"])
+            # Queued unless claimed before; outbox_one_alert keeps the first of a batch.
+            queued = conn.executemany(
+                "INSERT OR IGNORE INTO outbox (chat_id, kind, rule_id, story_id, article_id, "
+                "text, buttons, next_attempt_at, created) SELECT ?, 'alert', ?, ?, ?, ?, ?, ?, ? "
+                "WHERE NOT EXISTS (SELECT 1 FROM alerted WHERE chat_id = ? AND rule_id = ? "
+                "AND story_id = ?)", rows).rowcount
+            conn.executemany(
+                "INSERT OR IGNORE INTO alerted (chat_id, rule_id, story_id, created) "
+                "VALUES (?, ?, ?, ?)", [(*row[:3], now) for row in rows])
             conn.executemany("UPDATE matches SET alerted = 1 WHERE article_id = ? AND rule_id = ?",
                              list(matches))
         return queued
+
+    def alerted_keys(self, keys: Iterable[tuple[int, str, int]]) -> set[tuple[int, str, int]]:
+        """Those of these (chat, rule, story) that were alerted before: the planner leaves
+        them out before rendering their messages (plan_alerts would leave them out anyway)."""
+        keys = list(keys)
+        found: set[tuple[int, str, int]] = set()
+        with self._lock:
+            for chunk in _chunks(keys, 300):
+                values = ",".join("(?, ?, ?)" for _ in chunk)
+                found.update(self.db.conn.execute(
+                    f"SELECT chat_id, rule_id, story_id FROM alerted "
+                    f"WHERE (chat_id, rule_id, story_id) IN (VALUES {values})",
+                    [v for key in chunk for v in key]).fetchall())
+        return found
 
     @staticmethod
     def _queue(conn: sqlite3.Connection, chat_id: int, kind: str, text: str, now: str, *,

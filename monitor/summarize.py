@@ -154,7 +154,6 @@ class Highlighter:
         self._by_stem: dict[str, set[str]] | None = None
         self._forms: dict[str, frozenset[str]] = {}
         self._tokens: list[list[tuple[int, int, str]]] | None = None   # when spans are asked
-        self._where: dict[str, list[int]] | None = None     # word → sentences that have it
 
     def spans(self, words: Iterable[str]) -> list[list[tuple[int, int]]]:
         """For each sentence, the spans of these words and phrases (as highlight_spans)."""
@@ -165,20 +164,32 @@ class Highlighter:
         return [self._sentence_spans(tokens, number, phrases)
                 for number, tokens in enumerate(self._tokens)]
 
+    def counts(self, phrases: Iterable[tuple[str, ...]]) -> list[int]:
+        """For each sentence, how many of these folded phrases spans() would mark in it.
+        Words marked as they are (inflected=False) are counted with one set intersection
+        per sentence, not one lookup per word and sentence."""
+        phrases = [phrase for phrase in phrases if phrase]
+        found = [0] * len(self.sentences)
+        if not self._inflected:
+            words = Counter(phrase[0] for phrase in phrases if len(phrase) == 1)
+            phrases = [phrase for phrase in phrases if len(phrase) > 1]
+            found = [sum(map(words.__getitem__, words.keys() & present))
+                     for present in self._present]
+        for phrase in phrases:
+            for number in self.sentences_with(phrase):
+                found[number] += 1
+        return found
+
     def sentences_with(self, phrase: tuple[str, ...]) -> list[int]:
         """The numbers of the sentences in which spans() would mark the folded phrase."""
         if not phrase:
             return []
-        if self._where is None:
-            self._where = {}
-            for number, present in enumerate(self._present):
-                for word in present:
-                    self._where.setdefault(word, []).append(number)
-        having_first = {number for word in self._forms_of(phrase[0])
-                        for number in self._where.get(word, ())}
+        forms = self._forms_of(phrase[0])
+        having_first = [number for number, present in enumerate(self._present)
+                        if not forms.isdisjoint(present)]
         if len(phrase) == 1:        # a sentence with one of its forms has the word
-            return sorted(having_first)
-        return [number for number in sorted(having_first)
+            return having_first
+        return [number for number in having_first
                 if next(self._starts(phrase, number), None) is not None]
 
     def _sentence_spans(self, tokens: list[tuple[int, int, str]], number: int,
@@ -508,12 +519,10 @@ def _scores(candidates: list[_Candidate], title_terms: frozenset[str], phrases: 
     ]
     top = max(centrality) or 1.0
     # A phrase counts when highlight_spans would mark it in the sentence.
-    folded = [_fold_phrase(p) for p in phrases]
-    found: Counter[int] = Counter()
+    found = [0] * len(candidates)
     if phrases:
-        highlighter = Highlighter([c.text for c in candidates], language=language,
-                                  inflected=inflected)
-        found.update(number for phrase in folded for number in highlighter.sentences_with(phrase))
+        found = Highlighter([c.text for c in candidates], language=language,
+                            inflected=inflected).counts(map(_fold_phrase, phrases))
     scores = []
     for rank, (candidate, central) in enumerate(zip(candidates, centrality)):
         score = _WEIGHT_POSITION / (1 + rank / 3) + _WEIGHT_CENTRALITY * central / top
@@ -542,9 +551,8 @@ def _forms_of(word: str, vocabulary: set[str], by_stem: dict[str, set[str]],
 def _terms(text: str, language: str, stemmer: Stemmer.Stemmer | None) -> frozenset[str]:
     """The content words of a text as stems: no stop words, numbers or one-letter words."""
     table = _term_table(language, stemmer)
-    terms = set(chain.from_iterable(
+    return frozenset(chain.from_iterable(
         map(table.__getitem__, _WORD.findall(unicodedata.normalize("NFKC", text)))))
-    return frozenset(terms)
 
 
 class _TermTable(dict[str, tuple[str, ...]]):
