@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -66,12 +66,22 @@ class RuleInfo:
     delivery: str
 
 
+class ChatSearch(NamedTuple):
+    """What /search found, newest first. `recent_days`: only the newest articles of that many
+    days were read, because the query has no term to look up in the archive index
+    (`why` = "no terms") or the index is not built yet ("no index")."""
+
+    articles: list[Article]
+    recent_days: int | None = None
+    why: str = ""
+
+
 class Catalog(Protocol):
     """What the bot needs from the rules: listing, validating a personal query, searching."""
 
     def rules(self) -> list[RuleInfo]: ...
     def query_error(self, query: str) -> str | None: ...
-    def search(self, query: str, limit: int) -> list[Article]: ...
+    def search(self, query: str, limit: int) -> ChatSearch: ...
 
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -117,6 +127,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "rules_head": "<b>Themen</b> (Seite {page}/{pages})",
         "search_none": "Keine Treffer im Archiv.",
         "search_head": "<b>Treffer im Archiv</b>",
+        "search_no_terms": "(Die Anfrage hat kein Wort, das sich im Archiv nachschlagen "
+                           "lässt: durchsucht wurden nur die neuesten Artikel der letzten "
+                           "{days} Tage.)",
+        "search_no_index": "(Das Archiv wird gerade indiziert: durchsucht wurden nur die "
+                           "neuesten Artikel der letzten {days} Tage.)",
         "stopped": "Alles über diesen Chat ist gelöscht. Mit /start geht es wieder los.",
         "reloaded": "Regeln neu geladen: {summary}",
         "query_too_long": "Die Anfrage ist zu lang ({length} Zeichen, höchstens {limit}).",
@@ -174,6 +189,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "rules_head": "<b>Topics</b> (page {page}/{pages})",
         "search_none": "Nothing in the archive.",
         "search_head": "<b>Archive matches</b>",
+        "search_no_terms": "(The query has no word to look up in the archive: only the "
+                           "newest articles of the last {days} days were searched.)",
+        "search_no_index": "(The archive is being indexed: only the newest articles of the "
+                           "last {days} days were searched.)",
         "stopped": "Everything about this chat is forgotten. /start to begin again.",
         "reloaded": "Rules reloaded: {summary}",
         "query_too_long": "The query is too long ({length} characters, at most {limit}).",
@@ -547,15 +566,15 @@ class MonitorBot:
                                                   seconds=max(1, round(wait))))
                 return
             self._last_search[chat.id] = time.monotonic()
-        articles = await asyncio.to_thread(self.catalog.search, query, 10)
-        if not articles:
-            await self._reply(update, self._t(update, "search_none"))
-            return
-        lines = [self._t(update, "search_head")]
-        for article in articles:
+        found = await asyncio.to_thread(self.catalog.search, query, 10)
+        lines = [self._t(update, "search_head" if found.articles else "search_none")]
+        for article in found.articles:
             title = linked(html.escape(article.title), article.url)
             lines.append(f"• {title} <i>({html.escape(article.source)}, "
                          f"{article.published:%d.%m.%Y})</i>")
+        if found.recent_days is not None:
+            key = "search_no_index" if found.why == "no index" else "search_no_terms"
+            lines.append(self._t(update, key, days=found.recent_days))
         await self._reply(update, "\n".join(lines))
 
     async def mute(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -5,11 +5,17 @@ reloads and reports rule errors to the admins."""
 
 from __future__ import annotations
 
-from monitor.deliver.bot import RuleInfo
+from datetime import timedelta
+
+from monitor.deliver.bot import ChatSearch, RuleInfo
 from monitor.matching import QuerySyntaxError, RuleWatcher, make_rule
-from monitor.matching.tools import search_archive
-from monitor.models import Article
-from monitor.store import Store
+from monitor.matching.tools import Candidates, archive_candidates, search_archive
+from monitor.store import Store, utc_now
+
+# A /search that has to read articles one by one (no term to look up) reads at most these:
+# about a second of the engine's time, in a worker thread.
+SCAN_DAYS = 7
+SCAN_ARTICLES = 2_000
 
 
 class RulesCatalog:
@@ -31,8 +37,19 @@ class RulesCatalog:
             return str(error)
         return None
 
-    def search(self, query: str, limit: int) -> list[Article]:
+    def search(self, query: str, limit: int) -> ChatSearch:
+        """The newest `limit` articles the query matches. A query with no term to look up in
+        the index (only NOT, only lang:), or any query while the index is not built, would
+        have every article read: from a chat, where anyone allowed may type one, it reads
+        the newest SCAN_ARTICLES of the last SCAN_DAYS."""
         ruleset = self.watcher.ruleset
         rule = make_rule("search", query, ruleset.entities)
-        search = search_archive(self.store, rule, ruleset.entities, limit=limit)
-        return [f.article for f in search.found]
+        candidates = archive_candidates(self.store, rule)
+        if not candidates.scanned:
+            search = search_archive(self.store, rule, ruleset.entities, limit=limit,
+                                    candidates=candidates)
+            return ChatSearch([f.article for f in search.found])
+        recent = archive_candidates(self.store, rule, utc_now() - timedelta(days=SCAN_DAYS))
+        search = search_archive(self.store, rule, ruleset.entities, limit=limit,
+                                candidates=Candidates(recent.ids[:SCAN_ARTICLES], True, recent.why))
+        return ChatSearch([f.article for f in search.found], SCAN_DAYS, candidates.why)

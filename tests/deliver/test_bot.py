@@ -248,6 +248,37 @@ async def test_search_is_rate_limited_per_chat(app, botapi):
     assert "Bitte" not in other
 
 
+async def test_search_through_the_index_and_a_termless_search_of_the_last_days(app, botapi, db):
+    """A query with a word to look up finds the whole archive through the index; one without
+    (only NOT) would read every article, so from a chat it reads the last days and says so."""
+    from datetime import timedelta
+
+    from monitor.matching import Engine, RuleSet, match_batch
+    from monitor.matching.presearch import INDEX_VERSION
+    from monitor.store import utc_now
+    from tests.matching.support import ENTITIES, article
+
+    now = utc_now()
+    stored = db.add_articles([
+        article("Путин встретился с Кимом", "Путин и Ким говорили о сотрудничестве.", "ru",
+                url="https://ru.example/new", published=now - timedelta(days=1)),
+        article("Путин в Пекине", "Путин прилетел в Пекин.", "ru", url="https://ru.example/old",
+                published=now - timedelta(days=30)),
+    ])
+    db.reset_index(INDEX_VERSION)
+    batch = match_batch(Engine(RuleSet((), ENTITIES)), stored)
+    db.save_matches([a.id for a in stored], batch.rows, now, batch.terms)
+
+    [by_word] = await say(botapi, 101, "/search Путин", language_code="en")
+    assert by_word.startswith("Archive matches")
+    assert "Путин встретился с Кимом" in by_word and "Путин в Пекине" in by_word
+    assert "were searched" not in by_word
+
+    [termless] = await say(botapi, 102, "/search NOT Trump")
+    assert "Путин встретился с Кимом" in termless and "Путин в Пекине" not in termless
+    assert termless.endswith("durchsucht wurden nur die neuesten Artikel der letzten 7 Tage.)")
+
+
 async def test_buttons_with_forged_data_are_answered_not_crashed(app, botapi):
     await say(botapi, ALLOWED, "/rules")
     message = botapi.messages_to(ALLOWED)[-1]
