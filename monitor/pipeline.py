@@ -291,14 +291,14 @@ class Pipeline:
                 {m["article_id"] for m, _, _ in wanted} | set(shown))
             words: dict[int, list[str]] = {}
             for match, _, _ in wanted:
-                words.setdefault(match["article_id"], []).extend(match["matched"]["words"])
+                words.setdefault(match["article_id"], []).extend(match["words"])
             summaries = {article_id: alert_summary(articles[article_id], article_words)
                          for article_id, article_words in words.items()}
             messages = []
             for match, chats, name in wanted:
                 article = articles[match["article_id"]]
                 text = alert_text(article, summaries[article.id], name,
-                                  match["matched"]["words"], timezone)
+                                  match["words"], timezone)
                 personal = match["rule_id"] in watch_chats
                 messages.extend(
                     {"chat_id": chat, "rule_id": match["rule_id"], "story_id": match["story_id"],

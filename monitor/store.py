@@ -901,13 +901,16 @@ class Store:
             )
 
     def unalerted_matches(self, limit: int = 1000) -> list[dict[str, Any]]:
-        """Matches not yet turned into alerts, with their article's id and story."""
+        """Matches not yet turned into alerts: article id, rule id, the article's story and
+        the words the rule found in it (what its alert shows in bold; the rest of the hits
+        stays in SQLite)."""
         with self._lock:
-            rows = self.db.query(
-                "SELECT m.article_id, m.rule_id, m.matched, a.story_id FROM matches m "
-                "JOIN articles a ON a.id = m.article_id WHERE m.alerted = 0 "
-                "ORDER BY m.article_id, m.rule_id LIMIT ?", [limit])
-            return [{**r, "matched": json.loads(r["matched"])} for r in rows]
+            rows = self.db.conn.execute(
+                "SELECT m.article_id, m.rule_id, a.story_id, json_extract(m.matched, '$.words') "
+                "FROM matches m JOIN articles a ON a.id = m.article_id WHERE m.alerted = 0 "
+                "ORDER BY m.article_id, m.rule_id LIMIT ?", [limit]).fetchall()
+        return [{"article_id": article_id, "rule_id": rule_id, "story_id": story_id,
+                 "words": json.loads(words)} for article_id, rule_id, story_id, words in rows]
 
     def plan_alerts(self, matches: Iterable[tuple[int, str]],
                     messages: Iterable[dict[str, Any]], now: datetime | None = None) -> int:

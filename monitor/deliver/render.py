@@ -212,7 +212,9 @@ def split_message(markup: str, limit: int = MAX_TEXT) -> list[str]:
     """Split so that each part fits: between lines where possible, else between words, else
     between characters. Tags open at a cut are closed at the end of the part and reopened at
     the start of the next, so every part is balanced HTML on its own."""
-    if visible_length(markup) <= limit:
+    # Every character is at most two UTF-16 units, and the visible text is never longer than
+    # the markup: a short message fits without parsing it (most alerts are).
+    if 2 * len(markup) <= limit or visible_length(markup) <= limit:
         return [markup]
     packer = _Packer(limit)
     for number, line in enumerate(markup.split("\n")):
