@@ -53,6 +53,28 @@ def test_a_later_article_of_an_alerted_story_sends_no_new_alert(tmp_path, db):
     assert story["size"] == 2 and sorted(json.loads(story["sources"])) == ["agentur", "zeitung"]
 
 
+def test_an_alert_bolds_the_words_its_rule_matched_and_only_those(tmp_path, db):
+    """The bold words are the engine's hits: an exact "Kim" bolds "Kim", not "Kims"; the
+    stemmed Einladung bolds the forms it matched."""
+    config = deployment(tmp_path, db)
+    (tmp_path / "rules" / "r.toml").write_text(
+        '[[rules]]\nid = "kim-einladung"\nquery = \'"Kim" AND Einladung\'\n', encoding="utf-8")
+    db.upsert_subscriber(1, "private", "A", "de")
+    db.subscribe(1, "kim-einladung", "instant")
+    seed(tmp_path, "a.json", [{
+        "title": "Kims Einladungen", "source": "agentur",
+        "text": "Kims Gäste kamen am Mittwoch an. Kim verschickte die Einladungen selbst, "
+                "hieß es in Pjöngjang. Die Einladung galt für drei Tage."}])
+
+    report = asyncio.run(Pipeline(config, db).run_once())
+
+    assert report.alerts_queued == 1
+    [text] = [r["text"] for r in db.db.query("SELECT text FROM outbox WHERE kind = 'alert'")]
+    summary = text.split("\n\n", 1)[1]
+    assert "<b>Kim</b> verschickte die <b>Einladungen</b> selbst" in summary
+    assert "<b>Einladung</b> galt" in summary and "<b>Kims</b>" not in summary
+
+
 def test_admins_hear_once_about_a_feed_failing_for_a_day(tmp_path, db):
     config = deployment(tmp_path, db)
     from monitor.models import Feed
