@@ -397,6 +397,15 @@ class Analyzer:
         return self.cache(profile)[raw]
 
     @staticmethod
+    def stems(profile: str | None, raws: list[str]) -> list[str]:
+        """The stemmed forms of many raw words (as forms()), in one call of the stemmer:
+        what the engine needs of a rule set's words for each language it meets."""
+        words = [unicodedata.normalize("NFKC", raw).casefold() for raw in raws]
+        if profile:
+            words = Stemmer.Stemmer(profile, 0).stemWords(words)   # its own: not shared
+        return list(map(fold, words))
+
+    @staticmethod
     def _compute(stem: Callable[[str], str] | None, raw: str) -> tuple[str, str]:
         word = unicodedata.normalize("NFKC", raw).casefold()
         exact = fold(word)

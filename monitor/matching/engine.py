@@ -22,8 +22,11 @@ one clause has one every article satisfies); the survivors that are not decided 
 test. The result is exactly what evaluating every rule on every article gives (a property
 test proves it against evaluate.py).
 
-Terms are integer ids. Stems depend on the article's language, so the index is built per
-stemmer profile, lazily, the first time an article of that profile arrives. Wildcards are
+Terms are integer ids, one per query word, the same in every language, so the index of the
+rules is built once. Stems depend on the article's language: each stemmer profile (made
+lazily, the first time an article of that profile arrives) stems the rules' bare words in
+one call and maps those stems onto their ids, which an article's word reaches through its
+own stem in that profile. Wildcards are
 resolved per distinct word through dictionaries of their fixed parts (prefixes and suffixes
 of the lengths in use; substrings found from their first three characters), once per word:
 a word's table entry holds its term ids and its postings, so an article costs one table
@@ -395,18 +398,15 @@ class _WordPostings(dict[str, _Postings]):
             self.irrelevant.clear()
 
 
-class _Profile:
-    """The index for one stemmer profile (stems differ between languages)."""
+class _RuleIndex:
+    """Which rules an article's term ids make candidates. The same in every stemmer profile:
+    a query word is one term id whatever the language (a profile maps the stems of an
+    article's words onto the ids of the rules' words), so it is built once per rule set, not
+    once per language met."""
 
-    def __init__(self, compiled: _Compiled, profile: str | None):
-        # No reference cycles in an index (back references are weak), so that reference
-        # counting frees a replaced index even when it was frozen (_out_of_collectors_sight).
+    def __init__(self, compiled: _Compiled):
         self.compiled: _Compiled = weakref.proxy(compiled)
-        self.profile = profile
-        analyzer = compiled.analyzer
-        self.resolve_cache: dict[Template, tuple[int, ...]] = {}
-        for template in compiled.templates:
-            self.resolve(template)
+        resolve = compiled.resolve
         # Rules are candidates through `index` (or `always`), filtered by their second clause,
         # which `seconds` holds parallel to `index` so that the filter touches no rule
         # objects; a rule of one clause has `any_term`, which every article has. A second
@@ -423,26 +423,13 @@ class _Profile:
                 self.always.append(number)
                 continue
             second = self._clause_id(plan.second) if plan.second else compiled.any_term
-            for term_id in dict.fromkeys(i for t in plan.index for i in self.resolve(t)):
+            for term_id in dict.fromkeys(i for t in plan.index for i in resolve(t)):
                 self.index.setdefault(term_id, []).append(number)
                 self.seconds.setdefault(term_id, []).append(second)
-        self.matchers: list[_Matcher | None] = [None] * len(compiled.rules)
-        # The one-word terms of the rules compiled so far, numbered by their (label, ids,
-        # field): (label, field, the words seen so far that carry the term). A view's memo
-        # of hits is keyed by these numbers, which hash without touching the rule's objects
-        # (cold in the CPU caches on a large rule set), and a term's hits in an article are
-        # one intersection of its words with the article's.
-        self.hit_terms: list[tuple[str, str | None, set[str]]] = []
-        self._hit_numbers: dict[HitKey, int] = {}
-        self.tests: list[Test | None] = [None] * len(compiled.rules)
         self._shared: dict[tuple[int, ...], _Postings] = {(): _NOTHING}
-        me = weakref.proxy(self)
-        self.word_postings = _WordPostings(
-            lambda word: me.postings(me._ids_of(word)), analyzer.cache_limit,
-            lambda word: me.postings(me._ids_of(word, infixes=False)))
 
     def _clause_id(self, clause: Clause) -> int:
-        ids = sorted({i for template in clause for i in self.resolve(template)})
+        ids = sorted({i for template in clause for i in self.compiled.resolve(template)})
         if len(ids) == 1:
             return ids[0]
         key = "clause:" + ",".join(map(str, ids))
@@ -465,20 +452,39 @@ class _Profile:
                 gather(self.index), gather(self.seconds))
         return found
 
-    def resolve(self, template: Template) -> tuple[int, ...]:
-        """The term ids of a query word in this profile: one id, except for a bare word whose
-        stem differs from its own form, which matches either as a stem (see analysis.py)."""
-        found = self.resolve_cache.get(template)
-        if found is None:
-            kind, form = template
-            intern = self.compiled.intern
-            if kind == "stem":
-                stems = dict.fromkeys(self.compiled.analyzer.forms(self.profile, form)[::-1])
-                found = tuple(intern("~" + stem, kind, stem) for stem in stems)
-            else:
-                found = (intern(f"{kind}:{form}", kind, form),)
-            self.resolve_cache[template] = found
-        return found
+
+class _Profile:
+    """What one stemmer profile adds to the rule index (stems differ between languages):
+    which rule words an article's stems stand for, and the tables of the words seen."""
+
+    def __init__(self, compiled: _Compiled, profile: str | None):
+        # No reference cycles in an index (back references are weak), so that reference
+        # counting frees a replaced index even when it was frozen (_out_of_collectors_sight).
+        self.compiled: _Compiled = weakref.proxy(compiled)
+        self.profile = profile
+        analyzer = compiled.analyzer
+        rules = compiled.rule_index()
+        self.always, self.decided, self.postings = rules.always, rules.decided, rules.postings
+        # A bare query word matches the words of its stem in this language, and those whose
+        # stem is the word itself (see analysis.py): both stems → the word's term id.
+        self.stems: dict[str, tuple[int, ...]] = {}
+        words, exacts, ids = compiled.stem_words
+        for stem, exact, term_id in zip(analyzer.stems(profile, words), exacts, ids):
+            for form in (stem,) if stem == exact else (stem, exact):
+                self.stems[form] = (*self.stems.get(form, ()), term_id)
+        self.matchers: list[_Matcher | None] = [None] * len(compiled.rules)
+        # The one-word terms of the rules compiled so far, numbered by their (label, ids,
+        # field): (label, field, the words seen so far that carry the term). A view's memo
+        # of hits is keyed by these numbers, which hash without touching the rule's objects
+        # (cold in the CPU caches on a large rule set), and a term's hits in an article are
+        # one intersection of its words with the article's.
+        self.hit_terms: list[tuple[str, str | None, set[str]]] = []
+        self._hit_numbers: dict[HitKey, int] = {}
+        self.tests: list[Test | None] = [None] * len(compiled.rules)
+        me = weakref.proxy(self)
+        self.word_postings = _WordPostings(
+            lambda word: me.postings(me._ids_of(word)), analyzer.cache_limit,
+            lambda word: me.postings(me._ids_of(word, infixes=False)))
 
     def _ids_of(self, word: str, infixes: bool = True) -> tuple[int, ...]:
         """The term ids a word carries: its exact form and stem, and the wildcards it
@@ -488,7 +494,8 @@ class _Profile:
         compiled = self.compiled
         exact, stem = compiled.analyzer.forms(self.profile, word)
         keys = compiled.keys
-        ids = [i for i in (keys.get("exact:" + exact), keys.get("~" + stem)) if i is not None]
+        ids = [i for i in (keys.get("exact:" + exact),) if i is not None]
+        ids.extend(self.stems.get(stem, ()))
         size = len(exact)
         for length in compiled.prefix_lengths:
             if length > size:
@@ -549,13 +556,18 @@ class _Compiled:
         self.infixes: dict[str, int] = {}
         # A term every article has: the second clause of rules that have only one.
         self.any_term = self.intern("", "any", "")
-        # Every distinct term of the rules, walked out of their trees once (each language's
-        # index resolves them all again, in its own stems).
+        # Every distinct term of the rules, walked out of their trees once, and numbered.
         self.templates = list(dict.fromkeys(
             template for rule in self.rules for template in _templates(rule.query.root)))
-        for kind, form in self.templates:
-            if kind != "stem":
-                self.intern(f"{kind}:{form}", kind, form)
+        self.resolved: dict[Template, tuple[int]] = {}
+        for template in self.templates:
+            self.resolve(template)
+        # The bare words (as written, their exact forms, their ids), for each language's
+        # profile to stem in one call.
+        bare = [form for kind, form in self.templates if kind == "stem"]
+        self.stem_words: tuple[list[str], list[str], list[int]] = (
+            bare, [analyzer.forms(None, form)[0] for form in bare],
+            [self.resolve(("stem", form))[0] for form in bare])
         for rule in self.rules:
             for code in rule.languages:
                 self.intern(f"lang:{code}", "lang", code)
@@ -586,7 +598,22 @@ class _Compiled:
         self.infix_rules = [number for number, rule in enumerate(self.rules)
                             if any(kind == "infix" for kind, _ in _templates(rule.query.root))]
         self.profiles: dict[str | None, _Profile] = {}
+        self._rule_index: _RuleIndex | None = None
         self.lock = threading.Lock()
+
+    def resolve(self, template: Template) -> tuple[int]:
+        """The term id of a query word, the same in every profile: (kind, form) numbered."""
+        found = self.resolved.get(template)
+        if found is None:
+            kind, form = template
+            found = self.resolved[template] = (self.intern(f"{kind}:{form}", kind, form),)
+        return found
+
+    def rule_index(self) -> _RuleIndex:
+        """Built with the first profile (under `lock`)."""
+        if self._rule_index is None:
+            self._rule_index = _RuleIndex(self)
+        return self._rule_index
 
     def infix_work(self, text: AnalyzedText) -> int:
         """The most lookups that expanding the *mid* wildcards into every distinct word of an
@@ -1105,7 +1132,7 @@ class _Matcher:
 
     def _slots(self, node: Term | Phrase) -> tuple[tuple[int, ...], ...]:
         """Per word of a term or phrase, the ids any of which it matches."""
-        resolve = self.profile.resolve
+        resolve = self.profile.compiled.resolve
         if isinstance(node, Term):
             return (resolve((node.kind, node.form)),)
         return tuple(resolve(word) for word in node.words)
