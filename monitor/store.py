@@ -342,6 +342,14 @@ def m0010_unalerted_in_order(db: Database) -> None:
                "WHERE alerted = 0")
 
 
+@migrations()
+def m0011_subscriptions_by_rule(db: Database) -> None:
+    """The alert planner asks for the instant subscribers of a batch's rules; the primary
+    key begins with the chat, so every batch read all subscriptions (100k rules, 10k
+    subscriptions: 3 s of alert planning)."""
+    db.execute("CREATE INDEX IF NOT EXISTS subscriptions_rule ON subscriptions(rule_id)")
+
+
 def to_db_time(moment: datetime | None) -> str | None:
     """UTC ISO 8601 to the second: sorts as text, reads back exactly."""
     if moment is None:
@@ -947,10 +955,13 @@ class Store:
         found: set[tuple[int, str, int]] = set()
         with self._lock:
             for chunk in _chunks(keys, 300):
+                # A join, so that each key is one primary-key lookup (SQLite plans a row-value
+                # IN (VALUES ...) as a scan of the whole table).
                 values = ",".join("(?, ?, ?)" for _ in chunk)
                 found.update(self.db.conn.execute(
-                    f"SELECT chat_id, rule_id, story_id FROM alerted "
-                    f"WHERE (chat_id, rule_id, story_id) IN (VALUES {values})",
+                    f"SELECT a.chat_id, a.rule_id, a.story_id FROM (VALUES {values}) AS k "
+                    f"JOIN alerted a ON a.chat_id = k.column1 AND a.rule_id = k.column2 "
+                    f"AND a.story_id = k.column3",
                     [v for key in chunk for v in key]).fetchall())
         return found
 
@@ -1044,7 +1055,8 @@ class Store:
                 "SELECT chat_id, language FROM subscribers")}
 
     def instant_subscribers(self, rule_ids: Iterable[str], now: datetime) -> dict[str, list[int]]:
-        """Active chats with instant delivery for each rule, leaving out muted ones."""
+        """Active chats with instant delivery for each rule, in chat order, leaving out muted
+        ones."""
         rule_ids = list(rule_ids)
         found: dict[str, list[int]] = {r: [] for r in rule_ids}
         with self._lock:
@@ -1053,10 +1065,12 @@ class Store:
                 rows = self.db.execute(
                     f"SELECT s.rule_id, s.chat_id FROM subscriptions s JOIN subscribers c "
                     f"ON c.chat_id = s.chat_id WHERE c.active = 1 AND s.mode = 'instant' "
-                    f"AND (s.muted_until IS NULL OR s.muted_until <= ?) AND s.rule_id IN ({marks}) "
-                    f"ORDER BY s.chat_id", [to_db_time(now), *chunk])
+                    f"AND (s.muted_until IS NULL OR s.muted_until <= ?) AND s.rule_id IN ({marks})",
+                    [to_db_time(now), *chunk])
                 for rule_id, chat_id in rows:
                     found[rule_id].append(chat_id)
+        for chats in found.values():
+            chats.sort()
         return found
 
     def add_watch(self, chat_id: int, query: str) -> int:

@@ -226,6 +226,21 @@ def test_a_chat_story_and_rule_is_alerted_once_even_after_the_outbox_row_is_gone
     assert db.plan_alerts([], [message], NOW) == 0
 
 
+def test_a_batch_queues_one_alert_per_chat_rule_and_story_and_tells_which_were_alerted(db):
+    def message(chat, rule, story):
+        return {"chat_id": chat, "rule_id": rule, "story_id": story, "article_id": story,
+                "text": f"{chat} {rule} {story}", "buttons": ()}
+
+    assert db.plan_alerts([], [message(5, "r", 1), message(5, "r", 1), message(6, "r", 1)],
+                          NOW) == 2
+    assert db.plan_alerts([], [message(5, "r", 1), message(5, "q", 1), message(5, "r", 2)],
+                          NOW) == 2
+    asked = [(5, "r", 1), (6, "r", 1), (5, "q", 1), (5, "r", 2), (6, "q", 1), (7, "r", 1)]
+    assert db.alerted_keys(asked * 100) == {(5, "r", 1), (6, "r", 1), (5, "q", 1), (5, "r", 2)}
+    assert [r["text"] for r in db.db.query("SELECT text FROM outbox ORDER BY id")] == [
+        "5 r 1", "6 r 1", "5 q 1", "5 r 2"]
+
+
 def test_the_console_chat_of_earlier_versions_is_removed_by_the_upgrade(tmp_path):
     path = tmp_path / "old.db"
     old = Database(sqlite3.connect(path))
