@@ -12,8 +12,8 @@ from monitor.matching import QuerySyntaxError, RuleWatcher, make_rule
 from monitor.matching.tools import Candidates, archive_candidates, search_archive
 from monitor.store import Store, utc_now
 
-# A /search that has to read articles one by one (no term to look up) reads at most these:
-# about a second of the engine's time, in a worker thread.
+# A /search that has to read articles one by one (nothing to look up in the index, or no
+# index yet) reads at most these: about a second of the engine's time, in a worker thread.
 SCAN_DAYS = 7
 SCAN_ARTICLES = 2_000
 
@@ -39,7 +39,7 @@ class RulesCatalog:
 
     def search(self, query: str, limit: int) -> ChatSearch:
         """The newest `limit` articles the query matches. A query with no term to look up in
-        the index (only NOT, only lang:), or any query while the index is not built, would
+        the index (only NOT), or any query while the index is not built yet, would
         have every article read: from a chat, where anyone allowed may type one, it reads
         the newest SCAN_ARTICLES of the last SCAN_DAYS."""
         ruleset = self.watcher.ruleset
