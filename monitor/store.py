@@ -970,7 +970,8 @@ class Store:
                rule_id: str | None = None, story_id: int | None = None,
                article_id: int | None = None, buttons: Iterable[tuple[str, str]] = (),
                due: str | None = None) -> int:
-        """The one INSERT into the outbox; 0 when this (chat, rule, story) alert exists."""
+        """The INSERT of one message into the outbox (plan_alerts inserts a batch's alerts
+        in one executemany); 0 when this (chat, rule, story) alert exists."""
         return conn.execute(
             "INSERT OR IGNORE INTO outbox (chat_id, kind, rule_id, story_id, article_id, text, "
             "buttons, next_attempt_at, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

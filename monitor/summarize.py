@@ -458,7 +458,6 @@ def summarize(title: str, text: str, language: str, *, highlight: Iterable[str] 
     gives an empty summary.
     """
     lang = _language(language)
-    stemmer = _stemmer(lang)
     paragraphs = _paragraphs(text)
     sentences = _sentences(paragraphs, lang)
     teasers = {number for number, paragraph in enumerate(paragraphs) if _is_teaser(paragraph)}
@@ -472,8 +471,8 @@ def summarize(title: str, text: str, language: str, *, highlight: Iterable[str] 
     usable = [(i, s) for i, (number, s) in enumerate(sentences)
               if number not in teasers and number not in credits
               and not _is_boilerplate(s, number in with_credit)]
-    title_terms = _terms(title, lang, stemmer)
-    candidates = [_Candidate(i, s, _terms(s, lang, stemmer)) for i, s in usable]
+    title_terms = _terms(title, lang)
+    candidates = [_Candidate(i, s, _terms(s, lang)) for i, s in usable]
     complete = [c for c in candidates
                 if _ends_complete(c.text) and len(c.terms) >= 3
                 and _overlap(c.terms, title_terms) < 0.8]
@@ -548,9 +547,9 @@ def _forms_of(word: str, vocabulary: set[str], by_stem: dict[str, set[str]],
     return frozenset(found)
 
 
-def _terms(text: str, language: str, stemmer: Stemmer.Stemmer | None) -> frozenset[str]:
+def _terms(text: str, language: str) -> frozenset[str]:
     """The content words of a text as stems: no stop words, numbers or one-letter words."""
-    table = _term_table(language, stemmer)
+    table = _term_table(language)
     return frozenset(chain.from_iterable(
         map(table.__getitem__, _WORD.findall(unicodedata.normalize("NFKC", text)))))
 
@@ -576,15 +575,15 @@ class _TermTable(dict[str, tuple[str, ...]]):
 
 
 @lru_cache(maxsize=None)
-def _term_table(language: str, stemmer: Stemmer.Stemmer | None) -> _TermTable:
-    return _TermTable(stemmer)
+def _term_table(language: str) -> _TermTable:
+    return _TermTable(_stemmer(language))
 
 
 def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
-def _is_boilerplate(sentence: str, may_hold_credit: bool = True) -> bool:
+def _is_boilerplate(sentence: str, may_hold_credit: bool) -> bool:
     lowered = sentence.lower()
     return bool(may_hold_credit and _BOILERPLATE_ANYWHERE.search(lowered)
                 or _BOILERPLATE_START.match(lowered))
