@@ -166,7 +166,7 @@ async def _cycle(config: Config, store: Store, *, deliver: bool) -> CycleReport:
         dispatcher = None
         if token and deliver:
             sender = await stack.enter_async_context(telegram_sender(config.telegram, token))
-            dispatcher = Dispatcher(store, sender)
+            dispatcher = Dispatcher(store, sender, timezone=config.digest.timezone)
         pipeline = Pipeline(config, store, on_article=print_article, dispatcher=dispatcher,
                             console=not token)
         if console.is_terminal:

@@ -111,6 +111,7 @@ class OutboxMessage:
     article_id: int | None = None
     buttons: tuple[tuple[str, str], ...] = ()   # (label, callback data)
     attempts: int = 0
+    rule_name: str | None = None   # an alert's heading; its text is "" until rendered
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from monitor.config import Config
-from monitor.deliver.alerts import alert_summary, alert_text
 from monitor.deliver.bot import alert_buttons
 from monitor.deliver.outbox import Dispatcher, DispatchReport
 from monitor.digest import Digest, build_digest, due_period, render_telegram
@@ -261,16 +260,14 @@ class Pipeline:
             left -= len(batch)
 
     def plan_alerts(self, report: CycleReport, now: datetime) -> None:
-        """Turn new matches into outbox rows: one alert per (chat, rule, story). Work is per
-        article, not per match: only alerts with a subscriber that were not sent before (a
-        story is alerted once per chat and rule) are rendered, their articles are read in one
-        query and summarised once. Without a Telegram token the matched articles are also
-        shown on the console, one line each."""
+        """Turn new matches into outbox rows: one alert per (chat, rule, story), for the chats
+        that follow the rule and were not alerted to its story before. The rows are
+        references; the dispatcher renders each alert before its first send. Without a
+        Telegram token the matched articles are also shown on the console, one line each."""
         ruleset, _ = self.engine()
         watch_chats = {f"{WATCH_PREFIX}{w['id']}": (w["chat_id"], w["query"])
                        for w in self.store.watches()}
         languages = self.store.chat_languages()
-        timezone = self.config.digest.timezone
         while not self.stopping and (batch := self.store.unalerted_matches(limit=BATCH)):
             subscribers = self.store.instant_subscribers({m["rule_id"] for m in batch}, now)
             wanted: list[tuple[dict, list[int], str]] = []     # (match, chats, rule name)
@@ -286,52 +283,21 @@ class Pipeline:
                     if self.console:
                         shown.setdefault(match["article_id"], []).append(rule_id)
                 # else: the rule is gone since it matched
-            wanted = self._first_alerts(wanted)
-            articles = self.store.articles_by_id(
-                {m["article_id"] for m, _, _ in wanted} | set(shown))
-            words: dict[int, list[str]] = {}
-            for match, _, _ in wanted:
-                words.setdefault(match["article_id"], []).extend(match["words"])
-            summaries = {article_id: alert_summary(articles[article_id], article_words)
-                         for article_id, article_words in words.items()}
-            messages = []
-            for match, chats, name in wanted:
-                article = articles[match["article_id"]]
-                text = alert_text(article, summaries[article.id], name,
-                                  match["words"], timezone)
-                personal = match["rule_id"] in watch_chats
-                messages.extend(
-                    {"chat_id": chat, "rule_id": match["rule_id"], "story_id": match["story_id"],
-                     "article_id": article.id, "text": text,
-                     "buttons": () if personal
-                     else alert_buttons(match["rule_id"], languages.get(chat, "de"))}
-                    for chat in chats)
+            messages = [
+                {"chat_id": chat, "rule_id": match["rule_id"], "story_id": match["story_id"],
+                 "article_id": match["article_id"], "rule_name": name,
+                 "buttons": () if match["rule_id"] in watch_chats
+                 else alert_buttons(match["rule_id"], languages.get(chat, "de"))}
+                for match, chats, name in wanted for chat in chats]
             report.alerts_queued += self.store.plan_alerts(
                 [(m["article_id"], m["rule_id"]) for m in batch], messages, now)
-            report.console_alerts.extend(
-                ConsoleAlert(article_id, articles[article_id].title,
-                             articles[article_id].source, articles[article_id].url,
-                             tuple(rule_ids))
-                for article_id, rule_ids in shown.items())
-
-    def _first_alerts(self, wanted: list[tuple[dict, list[int], str]]
-                      ) -> list[tuple[dict, list[int], str]]:
-        """The matches left with the chats that have not had an alert of their rule and story
-        (before, or earlier in this batch): the others would be rendered for nothing."""
-        keys = [(chat, match["rule_id"], match["story_id"])
-                for match, chats, _ in wanted for chat in chats]
-        done = self.store.alerted_keys(keys)
-        left = []
-        for match, chats, name in wanted:
-            fresh = []
-            for chat in chats:
-                key = (chat, match["rule_id"], match["story_id"])
-                if key not in done:
-                    done.add(key)
-                    fresh.append(chat)
-            if fresh:
-                left.append((match, fresh, name))
-        return left
+            if shown:
+                articles = self.store.articles_by_id(shown)
+                report.console_alerts.extend(
+                    ConsoleAlert(article_id, articles[article_id].title,
+                                 articles[article_id].source, articles[article_id].url,
+                                 tuple(rule_ids))
+                    for article_id, rule_ids in shown.items())
 
     def plan_digests(self, report: CycleReport, now: datetime) -> None:
         """Queue every digest that is due; a period already recorded is never sent again."""

@@ -86,7 +86,8 @@ class Service:
             if token:
                 sender = await stack.enter_async_context(
                     telegram_sender(self.config.telegram, token))
-                self.dispatcher = Dispatcher(self.store, sender, clock=self.clock)
+                self.dispatcher = Dispatcher(self.store, sender, clock=self.clock,
+                                            timezone=self.config.digest.timezone)
                 bot_task = asyncio.create_task(self._serve_bot(token))
             scheduler = self._scheduler()
             scheduler.start()

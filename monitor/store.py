@@ -350,6 +350,16 @@ def m0011_subscriptions_by_rule(db: Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS subscriptions_rule ON subscriptions(rule_id)")
 
 
+@migrations()
+def m0012_alerts_rendered_when_sent(db: Database) -> None:
+    """An alert is queued as a reference (chat, rule, story, article, the rule's name) and its
+    text is made just before its first send: at 10k rules an ingest queues tens of thousands
+    of alerts that Telegram takes at 30 a second, and rendering them all up front held up the
+    matching of new articles (half of an ingest's time). An alert row with an empty text is
+    one that was not rendered yet."""
+    db.execute("ALTER TABLE outbox ADD COLUMN rule_name TEXT")
+
+
 def to_db_time(moment: datetime | None) -> str | None:
     """UTC ISO 8601 to the second: sorts as text, reads back exactly."""
     if moment is None:
@@ -909,16 +919,14 @@ class Store:
             )
 
     def unalerted_matches(self, limit: int = 1000) -> list[dict[str, Any]]:
-        """Matches not yet turned into alerts: article id, rule id, the article's story and
-        the words the rule found in it (what its alert shows in bold; the rest of the hits
-        stays in SQLite)."""
+        """Matches not yet turned into alerts: article id, rule id and the article's story."""
         with self._lock:
             rows = self.db.conn.execute(
-                "SELECT m.article_id, m.rule_id, a.story_id, json_extract(m.matched, '$.words') "
+                "SELECT m.article_id, m.rule_id, a.story_id "
                 "FROM matches m JOIN articles a ON a.id = m.article_id WHERE m.alerted = 0 "
                 "ORDER BY m.article_id, m.rule_id LIMIT ?", [limit]).fetchall()
-        return [{"article_id": article_id, "rule_id": rule_id, "story_id": story_id,
-                 "words": json.loads(words)} for article_id, rule_id, story_id, words in rows]
+        return [{"article_id": article_id, "rule_id": rule_id, "story_id": story_id}
+                for article_id, rule_id, story_id in rows]
 
     def plan_alerts(self, matches: Iterable[tuple[int, str]],
                     messages: Iterable[dict[str, Any]], now: datetime | None = None) -> int:
@@ -930,16 +938,17 @@ class Store:
         (chat, rule, story), the first is queued. Returns the alerts queued.
         """
         now = to_db_time(now or utc_now())
-        rows = [(m["chat_id"], m["rule_id"], m["story_id"], m["article_id"], m["text"],
+        rows = [(m["chat_id"], m["rule_id"], m["story_id"], m["article_id"], m["rule_name"],
                  json.dumps([list(b) for b in m["buttons"]], ensure_ascii=False), now, now,
                  m["chat_id"], m["rule_id"], m["story_id"]) for m in messages]
         with self.transaction():
             conn = self.db.conn
-            # Queued unless claimed before; outbox_one_alert keeps the first of a batch.
+            # Queued unless claimed before; outbox_one_alert keeps the first of a batch. The
+            # text is empty until the alert is rendered, before its first send.
             queued = conn.executemany(
                 "INSERT OR IGNORE INTO outbox (chat_id, kind, rule_id, story_id, article_id, "
-                "text, buttons, next_attempt_at, created) SELECT ?, 'alert', ?, ?, ?, ?, ?, ?, ? "
-                "WHERE NOT EXISTS (SELECT 1 FROM alerted WHERE chat_id = ? AND rule_id = ? "
+                "rule_name, text, buttons, next_attempt_at, created) "
+                "SELECT ?, 'alert', ?, ?, ?, ?, '', ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM alerted WHERE chat_id = ? AND rule_id = ? "
                 "AND story_id = ?)", rows).rowcount
             conn.executemany(
                 "INSERT OR IGNORE INTO alerted (chat_id, rule_id, story_id, created) "
@@ -947,23 +956,6 @@ class Store:
             conn.executemany("UPDATE matches SET alerted = 1 WHERE article_id = ? AND rule_id = ?",
                              list(matches))
         return queued
-
-    def alerted_keys(self, keys: Iterable[tuple[int, str, int]]) -> set[tuple[int, str, int]]:
-        """Those of these (chat, rule, story) that were alerted before: the planner leaves
-        them out before rendering their messages (plan_alerts would leave them out anyway)."""
-        keys = list(keys)
-        found: set[tuple[int, str, int]] = set()
-        with self._lock:
-            for chunk in _chunks(keys, 300):
-                # A join, so that each key is one primary-key lookup (SQLite plans a row-value
-                # IN (VALUES ...) as a scan of the whole table).
-                values = ",".join("(?, ?, ?)" for _ in chunk)
-                found.update(self.db.conn.execute(
-                    f"SELECT a.chat_id, a.rule_id, a.story_id FROM (VALUES {values}) AS k "
-                    f"JOIN alerted a ON a.chat_id = k.column1 AND a.rule_id = k.column2 "
-                    f"AND a.story_id = k.column3",
-                    [v for key in chunk for v in key]).fetchall())
-        return found
 
     @staticmethod
     def _queue(conn: sqlite3.Connection, chat_id: int, kind: str, text: str, now: str, *,
@@ -1182,6 +1174,27 @@ class Store:
             )
             return [_message_from_row(r) for r in rows]
 
+    def alert_words(self, article_ids: Iterable[int]
+                    ) -> dict[int, dict[str, list[str]]]:
+        """For rendering alerts: per article, the words each rule matched in it (rule id →
+        words, as the match's hits record them)."""
+        found: dict[int, dict[str, list[str]]] = {}
+        with self._lock:
+            for chunk in _chunks(sorted(article_ids), 500):
+                for article_id, rule_id, words in self.db.conn.execute(
+                        f"SELECT article_id, rule_id, json_extract(matched, '$.words') "
+                        f"FROM matches WHERE article_id IN ({','.join('?' * len(chunk))})",
+                        chunk):
+                    found.setdefault(article_id, {})[rule_id] = json.loads(words or "[]")
+        return found
+
+    def save_alert_text(self, message_id: int, text: str) -> None:
+        """Keep a rendered alert's text in its row, so that a retry sends the same message;
+        a row rendered before keeps its text."""
+        with self._lock:
+            self.db.execute("UPDATE outbox SET text = ? WHERE id = ? AND text = ''",
+                            [text, message_id])
+
     def pending_count(self) -> int:
         with self._lock:
             return self.db.execute(
@@ -1360,6 +1373,7 @@ def _message_from_row(row: dict[str, Any]) -> OutboxMessage:
         id=row["id"], chat_id=row["chat_id"], kind=row["kind"], text=row["text"],
         rule_id=row["rule_id"], story_id=row["story_id"], article_id=row["article_id"],
         buttons=tuple(tuple(b) for b in json.loads(row["buttons"])), attempts=row["attempts"],
+        rule_name=row["rule_name"],
     )
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from monitor.store import Store
+from monitor.deliver.outbox import Dispatcher
+from monitor.models import OutboxMessage, SendResult
+from monitor.store import Store, utc_now
 from tests.botapi_server import FakeBotAPI
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,3 +30,27 @@ def botapi():
     server = FakeBotAPI().serve()
     yield server
     server.close()
+
+
+class RecordingSender:
+    """Accepts every message and keeps it: for tests about what is sent, not how."""
+
+    rate_limited = False
+
+    def __init__(self) -> None:
+        self.sent: list[OutboxMessage] = []
+
+    async def send(self, message: OutboxMessage) -> SendResult:
+        self.sent.append(message)
+        return SendResult("sent", message_id=len(self.sent))
+
+
+@pytest.fixture
+def dispatch(db) -> Callable[..., Awaitable[list[OutboxMessage]]]:
+    """Send what is due (now, or at a given time) through the real dispatcher, which
+    renders alerts on the way; returns the messages sent."""
+    async def run(now: datetime | None = None) -> list[OutboxMessage]:
+        sender = RecordingSender()
+        await Dispatcher(db, sender, clock=lambda: now or utc_now()).dispatch_due()
+        return sender.sent
+    return run

@@ -53,7 +53,7 @@ def test_a_later_article_of_an_alerted_story_sends_no_new_alert(tmp_path, db):
     assert story["size"] == 2 and sorted(json.loads(story["sources"])) == ["agentur", "zeitung"]
 
 
-def test_an_alert_bolds_the_words_its_rule_matched_and_only_those(tmp_path, db):
+def test_an_alert_bolds_the_words_its_rule_matched_and_only_those(tmp_path, db, dispatch):
     """The bold words are the engine's hits: an exact "Kim" bolds "Kim", not "Kims"; the
     stemmed Einladung bolds the forms it matched."""
     config = deployment(tmp_path, db)
@@ -69,7 +69,7 @@ def test_an_alert_bolds_the_words_its_rule_matched_and_only_those(tmp_path, db):
     report = asyncio.run(Pipeline(config, db).run_once())
 
     assert report.alerts_queued == 1
-    [text] = [r["text"] for r in db.db.query("SELECT text FROM outbox WHERE kind = 'alert'")]
+    [text] = [m.text for m in asyncio.run(dispatch()) if m.kind == "alert"]
     summary = text.split("\n\n", 1)[1]
     assert "<b>Kim</b> verschickte die <b>Einladungen</b> selbst" in summary
     assert "<b>Einladung</b> galt" in summary and "<b>Kims</b>" not in summary

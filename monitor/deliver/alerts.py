@@ -1,5 +1,11 @@
 """One alert message for one (chat, rule, story): what the subscriber reads in Telegram.
 
+Alerts are queued as references and rendered here just before their first send, a batch
+of due rows at a time: Telegram takes about 30 messages a second, so rendering at the pace
+of sending costs nothing that matching new articles waits for, and an alert that is never
+sent (its chat left) is never rendered. The text is kept in the row, so a retry sends the
+same message.
+
 The summary sentences are chosen and tokenized once per article (preferring sentences with
 any of the words its rules matched), and only the bold words differ between the rules: an
 article that matches a thousand rules is summarised once, not a thousand times.
@@ -7,11 +13,17 @@ article that matches a thousand rules is summarised once, not a thousand times.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from monitor.deliver.render import AlertContent, render_alert, split_message
-from monitor.models import Article
+from monitor.models import Article, OutboxMessage
+from monitor.store import Store
 from monitor.summarize import Highlighter, summarize
+
+log = logging.getLogger(__name__)
 
 
 def alert_summary(article: Article, matched_words: Iterable[str]) -> Highlighter:
@@ -33,3 +45,52 @@ def alert_text(article: Article, summary: Highlighter, rule_name: str,
         highlights=summary.spans(matched_words),
     )
     return split_message(render_alert(content, timezone=timezone))[0]
+
+
+class AlertRenderer:
+    """Renders the alerts of one dispatch pass as they are sent, so that rendering keeps
+    the pace of sending, and keeps each text in its row before the send, so that a retry
+    sends the same message. An article is summarised once in the pass, also when several
+    chats' alerts of it are rendered at the same time (in worker threads)."""
+
+    def __init__(self, store: Store, timezone: str):
+        self.store = store
+        self.timezone = timezone
+        # article id → (the article, its rules' matched words, its summary); None when gone
+        self._articles: dict[int, tuple[Article, dict[str, list[str]], Highlighter] | None] = {}
+        self._lock = threading.Lock()
+
+    def rendered(self, message: OutboxMessage) -> OutboxMessage | None:
+        """The message ready to send; None for an alert whose article is gone, which is
+        failed (retention keeps the articles of pending rows, so only a row that predates
+        that rule can be one)."""
+        if message.kind != "alert" or message.text:
+            return message
+        found = self._article(message.article_id)
+        if found is None:
+            log.error("outbox row %s: the alert's article %s is gone", message.id,
+                      message.article_id)
+            self.store.mark_failed(message.id, "the article is no longer in the archive")
+            return None
+        article, words, summary = found
+        text = alert_text(article, summary, message.rule_name or message.rule_id or "",
+                          words.get(message.rule_id or "", []), self.timezone)
+        self.store.save_alert_text(message.id, text)
+        return replace(message, text=text)
+
+    def _article(self, article_id: int | None
+                 ) -> tuple[Article, dict[str, list[str]], Highlighter] | None:
+        if article_id is None:
+            return None
+        with self._lock:
+            return self._summarised(article_id)
+
+    def _summarised(self, article_id: int
+                    ) -> tuple[Article, dict[str, list[str]], Highlighter] | None:
+        if article_id not in self._articles:
+            article = self.store.articles_by_id([article_id]).get(article_id)
+            words = self.store.alert_words([article_id]).get(article_id, {})
+            self._articles[article_id] = None if article is None else (
+                article, words, alert_summary(article, (w for found in words.values()
+                                                        for w in found)))
+        return self._articles[article_id]

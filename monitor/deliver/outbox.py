@@ -13,6 +13,7 @@ the row is marked sends it again on restart. Outcomes:
     unavailable → Telegram cannot be reached at all (refused connection, 5xx, token refused):
                   reschedule, and end this pass at once instead of trying every chat
 
+An alert is rendered just before its first send (deliver/alerts.py), and its text kept.
 Messages to one chat go out one after another, in the order they were queued; different
 chats are served concurrently. Store calls run in worker threads: a long ingest transaction
 delays a send, never the event loop.
@@ -29,6 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from monitor.config import DigestConfig
+from monitor.deliver.alerts import AlertRenderer
 from monitor.models import OutboxMessage, SendResult
 from monitor.store import Store, utc_now
 
@@ -101,10 +104,12 @@ class Dispatcher:
     """Sends what is due in the outbox through one sender (Telegram or the console)."""
 
     def __init__(self, store: Store, sender: Sender, limiter: RateLimiter | NoLimit | None = None,
-                 max_in_flight: int = 8, clock: Callable[[], datetime] = utc_now):
+                 max_in_flight: int = 8, clock: Callable[[], datetime] = utc_now,
+                 timezone: str = DigestConfig.timezone):
         self.store = store
         self.sender = sender
         self.clock = clock
+        self.timezone = timezone       # of the times that alerts show
         # Set at shutdown: the sends in flight finish and are marked; no new one starts.
         self.stopping = False
         if limiter is None:
@@ -124,16 +129,22 @@ class Dispatcher:
 
     async def _dispatch_due(self, limit: int) -> DispatchReport:
         report = DispatchReport()
+        due = await asyncio.to_thread(self.store.due_messages, self.clock(), limit)
         by_chat: dict[int, list[OutboxMessage]] = defaultdict(list)
-        for message in await asyncio.to_thread(self.store.due_messages, self.clock(), limit):
+        for message in due:
             by_chat[message.chat_id].append(message)
+        renderer = AlertRenderer(self.store, self.timezone)
         slots = asyncio.Semaphore(self.max_in_flight)
 
         async def one_chat(messages: list[OutboxMessage]) -> None:
             for message in messages:
                 async with slots:
-                    if (report.unavailable or self.stopping
-                            or not await self._deliver(message, report)):
+                    if report.unavailable or self.stopping:
+                        return
+                    ready = await asyncio.to_thread(renderer.rendered, message)
+                    if ready is None:
+                        report.failed += 1
+                    elif not await self._deliver(ready, report):
                         return  # the chat is gone, moved, or must wait: keep its order
 
         await asyncio.gather(*(one_chat(msgs) for msgs in by_chat.values()))

@@ -162,3 +162,68 @@ async def test_a_send_that_times_out_is_retried_and_may_arrive_twice(db, botapi)
         await asyncio.sleep(1.1)   # Telegram's 1/s per chat
         assert (await dispatcher.dispatch_due()).sent == 1
     assert [s.plain for s in botapi.messages_to(1)] == ["langsam", "langsam"]  # the documented window
+
+
+def queue_alerts(db, chats, title="Kim reist nach Moskau"):
+    """An article, its match of rule r, and one unrendered alert per chat, as the pipeline
+    queues them."""
+    from datetime import UTC, datetime
+
+    from monitor.models import Article
+    now = datetime(2026, 11, 30, 8, tzinfo=UTC)
+    [article] = db.add_articles([Article(
+        title=title, text="Kim traf Putin in Moskau. Die Gespräche dauerten zwei Tage.",
+        url=f"https://example.org/{len(title)}-{title}", guid=None, source="agentur", language="de",
+        published=now, fetched=now, content_hash=title)])
+    db.save_matches([article.id], [{"article_id": article.id, "rule_id": "r",
+                                    "rule_version": "1", "matched": {"words": ["Kim"]}}])
+    db.plan_alerts([], [{"chat_id": chat, "rule_id": "r", "story_id": article.id,
+                         "article_id": article.id, "rule_name": "Kim-Reisen", "buttons": ()}
+                        for chat in chats])
+    return article
+
+
+async def test_an_alert_is_rendered_before_its_first_send_and_retried_as_it_was(db, botapi,
+                                                                               bot):
+    queue_alerts(db, [1])
+    [queued] = db.db.query("SELECT text FROM outbox")
+    assert queued["text"] == ""                          # a reference until it is due
+    botapi.inject("500")
+    dispatcher = Dispatcher(db, TelegramSender(bot))
+    assert (await dispatcher.dispatch_due()).retried == 1 and botapi.sent == []
+    [kept] = db.db.query("SELECT text FROM outbox")
+    assert "Kim-Reisen" in kept["text"] and "<b>Kim</b> traf Putin" in kept["text"]
+    db.db.execute("UPDATE outbox SET next_attempt_at = '2000-01-01T00:00:00+00:00'")
+    db.db.execute("UPDATE articles SET title = 'changed since'")   # the retry sends as before
+    assert (await dispatcher.dispatch_due()).sent == 1
+    [sent] = botapi.messages_to(1)
+    assert sent.text == kept["text"] and "changed since" not in sent.text
+
+
+async def test_an_alert_whose_article_is_gone_fails_with_the_reason_and_the_rest_go_out(
+        db, botapi, bot):
+    gone = queue_alerts(db, [1, 2], title="Alt")
+    queue_alerts(db, [1], title="Neu")
+    db.db.execute("DELETE FROM articles WHERE id = ?", [gone.id])
+    report = await Dispatcher(db, TelegramSender(bot)).dispatch_due()
+    assert (report.sent, report.failed) == (1, 2)
+    assert [s.plain.split("\n")[1] for s in botapi.sent] == ["Neu"]
+    assert [(r["status"], r["last_error"]) for r in rows(db) if r["status"] == "failed"] == [
+        ("failed", "the article is no longer in the archive")] * 2
+
+
+async def test_an_article_is_summarised_once_for_all_its_alerts_in_a_pass(db, botapi, bot,
+                                                                          monkeypatch):
+    import monitor.deliver.alerts as alerts
+    calls = []
+    summarise = alerts.alert_summary
+
+    def slow_summary(article, words):       # slow enough for the chats' renders to overlap
+        calls.append(article.id)
+        time.sleep(0.2)
+        return summarise(article, words)
+
+    monkeypatch.setattr(alerts, "alert_summary", slow_summary)
+    article = queue_alerts(db, range(1, 21))
+    assert (await Dispatcher(db, TelegramSender(bot), max_in_flight=8).dispatch_due()).sent == 20
+    assert calls == [article.id]

@@ -561,7 +561,7 @@ def deployment(tmp_path: Path, db, feed_url: str, fetch: FetchConfig) -> Config:
 
 @pytest.mark.parametrize("allow", [False, True])
 async def test_a_full_text_feed_linking_inside_stores_and_sends_nothing_of_the_page(
-        tmp_path, db, feed_server, internal, allow):
+        tmp_path, db, feed_server, internal, allow, dispatch):
     # The configured feed is on 127.0.0.1 (the operator's choice, fetched); its item links to
     # 127.0.0.2. Refused: the teaser is stored and alerted, the page never fetched.
     feed_url = feed_server.publish("/intranet.xml", RSS.format(
@@ -574,7 +574,7 @@ async def test_a_full_text_feed_linking_inside_stores_and_sends_nothing_of_the_p
 
     assert report.feed_errors == {}
     [article] = list(db.db.query("SELECT text, full_text_status FROM articles"))
-    alerts = " ".join(row["text"] for row in db.db.query("SELECT text FROM outbox"))
+    alerts = " ".join(message.text for message in await dispatch(NOW))
     assert alerts, "the teaser still matched and was alerted"
     if allow:
         assert article["full_text_status"] == "ok"
