@@ -31,10 +31,12 @@ exact form from our parser (`Term.form`), which is the same function of the word
 
 What each timing includes (per article; analysis excluded for all three):
 
-- ours: Engine.match_analyzed(AnalyzedText) -> [RuleMatch]: from the tokenised article
-  (distinct raw words per field; their forms come from the analyser's per-word cache) to the
-  matches WITH their hits (field, positions and words of every matched term, which needs one
-  walk over the article's words): more than the peers return;
+- ours: Engine.verify(AnalyzedText) -> Verified(rules, exceeded), the pipeline's matching
+  step: from the tokenised article (distinct raw words per field; their forms come from the
+  analyser's per-word cache) to the matching rules, as the peers return them; a second row,
+  "ours with hits", times Engine.match_analyzed, which also works out every match's hits
+  (field, positions and words of every matched term: what `highlight` does later for the
+  matches that are shown);
 - perq: perq.Document(exact forms) (which validates every term and makes a frozenset) and
   list(QueryMatcher(MemoryStore).matches(document)) -> query ids;
 - mokaccino: a mokaccino.Document with one add_value("w", form) per exact form (its only
@@ -53,10 +55,9 @@ builds a MemoryStore; mokaccino makes its queries, adds them and optimises. Afte
 the process's objects are frozen out of the cycle collector's sight (gc.freeze), for all three
 alike (our engine does it for itself anyway). Timed passes keep no results.
 
---profile adds, through our engine's private API and in the same rounds, two parts of its
-work: the matching rules without their hits (_View + Engine._matched: what the peers
-return) and the presearch view alone; and runs cProfile over one pass of our engine at each
-rule count of 10,000 and more, printing its top functions. --subset-from/--subset-step time
+--profile adds, through our engine's private API and in the same rounds, the presearch
+view alone (the article's term ids and candidate postings); and runs cProfile over one pass
+of our engine at each rule count of 10,000 and more, printing its top functions. --subset-from/--subset-step time
 every n-th article only from some rule count on (the whole corpus by default).
 """
 
@@ -250,6 +251,9 @@ def run(args: argparse.Namespace) -> None:       # noqa: C901 (one script, read 
         percolate = percolator.percolate_list
 
         def ours_one(text: AnalyzedText) -> list:
+            return engine.verify(text).rules
+
+        def ours_with_hits(text: AnalyzedText) -> list:
             return engine.match_analyzed(text)
 
         def perq_one(terms: list[str]) -> list:
@@ -264,6 +268,7 @@ def run(args: argparse.Namespace) -> None:       # noqa: C901 (one script, read 
 
         engines: dict[str, tuple[Callable, Callable]] = {
             "ours": (ours_one, lambda: [fresh(t) for t in texts_n]),
+            "ours with hits": (ours_with_hits, lambda: [fresh(t) for t in texts_n]),
             "perq": (perq_one, lambda: forms_n),
             "mokaccino": (moka_one, lambda: forms_n),
         }
@@ -278,16 +283,14 @@ def run(args: argparse.Namespace) -> None:       # noqa: C901 (one script, read 
             return time.perf_counter() - start
 
         # --- first pass: warm-up and the check
-        ours_ids = [{int(m.rule_id[1:]) for m in ours_one(t)} for t in map(fresh, texts_n)]
+        ours_ids = [{int(r.id[1:]) for r in ours_one(t)} for t in map(fresh, texts_n)]
+        assert [{int(m.rule_id[1:]) for m in ours_with_hits(t)} for t in map(fresh, texts_n)] \
+            == ours_ids, "verify finds other rules than match_analyzed"
         perq_ids = [set(perq_one(terms)) for terms in forms_n]
         moka_ids = [set(moka_one(terms)) for terms in forms_n]
-        if args.profile:           # the same rules without hits, and the view: warmed up too
-            no_hits, view_only = (engines[name][0] for name in internals(engine))
-            rules = engine._compiled.rules
-            assert [{int(rules[n].id[1:]) for n in no_hits(t)} for t in map(fresh, texts_n)] \
-                == ours_ids, "the no-hits path finds other rules than match_analyzed"
+        if args.profile:           # the view alone: warmed up too
             for text in map(fresh, texts_n):
-                view_only(text)
+                engines["ours, view only"][0](text)
         mismatched = [i for i in range(len(texts_n))
                       if not ours_ids[i] == perq_ids[i] == moka_ids[i]]
         for i in mismatched[:3]:
@@ -340,36 +343,29 @@ def run(args: argparse.Namespace) -> None:       # noqa: C901 (one script, read 
     print("mismatches: articles whose set of matching rule ids differs between any two "
           "engines (first pass).")
     for count, _, rates, *_ in rows:
-        if "ours, no hits" in rates:
-            faster = max(rates["perq"], rates["mokaccino"])
-            print(f"  {count:>8,} (--profile, private API, in the same rounds): ours without "
-                  f"making hits {rates['ours, no hits']:,.0f} art/s "
-                  f"({rates['ours, no hits'] / faster:.2f}x the faster peer); the presearch "
-                  f"view alone {rates['ours, view only']:,.0f} art/s")
+        faster = max(rates["perq"], rates["mokaccino"])
+        print(f"  {count:>8,}: ours with hits (Engine.match_analyzed, in the same rounds) "
+              f"{rates['ours with hits']:,.0f} art/s "
+              f"({rates['ours with hits'] / faster:.2f}x the faster peer)"
+              + (f"; the presearch view alone (--profile, private API) "
+                 f"{rates['ours, view only']:,.0f} art/s" if "ours, view only" in rates else ""))
     for count, n, text in profiles:
         print(f"\n=== cProfile of our engine, one pass, {count:,} rules, {n} articles ===")
         print(text)
 
 
 def internals(engine) -> dict[str, Callable]:
-    """Two parts of our engine's work, through its private API (a diagnostic for --profile):
-    finding the matching rules without making their hits (_View + Engine._matched: rule
-    numbers, what the peers return), and the presearch view alone (_View: the article's
-    term ids and candidate postings)."""
+    """A part of our engine's work, through its private API (a diagnostic for --profile):
+    the presearch view alone (_View: the article's term ids and candidate postings)."""
     from monitor.matching.engine import _CollectorPaused, _View
 
     compiled, budget = engine._compiled, engine.budget
-
-    def no_hits(text) -> list[int]:
-        with _CollectorPaused():
-            profile = compiled.profile(text.profile)
-            return engine._matched(profile, _View(text, profile, budget), [])
 
     def view_only(text) -> None:
         with _CollectorPaused():
             _View(text, compiled.profile(text.profile), budget)
 
-    return {"ours, no hits": no_hits, "ours, view only": view_only}
+    return {"ours, view only": view_only}
 
 
 def profile_ours(ours_one: Callable, prepared: list, top: int) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -102,6 +102,8 @@ class Pipeline:
         self.console = console      # no Telegram token: matched articles are shown, not queued
         self.clock = clock          # the current time, passed in so that tests can run weeks
         self.rules.reload()         # errors, if any, reach the report of the first cycle
+        if dispatcher is not None:  # alerts are rendered as they are sent, with these words
+            dispatcher.matched_words = self.matched_words
         self.stopping = False      # set by the service on shutdown: stop between batches
         self._stories: StoryIndex | None = None
         self._engine: tuple[tuple[int, tuple], Engine] | None = None
@@ -230,6 +232,12 @@ class Pipeline:
                                files=ruleset.files)
             self._engine = (key, Engine(combined))
         return ruleset, self._engine[1]
+
+    def matched_words(self, article: Article, rule_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Per rule, the article's words that its terms matched: the bold words of the
+        alerts that the dispatcher renders as it sends them (matching keeps no hits)."""
+        _, engine = self.engine()
+        return {match.rule_id: match.words for match in engine.highlight(article, rule_ids)}
 
     def match_pending(self, report: CycleReport, now: datetime) -> None:
         """Match every stored article not matched yet, batch by batch. A rule that runs out of

@@ -87,7 +87,8 @@ class Service:
                 sender = await stack.enter_async_context(
                     telegram_sender(self.config.telegram, token))
                 self.dispatcher = Dispatcher(self.store, sender, clock=self.clock,
-                                            timezone=self.config.digest.timezone)
+                                            timezone=self.config.digest.timezone,
+                                            matched_words=self.pipeline.matched_words)
                 bot_task = asyncio.create_task(self._serve_bot(token))
             scheduler = self._scheduler()
             scheduler.start()

@@ -360,6 +360,15 @@ def m0012_alerts_rendered_when_sent(db: Database) -> None:
     db.execute("ALTER TABLE outbox ADD COLUMN rule_name TEXT")
 
 
+@migrations()
+def m0013_matches_without_hits(db: Database) -> None:
+    """A match is the fact that an article matched a rule (of a version); where its terms
+    matched is worked out when an alert shows it (Engine.highlight). At 100k rules an
+    ingest made and stored 393k hit lists (half of the matching time), of which only the
+    alerts that are sent use the words."""
+    db.execute("ALTER TABLE matches DROP COLUMN matched")
+
+
 def to_db_time(moment: datetime | None) -> str | None:
     """UTC ISO 8601 to the second: sorts as text, reads back exactly."""
     if moment is None:
@@ -909,10 +918,10 @@ class Store:
             if not {article_id for article_id, _ in index_terms}.issuperset(article_ids):
                 self._set_index_complete(conn, False)    # matched without an entry
             conn.executemany(
-                "INSERT OR REPLACE INTO matches (article_id, rule_id, rule_version, matched, "
-                "created) VALUES (?, ?, ?, ?, ?)",
-                ((match["article_id"], match["rule_id"], match["rule_version"],
-                  json.dumps(match["matched"], ensure_ascii=False), now) for match in matches))
+                "INSERT OR REPLACE INTO matches (article_id, rule_id, rule_version, created) "
+                "VALUES (?, ?, ?, ?)",
+                ((match["article_id"], match["rule_id"], match["rule_version"], now)
+                 for match in matches))
             conn.executemany(
                 "UPDATE articles SET matched_at = ? WHERE id = ?",
                 [(now, article_id) for article_id in article_ids],
@@ -973,10 +982,8 @@ class Store:
 
     def matches_for_article(self, article_id: int) -> list[dict[str, Any]]:
         with self._lock:
-            rows = self.db.query(
-                "SELECT * FROM matches WHERE article_id = ? ORDER BY rule_id", [article_id]
-            )
-            return [{**r, "matched": json.loads(r["matched"])} for r in rows]
+            return list(self.db.query(
+                "SELECT * FROM matches WHERE article_id = ? ORDER BY rule_id", [article_id]))
 
     # --------------------------------------------------- subscribers and their choices
 
@@ -1174,19 +1181,13 @@ class Store:
             )
             return [_message_from_row(r) for r in rows]
 
-    def alert_words(self, article_ids: Iterable[int]
-                    ) -> dict[int, dict[str, list[str]]]:
-        """For rendering alerts: per article, the words each rule matched in it (rule id →
-        words, as the match's hits record them)."""
-        found: dict[int, dict[str, list[str]]] = {}
+    def matched_rules(self, article_id: int) -> list[str]:
+        """The ids of the rules an article matched, for rendering its alerts (whose summary
+        prefers sentences with any of their words)."""
         with self._lock:
-            for chunk in _chunks(sorted(article_ids), 500):
-                for article_id, rule_id, words in self.db.conn.execute(
-                        f"SELECT article_id, rule_id, json_extract(matched, '$.words') "
-                        f"FROM matches WHERE article_id IN ({','.join('?' * len(chunk))})",
-                        chunk):
-                    found.setdefault(article_id, {})[rule_id] = json.loads(words or "[]")
-        return found
+            return [rule_id for rule_id, in self.db.conn.execute(
+                "SELECT rule_id FROM matches WHERE article_id = ? ORDER BY rule_id",
+                [article_id])]
 
     def save_alert_text(self, message_id: int, text: str) -> None:
         """Keep a rendered alert's text in its row, so that a retry sends the same message;

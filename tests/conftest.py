@@ -48,9 +48,13 @@ class RecordingSender:
 @pytest.fixture
 def dispatch(db) -> Callable[..., Awaitable[list[OutboxMessage]]]:
     """Send what is due (now, or at a given time) through the real dispatcher, which
-    renders alerts on the way; returns the messages sent."""
-    async def run(now: datetime | None = None) -> list[OutboxMessage]:
+    renders alerts on the way (with the bold words of `pipeline`'s rules, when given, as
+    the service wires it); returns the messages sent."""
+    async def run(now: datetime | None = None, pipeline=None) -> list[OutboxMessage]:
         sender = RecordingSender()
-        await Dispatcher(db, sender, clock=lambda: now or utc_now()).dispatch_due()
+        dispatcher = Dispatcher(db, sender, clock=lambda: now or utc_now())
+        if pipeline is not None:
+            dispatcher.matched_words = pipeline.matched_words
+        await dispatcher.dispatch_due()
         return sender.sent
     return run

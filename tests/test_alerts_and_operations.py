@@ -66,10 +66,11 @@ def test_an_alert_bolds_the_words_its_rule_matched_and_only_those(tmp_path, db, 
         "text": "Kims Gäste kamen am Mittwoch an. Kim verschickte die Einladungen selbst, "
                 "hieß es in Pjöngjang. Die Einladung galt für drei Tage."}])
 
-    report = asyncio.run(Pipeline(config, db).run_once())
+    pipeline = Pipeline(config, db)
+    report = asyncio.run(pipeline.run_once())
 
     assert report.alerts_queued == 1
-    [text] = [m.text for m in asyncio.run(dispatch()) if m.kind == "alert"]
+    [text] = [m.text for m in asyncio.run(dispatch(pipeline=pipeline)) if m.kind == "alert"]
     summary = text.split("\n\n", 1)[1]
     assert "<b>Kim</b> verschickte die <b>Einladungen</b> selbst" in summary
     assert "<b>Einladung</b> galt" in summary and "<b>Kims</b>" not in summary

@@ -141,6 +141,8 @@ def test_sigterm_mid_dispatch_exits_0_quickly_and_loses_nothing(tmp_path, feeds,
     assert set(delivered) == set(chats)
     # a second copy only where the stop fell between Telegram accepting and the row's mark
     assert sum(delivered.values()) - len(chats) <= 8
+    # rendered as sent, with the word the rule matched in bold in the summary
+    assert all("<b>Putin</b>" in s.text.split("\n\n", 1)[1] for s in botapi.sent)
 
 
 def test_sigkill_at_random_points_loses_nothing(tmp_path, feeds, botapi):

@@ -86,10 +86,11 @@ def test_the_archive_index_takes_its_terms_with_the_matches_and_finds_by_them(db
 def test_articles_are_unmatched_until_their_matches_are_saved(db):
     db.add_articles([article(1), article(2)])
     assert [a.id for a in db.unmatched_articles()] == [1, 2]
-    db.save_matches([1], [{"article_id": 1, "rule_id": "r", "rule_version": "v1",
-                           "matched": {"words": ["Kim"]}}])
+    db.save_matches([1], [{"article_id": 1, "rule_id": "r", "rule_version": "v1"}])
     assert [a.id for a in db.unmatched_articles()] == [2]
-    assert db.matches_for_article(1)[0]["matched"] == {"words": ["Kim"]}
+    assert [(m["rule_id"], m["rule_version"]) for m in db.matches_for_article(1)] == [
+        ("r", "v1")]
+    assert db.matched_rules(1) == ["r"]
 
 
 def test_feed_state_round_trip_and_due_feeds(db):

@@ -8,14 +8,16 @@ same message.
 
 The summary sentences are chosen and tokenized once per article (preferring sentences with
 any of the words its rules matched), and only the bold words differ between the rules: an
-article that matches a thousand rules is summarised once, not a thousand times.
+article that matches a thousand rules is summarised once, not a thousand times. Which words
+a rule matched is not stored with the match: the renderer asks for them (`MatchedWords`,
+the rule engine's highlighting, wired in by the pipeline) once per article it renders.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from monitor.deliver.render import AlertContent, render_alert, split_message
@@ -24,6 +26,14 @@ from monitor.store import Store
 from monitor.summarize import Highlighter, summarize
 
 log = logging.getLogger(__name__)
+
+# (article, ids of the rules it matched) -> rule id -> the article's words its terms matched
+MatchedWords = Callable[[Article, Sequence[str]], dict[str, list[str]]]
+
+
+def no_words(article: Article, rule_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Alerts without bold words: for a dispatcher that no rule engine was wired into."""
+    return {}
 
 
 def alert_summary(article: Article, matched_words: Iterable[str]) -> Highlighter:
@@ -53,9 +63,10 @@ class AlertRenderer:
     sends the same message. An article is summarised once in the pass, also when several
     chats' alerts of it are rendered at the same time (in worker threads)."""
 
-    def __init__(self, store: Store, timezone: str):
+    def __init__(self, store: Store, timezone: str, matched_words: MatchedWords = no_words):
         self.store = store
         self.timezone = timezone
+        self.matched_words = matched_words
         # article id → (the article, its rules' matched words, its summary); None when gone
         self._articles: dict[int, tuple[Article, dict[str, list[str]], Highlighter] | None] = {}
         self._lock = threading.Lock()
@@ -89,8 +100,10 @@ class AlertRenderer:
                     ) -> tuple[Article, dict[str, list[str]], Highlighter] | None:
         if article_id not in self._articles:
             article = self.store.articles_by_id([article_id]).get(article_id)
-            words = self.store.alert_words([article_id]).get(article_id, {})
-            self._articles[article_id] = None if article is None else (
-                article, words, alert_summary(article, (w for found in words.values()
-                                                        for w in found)))
+            if article is None:
+                self._articles[article_id] = None
+            else:
+                words = self.matched_words(article, self.store.matched_rules(article_id))
+                self._articles[article_id] = (article, words, alert_summary(
+                    article, (w for found in words.values() for w in found)))
         return self._articles[article_id]

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from monitor.config import DigestConfig
-from monitor.deliver.alerts import AlertRenderer
+from monitor.deliver.alerts import AlertRenderer, MatchedWords, no_words
 from monitor.models import OutboxMessage, SendResult
 from monitor.store import Store, utc_now
 
@@ -105,11 +105,12 @@ class Dispatcher:
 
     def __init__(self, store: Store, sender: Sender, limiter: RateLimiter | NoLimit | None = None,
                  max_in_flight: int = 8, clock: Callable[[], datetime] = utc_now,
-                 timezone: str = DigestConfig.timezone):
+                 timezone: str = DigestConfig.timezone, matched_words: MatchedWords = no_words):
         self.store = store
         self.sender = sender
         self.clock = clock
         self.timezone = timezone       # of the times that alerts show
+        self.matched_words = matched_words    # the bold words of an alert (Pipeline wires it)
         # Set at shutdown: the sends in flight finish and are marked; no new one starts.
         self.stopping = False
         if limiter is None:
@@ -133,7 +134,7 @@ class Dispatcher:
         by_chat: dict[int, list[OutboxMessage]] = defaultdict(list)
         for message in due:
             by_chat[message.chat_id].append(message)
-        renderer = AlertRenderer(self.store, self.timezone)
+        renderer = AlertRenderer(self.store, self.timezone, self.matched_words)
         slots = asyncio.Semaphore(self.max_in_flight)
 
         async def one_chat(messages: list[OutboxMessage]) -> None:

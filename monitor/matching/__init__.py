@@ -9,7 +9,9 @@ Public API (used by the pipeline, the CLI and the Telegram bot):
 - parse_query(text, entities) -> Query, raising QuerySyntaxError (.column, caret message);
   make_rule(rule_id, query_text, entities) for rules made from a query (`/watch`, search),
   with load_entities(folder) for the entities even when some rule file is broken;
-- Engine(ruleset).match(article) -> [RuleMatch(rule_id, rule_version, hits)].
+- Engine(ruleset).match(article) -> [RuleMatch(rule_id, rule_version, hits)]; the hot path
+  without hits, Engine.verify(analysed text) -> Verified(rules, exceeded), and the hits of
+  chosen matches afterwards, Engine.highlight(article, rule_ids) -> [RuleMatch].
 - Bounded work: Engine(ruleset, budget=Budget(verify, wildcards)) limits what one article may
   cost; a rule that runs out does not match it. Engine.match_report(article) ->
   MatchReport(matches, exceeded) and match_batch(engine, articles) -> BatchMatches(rows,
@@ -26,6 +28,7 @@ from monitor.matching.engine import (
     Hit,
     MatchReport,
     RuleMatch,
+    Verified,
     is_negative_only,
     match_batch,
 )
@@ -49,7 +52,7 @@ __all__ = [
     "ANALYZER", "Analyzer", "BatchMatches", "Budget", "BudgetExceeded", "Document", "Engine",
     "Entity", "Example", "Hit", "MatchReport", "Query",
     "QuerySyntaxError", "Rule", "RuleError", "RuleErrors", "RuleMatch", "RuleReload", "RuleSet",
-    "RuleWatcher", "is_negative_only", "load_entities", "load_rule_files", "load_rules",
+    "RuleWatcher", "Verified", "is_negative_only", "load_entities", "load_rule_files", "load_rules",
     "make_rule",
     "match_batch", "parse_query",
 ]

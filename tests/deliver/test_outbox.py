@@ -176,7 +176,7 @@ def queue_alerts(db, chats, title="Kim reist nach Moskau"):
         url=f"https://example.org/{len(title)}-{title}", guid=None, source="agentur", language="de",
         published=now, fetched=now, content_hash=title)])
     db.save_matches([article.id], [{"article_id": article.id, "rule_id": "r",
-                                    "rule_version": "1", "matched": {"words": ["Kim"]}}])
+                                    "rule_version": "1"}])
     db.plan_alerts([], [{"chat_id": chat, "rule_id": "r", "story_id": article.id,
                          "article_id": article.id, "rule_name": "Kim-Reisen", "buttons": ()}
                         for chat in chats])
@@ -185,14 +185,21 @@ def queue_alerts(db, chats, title="Kim reist nach Moskau"):
 
 async def test_an_alert_is_rendered_before_its_first_send_and_retried_as_it_was(db, botapi,
                                                                                bot):
-    queue_alerts(db, [1])
+    article = queue_alerts(db, [1])
     [queued] = db.db.query("SELECT text FROM outbox")
     assert queued["text"] == ""                          # a reference until it is due
     botapi.inject("500")
-    dispatcher = Dispatcher(db, TelegramSender(bot))
+    asked = []
+
+    def matched_words(found, rule_ids):                  # the engine's highlighting
+        asked.append((found.id, list(rule_ids)))
+        return {"r": ["Kim"]}
+
+    dispatcher = Dispatcher(db, TelegramSender(bot), matched_words=matched_words)
     assert (await dispatcher.dispatch_due()).retried == 1 and botapi.sent == []
     [kept] = db.db.query("SELECT text FROM outbox")
     assert "Kim-Reisen" in kept["text"] and "<b>Kim</b> traf Putin" in kept["text"]
+    assert asked == [(article.id, ["r"])]                # the rules the article matched
     db.db.execute("UPDATE outbox SET next_attempt_at = '2000-01-01T00:00:00+00:00'")
     db.db.execute("UPDATE articles SET title = 'changed since'")   # the retry sends as before
     assert (await dispatcher.dispatch_due()).sent == 1

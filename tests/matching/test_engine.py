@@ -90,10 +90,27 @@ def test_match_rows_are_stored_and_read_back(db):
     assert {r["rule_id"] for r in rows} >= {"kim-putin", "vostochny"}
     db.save_matches([stored.id], rows)
     saved = {m["rule_id"]: m for m in db.matches_for_article(stored.id)}
-    kim_putin = saved["kim-putin"]
-    assert kim_putin["rule_version"] == SHIPPED.get("kim-putin").version
-    assert "putin" in kim_putin["matched"]["words"]
-    assert {"term", "field", "positions", "words"} == set(kim_putin["matched"]["hits"][0])
+    assert saved["kim-putin"]["rule_version"] == SHIPPED.get("kim-putin").version
+    assert db.matched_rules(stored.id) == sorted(r["rule_id"] for r in rows)
+
+
+def test_verify_finds_the_rules_that_match_finds_without_their_hits():
+    engine = Engine(SHIPPED)
+    text = engine.analyzer.analyse(seed_article())
+    verified = engine.verify(text, 7)
+    assert [r.id for r in verified.rules] == [m.rule_id for m in engine.match(seed_article())]
+    assert verified.exceeded == []
+
+
+def test_highlight_gives_the_hits_of_the_rules_asked_for_that_match():
+    engine = Engine(SHIPPED)
+    every = {m.rule_id: m for m in engine.match(seed_article())}
+    assert "kim-putin" in every
+    found = engine.highlight(seed_article(), ["kim-putin", "no-such-rule", "kim-putin"])
+    assert found == [every["kim-putin"]]
+    assert "putin" in found[0].words
+    unmatched = next(r.id for r in SHIPPED if r.enabled and r.id not in every)
+    assert engine.highlight(seed_article(), [unmatched]) == []
 
 
 def test_presearch_verifies_only_rules_sharing_a_term():
