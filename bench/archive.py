@@ -54,6 +54,7 @@ QUERIES = {
     'selective: "Bundesregierung"': '"Bundesregierung"',
     "selective: Kinder* AND Test": "Kinder* AND Test",
     "selective: *schaftlich AND Berlin": "*schaftlich AND Berlin",
+    "selective: *schaftlich alone": "*schaftlich",
     "common: die": "die",
     "no term: NOT die": "NOT die",
 }

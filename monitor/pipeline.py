@@ -248,10 +248,19 @@ class Pipeline:
             log.info("archive index dropped: built under other terms; index_archive rebuilds it")
         while not self.stopping and (batch := self.store.unmatched_articles(limit=BATCH)):
             matched = match_batch(engine, batch)
-            self.store.save_matches([a.id for a in batch], matched.rows, now, matched.terms)
+            self.store.save_matches([a.id for a in batch], matched.rows, now, matched.terms,
+                                    self._alert_rules())
             report.matched_articles += len(batch)
             report.matches += len(matched.rows)
             report.over_budget.extend(matched.exceeded)
+
+    def _alert_rules(self) -> set[str] | None:
+        """The rules whose matches plan_alerts has to look at: those some chat follows
+        instantly and the /watch rules; all of them when the console shows every match."""
+        if self.console:
+            return None
+        return self.store.instant_rules() | {
+            f"{WATCH_PREFIX}{watch['id']}" for watch in self.store.watches()}
 
     def index_archive(self, report: CycleReport) -> None:
         """Give archived articles that lack one an index entry (an archive from before the

@@ -93,6 +93,22 @@ def test_articles_are_unmatched_until_their_matches_are_saved(db):
     assert db.matched_rules(1) == ["r"]
 
 
+def test_only_the_matches_of_followed_rules_wait_for_the_alert_planner(db):
+    db.add_articles([article(1), article(2)])
+    db.upsert_subscriber(7, "private", "A", "de")
+    db.subscribe(7, "followed", "digest")
+    db.subscribe(7, "instant", "instant")
+    assert db.instant_rules() == {"instant"}
+    rows = [{"article_id": a, "rule_id": r, "rule_version": "v1"}
+            for a in (1, 2) for r in ("followed", "instant", "nobody")]
+    db.save_matches([1, 2], rows, alert_rules=db.instant_rules())
+    assert [(m["article_id"], m["rule_id"]) for m in db.unalerted_matches()] == [
+        (1, "instant"), (2, "instant")]
+    assert db.matched_rules(1) == ["followed", "instant", "nobody"]   # all are matches
+    db.save_matches([1], rows[:3])        # matched again: an upsert keeps each match's state
+    assert len(db.unalerted_matches()) == 2
+
+
 def test_feed_state_round_trip_and_due_feeds(db):
     feed = db.upsert_feed(Feed(name="a", url="https://a.example/feed", interval_s=300))
     assert [f.name for f in db.due_feeds(NOW)] == ["a"]

@@ -17,6 +17,10 @@ and NEAR need all their operands, OR needs one of its branches; NOT needs nothin
 be looked up, so it constrains nothing). `*fix` and `*mid*` need one of the index's words
 that end with or contain their fixed part: the caller looks those up in the index's own
 vocabulary (`words`); when there are too many, or without a vocabulary, they need nothing.
+Looking them up is a pass over the whole vocabulary (seconds on a large archive), so an AND
+or NEAR that has an operand which can be looked up directly asks for that operand alone and
+leaves its wildcards to the engine's verification (Luwak's TermWeightor likewise indexes a
+conjunction under its cheapest terms).
 A bare word matches an article word whose stem, in the article's language, equals the
 word's stem or the word itself, so it asks for its exact form or any of its stems across
 the stemmers. A query that needs nothing (only NOT, or a `*fix` that fits too many words)
@@ -113,6 +117,9 @@ def _query(node: Node, analyzer: Analyzer, words: Vocabulary | None) -> str | No
         return _quoted(_meta("source", node.name))
     if isinstance(node, (And, Near)):
         children = node.children if isinstance(node, And) else (node.left, node.right)
+        direct = _all(_query(child, analyzer, None) for child in children)
+        if direct is not None or words is None:
+            return direct
         return _all(_query(child, analyzer, words) for child in children)
     if isinstance(node, Or):
         branches = [_query(child, analyzer, words) for child in node.children]

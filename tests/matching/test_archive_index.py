@@ -117,6 +117,33 @@ def test_what_only_the_analyser_knows_is_in_the_index(tmp_path):
         assert indexed.scanned                  # nothing to look up: the window is scanned
 
 
+def test_a_conjunction_with_a_plain_word_does_not_expand_its_wildcards(tmp_path):
+    """Expanding `*fix` reads the whole vocabulary; beside a word that can be looked up it
+    is left to the engine, which verifies the word's candidates (and finds the same)."""
+    asked = []
+
+    def words(kind, fixed):
+        asked.append((kind, fixed))
+        return ["nordkorea"]
+
+    assert archive_query(make_rule("q", "*korea AND Gipfel", ENTITIES), words=words) \
+        == archive_query(make_rule("q", "Gipfel", ENTITIES))
+    assert asked == []
+    assert archive_query(make_rule("q", "*korea AND (Gipfel OR Treffen)", ENTITIES),
+                         words=words) is not None and asked == []
+    assert archive_query(make_rule("q", "*korea AND *reffen", ENTITIES), words=words)
+    assert asked == [("suffix", "korea"), ("suffix", "reffen")]
+    with Store(tmp_path / "monitor.db") as store:
+        store.reset_index(INDEX_VERSION)
+        ids = store_and_index(store, [
+            article("Gipfel", "Nordkorea und Südkorea beim Gipfel.", "de"),
+            article("Gipfel", "Ein Gipfel ohne Streit.", "de", url="https://x/2"),
+            article("Wetter", "Regen.", "de", url="https://x/3")])
+        indexed, matches = same_as_a_scan(store, make_rule("q", "*korea AND Gipfel", ENTITIES))
+        assert [article_id for article_id, _ in matches] == [ids[0]]
+        assert sorted(indexed.ids) == ids[:2] and not indexed.scanned
+
+
 def test_a_wildcard_that_fits_too_many_words_scans_and_says_so(tmp_path, monkeypatch):
     monkeypatch.setattr(tools, "WILDCARD_WORDS", 1)
     with Store(tmp_path / "monitor.db") as store:
