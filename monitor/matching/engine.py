@@ -1353,7 +1353,8 @@ class Engine:
 
     def match(self, article: Article) -> list[RuleMatch]:
         """The rules the article matches, with their hits (a rule over budget does not)."""
-        return self.match_report(article).matches
+        with _CollectorPaused():
+            return self.match_report(article).matches
 
     def match_report(self, article: Article) -> MatchReport:
         """The matches with their hits, and the rules that ran out of budget on the article."""
