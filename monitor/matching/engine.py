@@ -71,7 +71,8 @@ import weakref
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from itertools import chain, compress, count, repeat
 from operator import add, itemgetter, neg, sub
@@ -1362,12 +1363,7 @@ class Engine:
 
     def report_analyzed(self, text: AnalyzedText, article_id: int | None) -> MatchReport:
         """match_report for an article analysed already."""
-        compiled = self._compiled
-        profile = compiled.profile(text.profile)
-        with compiled.in_use, _CollectorPaused():
-            view = _View(text, profile, self.budget)
-            exceeded: list[tuple[int, str, int]] = []
-            matched = self._matched(profile, view, exceeded)
+        with self._verifying(text) as (profile, view, matched, exceeded):
             return MatchReport(self._results(profile, view, matched),
                                self._exceeded(exceeded, article_id) if exceeded else [])
 
@@ -1380,30 +1376,34 @@ class Engine:
         matches (at 100,000 rules, three times more), and only the matches that are shown
         need it: `highlight` does that for them (Lucene Monitor's split of matching and
         highlighting)."""
-        compiled = self._compiled
-        profile = compiled.profile(text.profile)
-        with compiled.in_use, _CollectorPaused():
-            view = _View(text, profile, self.budget)
-            exceeded: list[tuple[int, str, int]] = []
-            matched = self._matched(profile, view, exceeded)
-        return Verified([compiled.rules[number] for number in matched],
-                        self._exceeded(exceeded, article_id) if exceeded else [])
+        with self._verifying(text) as (_, _, matched, exceeded):
+            rules = self._compiled.rules
+            return Verified([rules[number] for number in matched],
+                            self._exceeded(exceeded, article_id) if exceeded else [])
 
     def highlight(self, article: Article, rule_ids: Iterable[str]) -> list[RuleMatch]:
         """The matches of these rules on the article, with their hits: what an alert puts in
         bold. A rule that does not match the article (changed since it did) or that the
         rule set does not have gives nothing."""
-        compiled = self._compiled
-        wanted = {compiled.numbers[rule_id] for rule_id in rule_ids
-                  if rule_id in compiled.numbers}
+        numbers = self._compiled.numbers
+        wanted = {numbers[rule_id] for rule_id in rule_ids if rule_id in numbers}
         if not wanted:
             return []
-        text = self.analyzer.analyse(article)
+        with self._verifying(self.analyzer.analyse(article)) as (profile, view, matched, _):
+            return self._results(profile, view, [n for n in matched if n in wanted])
+
+    @contextmanager
+    def _verifying(self, text: AnalyzedText
+                   ) -> Iterator[tuple[_Profile, _View, list[int], list[tuple[int, str, int]]]]:
+        """The article's view, the numbers of the rules it matches and those that ran out
+        of budget; inside, the engine's word tables are this article's alone (hits are made
+        from them)."""
+        compiled = self._compiled
         profile = compiled.profile(text.profile)
         with compiled.in_use, _CollectorPaused():
             view = _View(text, profile, self.budget)
-            matched = [n for n in self._matched(profile, view, []) if n in wanted]
-            return self._results(profile, view, matched)
+            exceeded: list[tuple[int, str, int]] = []
+            yield profile, view, self._matched(profile, view, exceeded), exceeded
 
     def match_without_presearch(self, article: Article) -> list[RuleMatch]:
         """Every rule tested, no index: the baseline the benchmark compares with."""
