@@ -16,11 +16,13 @@ from dataclasses import replace
 from datetime import timedelta
 from itertools import count
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitor.deliver.catalog import RulesCatalog
 from monitor.matching import Engine, RuleSet, make_rule, match_batch
 from monitor.matching.analysis import analyse_field
 from monitor.matching.presearch import INDEX_VERSION, archive_query
@@ -210,6 +212,8 @@ def test_a_query_deeper_than_fts5_allows_falls_back_to_a_scan(tmp_path):
 
 @pytest.mark.skipif(not CORPUS.exists(), reason=f"corpus absent: {CORPUS}")
 def test_on_the_corpus_with_the_shipped_and_generated_rules(tmp_path):
+    """`search`, `backtest` and `/search` (its catalog) through the index give the matches
+    of a scan of every article, in the same order (newest first)."""
     items = []
     for number, line in enumerate(CORPUS.read_text(encoding="utf-8").splitlines()):
         record = json.loads(line)
@@ -241,6 +245,7 @@ def test_on_the_corpus_with_the_shipped_and_generated_rules(tmp_path):
         for article_id in newest_first:
             for match in engine.match(stored[article_id]):
                 by_scan[match.rule_id].append(article_id)
+        catalog = RulesCatalog(SimpleNamespace(ruleset=RuleSet(tuple(rules), ENTITIES)), store)
         looked_up = 0
         for rule in rules:
             indexed = archive_candidates(store, rule)
@@ -250,6 +255,9 @@ def test_on_the_corpus_with_the_shipped_and_generated_rules(tmp_path):
             assert [f.article.id for f in first.found] == by_scan[rule.id][:5]
             tested = backtest(store, rule, ENTITIES)
             assert [f.article.id for f in tested.hits] == by_scan[rule.id], rule.query.text
+            if not rule.languages and not rule.sources:      # what /search is given: a query
+                chat = catalog.search(rule.query.text, 5)
+                assert [a.id for a in chat.articles] == by_scan[rule.id][:5], rule.query.text
             looked_up += not indexed.scanned
         assert looked_up >= len(rules) * 3 // 4
         assert sum(map(len, by_scan.values())) > len(rules)      # the rules do match
