@@ -93,7 +93,7 @@ def build(path: Path, size: int) -> None:
         for start in range(0, size, 500):
             stored = store.add_articles(items[start:start + 500])
             batch = match_batch(engine, stored)
-            store.save_matches([a.id for a in stored], batch.rows, START, batch.terms)
+            store.save_matches([a.id for a in stored], batch.rows, START, batch.terms, batch.words)
         store.unindexed_articles()      # as the next index_archive: notes that none is left
 
 

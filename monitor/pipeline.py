@@ -249,7 +249,7 @@ class Pipeline:
         while not self.stopping and (batch := self.store.unmatched_articles(limit=BATCH)):
             matched = match_batch(engine, batch)
             self.store.save_matches([a.id for a in batch], matched.rows, now, matched.terms,
-                                    self._alert_rules())
+                                    matched.words, self._alert_rules())
             report.matched_articles += len(batch)
             report.matches += len(matched.rows)
             report.over_budget.extend(matched.exceeded)
@@ -271,8 +271,9 @@ class Pipeline:
         analyzer = self.engine()[1].analyzer
         while (left > 0 and not self.stopping
                and (batch := self.store.unindexed_articles(limit=min(BATCH, left)))):
-            self.store.index_articles(
-                (a.id, article_terms(analyzer.analyse(a), analyzer)) for a in batch)
+            entries = [(a.id, article_terms(analyzer.analyse(a), analyzer)) for a in batch]
+            self.store.index_articles([(article_id, entry.terms) for article_id, entry in entries],
+                                      set().union(*(entry.words for _, entry in entries)))
             report.indexed_articles += len(batch)
             left -= len(batch)
 

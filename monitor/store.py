@@ -369,6 +369,15 @@ def m0013_matches_without_hits(db: Database) -> None:
     db.execute("ALTER TABLE matches DROP COLUMN matched")
 
 
+@migrations()
+def m0014_index_vocabulary(db: Database) -> None:
+    """The words of the archive index, reversed, for `*fix` and `*mid*`: a suffix is a
+    range of this table's key, where FTS5's own vocabulary (fts5vocab) is a pass over every
+    term's postings (2.3 s for `*schaftlich` on 100k articles). Filled as the index is, so
+    a new index version (presearch.INDEX_FORMAT 3) has the pipeline build both again."""
+    db.execute("CREATE TABLE index_words (reversed TEXT PRIMARY KEY) WITHOUT ROWID")
+
+
 def to_db_time(moment: datetime | None) -> str | None:
     """UTC ISO 8601 to the second: sorts as text, reads back exactly."""
     if moment is None:
@@ -747,6 +756,7 @@ class Store:
             conn = self.db.conn
             conn.execute("INSERT INTO article_index (article_index) VALUES ('delete-all')")
             conn.execute("DELETE FROM article_terms")
+            conn.execute("DELETE FROM index_words")
             conn.execute("UPDATE counters SET value = ? WHERE name = 'index_version'", [version])
             self._set_index_complete(conn, False)
             return True
@@ -787,19 +797,24 @@ class Store:
             "SELECT value FROM counters WHERE name = 'index_complete'").fetchone()
         return bool(row and row[0])
 
-    def index_articles(self, terms: Iterable[tuple[int, str]]) -> None:
+    def index_articles(self, terms: Iterable[tuple[int, str]], words: Iterable[str] = ()) -> None:
         with self.transaction():
-            self._index(self.db.conn, terms)
+            self._index(self.db.conn, terms, words)
 
     @staticmethod
-    def _index(conn: sqlite3.Connection, terms: Iterable[tuple[int, str]]) -> None:
-        """(article id, its space-separated terms): replaces an article's entry."""
+    def _index(conn: sqlite3.Connection, terms: Iterable[tuple[int, str]],
+               words: Iterable[str]) -> None:
+        """(article id, its space-separated terms): replaces an article's entry; `words`
+        (the exact forms among the terms) join the index's vocabulary. A word whose
+        articles are all gone stays there: it costs a wildcard lookup one useless term."""
         terms = list(terms)
         Store._unindex(conn, [article_id for article_id, _ in terms])
         conn.executemany("INSERT INTO article_index (rowid, terms) VALUES (?, ?)", terms)
         conn.executemany("INSERT INTO article_terms VALUES (?, ?)",
                          [(article_id, zlib.compress(text.encode(), 1))
                           for article_id, text in terms])
+        conn.executemany("INSERT OR IGNORE INTO index_words VALUES (?)",
+                         [(word[::-1],) for word in words])
 
     @staticmethod
     def _unindex(conn: sqlite3.Connection, article_ids: list[int]) -> None:
@@ -816,16 +831,19 @@ class Store:
 
     def index_words(self, kind: str, fixed: str, limit: int) -> list[str] | None:
         """The archive index's words that end with (kind "suffix") or contain ("infix")
-        `fixed`, read from its vocabulary (FTS5's fts5vocab, a pass over its terms); None
-        when there are more than `limit`."""
-        test = {"suffix": "substr(term, -length(?1)) = ?1", "infix": "instr(term, ?1) > 0"}[kind]
+        `fixed`, from its vocabulary: a range of its reversed words for a suffix, a pass
+        over them for an infix; None when there are more than `limit`."""
+        backwards = fixed[::-1]
         with self._lock:
-            conn = self.db.conn
-            conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.article_vocabulary "
-                         "USING fts5vocab(main, article_index, 'row')")
-            rows = conn.execute(f"SELECT term FROM temp.article_vocabulary WHERE {test} "
-                                "LIMIT ?2", [fixed, limit + 1]).fetchall()
-        return None if len(rows) > limit else [term for term, in rows]
+            if kind == "suffix":
+                rows = self.db.conn.execute(
+                    "SELECT reversed FROM index_words WHERE reversed >= ? AND reversed < ? "
+                    "LIMIT ?", [backwards, backwards + chr(0x10FFFF), limit + 1]).fetchall()
+            else:
+                rows = self.db.conn.execute(
+                    "SELECT reversed FROM index_words WHERE instr(reversed, ?) > 0 LIMIT ?",
+                    [backwards, limit + 1]).fetchall()
+        return None if len(rows) > limit else [word[::-1] for word, in rows]
 
     def archive_candidates(self, query: str | None,
                            since: datetime | None = None) -> list[int] | None:
@@ -907,17 +925,18 @@ class Store:
 
     def save_matches(self, article_ids: Iterable[int], matches: Iterable[dict[str, Any]],
                      now: datetime | None = None,
-                     index_terms: Iterable[tuple[int, str]] = (),
+                     index_terms: Iterable[tuple[int, str]] = (), index_words: Iterable[str] = (),
                      alert_rules: Container[str] | None = None) -> None:
-        """Store the matches of a batch, the articles' archive index entries, and mark those
-        articles matched, in one transaction. Only the matches of `alert_rules` (all when
-        None) wait for the alert planner; the others are stored as planned already: at 100k
-        rules nine in ten matches have nobody to alert, and the planner read every one."""
+        """Store the matches of a batch, the articles' archive index entries and their words,
+        and mark those articles matched, in one transaction. Only the matches of
+        `alert_rules` (all when None) wait for the alert planner; the others are stored as
+        planned already: at 100k rules nine in ten matches have nobody to alert, and the
+        planner read every one."""
         now = to_db_time(now or utc_now())
         article_ids, index_terms = list(article_ids), list(index_terms)
         with self.transaction():
             conn = self.db.conn
-            self._index(conn, index_terms)
+            self._index(conn, index_terms, index_words)
             if not {article_id for article_id, _ in index_terms}.issuperset(article_ids):
                 self._set_index_complete(conn, False)    # matched without an entry
             # An upsert, not INSERT OR REPLACE: with foreign keys on, REPLACE checks every

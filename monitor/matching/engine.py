@@ -193,12 +193,13 @@ class Verified(NamedTuple):
 
 class BatchMatches(NamedTuple):
     """Matches of a batch as rows for Store.save_matches (article, rule and rule version:
-    no hits), the rules that ran out of budget on one of its articles, and each article's
-    archive index terms (presearch.py)."""
+    no hits), the rules that ran out of budget on one of its articles, each article's
+    archive index terms and the words of them all (presearch.py)."""
 
     rows: list[dict[str, Any]]
     exceeded: list[BudgetExceeded]
     terms: list[tuple[int, str]]
+    words: set[str]
 
 
 _DEFAULT_BUDGET = Budget()
@@ -1517,11 +1518,14 @@ def match_batch(engine: Engine, articles: list[Article]) -> BatchMatches:
     rows = []
     exceeded = []
     terms = []
+    words: set[str] = set()
     for article in articles:
         text = engine.analyzer.analyse(article)
         verified = engine.verify(text, article.id)
         exceeded += verified.exceeded
-        terms.append((article.id, article_terms(text, engine.analyzer)))
+        entry = article_terms(text, engine.analyzer)
+        terms.append((article.id, entry.terms))
+        words |= entry.words
         rows += [{"article_id": article.id, "rule_id": rule.id, "rule_version": rule.version}
                  for rule in verified.rules]
-    return BatchMatches(rows, exceeded, terms)
+    return BatchMatches(rows, exceeded, terms, words)

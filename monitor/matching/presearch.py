@@ -15,12 +15,12 @@ verifies every candidate (positions, NOT, field limits, budgets).
 The reduction keeps the query's positive shape: a word or phrase word needs its term, AND
 and NEAR need all their operands, OR needs one of its branches; NOT needs nothing (it cannot
 be looked up, so it constrains nothing). `*fix` and `*mid*` need one of the index's words
-that end with or contain their fixed part: the caller looks those up in the index's own
-vocabulary (`words`); when there are too many, or without a vocabulary, they need nothing.
-Looking them up is a pass over the whole vocabulary (seconds on a large archive), so an AND
-or NEAR that has an operand which can be looked up directly asks for that operand alone and
-leaves its wildcards to the engine's verification (Luwak's TermWeightor likewise indexes a
-conjunction under its cheapest terms).
+that end with or contain their fixed part: the caller looks those up in the index's
+vocabulary (`words`: the store keeps the exact forms reversed, so a suffix is a range of
+it, an infix a pass over it); when there are too many, or without a vocabulary, they need
+nothing. An AND or NEAR that has an operand which can be looked up directly asks for that
+operand alone and leaves its wildcards to the engine's verification (Luwak's TermWeightor
+likewise indexes a conjunction under its cheapest terms).
 A bare word matches an article word whose stem, in the article's language, equals the
 word's stem or the word itself, so it asks for its exact form or any of its stems across
 the stemmers. A query that needs nothing (only NOT, or a `*fix` that fits too many words)
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from monitor.matching.analysis import (
     ANALYSIS_VERSION,
@@ -49,7 +50,7 @@ from monitor.matching.rules import Rule
 
 # Changes whenever the terms an article is indexed under change: the store drops an index
 # built under another version and the pipeline builds it again.
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 INDEX_VERSION = zlib.crc32(f"{ANALYSIS_VERSION}/{INDEX_FORMAT}".encode())
 
 _PRIVATE = 0xE000
@@ -68,22 +69,33 @@ def _meta(kind: str, value: str) -> str:
     return _token(f"{kind}:{value}")
 
 
-def article_terms(text: AnalyzedText, analyzer: Analyzer = ANALYZER) -> str:
-    """The article's index entry: its distinct terms, separated by spaces."""
+class IndexEntry(NamedTuple):
+    """An article's archive index entry: its distinct terms separated by spaces (what FTS5
+    is given), and its words (the exact forms among them, as tokens) for the vocabulary
+    that `*fix` and `*mid*` are looked up in."""
+
+    terms: str
+    words: set[str]
+
+
+def article_terms(text: AnalyzedText, analyzer: Analyzer = ANALYZER) -> IndexEntry:
+    """The article's index entry: its exact forms, its stems that are not among them (marked
+    as stems), its language and its sources."""
     meta = " ".join([_meta("lang", text.language),
                      *(_meta("source", name) for name in text.sources)])
     pairs = set(map(analyzer.cache(text.profile).__getitem__, text.title.words | text.body.words))
     if not pairs:
-        return meta
+        return IndexEntry(meta, set())
     exacts, stems = map(set, zip(*pairs))
     # The store keeps the string it was given, so the order does not matter. Words are
     # nearly always letters and digits only; translate() (slow, per character) only when not.
     exact, stemmed = " ".join(exacts), " ".join(stems.difference(exacts))
     if not (exact + stemmed).replace(" ", "").isalnum():
         exact, stemmed = exact.translate(_WORDS_SAFE), stemmed.translate(_WORDS_SAFE)
+        exacts = set(map(_token, exacts))
     if not stemmed:
-        return f"{meta} {exact}"
-    return f"{meta} {exact} {_STEM}" + stemmed.replace(" ", " " + _STEM)
+        return IndexEntry(f"{meta} {exact}", exacts)
+    return IndexEntry(f"{meta} {exact} {_STEM}" + stemmed.replace(" ", " " + _STEM), exacts)
 
 
 # (kind "suffix" or "infix", the fixed part as an index token) -> the index's words that end

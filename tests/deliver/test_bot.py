@@ -267,7 +267,7 @@ async def test_search_through_the_index_and_a_termless_search_of_the_last_days(a
     ])
     db.reset_index(INDEX_VERSION)
     batch = match_batch(Engine(RuleSet((), ENTITIES)), stored)
-    db.save_matches([a.id for a in stored], batch.rows, now, batch.terms)
+    db.save_matches([a.id for a in stored], batch.rows, now, batch.terms, batch.words)
 
     [by_word] = await say(botapi, 101, "/search Путин", language_code="en")
     assert by_word.startswith("Archive matches")

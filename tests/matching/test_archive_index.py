@@ -43,7 +43,7 @@ def store_and_index(store: Store, items) -> list[int]:
     """Store articles as ingest does and index them as the match stage does."""
     stored = store.add_articles(items)
     batch = match_batch(Engine(RuleSet((), ENTITIES)), stored)
-    store.save_matches([a.id for a in stored], batch.rows, WHEN, batch.terms)
+    store.save_matches([a.id for a in stored], batch.rows, WHEN, batch.terms, batch.words)
     return [a.id for a in stored]
 
 
@@ -144,6 +144,23 @@ def test_a_conjunction_with_a_plain_word_does_not_expand_its_wildcards(tmp_path)
         indexed, matches = same_as_a_scan(store, make_rule("q", "*korea AND Gipfel", ENTITIES))
         assert [article_id for article_id, _ in matches] == [ids[0]]
         assert sorted(indexed.ids) == ids[:2] and not indexed.scanned
+
+
+def test_wildcards_find_their_words_in_the_vocabulary_until_the_index_is_rebuilt(tmp_path):
+    """A suffix is a range of the reversed words, an infix a pass over them; both find
+    exact forms only (folded, compounds joined), and a new index version starts empty."""
+    with Store(tmp_path / "monitor.db") as store:
+        store.reset_index(INDEX_VERSION)
+        store_and_index(store, [article("Nordkorea und Südkorea", "Koreaner im Korea-Krieg",
+                                        "de")])
+        assert sorted(store.index_words("suffix", "korea", 10)) == [
+            "korea", "nordkorea", "sudkorea"]
+        assert sorted(store.index_words("infix", "orea", 10)) == [
+            "korea", "koreakrieg", "koreaner", "nordkorea", "sudkorea"]
+        assert store.index_words("suffix", "koreas", 10) == []
+        assert store.index_words("infix", "orea", 4) is None
+        assert store.reset_index(INDEX_VERSION + 1)
+        assert store.index_words("infix", "orea", 10) == []
 
 
 def test_a_wildcard_that_fits_too_many_words_scans_and_says_so(tmp_path, monkeypatch):

@@ -52,7 +52,7 @@ def index_as_the_pipeline_does(store: Store, items) -> list:
     store.reset_index(INDEX_VERSION)
     stored = store.add_articles(items)
     batch = match_batch(Engine(RuleSet((), {})), stored)
-    store.save_matches([a.id for a in stored], batch.rows, NOW, batch.terms)
+    store.save_matches([a.id for a in stored], batch.rows, NOW, batch.terms, batch.words)
     return stored
 
 
