@@ -655,14 +655,15 @@ class _Compiled:
                 found = self.profiles.get(name)
                 if found is None:
                     found = self.profiles[name] = _Profile(self, name)
-                    if len(self.rules) >= FREEZE_FROM:
-                        # The first index of a rule set reclaims what earlier ones froze;
-                        # the others (one per language met) only add themselves.
-                        _out_of_collectors_sight(reclaim_frozen=len(self.profiles) == 1)
+                    if len(self.rules) >= FREEZE_FROM and len(self.profiles) == 1:
+                        # With the first profile, the rule index is built: that is what
+                        # is large. Later profiles (one per language met) add a table
+                        # of stems each; a collection for each cost more than it saved.
+                        _out_of_collectors_sight()
         return found
 
 
-def _out_of_collectors_sight(reclaim_frozen: bool) -> None:
+def _out_of_collectors_sight() -> None:
     """Move what the process holds now, the index just built among it, out of the reach of
     Python's cycle collector.
 
@@ -671,15 +672,13 @@ def _out_of_collectors_sight(reclaim_frozen: bool) -> None:
     about once per 1,500 articles: at 100,000 rules that was a quarter of the matching time.
     Frozen objects are still freed by reference counting, and an index has no reference
     cycles, so a replaced index is freed as soon as it is dropped, frozen or not. What was
-    frozen before is unfrozen and collected first (`reclaim_frozen`: that full collection
-    walks the whole process, a fifth of a second at 10,000 rules, so it is done once per
-    rule set, not once per language); still, freezing takes everything alive at that moment
-    with it (the event loop's objects too), and whatever of that later becomes cyclic
-    garbage waits for the next rule set.
+    frozen before is unfrozen and collected first (that full collection walks the whole
+    process, a fifth of a second at 10,000 rules, so it is done once per rule set); still,
+    freezing takes everything alive at that moment with it (the event loop's objects too),
+    and whatever of that later becomes cyclic garbage waits for the next rule set.
     """
-    if reclaim_frozen:
-        gc.unfreeze()
-    gc.collect()          # without the frozen objects, this walks only what came since
+    gc.unfreeze()
+    gc.collect()
     gc.freeze()
 
 
