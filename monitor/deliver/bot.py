@@ -294,7 +294,10 @@ class MonitorBot:
             "stats": self.stats, "reload": self.reload,
         }
         for name, handler in commands.items():
-            app.add_handler(CommandHandler(name, self._guarded(handler), filters=messages))
+            # Updates are handled one after another; a search may take a second of the
+            # engine's time (in a worker thread), so it does not hold up the other chats.
+            app.add_handler(CommandHandler(name, self._guarded(handler), filters=messages,
+                                           block=name != "search"))
         app.add_handler(CallbackQueryHandler(self._guarded(self.button)))
         app.add_error_handler(self.on_error)
         return app

@@ -248,6 +248,38 @@ async def test_search_is_rate_limited_per_chat(app, botapi):
     assert "Bitte" not in other
 
 
+async def test_a_slow_search_does_not_hold_up_other_chats(db, botapi, settings):
+    """/search runs the engine in a worker thread; while it runs, other chats are answered
+    (python-telegram-bot handles updates one after another unless a handler says not to)."""
+    import threading
+
+    release = threading.Event()
+
+    class SlowCatalog(RulesCatalog):
+        def search(self, query: str, limit: int):
+            release.wait(10)                      # a search of a large archive
+            return super().search(query, limit)
+
+    botapi.enforce_limits = False
+    watcher = RuleWatcher(REPO / "rules")
+    watcher.reload()
+    monitor_bot = MonitorBot(settings, db, SlowCatalog(watcher, db),
+                             default_digest=("08:00", "Europe/Berlin"),
+                             stats_text=lambda: "1 articles", reload_rules=lambda: "6 rules")
+    application = monitor_bot.build(TOKEN)
+    async with monitor_bot.running(application, poll_timeout=1):
+        botapi.user_message(101, "/search Putin")
+        await asyncio.sleep(0.3)
+        [other] = await say(botapi, 102, "/rules")         # answered while the search runs
+        assert "Kim" in other and botapi.messages_to(101) == []
+        release.set()
+        for _ in range(100):
+            if botapi.messages_to(101):
+                break
+            await asyncio.sleep(0.05)
+        assert botapi.messages_to(101)[0].plain.startswith("Keine Treffer")
+
+
 async def test_search_through_the_index_and_a_termless_search_of_the_last_days(app, botapi, db):
     """A query with a word to look up finds the whole archive through the index; one without
     (only NOT) would read every article, so from a chat it reads the last days and says so."""
