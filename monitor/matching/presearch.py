@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Iterable
+from operator import itemgetter
 from typing import NamedTuple
 
 from monitor.matching.analysis import (
@@ -59,6 +60,7 @@ _TOKEN_SAFE = {code: chr(_PRIVATE + code) for code in range(128) if not chr(code
 _WORDS_SAFE = {code: char for code, char in _TOKEN_SAFE.items() if code != ord(" ")}
 _STEM = "~".translate(_TOKEN_SAFE)
 _PROFILES = (None, *sorted(set(STEMMERS.values())))
+_EXACT, _STEMMED = itemgetter(0), itemgetter(1)      # of an Analyzer.forms() pair
 
 
 def _token(term: str) -> str:
@@ -83,13 +85,14 @@ def article_terms(text: AnalyzedText, analyzer: Analyzer = ANALYZER) -> IndexEnt
     as stems), its language and its sources."""
     meta = " ".join([_meta("lang", text.language),
                      *(_meta("source", name) for name in text.sources)])
-    pairs = set(map(analyzer.cache(text.profile).__getitem__, text.title.words | text.body.words))
+    pairs = list(map(analyzer.cache(text.profile).__getitem__, text.title.words | text.body.words))
     if not pairs:
         return IndexEntry(meta, set())
-    exacts, stems = map(set, zip(*pairs))
+    exacts = set(map(_EXACT, pairs))
+    stems = set(map(_STEMMED, pairs)).difference(exacts)
     # The store keeps the string it was given, so the order does not matter. Words are
     # nearly always letters and digits only; translate() (slow, per character) only when not.
-    exact, stemmed = " ".join(exacts), " ".join(stems.difference(exacts))
+    exact, stemmed = " ".join(exacts), " ".join(stems)
     if not (exact + stemmed).replace(" ", "").isalnum():
         exact, stemmed = exact.translate(_WORDS_SAFE), stemmed.translate(_WORDS_SAFE)
         exacts = set(map(_token, exacts))

@@ -161,6 +161,8 @@ def test_wildcards_find_their_words_in_the_vocabulary_until_the_index_is_rebuilt
         assert store.index_words("infix", "orea", 4) is None
         assert store.reset_index(INDEX_VERSION + 1)
         assert store.index_words("infix", "orea", 10) == []
+        store_and_index(store, [article("Nordkorea", "", "de", url="https://x/2")])
+        assert store.index_words("suffix", "korea", 10) == ["nordkorea"]   # written again
 
 
 def test_a_wildcard_that_fits_too_many_words_scans_and_says_so(tmp_path, monkeypatch):
