@@ -506,16 +506,12 @@ class _Profile:
         ids = [i for i in (keys.get("exact:" + exact),) if i is not None]
         ids.extend(self.stems.get(stem, ()))
         size = len(exact)
-        for length in compiled.prefix_lengths:
-            if length > size:
-                break
-            if (i := compiled.prefixes.get(exact[:length])) is not None:
+        for form, i in compiled.prefixes_by_head.get(exact[:compiled.prefix_head], ()):
+            if exact.startswith(form):
                 ids.append(i)
         if size <= MAX_WILDCARD_WORD:
-            for length in compiled.suffix_lengths:
-                if length > size:
-                    break
-                if (i := compiled.suffixes.get(exact[-length:])) is not None:
+            for form, i in compiled.suffixes_by_tail.get(exact[-compiled.suffix_tail:], ()):
+                if exact.endswith(form):
                     ids.append(i)
             if infixes and compiled.infix_anchors:
                 anchors, fixed = compiled.infix_anchors, compiled.infixes
@@ -552,6 +548,17 @@ class _Profile:
         return found
 
 
+def _by_end(forms: dict[str, int], first: bool
+            ) -> tuple[int, dict[str, tuple[tuple[str, int], ...]]]:
+    """Wildcard fixed parts grouped by their first (or last) n characters, n the length of
+    the shortest (0, and no groups, without any)."""
+    size = min(map(len, forms), default=0)
+    groups: dict[str, list[tuple[str, int]]] = {}
+    for form, term_id in sorted(forms.items(), key=lambda item: len(item[0])):
+        groups.setdefault(form[:size] if first else form[-size:], []).append((form, term_id))
+    return size, {end: tuple(group) for end, group in groups.items()}
+
+
 class _Compiled:
     """Everything the engine derives from one RuleSet; shared by every Engine over it."""
 
@@ -582,10 +589,14 @@ class _Compiled:
                 self.intern(f"lang:{code}", "lang", code)
             for name in rule.sources:
                 self.intern(f"source:{name}", "source", name)
-        self.prefix_lengths = sorted({len(f) for f in self.prefixes})
-        # Longer fixed parts than MAX_WILDCARD_WORD never match: no word they look into is.
-        self.suffix_lengths = sorted({len(f) for f in self.suffixes
-                                      if len(f) <= MAX_WILDCARD_WORD})
+        # `pre*` and `*fix` fixed parts by their first (last) characters, as many as the
+        # shortest one has: a word is looked up once at each end and compared with the
+        # fixed parts found there (shortest first), not looked up at every length (at
+        # 10k rules: 2 lookups a new word instead of 19). Longer `*fix` parts than
+        # MAX_WILDCARD_WORD never match: no word they look into is.
+        self.prefix_head, self.prefixes_by_head = _by_end(self.prefixes, first=True)
+        self.suffix_tail, self.suffixes_by_tail = _by_end(
+            {f: i for f, i in self.suffixes.items() if len(f) <= MAX_WILDCARD_WORD}, first=False)
         self.infix_lengths = sorted({len(f) for f in self.infixes
                                      if len(f) <= MAX_WILDCARD_WORD})
         # *mid* fixed parts by their first MIN_WILDCARD characters (every fixed part has that
