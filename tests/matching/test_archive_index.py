@@ -165,6 +165,18 @@ def test_wildcards_find_their_words_in_the_vocabulary_until_the_index_is_rebuilt
         assert store.index_words("suffix", "korea", 10) == ["nordkorea"]   # written again
 
 
+def test_vocabulary_words_rolled_back_are_written_again(tmp_path):
+    """The store writes each word once per process, and remembers it only once committed."""
+    with Store(tmp_path / "monitor.db") as store:
+        store.reset_index(INDEX_VERSION)
+        with pytest.raises(RuntimeError), store.transaction():
+            store_and_index(store, [article("Nordkorea", "", "de", url="https://x/1")])
+            raise RuntimeError("rolled back")
+        assert store.index_words("suffix", "korea", 10) == []
+        store_and_index(store, [article("Nordkorea", "", "de", url="https://x/2")])
+        assert store.index_words("suffix", "korea", 10) == ["nordkorea"]
+
+
 def test_a_wildcard_that_fits_too_many_words_scans_and_says_so(tmp_path, monkeypatch):
     monkeypatch.setattr(tools, "WILDCARD_WORDS", 1)
     with Store(tmp_path / "monitor.db") as store:
