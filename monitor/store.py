@@ -804,9 +804,10 @@ class Store:
         return bool(row and row[0])
 
     def index_articles(self, terms: Iterable[tuple[int, str]], words: Iterable[str] = ()) -> None:
-        with self.transaction():
-            written = self._index(self.db.conn, terms, words)
-        self._remember_words(written)
+        with self._lock:            # no reset_index between the commit and the remembering
+            with self.transaction():
+                written = self._index(self.db.conn, terms, words)
+            self._remember_words(written)
 
     def _index(self, conn: sqlite3.Connection, terms: Iterable[tuple[int, str]],
                words: Iterable[str]) -> set[str]:
@@ -826,14 +827,14 @@ class Store:
         return new
 
     def _remember_words(self, written: set[str]) -> None:
-        """Called after the transaction that wrote them; not inside an outer one, which
-        could still roll them back (they are then written again, which is harmless)."""
-        with self._lock:
-            if self.db.conn.in_transaction:
-                return
-            if len(self._known_words) + len(written) > KNOWN_WORDS:
-                self._known_words.clear()
-            self._known_words |= written
+        """Called, under the lock, after the transaction that wrote them; not inside an
+        outer one, which could still roll them back (they are then written again, which is
+        harmless)."""
+        if self.db.conn.in_transaction:
+            return
+        if len(self._known_words) + len(written) > KNOWN_WORDS:
+            self._known_words.clear()
+        self._known_words |= written
 
     @staticmethod
     def _unindex(conn: sqlite3.Connection, article_ids: list[int]) -> None:
@@ -953,25 +954,26 @@ class Store:
         planner read every one."""
         now = to_db_time(now or utc_now())
         article_ids, index_terms = list(article_ids), list(index_terms)
-        with self.transaction():
-            conn = self.db.conn
-            written = self._index(conn, index_terms, index_words)
-            if not {article_id for article_id, _ in index_terms}.issuperset(article_ids):
-                self._set_index_complete(conn, False)    # matched without an entry
-            # An upsert, not INSERT OR REPLACE: with foreign keys on, REPLACE checks every
-            # row as a possible delete (7.0 s against 2.4 s for 393k matches).
-            conn.executemany(
-                "INSERT INTO matches (article_id, rule_id, rule_version, created, alerted) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (article_id, rule_id) DO UPDATE SET "
-                "rule_version = excluded.rule_version, created = excluded.created",
-                ((match["article_id"], match["rule_id"], match["rule_version"], now,
-                  int(alert_rules is not None and match["rule_id"] not in alert_rules))
-                 for match in matches))
-            conn.executemany(
-                "UPDATE articles SET matched_at = ? WHERE id = ?",
-                [(now, article_id) for article_id in article_ids],
-            )
-        self._remember_words(written)
+        with self._lock:            # no reset_index between the commit and the remembering
+            with self.transaction():
+                conn = self.db.conn
+                written = self._index(conn, index_terms, index_words)
+                if not {article_id for article_id, _ in index_terms}.issuperset(article_ids):
+                    self._set_index_complete(conn, False)    # matched without an entry
+                # An upsert, not INSERT OR REPLACE: with foreign keys on, REPLACE checks every
+                # row as a possible delete (7.0 s against 2.4 s for 393k matches).
+                conn.executemany(
+                    "INSERT INTO matches (article_id, rule_id, rule_version, created, alerted) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (article_id, rule_id) DO UPDATE SET "
+                    "rule_version = excluded.rule_version, created = excluded.created",
+                    ((match["article_id"], match["rule_id"], match["rule_version"], now,
+                      int(alert_rules is not None and match["rule_id"] not in alert_rules))
+                     for match in matches))
+                conn.executemany(
+                    "UPDATE articles SET matched_at = ? WHERE id = ?",
+                    [(now, article_id) for article_id in article_ids],
+                )
+            self._remember_words(written)
 
     def unalerted_matches(self, limit: int = 1000) -> list[dict[str, Any]]:
         """Matches not yet turned into alerts: article id, rule id and the article's story."""
