@@ -357,12 +357,13 @@ def run(args: argparse.Namespace) -> None:       # noqa: C901 (one script, read 
 def internals(engine) -> dict[str, Callable]:
     """A part of our engine's work, through its private API (a diagnostic for --profile):
     the presearch view alone (_View: the article's term ids and candidate postings)."""
-    from monitor.matching.engine import _CollectorPaused, _View
+    from monitor.matching.collector import CollectorPaused
+    from monitor.matching.engine import _View
 
     compiled, budget = engine._compiled, engine.budget
 
     def view_only(text) -> None:
-        with _CollectorPaused():
+        with CollectorPaused():
             _View(text, compiled.profile(text.profile), budget)
 
     return {"ours, view only": view_only}

@@ -65,7 +65,6 @@ Bounded work, whatever the query and the article (a `/watch` query is typed by a
 
 from __future__ import annotations
 
-import gc
 import threading
 import weakref
 from array import array
@@ -85,6 +84,7 @@ from monitor.matching.analysis import (
     Analyzer,
     FieldText,
 )
+from monitor.matching.collector import CollectorPaused, out_of_collectors_sight
 from monitor.matching.presearch import article_terms
 from monitor.matching.query import (
     MAX_WILDCARD_WORD,
@@ -468,11 +468,11 @@ class _Profile:
 
     def __init__(self, compiled: _Compiled, profile: str | None):
         # No reference cycles in an index (back references are weak), so that reference
-        # counting frees a replaced index even when it was frozen (_out_of_collectors_sight).
+        # counting frees a replaced index even when it was frozen (out_of_collectors_sight).
         self.compiled: _Compiled = weakref.proxy(compiled)
         self.profile = profile
         analyzer = compiled.analyzer
-        rules = compiled.rule_index()
+        rules = compiled.rule_index
         self.always, self.decided, self.postings = rules.always, rules.decided, rules.postings
         # A bare query word matches the words of its stem in this language, and those whose
         # stem is the word itself (see analysis.py): both stems → the word's term id.
@@ -619,7 +619,7 @@ class _Compiled:
                             if any(kind == "infix" for kind, _ in _templates(rule.query.root))]
         self.numbers = {rule.id: number for number, rule in enumerate(self.rules)}
         self.profiles: dict[str | None, _Profile] = {}
-        self._rule_index: _RuleIndex | None = None
+        self.rule_index = _RuleIndex(self)
         self.lock = threading.Lock()
         # One article at a time: the word tables are filled and trimmed as articles pass,
         # and the pipeline's matching and the dispatcher's highlighting share them.
@@ -632,12 +632,6 @@ class _Compiled:
             kind, form = template
             found = self.resolved[template] = (self.intern(f"{kind}:{form}", kind, form),)
         return found
-
-    def rule_index(self) -> _RuleIndex:
-        """Built with the first profile (under `lock`)."""
-        if self._rule_index is None:
-            self._rule_index = _RuleIndex(self)
-        return self._rule_index
 
     def infix_work(self, text: AnalyzedText) -> int:
         """The most lookups that expanding the *mid* wildcards into every distinct word of an
@@ -666,53 +660,7 @@ class _Compiled:
                 found = self.profiles.get(name)
                 if found is None:
                     found = self.profiles[name] = _Profile(self, name)
-                    if len(self.rules) >= FREEZE_FROM and len(self.profiles) == 1:
-                        # With the first profile, the rule index is built: that is what
-                        # is large. Later profiles (one per language met) add a table
-                        # of stems each; a collection for each cost more than it saved.
-                        _out_of_collectors_sight()
         return found
-
-
-def _out_of_collectors_sight() -> None:
-    """Move what the process holds now, the index just built among it, out of the reach of
-    Python's cycle collector.
-
-    A large index is millions of long-lived objects (100,000 rules: about 2.8 million), and
-    the collector walks all of them in every full collection, which matching triggered
-    about once per 1,500 articles: at 100,000 rules that was a quarter of the matching time.
-    Frozen objects are still freed by reference counting, and an index has no reference
-    cycles, so a replaced index is freed as soon as it is dropped, frozen or not. What was
-    frozen before is unfrozen and collected first (that full collection walks the whole
-    process, a fifth of a second at 10,000 rules, so it is done once per rule set); still,
-    freezing takes everything alive at that moment with it (the event loop's objects too),
-    and whatever of that later becomes cyclic garbage waits for the next rule set.
-    """
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
-
-
-class _CollectorPaused:
-    """Python's cycle collector is paused while one article is matched (unless it is off
-    anyway, or paused by a match in another thread).
-
-    Matching makes a few hundred to a few thousand short-lived containers per article (the
-    view, hits, matches) and no reference cycles, so refcounting frees them all; but the
-    collector, which runs every 700 new containers, would walk the article's live working set
-    again and again while it is matched (measured: a tenth of matching time at 100,000
-    rules). Paused, it runs right after the article if it is due, when that set is gone."""
-
-    __slots__ = ("paused",)
-
-    def __enter__(self) -> None:
-        self.paused = gc.isenabled()
-        if self.paused:
-            gc.disable()
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.paused:
-            gc.enable()
 
 
 _COMPILED: weakref.WeakKeyDictionary[RuleSet, _Compiled] = weakref.WeakKeyDictionary()
@@ -1346,7 +1294,9 @@ class _Matcher:
 class Engine:
     """Matches articles against the enabled rules of a RuleSet.
 
-    Cheap to create: the index is built once per RuleSet (and stemmer profile) and shared.
+    The first Engine of a RuleSet builds its index (the rule set's load pays for it, not
+    the first article); the others share it. A stemmer profile's table of stems is made
+    when an article of that profile first arrives.
     `budget` limits the work per article (see Budget); a rule that runs out does not match,
     and match_report names it.
     """
@@ -1358,14 +1308,17 @@ class Engine:
         self.budget = budget
         compiled = _COMPILED.get(ruleset) if analyzer is ANALYZER else None
         if compiled is None:
-            compiled = _Compiled(ruleset, analyzer)
+            with CollectorPaused():      # millions of objects, and no garbage among them
+                compiled = _Compiled(ruleset, analyzer)
+            if len(compiled.rules) >= FREEZE_FROM:
+                out_of_collectors_sight()
             if analyzer is ANALYZER:
                 _COMPILED[ruleset] = compiled
         self._compiled = compiled
 
     def match(self, article: Article) -> list[RuleMatch]:
         """The rules the article matches, with their hits (a rule over budget does not)."""
-        with _CollectorPaused():
+        with CollectorPaused():
             return self.match_report(article).matches
 
     def match_report(self, article: Article) -> MatchReport:
@@ -1411,7 +1364,7 @@ class Engine:
         from them)."""
         compiled = self._compiled
         profile = compiled.profile(text.profile)
-        with compiled.in_use, _CollectorPaused():
+        with compiled.in_use, CollectorPaused():
             view = _View(text, profile, self.budget)
             exceeded: list[tuple[int, str, int]] = []
             yield profile, view, self._matched(profile, view, exceeded), exceeded

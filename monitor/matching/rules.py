@@ -28,6 +28,7 @@ from monitor.matching.analysis import (
     query_words,
     source_name,
 )
+from monitor.matching.collector import CollectorPaused
 from monitor.matching.query import Query, QuerySyntaxError, caret_lines, parse_query
 from monitor.matching.sourcemap import Block, SourceMap
 from monitor.models import Article
@@ -227,10 +228,11 @@ def load_rules(folder: Path) -> RuleSet:
 
 
 def load_rule_files(paths: list[Path]) -> RuleSet:
-    loader = _Loader()
-    for path in paths:
-        loader.read(Path(path))
-    return loader.finish()
+    with CollectorPaused():
+        loader = _Loader()
+        for path in paths:
+            loader.read(Path(path))
+        return loader.finish()
 
 
 def load_entities(folder: Path) -> dict[str, Entity]:
