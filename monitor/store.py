@@ -23,6 +23,7 @@ from collections.abc import Container, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -380,6 +381,30 @@ def m0014_index_vocabulary(db: Database) -> None:
     term's postings (2.3 s for `*schaftlich` on 100k articles). Filled as the index is, so
     a new index version (presearch.INDEX_FORMAT 3) has the pipeline build both again."""
     db.execute("CREATE TABLE index_words (reversed TEXT PRIMARY KEY) WITHOUT ROWID")
+
+
+@migrations()
+def m0015_matches_by_article(db: Database) -> None:
+    """Matches kept in (article, rule) order whatever order they arrive in (WITHOUT ROWID):
+    a batch's matches are written in rule order, which the index by rule takes at a third
+    less cost, and the alert planner still reads them by article. A one-time copy of the
+    table (about a second per million matches)."""
+    db.execute("""
+        CREATE TABLE matches_by_article (
+            article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            rule_id TEXT NOT NULL,
+            rule_version TEXT NOT NULL,
+            created TEXT NOT NULL,
+            alerted INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (article_id, rule_id)
+        ) WITHOUT ROWID""")
+    db.execute("INSERT INTO matches_by_article (article_id, rule_id, rule_version, created, "
+               "alerted) SELECT article_id, rule_id, rule_version, created, alerted FROM matches")
+    db.execute("DROP TABLE matches")
+    db.execute("ALTER TABLE matches_by_article RENAME TO matches")
+    db.execute("CREATE INDEX matches_rule ON matches(rule_id, created)")
+    db.execute("CREATE INDEX matches_unalerted ON matches(article_id, rule_id) "
+               "WHERE alerted = 0")
 
 
 def to_db_time(moment: datetime | None) -> str | None:
@@ -961,14 +986,16 @@ class Store:
                 if not {article_id for article_id, _ in index_terms}.issuperset(article_ids):
                     self._set_index_complete(conn, False)    # matched without an entry
                 # An upsert, not INSERT OR REPLACE: with foreign keys on, REPLACE checks every
-                # row as a possible delete (7.0 s against 2.4 s for 393k matches).
+                # row as a possible delete (7.0 s against 2.4 s for 393k matches). In rule
+                # order, so that the index by rule takes each of its pages once per batch, not
+                # once per row (393k matches: 2.7 s unsorted, 1.8 s sorted; m0015).
                 conn.executemany(
                     "INSERT INTO matches (article_id, rule_id, rule_version, created, alerted) "
                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (article_id, rule_id) DO UPDATE SET "
                     "rule_version = excluded.rule_version, created = excluded.created",
-                    ((match["article_id"], match["rule_id"], match["rule_version"], now,
-                      int(alert_rules is not None and match["rule_id"] not in alert_rules))
-                     for match in matches))
+                    sorted(((match["article_id"], match["rule_id"], match["rule_version"], now,
+                             int(alert_rules is not None and match["rule_id"] not in alert_rules))
+                            for match in matches), key=itemgetter(1)))
                 conn.executemany(
                     "UPDATE articles SET matched_at = ? WHERE id = ?",
                     [(now, article_id) for article_id in article_ids],

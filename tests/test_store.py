@@ -185,6 +185,33 @@ def test_an_old_database_upgrades_in_place(tmp_path):
         assert store.due_messages(NOW + timedelta(days=3650))[0].buttons == (("a", "b"),)
 
 
+def test_matches_move_into_article_order_with_their_state(tmp_path):
+    """m0015 rebuilds the matches as a table in (article, rule) order: every match keeps its
+    version, time and alerted mark, the planner still finds the unalerted ones, and deleting
+    an article still deletes its matches."""
+    path = tmp_path / "old.db"
+    old = Database(sqlite3.connect(path))
+    migrations.apply(old, stop_before="m0015_matches_by_article")
+    for number in (1, 2):
+        old.execute("INSERT INTO articles (id, source, title, text, language, published, "
+                    "fetched, content_hash) VALUES (?, 's', 't', 'x', 'de', '2020-01-01', "
+                    "'2020-01-01', ?)", [number, f"h{number}"])
+    old.conn.executemany(
+        "INSERT INTO matches (article_id, rule_id, rule_version, created, alerted) "
+        "VALUES (?, ?, 'v1', '2020-01-01T00:00:00+00:00', ?)",
+        [(2, "b", 0), (1, "b", 1), (1, "a", 0)])
+    old.conn.commit()
+    old.conn.close()
+    with Store(path) as store:
+        assert "WITHOUT ROWID" in store.db["matches"].schema
+        assert [(m["rule_id"], m["rule_version"], m["alerted"])
+                for m in store.matches_for_article(1)] == [("a", "v1", 0), ("b", "v1", 1)]
+        assert [(m["article_id"], m["rule_id"]) for m in store.unalerted_matches()] == [
+            (1, "a"), (2, "b")]
+        store.db.execute("DELETE FROM articles WHERE id = 2")
+        assert store.matches_for_article(2) == []
+
+
 def test_what_retention_deleted_never_comes_back_as_new(db):
     """Its GUID, URL and text hash are remembered: the same item again, or a copy of it
     under another URL or GUID, is skipped."""
