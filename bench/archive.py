@@ -39,7 +39,6 @@ from monitor.matching import Engine, RuleSet, load_rules, make_rule, match_batch
 from monitor.matching.presearch import INDEX_VERSION  # noqa: E402
 from monitor.matching.tools import (  # noqa: E402
     Candidates,
-    archive_candidates,
     backtest,
     search_archive,
 )

@@ -72,7 +72,8 @@ def queue_alerts(store: Store, chats: int) -> None:
          "article_id": article.id, "rule_name": "Kim & Putin",
          "buttons": [("1 Tag stumm", "mute:kim-putin:1d")]}
         for chat, article in zip(range(1, chats + 1),
-                                 (a for a in stored for _ in range(CHATS_PER_ARTICLE)))])
+                                 (a for a in stored for _ in range(CHATS_PER_ARTICLE)),
+                                 strict=False)])
 
 
 def serve(connection) -> None:

@@ -57,8 +57,9 @@ alike (our engine does it for itself anyway). Timed passes keep no results.
 
 --profile adds, through our engine's private API and in the same rounds, the presearch
 view alone (the article's term ids and candidate postings); and runs cProfile over one pass
-of our engine at each rule count of 10,000 and more, printing its top functions. --subset-from/--subset-step time
-every n-th article only from some rule count on (the whole corpus by default).
+of our engine at each rule count of 10,000 and more, printing its top functions.
+--subset-from/--subset-step time every n-th article only from some rule count on (the whole
+corpus by default).
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ def run(args: argparse.Namespace) -> None:       # noqa: C901 (one script, read 
     # Vocabulary: exact forms by document frequency, each with one word that has it.
     frequency: Counter[str] = Counter()
     spelling: dict[str, str] = {}
-    for text, exact in zip(texts, forms):
+    for text, exact in zip(texts, forms, strict=True):
         frequency.update(exact)
         cache = ANALYZER.cache(text.profile)
         for word in text.body.words:
@@ -321,7 +322,9 @@ def run(args: argparse.Namespace) -> None:       # noqa: C901 (one script, read 
             profiles.append((count, len(texts_n), profile_ours(
                 ours_one, [fresh(t) for t in texts_n], args.profile_top)))
 
-        del engine, ruleset, roots, store, matcher, percolator, engines, doc, matches, percolate
+        # dropped before the next count's engines are built (the closures above use them)
+        engine = ruleset = roots = store = matcher = percolator = engines = None
+        doc = matches = percolate = None
         gc.unfreeze()
         gc.collect()
 

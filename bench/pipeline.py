@@ -154,7 +154,8 @@ def main() -> int:
                  "--seed", str(args.seed)], capture_output=True, text=True, check=True)
             result = json.loads(done.stdout.strip().splitlines()[-1])
             results[row].append(result)
-            print(f"  round {round_number + 1} {row:>8}: {result['articles'] / result['run_s']:7.0f}"
+            print(f"  round {round_number + 1} {row:>8}: "
+                  f"{result['articles'] / result['run_s']:7.0f}"
                   f" articles/s, {result['maxrss_mb']:.0f} MB", file=sys.stderr)
     best = {row: max(r["articles"] / r["run_s"] for r in runs) for row, runs in results.items()}
     base = best.get("1")

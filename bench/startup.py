@@ -7,7 +7,8 @@ machine. `stats` runs on an empty database in a temporary folder (made once, unt
     .venv/bin/python bench/startup.py [--rounds 10] [--src PATH ...]
 
 --src times other checkouts of the code (e.g. a git worktree of an older commit) with this
-interpreter, each in the same rounds, one table each. Target (issue #15): `monitor --help` <= 300 ms on the project machine.
+interpreter, each in the same rounds, one table each. Target (issue #15): `monitor --help`
+<= 300 ms on the project machine.
 """
 
 from __future__ import annotations

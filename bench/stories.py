@@ -55,7 +55,8 @@ SWEEP_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=100_000)
-    parser.add_argument("--sweep", type=int, default=20_000, help="articles for the threshold sweep")
+    parser.add_argument("--sweep", type=int, default=20_000,
+                        help="articles for the threshold sweep")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     args = parser.parse_args()
@@ -82,9 +83,11 @@ def bench_summaries(records: list[dict]) -> None:
     total = sum(timings)
     timings.sort()
     print_table("Summaries: summarize() on every corpus article",
-                ["articles", "seconds", "articles/s", "p50 ms", "p99 ms", "max ms", "sentences 0/1/2/3"],
+                ["articles", "seconds", "articles/s", "p50 ms", "p99 ms", "max ms",
+                 "sentences 0/1/2/3"],
                 [[len(records), f"{total:.2f}", f"{len(records) / total:,.0f}",
-                  f"{timings[len(timings) // 2] * 1e3:.2f}", f"{timings[int(len(timings) * 0.99)] * 1e3:.2f}",
+                  f"{timings[len(timings) // 2] * 1e3:.2f}",
+                  f"{timings[int(len(timings) * 0.99)] * 1e3:.2f}",
                   f"{timings[-1] * 1e3:.1f}", "/".join(str(lengths[n]) for n in range(4))]])
 
 
@@ -133,12 +136,13 @@ def bench_stories(records: list[dict], total: int, sweep: int, rng: random.Rando
     merged = len(originals) - len(set(near))
     print_table(
         f"Story grouping: fingerprint + add, threshold {DEFAULT_THRESHOLD}, 3-day window "
-        f"({len(originals)} originals; {left_out} with fewer than {MIN_SHINGLES} shingles left out)",
+        f"({len(originals)} originals; {left_out} with fewer than {MIN_SHINGLES} shingles "
+        "left out)",
         ["articles", "seconds", "articles/s", "precision", "recall", "stories", "true stories"],
         [[total, f"{seconds:.1f}", f"{total / seconds:,.0f}", f"{precision:.4f}", f"{recall:.4f}",
           len(set(predicted)), len(set(truth))],
-         [f"adjusted: {merged} originals near-identical to another", "", "", f"{adjusted_precision:.4f}",
-          f"{adjusted_recall:.4f}", "", len(set(adjusted))]],
+         [f"adjusted: {merged} originals near-identical to another", "", "",
+          f"{adjusted_precision:.4f}", f"{adjusted_recall:.4f}", "", len(set(adjusted))]],
     )
     threshold_sweep(kept, truth[:len(kept)], similar)
     jaccard_table(similar, copy_jaccard)
@@ -185,7 +189,8 @@ def sliding_window(kept: list[bytes], total: int) -> None:
         seconds = time.perf_counter() - started
         rows.append([total, days, f"{seconds:.1f}", f"{total / seconds:,.0f}", peak, len(index)])
     print_table("Window: add() alone, the kept fingerprints over and over, 3-day window",
-                ["articles", "over days", "seconds", "adds/s", "peak in window", "in window at end"], rows)
+                ["articles", "over days", "seconds", "adds/s", "peak in window",
+                 "in window at end"], rows)
 
 
 def threshold_sweep(kept: list[bytes], truth: list[int], similar: list[dict[int, float]]) -> None:
@@ -193,14 +198,17 @@ def threshold_sweep(kept: list[bytes], truth: list[int], similar: list[dict[int,
     for threshold in SWEEP_THRESHOLDS:
         index = StoryIndex(threshold=threshold)
         published = [START + timedelta(seconds=i) for i in range(len(kept))]
-        predicted = [index.add(i, fingerprint_from_bytes(fp), published[i], "s") for i, fp in enumerate(kept)]
+        predicted = [index.add(i, fingerprint_from_bytes(fp), published[i], "s")
+                     for i, fp in enumerate(kept)]
         near = near_duplicate_groups(similar, threshold)
         adjusted = [near[t] for t in truth]
         precision, recall = pairwise(predicted, truth)
         adjusted_precision, adjusted_recall = pairwise(predicted, adjusted)
-        rows.append([threshold, len(kept), f"{precision:.4f}", f"{recall:.4f}", f"{adjusted_precision:.4f}",
-                     f"{adjusted_recall:.4f}", len(set(predicted)), len(set(adjusted))])
-    print_table("Threshold sweep (the same articles regrouped; adjusted: near-identical originals joined)",
+        rows.append([threshold, len(kept), f"{precision:.4f}", f"{recall:.4f}",
+                     f"{adjusted_precision:.4f}", f"{adjusted_recall:.4f}", len(set(predicted)),
+                     len(set(adjusted))])
+    print_table("Threshold sweep (the same articles regrouped; adjusted: "
+                "near-identical originals joined)",
                 ["threshold", "articles", "precision", "recall", "adj. precision", "adj. recall",
                  "stories", "adj. true stories"], rows)
 
@@ -263,14 +271,15 @@ def pairwise(predicted: list[int], truth: list[int]) -> tuple[float, float]:
     def pairs(counts: Counter) -> int:
         return sum(n * (n - 1) // 2 for n in counts.values())
 
-    both = pairs(Counter(zip(predicted, truth)))
+    both = pairs(Counter(zip(predicted, truth, strict=True)))
     in_predicted, in_truth = pairs(Counter(predicted)), pairs(Counter(truth))
     return (both / in_predicted if in_predicted else 1.0), (both / in_truth if in_truth else 1.0)
 
 
 def percentiles(values: list[float]) -> list[str]:
     ordered = sorted(values)
-    inner = [ordered[min(len(ordered) - 1, int(len(ordered) * q))] for q in (0.01, 0.05, 0.5, 0.95, 0.99)]
+    inner = [ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+             for q in (0.01, 0.05, 0.5, 0.95, 0.99)]
     return [f"{v:.3f}" for v in [ordered[0], *inner, ordered[-1]]]
 
 
@@ -279,7 +288,7 @@ def print_table(title: str, header: list[str], rows: list[list]) -> None:
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     print(f"\n{title}")
     for number, row in enumerate(cells):
-        print("  ".join(c.rjust(w) for c, w in zip(row, widths)))
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
         if number == 0:
             print("  ".join("-" * w for w in widths))
 

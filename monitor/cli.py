@@ -1,4 +1,5 @@
-"""The `monitor` command. Thin: build objects from the config, call the library, map errors to exit codes.
+"""The `monitor` command. Thin: build objects from the config, call the library, map errors to
+exit codes.
 
 Commands import what they use when they run: the pipeline, the store, Telegram, the
 scheduler and rich take most of a second to import, and `monitor --help` needs none of them.
@@ -58,7 +59,7 @@ class MonitorGroup(click.Group):
     """Database trouble anywhere in a command (a damaged file found mid-query, a disk that
     turned read-only) is one line and exit 1, never a traceback."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         console.forget()
         err_console.forget()
         try:
@@ -111,14 +112,15 @@ def print_article(article: Article) -> None:
 def print_report(report: CycleReport) -> None:
     from monitor.deliver.render import console_alert_line
 
-    for error in report.seed_errors:
-        err_console.print(f"[red]seed {error.path}:[/red] {_escape(error.reason)}", highlight=False)
-    for name, error in report.feed_errors.items():
-        err_console.print(f"[yellow]feed {name}:[/yellow] {_escape(error)}", highlight=False)
-    for error in report.config_errors:
-        err_console.print(f"[red]config:[/red] {_escape(error)}", highlight=False)
-    for error in report.rule_errors:
-        err_console.print(f"[red]rules:[/red] {_escape(str(error), single_line=False)}",
+    for seed_error in report.seed_errors:
+        err_console.print(f"[red]seed {seed_error.path}:[/red] {_escape(seed_error.reason)}",
+                          highlight=False)
+    for name, feed_error in report.feed_errors.items():
+        err_console.print(f"[yellow]feed {name}:[/yellow] {_escape(feed_error)}", highlight=False)
+    for config_error in report.config_errors:
+        err_console.print(f"[red]config:[/red] {_escape(config_error)}", highlight=False)
+    for rule_error in report.rule_errors:
+        err_console.print(f"[red]rules:[/red] {_escape(str(rule_error), single_line=False)}",
                           highlight=False)
     for alert in report.console_alerts:
         console.print(_escape(console_alert_line(alert)), highlight=False)
@@ -188,7 +190,8 @@ def _run_cycle(config: Config, store: Store, *, deliver: bool) -> CycleReport:
 
 @main.command()
 @config_option
-@click.option("--once", is_flag=True, help="One full cycle (seeds, feeds, match, deliver), then exit.")
+@click.option("--once", is_flag=True,
+              help="One full cycle (seeds, feeds, match, deliver), then exit.")
 def run(config_path: str | None, once: bool) -> None:
     """Run the monitor: ingest seeds and feeds, match rules, deliver alerts and digests.
 
@@ -435,8 +438,8 @@ def _feed_table(feed_list: list[Feed], *, with_url: bool = False) -> Table:
         else:
             health = "[green]ok[/green]"
         due = "now" if not feed.next_due or feed.next_due <= now else f"{feed.next_due:%m-%d %H:%M}"
-        row = [_escape(feed.name), health, since, str(feed.last_status or "-"), str(feed.error_count),
-               due, _escape(feed.last_error or "")]
+        row = [_escape(feed.name), health, since, str(feed.last_status or "-"),
+               str(feed.error_count), due, _escape(feed.last_error or "")]
         if with_url:
             row += [f"{feed.interval_s // 60}m" if feed.interval_s >= 60 else f"{feed.interval_s}s",
                     _escape(feed.url)]
@@ -476,7 +479,7 @@ def digest(config_path: str | None, chat_id: int | None, all_chats: bool, dry_ru
     with opened as store:
         pipeline = Pipeline(config, store)
         chats = {c["chat_id"]: c for c in store.digest_chats()}
-        wanted = list(chats) if all_chats else [chat_id]
+        wanted: list[int] = list(chats) if all_chats or chat_id is None else [chat_id]
         pages = []
         for chat in wanted:
             info = chats.get(chat)
@@ -524,6 +527,7 @@ def summarize(config_path: str | None, article_id: int | None, file_path: Path |
         title, text = lines[0].strip(), (lines[1] if len(lines) > 1 else "")
         language = language or detect_language(f"{title}\n{text}")
     else:
+        assert article_id is not None           # exactly one of the two, checked above
         config = open_config(config_path)
         with Store(config.database_path, readonly=True) as store:
             article = store.article(article_id)

@@ -289,7 +289,8 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         by_url[url] = f"{where} ({name!r})"
         feeds.append(FeedConfig(
             name=name, url=url,
-            interval_s=parse_duration(item.get("interval", "10m"), where=f"{path}: {where}.interval"),
+            interval_s=parse_duration(item.get("interval", "10m"),
+                                      where=f"{path}: {where}.interval"),
             language=_optional_str(item, "language", path, where),
             full_text=_bool(item, "full_text", False, path, where),
         ))

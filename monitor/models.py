@@ -1,4 +1,5 @@
-"""Plain data passed between the stages. No behaviour, no I/O: every stage takes and returns these."""
+"""Plain data passed between the stages. No behaviour, no I/O: every stage takes and returns
+these."""
 
 from __future__ import annotations
 
@@ -40,6 +41,13 @@ class Article:
     id: int | None = None
     full_text_status: str | None = None
     story_id: int | None = None     # set by the store once the article is grouped
+
+    @property
+    def stored_id(self) -> int:
+        """The id of an article read from the store (the stages after ingest get only those)."""
+        if self.id is None:
+            raise ValueError(f"article not stored yet: {self.title[:60]!r}")
+        return self.id
 
 
 @dataclass(frozen=True)

@@ -199,8 +199,8 @@ class Pipeline:
             assignments = []
             for article in batch:
                 fp = fingerprint(article.title, article.text)
-                story_id = index.add(article.id, fp, article.published, article.source)
-                assignments.append((article.id, story_id, fingerprint_to_bytes(fp),
+                story_id = index.add(article.stored_id, fp, article.published, article.source)
+                assignments.append((article.stored_id, story_id, fingerprint_to_bytes(fp),
                                     article.published, article.source))
             self.store.save_story_assignments(assignments)
             report.grouped_articles += len(batch)
@@ -248,7 +248,7 @@ class Pipeline:
             log.info("archive index dropped: built under other terms; index_archive rebuilds it")
         while not self.stopping and (batch := self.store.unmatched_articles(limit=BATCH)):
             matched = match_batch(engine, batch)
-            self.store.save_matches([a.id for a in batch], matched.rows, now, matched.terms,
+            self.store.save_matches([a.stored_id for a in batch], matched.rows, now, matched.terms,
                                     matched.words, self._alert_rules())
             report.matched_articles += len(batch)
             report.matches += len(matched.rows)
@@ -271,7 +271,8 @@ class Pipeline:
         analyzer = self.engine()[1].analyzer
         while (left > 0 and not self.stopping
                and (batch := self.store.unindexed_articles(limit=min(BATCH, left)))):
-            entries = [(a.id, article_terms(analyzer.analyse(a), analyzer)) for a in batch]
+            entries = [(a.stored_id, article_terms(analyzer.analyse(a), analyzer))
+                       for a in batch]
             self.store.index_articles([(article_id, entry.terms) for article_id, entry in entries],
                                       set().union(*(entry.words for _, entry in entries)))
             report.indexed_articles += len(batch)

@@ -24,9 +24,8 @@ from monitor.cli_options import TEXT, config_option, open_config, read_text_file
 
 if TYPE_CHECKING:
     from monitor.config import Config
-    from monitor.matching import RuleSet
+    from monitor.matching import BudgetExceeded, RuleSet
     from monitor.matching.rules import Rule
-    from monitor.matching import BudgetExceeded
     from monitor.matching.tools import Backtest, Candidates, Found, Verdict
     from monitor.models import Article
     from monitor.store import Store
@@ -277,6 +276,7 @@ def explain_command(rule_id: str | None, query_text: str | None, article_id: int
     if file_path is not None:
         article = _article_from_file(file_path, language)
     else:
+        assert article_id is not None           # exactly one of the two, checked above
         with _archive(config) as store:
             found = store.article(article_id)
         if found is None:

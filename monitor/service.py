@@ -17,9 +17,10 @@ missed interval. Jobs:
 Blocking work (parsing, matching, SQLite) runs in worker threads, so the bot keeps
 answering. The bot itself is started in the background and retried with backoff while
 Telegram cannot be reached; ingest goes on meanwhile. The caller holds the database's
-instance lock (store.instance_lock) for as long as the service runs. SIGTERM/SIGINT: no new jobs start, running ones get a few seconds to finish
-(every stage commits in small batches and is resumable, so abandoning one loses nothing),
-the database is closed cleanly, and the process exits 0.
+instance lock (store.instance_lock) for as long as the service runs. SIGTERM/SIGINT: no new
+jobs start, running ones get a few seconds to finish (every stage commits in small batches
+and is resumable, so abandoning one loses nothing), the database is closed cleanly, and the
+process exits 0.
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ class Service:
         scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
         now = utc_now()
-        jobs: list[tuple[str, Callable[[], Awaitable[None]], int]] = [
+        jobs: list[tuple[str, Callable[[], Awaitable[object]], int]] = [
             ("ingest", self.ingest, service.poll_every_s),
             ("operations", self.operations, 60),
             ("retention", self.retention, 6 * 3600),
@@ -158,7 +159,7 @@ class Service:
                               name=name, next_run_time=now)
         return scheduler
 
-    def _tracked(self, job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    def _tracked(self, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
         """Jobs register themselves so shutdown can wait for them; errors are logged, never
         fatal: the next run of the job tries again."""
 
@@ -166,6 +167,7 @@ class Service:
             if self.stopping.is_set():
                 return
             task = asyncio.current_task()
+            assert task is not None             # run() is a task of the scheduler's loop
             self._inflight.add(task)
             try:
                 await job()
@@ -250,7 +252,8 @@ class Service:
             if feed.failing_since and now - feed.failing_since >= FEED_FAILING_NOTICE:
                 key = f"feed-failing:{feed.name}:{feed.failing_since.isoformat()}"
                 text = (f"⚠️ Feed <b>{_escape(feed.name)}</b> fails since "
-                        f"{feed.failing_since:%d.%m.%Y %H:%M} UTC: {_escape(feed.last_error or '')}")
+                        f"{feed.failing_since:%d.%m.%Y %H:%M} UTC: "
+                        f"{_escape(feed.last_error or '')}")
                 if self.store.notice_once(key, admins, text, now):
                     log.warning("feed failing for a day feed=%s since=%s", feed.name,
                                 feed.failing_since.isoformat())

@@ -25,7 +25,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -113,7 +113,7 @@ def m0001_initial(db: Database) -> None:
     db.execute("CREATE UNIQUE INDEX articles_content_hash ON articles(content_hash)")
     db.execute("CREATE INDEX articles_published ON articles(published)")
     db.execute("CREATE INDEX articles_unmatched ON articles(id) WHERE matched_at IS NULL")
-    db["articles"].enable_fts(["title", "text"], fts_version="FTS5", create_triggers=True)
+    db.table("articles").enable_fts(["title", "text"], fts_version="FTS5", create_triggers=True)
 
     db.execute(
         """
@@ -281,8 +281,9 @@ def m0008_keys_outlive_articles(db: Database) -> None:
     """What the archive has seen and alerted outlives the articles themselves.
 
     `seen_keys` holds a short digest of every GUID, canonical URL and text hash of an article
-    that retention deleted, so that a seed or feed repeating it never brings it back as new. `alerted` holds one row per
-    (chat, rule, story) ever alerted, independent of the outbox rows that retention deletes.
+    that retention deleted, so that a seed or feed repeating it never brings it back as new.
+    `alerted` holds one row per (chat, rule, story) ever alerted, independent of the outbox
+    rows that retention deletes.
     `counters` keeps the highest article id ever handed out: SQLite would give the next new
     article the id of a deleted newest one, and stories, matches and alert keys refer to ids.
     The console's stand-in chat 0 of earlier versions is removed with everything it queued,
@@ -311,7 +312,8 @@ def m0008_keys_outlive_articles(db: Database) -> None:
     db.execute("DELETE FROM watches WHERE chat_id = 0")
     db.execute("DELETE FROM subscriptions WHERE chat_id = 0")
     db.execute("DELETE FROM subscribers WHERE chat_id = 0")
-    db.execute(f"UPDATE feeds SET interval_s = {MAX_INTERVAL_S} WHERE interval_s > {MAX_INTERVAL_S}")
+    db.execute("UPDATE feeds SET interval_s = ? WHERE interval_s > ?",
+               [MAX_INTERVAL_S, MAX_INTERVAL_S])
     db.execute("UPDATE feeds SET next_due = NULL WHERE next_due > '9000'")
 
 
@@ -407,6 +409,10 @@ def m0015_matches_by_article(db: Database) -> None:
                "WHERE alerted = 0")
 
 
+@overload
+def to_db_time(moment: datetime) -> str: ...
+@overload
+def to_db_time(moment: None) -> None: ...
 def to_db_time(moment: datetime | None) -> str | None:
     """UTC ISO 8601 to the second: sorts as text, reads back exactly."""
     if moment is None:
@@ -416,6 +422,10 @@ def to_db_time(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
+@overload
+def from_db_time(value: str) -> datetime: ...
+@overload
+def from_db_time(value: None) -> None: ...
 def from_db_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -928,7 +938,8 @@ class Store:
                 "SELECT * FROM articles WHERE story_id IS NULL ORDER BY id LIMIT ?", [limit])
             return [_article_from_row(r) for r in rows]
 
-    def story_fingerprints_since(self, since: datetime) -> list[tuple[int, int, bytes, datetime, str]]:
+    def story_fingerprints_since(self, since: datetime
+                                 ) -> list[tuple[int, int, bytes, datetime, str]]:
         """(article_id, story_id, fingerprint, published, source) inside the grouping window."""
         with self._lock:
             rows = self.db.execute(
@@ -944,7 +955,8 @@ class Store:
         with self.transaction():
             conn = self.db.conn
             for article_id, story_id, fingerprint, published, source in assignments:
-                conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", [story_id, article_id])
+                conn.execute("UPDATE articles SET story_id = ? WHERE id = ?",
+                             [story_id, article_id])
                 conn.execute(
                     "INSERT OR REPLACE INTO story_fingerprints VALUES (?, ?, ?, ?, ?)",
                     [article_id, story_id, fingerprint, to_db_time(published), source])
@@ -977,7 +989,7 @@ class Store:
         `alert_rules` (all when None) wait for the alert planner; the others are stored as
         planned already: at 100k rules nine in ten matches have nobody to alert, and the
         planner read every one."""
-        now = to_db_time(now or utc_now())
+        stamp = to_db_time(now or utc_now())
         article_ids, index_terms = list(article_ids), list(index_terms)
         with self._lock:            # no reset_index between the commit and the remembering
             with self.transaction():
@@ -993,12 +1005,12 @@ class Store:
                     "INSERT INTO matches (article_id, rule_id, rule_version, created, alerted) "
                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (article_id, rule_id) DO UPDATE SET "
                     "rule_version = excluded.rule_version, created = excluded.created",
-                    sorted(((match["article_id"], match["rule_id"], match["rule_version"], now,
+                    sorted(((match["article_id"], match["rule_id"], match["rule_version"], stamp,
                              int(alert_rules is not None and match["rule_id"] not in alert_rules))
                             for match in matches), key=itemgetter(1)))
                 conn.executemany(
                     "UPDATE articles SET matched_at = ? WHERE id = ?",
-                    [(now, article_id) for article_id in article_ids],
+                    [(stamp, article_id) for article_id in article_ids],
                 )
             self._remember_words(written)
 
@@ -1021,9 +1033,9 @@ class Store:
         counted for the digest, not alerted again; of one batch's messages for the same
         (chat, rule, story), the first is queued. Returns the alerts queued.
         """
-        now = to_db_time(now or utc_now())
+        stamp = to_db_time(now or utc_now())
         rows = [(m["chat_id"], m["rule_id"], m["story_id"], m["article_id"], m["rule_name"],
-                 json.dumps([list(b) for b in m["buttons"]], ensure_ascii=False), now, now,
+                 json.dumps([list(b) for b in m["buttons"]], ensure_ascii=False), stamp, stamp,
                  m["chat_id"], m["rule_id"], m["story_id"]) for m in messages]
         with self.transaction():
             conn = self.db.conn
@@ -1032,11 +1044,11 @@ class Store:
             queued = conn.executemany(
                 "INSERT OR IGNORE INTO outbox (chat_id, kind, rule_id, story_id, article_id, "
                 "rule_name, text, buttons, next_attempt_at, created) "
-                "SELECT ?, 'alert', ?, ?, ?, ?, '', ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM alerted WHERE chat_id = ? AND rule_id = ? "
-                "AND story_id = ?)", rows).rowcount
+                "SELECT ?, 'alert', ?, ?, ?, ?, '', ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM "
+                "alerted WHERE chat_id = ? AND rule_id = ? AND story_id = ?)", rows).rowcount
             conn.executemany(
                 "INSERT OR IGNORE INTO alerted (chat_id, rule_id, story_id, created) "
-                "VALUES (?, ?, ?, ?)", [(*row[:3], now) for row in rows])
+                "VALUES (?, ?, ?, ?)", [(*row[:3], stamp) for row in rows])
             conn.executemany("UPDATE matches SET alerted = 1 WHERE article_id = ? AND rule_id = ?",
                              list(matches))
         return queued
@@ -1156,9 +1168,11 @@ class Store:
 
     def add_watch(self, chat_id: int, query: str) -> int:
         with self._lock:
-            return self.db.execute(
+            added = self.db.execute(
                 "INSERT INTO watches (chat_id, query, created) VALUES (?, ?, ?)",
                 [chat_id, query, to_db_time(utc_now())]).lastrowid
+            assert added is not None        # an INSERT's row
+            return added
 
     def remove_watch(self, chat_id: int, watch_id: int) -> bool:
         with self._lock:

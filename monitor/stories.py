@@ -69,23 +69,29 @@ MAX_WORDS = 1000  # a copy is recognised by its beginning; this bounds the cost 
 DEFAULT_THRESHOLD = 0.4
 
 # Words; in scripts written without spaces (Chinese, Japanese, Thai, Burmese…) every character.
-_NO_SPACES = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_NO_SPACES = ("\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+              "\uf900-\ufaff")
 _WORD = re.compile(rf"[{_NO_SPACES}]|[^\W{_NO_SPACES}]+")
 _MAX_CHARACTERS = 20 * MAX_WORDS  # more than MAX_WORDS words take in any language
 _SHIFT = 32 - 6  # 2**6 == SLOTS: the top six bits of a shingle's hash choose its slot
 _KEY_FORMAT = "{:02x}" + "{:08x}" * ROWS  # band number, then its slots' values: exact, no hashing
-# For each slot, the order in which an empty slot looks for a filled one to borrow from.
-_BORROW_ORDER = [
-    sorted(range(SLOTS), key=lambda other, slot=slot: zlib.crc32(f"{slot}:{other}".encode()))
-    for slot in range(SLOTS)
-]
+
+
+def _borrow_order(slot: int) -> list[int]:
+    """The order in which an empty slot looks for a filled one to borrow from."""
+    return sorted(range(SLOTS), key=lambda other: zlib.crc32(f"{slot}:{other}".encode()))
+
+
+_BORROW_ORDER = [_borrow_order(slot) for slot in range(SLOTS)]
 
 
 def shingles(title: str, text: str) -> set[int]:
-    """The CRC-32 hashes of the word 3-shingles of the title and text (its first MAX_WORDS words)."""
+    """The CRC-32 hashes of the word 3-shingles of the title and text (its first MAX_WORDS
+    words)."""
     words = _WORD.findall(f"{title}\n{text[:_MAX_CHARACTERS]}".casefold())[:MAX_WORDS]
     crc32 = zlib.crc32
-    return {crc32(f"{a} {b} {c}".encode()) for a, b, c in zip(words, words[1:], words[2:])}
+    return {crc32(f"{a} {b} {c}".encode())
+            for a, b, c in zip(words, words[1:], words[2:], strict=False)}
 
 
 def fingerprint(title: str, text: str) -> Fingerprint:
@@ -103,7 +109,7 @@ def fingerprint(title: str, text: str) -> Fingerprint:
     )
 
 
-def band_keys(fp: Fingerprint) -> list[str]:
+def band_keys(fp: Sequence[int]) -> list[str]:
     """The LSH bucket keys of a fingerprint (stable text): articles sharing one are compared."""
     if not fp:
         return []

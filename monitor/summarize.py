@@ -29,7 +29,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import chain
 
 import Stemmer
@@ -85,7 +85,7 @@ _SNOWBALL = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _stemmer(language: str) -> Stemmer.Stemmer | None:
     name = _SNOWBALL.get(language)
     return Stemmer.Stemmer(name) if name and name in Stemmer.algorithms() else None
@@ -101,7 +101,8 @@ def _language(language: str | None) -> str:
 # stemmers often leave alone ("Putins", "Путина").
 _ENDINGS = frozenset(
     "s es e en n er ern em ens ns "
-    "а я у ю ом ем ой ей ы и е ов ев ам ям ами ями ах ях ым им ого его ому ему ая яя ую юю ые ых ими".split()
+    "а я у ю ом ем ой ей ы и е ов ев ам ям ами ями ах ях ым им ого его ому ему ая яя ую юю "
+    "ые ых ими".split()
 )
 _MIN_STEM = 2  # "Un" in "Kim Jong Un" → "Ыном" in Russian
 
@@ -226,7 +227,7 @@ class Highlighter:
                 self._by_stem = {}
                 if self._stemmer is not None:
                     listed = sorted(self._vocabulary)
-                    for token, stem in zip(listed, self._stemmer.stemWords(listed)):
+                    for token, stem in zip(listed, self._stemmer.stemWords(listed), strict=True):
                         self._by_stem.setdefault(stem, set()).add(token)
             found = self._forms[word] = _forms_of(word, self._vocabulary, self._by_stem,
                                                   self._stemmer)
@@ -239,7 +240,7 @@ class Highlighter:
 # "J. R. R.", "т. е.", "г.") and dotted forms ("U.S.", "e.g.", "z.B.") are recognised by shape.
 # Words that often end a sentence ("etc.", "usw.") or are words too ("Max.", "им.") are not
 # listed: after them a capital letter starts a new sentence.
-_ABBREVIATIONS = {
+_ABBREVIATIONS_WRITTEN = {
     "de": "Dr Prof Hr Fr Frl Hrsg bzw ca vgl ggf evtl ebd inkl exkl zzgl Mio Mrd Tsd Nr St "
           "Str Tel Abs Kap Bd Jh Jhd bspw sog ehem geb gest verh Abb Anm Ziff Jan Feb Mär Apr Jun "
           "Jul Aug Sep Sept Okt Nov Dez allg betr bzgl gem gegr insb Dipl Ing Gebr mind Pfr",
@@ -253,7 +254,7 @@ _ABBREVIATIONS = {
     "pl": "np tzw ul al prof dr hab inż godz tys mln mld ok nr wg ds św",
 }
 _ABBREVIATIONS = {lang: frozenset(w.casefold() for w in words.split())
-                  for lang, words in _ABBREVIATIONS.items()}
+                  for lang, words in _ABBREVIATIONS_WRITTEN.items()}
 _ANY_ABBREVIATION = frozenset("dr prof mr mrs ms st nr".split())
 # Before a number these do not end a sentence either: "Nr. 5", "Art. 3", "S. 12", "No. 1".
 _BEFORE_NUMBER = frozenset("nr no nos art abs kap bd vol abb fig tab ziff rn rz jg p pp s".split())
@@ -344,7 +345,8 @@ def _quoted_spans(paragraph: str) -> list[tuple[int, int]]:
         at = m.start()
         before = paragraph[at - 1] if at else " "
         after = paragraph[at + 1] if at + 1 < len(paragraph) else " "
-        can_open = m.group() == "„" or (before.isspace() or before in _OPENERS) and not after.isspace()
+        can_open = (m.group() == "„"
+                    or (before.isspace() or before in _OPENERS) and not after.isspace())
         can_close = m.group() != "„" and not before.isspace() and (
             after.isspace() or not after.isalnum())
         if can_close and (depth > 0 or not can_open):
@@ -369,7 +371,8 @@ def _ends_sentence(paragraph: str, m: re.Match[str], language: str,
     """Whether the terminal punctuation matched by `m` really ends a sentence."""
     if _inside(quoted, m.end()):
         return False
-    following = _NEXT.match(paragraph, m.end()).group(1) or ""
+    after = _NEXT.match(paragraph, m.end())        # it matches the empty string too
+    following = (after.group(1) if after else None) or ""
     if following[:1].islower():
         return False
     if m.group(1) != ".":
@@ -396,8 +399,8 @@ def _is_abbreviation(token: str, language: str) -> bool:
 
 # --- summaries ------------------------------------------------------------------------------------
 
-# Boilerplate, matched on the lower-cased sentence: bylines, agency and photo credits anywhere in it;
-# link teasers ("Lesen Sie auch", "Read more") and credit lines ("Foto: …") at its start.
+# Boilerplate, matched on the lower-cased sentence: bylines, agency and photo credits anywhere in
+# it; link teasers ("Lesen Sie auch", "Read more") and credit lines ("Foto: …") at its start.
 _BOILERPLATE_ANYWHERE = re.compile(
     r"""zu\s+diesem\s+(?:bericht|artikel|beitrag)\s+beigetragen
     | contributed\s+(?:reporting\s+)?to\s+this\s+(?:report|story|article)
@@ -415,7 +418,8 @@ _BOILERPLATE_START = re.compile(
     | auch\s+interessant | weiterlesen | weitere\s+informationen
     | das\s+k[öo]nnte\s+sie\s+(?:auch\s+)?interessieren
     | read\s+(?:more|also|next) | see\s+also | related | more\s+on\s+this | recommended
-    | читайте\s+также | подробнее | смотрите\s+также | (?:à\s+)?lire\s+aussi | lea\s+también | leer\s+más
+    | читайте\s+также | подробнее | смотрите\s+также | (?:à\s+)?lire\s+aussi
+    | lea\s+también | leer\s+más
     | (?:foto|bild|bilder|titelbild|bildquelle|photo|photograph|image|picture|credit|фото|quelle
        |source|copyright)s?\b[^.!?]{0,40}?(?::|\bby\b))""",
     re.VERBOSE,
@@ -425,17 +429,21 @@ _SHORT_PARAGRAPH = 300
 _CAPS_SHARE = 0.7
 
 _STOPWORDS = frozenset(_fold(w) for w in """
-    der die das den dem des ein eine einer eines einem einen und oder aber auch als am an auf aus bei
+    der die das den dem des ein eine einer eines einem einen und oder aber auch als am an auf aus
+    bei
     bis da dass daß du er es sie wir ihr ich im in ist sind war waren wird werden wurde wurden hat
     haben hatte hatten sein seine seiner seinen ihre ihren ihrem mit nach nicht noch nur ob so um
     über von vor wie zu zum zur sich man mehr schon sehr doch dann wenn weil was wer wo dies diese
     dieser dieses diesem diesen kann können soll sollen muss müssen will hier dort heute jetzt
-    the a an and or but of to in on at for from by with as is are was were be been being has have had
-    it its this that these those he she they we you his her their our not no yes will would can could
+    the a an and or but of to in on at for from by with as is are was were be been being has have
+    had it its this that these those he she they we you his her their our not no yes will would
+    can could
     said says also more than about after before into over under up out all so if which who what when
-    и в во не на с со по к ко у о об от до из за для что это как а но же ли бы он она оно они мы вы я
-    его ее её их был была было были быть есть так также уже еще ещё при под над между то этот эта эти
-    le la les un une des du de et ou en dans sur pour par avec est sont pas que qui il elle ils au aux
+    и в во не на с со по к ко у о об от до из за для что это как а но же ли бы он она оно они мы вы
+    я его ее её их был была было были быть есть так также уже еще ещё при под над между то этот
+    эта эти
+    le la les un une des du de et ou en dans sur pour par avec est sont pas que qui il elle ils au
+    aux
     el los las y o en por para con es son no que se su sus al lo del una uno como
 """.split())
 
@@ -523,7 +531,7 @@ def _scores(candidates: list[_Candidate], title_terms: frozenset[str], phrases: 
         found = Highlighter([c.text for c in candidates], language=language,
                             inflected=inflected).counts(map(_fold_phrase, phrases))
     scores = []
-    for rank, (candidate, central) in enumerate(zip(candidates, centrality)):
+    for rank, central in enumerate(centrality):        # one per candidate
         score = _WEIGHT_POSITION / (1 + rank / 3) + _WEIGHT_CENTRALITY * central / top
         if phrases:
             score += _WEIGHT_HIGHLIGHT * found[rank] / len(phrases)
@@ -574,7 +582,7 @@ class _TermTable(dict[str, tuple[str, ...]]):
         return found
 
 
-@lru_cache(maxsize=None)
+@cache
 def _term_table(language: str) -> _TermTable:
     return _TermTable(_stemmer(language))
 

@@ -11,7 +11,8 @@ matters to us:
   entities; "Bad Request: can't parse entities: ...") and the 4,096-character limit counted
   after entity parsing, in UTF-16 code units ("Bad Request: message is too long");
 - Telegram's flood limits when `enforce_limits` is on: about 30 messages/s in all, 1/s per
-  chat (a burst of 3 within a second tolerated), 20/min per group; over them a 429 with `retry_after`;
+  chat (a burst of 3 within a second tolerated), 20/min per group; over them a 429 with
+  `retry_after`;
 - injectable trouble: 429 storms, 5xx, slow answers, chats that blocked the bot (403), groups
   migrated to a supergroup (400 with `migrate_to_chat_id`).
 
@@ -54,7 +55,8 @@ def parse_html(text: str) -> str:
         out.append(text[pos:match.start()])
         pos = match.end()
         offset = len(text[:match.start()].encode("utf-8"))
-        closing, name, attrs, entity = match.group(1), match.group(2), match.group(3), match.group(4)
+        closing, name, attrs, entity = (match.group(1), match.group(2), match.group(3),
+                                        match.group(4))
         if match.group(0) in ("<", "&"):
             if match.group(0) == "&":
                 out.append("&")  # a lone ampersand is taken literally by Telegram
@@ -182,7 +184,8 @@ class FakeBotAPI:
             self._httpd.server_close()
 
     def inject(self, kind: str, value: float = 0, times: int = 1) -> None:
-        """Make the next `times` sends fail: kind '429' (value = retry_after), '500', 'slow' (value = s)."""
+        """Make the next `times` sends fail: kind '429' (value = retry_after), '500', 'slow'
+        (value = s)."""
         with self.lock:
             self.injected.extend([(kind, value)] * times)
 
@@ -251,7 +254,8 @@ class FakeBotAPI:
             self.calls.append(method)
         handler = getattr(self, f"api_{method}", None)
         if handler is None:
-            return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
+            return 404, {"ok": False, "error_code": 404,
+                         "description": "Not Found: method not found"}
         try:
             return 200, {"ok": True, "result": handler(params)}
         except BotAPIError as exc:
@@ -262,7 +266,8 @@ class FakeBotAPI:
             return exc.code, payload
 
     def api_getMe(self, params: dict) -> dict:  # noqa: N802 (Bot API names)
-        return {"id": BOT_ID, "is_bot": True, "first_name": "Monitor", "username": "monitor_test_bot",
+        return {"id": BOT_ID, "is_bot": True, "first_name": "Monitor",
+                "username": "monitor_test_bot",
                 "can_join_groups": True, "can_read_all_group_messages": False,
                 "supports_inline_queries": False}
 

@@ -79,7 +79,8 @@ def error_of(tmp_path: Path, text: str) -> str:
 
 
 def test_durations():
-    assert [parse_duration(v) for v in ("90s", "10m", "2h", "7d", 30)] == [90, 600, 7200, 604800, 30]
+    assert [parse_duration(v) for v in ("90s", "10m", "2h", "7d", 30)] == [
+        90, 600, 7200, 604800, 30]
     assert parse_duration("30d") == MAX_INTERVAL_S == 30 * 86400
     assert parse_duration("00000000000000000000000000010m") == 600
     with pytest.raises(ConfigError):
@@ -150,7 +151,8 @@ def test_a_name_used_twice_names_both_feeds(tmp_path):
     text = ("[[feeds]]\nname = 'zeit'\nurl = 'https://a'\n"
             "[[feeds]]\nname = 'b'\nurl = 'https://b'\n"
             "[[feeds]]\nname = 'zeit'\nurl = 'https://c'\n")
-    assert error_of(tmp_path, text) == "feeds[2].name: 'zeit' is used by two feeds, feeds[0] and feeds[2]"
+    assert error_of(tmp_path, text) == (
+        "feeds[2].name: 'zeit' is used by two feeds, feeds[0] and feeds[2]")
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -162,8 +164,10 @@ def test_a_name_used_twice_names_both_feeds(tmp_path):
     ("[fetch]\ntimeout_s = true\n",
      "fetch.timeout_s: must be a number of seconds or a duration such as '10m'"),
     ("[fetch]\nmax_bytes = inf\n", "fetch.max_bytes: must be a finite number, not inf"),
-    ("[fetch]\nmax_bytes = 1023\n", "fetch.max_bytes: must be between 1024 and 1073741824, not 1023"),
-    ("[fetch]\nmax_bytes = 1e300\n", "fetch.max_bytes: must be between 1024 and 1073741824, not 1e+300"),
+    ("[fetch]\nmax_bytes = 1023\n",
+     "fetch.max_bytes: must be between 1024 and 1073741824, not 1023"),
+    ("[fetch]\nmax_bytes = 1e300\n",
+     "fetch.max_bytes: must be between 1024 and 1073741824, not 1e+300"),
     ("[fetch]\nmax_bytes = '10MB'\n", "fetch.max_bytes: must be a number"),
     ("[fetch]\nmax_redirects = 21\n", "fetch.max_redirects: must be between 0 and 20, not 21"),
     ("[fetch]\nmax_redirects = -1\n", "fetch.max_redirects: must be between 0 and 20, not -1"),
@@ -176,16 +180,20 @@ def test_a_name_used_twice_names_both_feeds(tmp_path):
     ("[service]\npoll_every_s = 0\n", "service.poll_every_s: 0 is shorter than 1 second"),
     ("[service]\npoll_every_s = 1.5\n", "service.poll_every_s: must be a whole number, not 1.5"),
     ("[service]\npoll_every_s = '2d'\n", "service.poll_every_s: '2d' is longer than 1 day"),
-    ("[service]\ndispatch_every_s = 3601\n", "service.dispatch_every_s: 3601 is longer than 1 hour"),
+    ("[service]\ndispatch_every_s = 3601\n",
+     "service.dispatch_every_s: 3601 is longer than 1 hour"),
     ("[service]\njitter = nan\n", "service.jitter: must be a finite number, not nan"),
     ("[service]\njitter = 0.6\n", "service.jitter: must be between 0 and 0.5, not 0.6"),
     ("[service]\njitter = -0.1\n", "service.jitter: must be between 0 and 0.5, not -0.1"),
     ("[service]\njitter = false\n", "service.jitter: must be a number"),
     ("[service]\nbacklog_alert = 1000001\n",
      "service.backlog_alert: must be between 1 and 1000000, not 1000001"),
-    ("[retention]\narticles_days = 0\n", "retention.articles_days: must be between 1 and 36500, not 0"),
-    ("[retention]\noutbox_days = 36501\n", "retention.outbox_days: must be between 1 and 36500, not 36501"),
-    ("[retention]\noutbox_days = -inf\n", "retention.outbox_days: must be a finite number, not -inf"),
+    ("[retention]\narticles_days = 0\n",
+     "retention.articles_days: must be between 1 and 36500, not 0"),
+    ("[retention]\noutbox_days = 36501\n",
+     "retention.outbox_days: must be between 1 and 36500, not 36501"),
+    ("[retention]\noutbox_days = -inf\n",
+     "retention.outbox_days: must be a finite number, not -inf"),
     ("[retention]\nkeys_days = 29\n", "retention.keys_days: must be between 30 and 36500, not 29"),
     ("[retention]\nkeys_days = 7.5\n", "retention.keys_days: must be a whole number, not 7.5"),
 ])
@@ -222,7 +230,8 @@ def test_keys_days_defaults_to_ten_years_and_must_cover_articles_days(tmp_path):
     assert load_config(cwd=tmp_path).retention.keys_days == 3650
     assert load_config(REPO / "config.example.toml").retention.keys_days == 3650
     message = error_of(tmp_path, "[retention]\narticles_days = 400\nkeys_days = 399\n")
-    assert message.startswith("retention.keys_days: 399 is shorter than retention.articles_days (400)")
+    assert message.startswith(
+        "retention.keys_days: 399 is shorter than retention.articles_days (400)")
     assert "must be at least articles_days" in message
     message = error_of(tmp_path, "[retention]\narticles_days = 5000\n")    # default 3650
     assert message.startswith("retention.keys_days: 3650 is shorter than")

@@ -191,7 +191,7 @@ def test_html_page_shows_hostile_text_as_text(text):
     else:
         assert hrefs == [] and "a" not in page.texts
         assert page.texts["li"][0].startswith(shown)
-    for tag, attrs in page.tags:
+    for _tag, attrs in page.tags:
         assert set(attrs) <= {"lang", "charset", "href", "class"}
 
 

@@ -215,7 +215,8 @@ def test_a_broken_rule_file_reaches_the_admin_while_users_read_rules(tmp_path, f
         for _ in range(4):                 # a user keeps reading the catalog meanwhile
             botapi.user_message(31, "/rules")
             time.sleep(0.2)
-        assert botapi.wait_for(lambda api: len(api.messages_to(ADMIN)) > len(notices),
+        seen = len(notices)
+        assert botapi.wait_for(lambda api, seen=seen: len(api.messages_to(ADMIN)) > seen,
                                timeout=30)
         notices = botapi.messages_to(ADMIN)
         assert "Rule files have errors" in notices[-1].plain

@@ -82,18 +82,36 @@ jitter = 0.01
     db = sqlite3.connect(tmp_path / "monitor.db")
     with db:
         for chat in chats:
-            db.execute("INSERT INTO subscribers (chat_id, chat_type, created) VALUES (?, 'private', 'x')",
-                       [chat])
+            db.execute("INSERT INTO subscribers (chat_id, chat_type, created) "
+                       "VALUES (?, 'private', 'x')", [chat])
             db.execute("INSERT INTO subscriptions (chat_id, rule_id, mode, created) "
                        "VALUES (?, 'putin', 'instant', 'x')", [chat])
     db.close()
     return tmp_path
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _processes_ended():
+    """Every `monitor run` a test started is ended and its pipe closed when the test ends."""
+    yield
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
 def start(workdir: Path) -> subprocess.Popen:
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN}
-    return subprocess.Popen([str(MONITOR), "run"], cwd=workdir, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([str(MONITOR), "run"], cwd=workdir, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _STARTED.append(process)
+    return process
 
 
 def wait_started(process: subprocess.Popen, timeout: float = 30) -> None:
@@ -151,7 +169,7 @@ def test_sigkill_at_random_points_loses_nothing(tmp_path, feeds, botapi):
     workdir = deployment(tmp_path, feeds, botapi, chats)
     rng = random.Random(20261128)
     published: list[tuple[int, str]] = []
-    for round_number in range(rounds):
+    for _ in range(rounds):
         for n in range(len(published), len(published) + 3):
             published.append((n, rng.choice(["Putin reist", "Putin spricht", "Putin schweigt"])))
         feeds.publish("/news.xml", rss(published))

@@ -20,6 +20,7 @@ import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -179,7 +180,7 @@ async def test_sixty_days_every_item_once_and_the_archive_within_retention(tmp_p
             "SELECT period_start, period_end FROM digests WHERE chat_id = ? AND period_start "
             "IS NOT NULL ORDER BY period_end", [DIGEST_CHAT]).fetchall()
         assert len(periods) == DAYS
-        assert all(later[0] == earlier[1] for earlier, later in zip(periods, periods[1:]))
+        assert all(later[0] == earlier[1] for earlier, later in pairwise(periods))
         assert len(digests) == DAYS
 
         cutoff = (now - timedelta(days=ARTICLES_DAYS + 2)).isoformat()   # retention every 2 days

@@ -1,8 +1,10 @@
-"""Summaries and sentence splitting on the real seed article, texts written for these tests, and the corpus."""
+"""Summaries and sentence splitting on the real seed article, texts written for these tests, and
+the corpus."""
 
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
@@ -14,55 +16,73 @@ from tests.conftest import CORPUS, REPO
 SEED = REPO / "seeds" / "putin-kim-einladung.txt"
 TERMINAL = (".", "!", "?", "…", "“", "”", "«", "»", '"')
 
-GERMAN = """\
-Bundestag beschließt umstrittenes Heizungsgesetz nach monatelangem Streit
+GERMAN = (
+    "Bundestag beschließt umstrittenes Heizungsgesetz nach monatelangem Streit\n"
+    "\n"
+    "Der Bundestag hat am Freitag das umstrittene Heizungsgesetz mit den Stimmen der Koalition "
+    "beschlossen. Ab 2024 muss jede neu eingebaute Heizung zu mindestens 65 Prozent mit "
+    "erneuerbaren Energien betrieben werden.\n"
+    "\n"
+    "Für bestehende Heizungen gelten lange Übergangsfristen. Wer eine funktionierende Gas- oder "
+    "Ölheizung besitzt, muss sie nicht austauschen. Der Staat fördert den Umstieg auf Wärmepumpen "
+    "mit bis zu 70 Prozent der Kosten.\n"
+    "\n"
+    "LESEN SIE AUCH: WÄRMEPUMPEN IM TEST – DIESE MODELLE ÜBERZEUGEN\n"
+    "\n"
+    "Bundeswirtschaftsminister Robert Habeck sprach von einem „wichtigen Schritt für den "
+    "Klimaschutz“. Die Union kritisierte das Verfahren als übereilt und kündigte an, das Gesetz "
+    "nach einem Regierungswechsel zu ändern.\n"
+    "\n"
+    "Der Verband kommunaler Unternehmen begrüßte, dass das Gesetz nun an die kommunale "
+    "Wärmeplanung gekoppelt ist. Die Städte sollen bis spätestens 2028 Pläne vorlegen, wo "
+    "Fernwärmenetze entstehen.\n"
+    "\n"
+    "Mehr zum Thema: So finden Sie die richtige Wärmepumpe\n"
+    "\n"
+    "Foto: Kay Nietfeld/dpa\n"
+    "\n"
+    "Mit Material von dpa und AFP\n"
+)
 
-Der Bundestag hat am Freitag das umstrittene Heizungsgesetz mit den Stimmen der Koalition beschlossen. Ab 2024 muss jede neu eingebaute Heizung zu mindestens 65 Prozent mit erneuerbaren Energien betrieben werden.
+ENGLISH = (
+    "Central bank raises interest rates to highest level in 15 years\n"
+    "\n"
+    "The European Central Bank raised its key interest rate by a quarter point on Thursday, taking "
+    "borrowing costs to their highest level since 2008 as it keeps fighting inflation.\n"
+    "\n"
+    "The increase was the tenth in a row. ECB President Christine Lagarde told reporters in "
+    'Frankfurt that rates would stay high "for as long as necessary" and did not rule out further '
+    "moves.\n"
+    "\n"
+    "Read more: What higher rates mean for your mortgage\n"
+    "\n"
+    "Economists at Deutsche Bank said the decision surprised markets, which had expected a pause. "
+    "The euro rose 0.4% against the U.S. dollar after the announcement.\n"
+    "\n"
+    "Inflation in the euro zone fell to 5.3% in August but remains far above the bank's 2% target. "
+    "Mr. Lagarde's critics argue the rate rises are pushing the economy into recession.\n"
+    "\n"
+    "(Reporting by Francesco Canepa; Editing by Catherine Evans)\n"
+)
 
-Für bestehende Heizungen gelten lange Übergangsfristen. Wer eine funktionierende Gas- oder Ölheizung besitzt, muss sie nicht austauschen. Der Staat fördert den Umstieg auf Wärmepumpen mit bis zu 70 Prozent der Kosten.
-
-LESEN SIE AUCH: WÄRMEPUMPEN IM TEST – DIESE MODELLE ÜBERZEUGEN
-
-Bundeswirtschaftsminister Robert Habeck sprach von einem „wichtigen Schritt für den Klimaschutz“. Die Union kritisierte das Verfahren als übereilt und kündigte an, das Gesetz nach einem Regierungswechsel zu ändern.
-
-Der Verband kommunaler Unternehmen begrüßte, dass das Gesetz nun an die kommunale Wärmeplanung gekoppelt ist. Die Städte sollen bis spätestens 2028 Pläne vorlegen, wo Fernwärmenetze entstehen.
-
-Mehr zum Thema: So finden Sie die richtige Wärmepumpe
-
-Foto: Kay Nietfeld/dpa
-
-Mit Material von dpa und AFP
-"""
-
-ENGLISH = """\
-Central bank raises interest rates to highest level in 15 years
-
-The European Central Bank raised its key interest rate by a quarter point on Thursday, taking borrowing costs to their highest level since 2008 as it keeps fighting inflation.
-
-The increase was the tenth in a row. ECB President Christine Lagarde told reporters in Frankfurt that rates would stay high "for as long as necessary" and did not rule out further moves.
-
-Read more: What higher rates mean for your mortgage
-
-Economists at Deutsche Bank said the decision surprised markets, which had expected a pause. The euro rose 0.4% against the U.S. dollar after the announcement.
-
-Inflation in the euro zone fell to 5.3% in August but remains far above the bank's 2% target. Mr. Lagarde's critics argue the rate rises are pushing the economy into recession.
-
-(Reporting by Francesco Canepa; Editing by Catherine Evans)
-"""
-
-RUSSIAN = """\
-В Москве открылась новая линия метро
-
-В Москве в субботу открылась новая линия метрополитена, которая соединила северо-восток и юго-запад столицы. Мэр города Сергей Собянин назвал её самой длинной кольцевой линией в мире.
-
-Протяжённость линии составляет 70 км, на ней расположены 31 станция и три электродепо. Строительство началось в 2011 г. и обошлось бюджету более чем в 300 млрд рублей.
-
-Читайте также: Как изменится схема метро в 2024 году
-
-По словам Собянина, новая линия разгрузит центральные станции на 15–20%, т. е. пассажирам больше не придётся ехать через центр. Пассажиропоток на кольцевой линии, по оценкам властей, составит до 400 тыс. человек в сутки.
-
-Фото: Агентство городских новостей «Москва»
-"""
+RUSSIAN = (
+    "В Москве открылась новая линия метро\n"
+    "\n"
+    "В Москве в субботу открылась новая линия метрополитена, которая соединила северо-восток и "
+    "юго-запад столицы. Мэр города Сергей Собянин назвал её самой длинной кольцевой линией в "
+    "мире.\n"
+    "\n"
+    "Протяжённость линии составляет 70 км, на ней расположены 31 станция и три электродепо. "
+    "Строительство началось в 2011 г. и обошлось бюджету более чем в 300 млрд рублей.\n"
+    "\n"
+    "Читайте также: Как изменится схема метро в 2024 году\n"
+    "\n"
+    "По словам Собянина, новая линия разгрузит центральные станции на 15–20%, т. е. пассажирам "
+    "больше не придётся ехать через центр. Пассажиропоток на кольцевой линии, по оценкам властей, "
+    "составит до 400 тыс. человек в сутки.\n"
+    "\n"
+    "Фото: Агентство городских новостей «Москва»\n"
+)
 
 
 def title_and_body(text: str) -> tuple[str, str]:
@@ -110,7 +130,8 @@ def test_seed_date_inside_quotation_stays_in_its_sentence():
 
     [signed] = [s for s in sentences if "Kim Jong Un 2023. 9. 13“" in s]
     assert signed.startswith("Die Koreanische Zentralnachrichtenagentur berichtete auch")
-    assert sentences[-1] == "‚ Anders Hagstrom und Elizabeth Pritchett haben zu diesem Bericht beigetragen."
+    assert sentences[-1] == (
+        "‚ Anders Hagstrom und Elizabeth Pritchett haben zu diesem Bericht beigetragen.")
     assert len(sentences) == 14
 
 
@@ -142,18 +163,21 @@ def test_quotations(text, language, expected):
     ("Mr. Smith met Dr. Jones in the U.S. on Monday.", "en"),
     ("Shares of Apple Inc. rose after J. R. R. Tolkien's estate sued.", "en"),
     ("Это было в 2023 г. в Москве, т. е. в столице.", "ru"),
-    ("Мост построили в 1990 г. Он стоит до сих пор.", "ru"),  # merged: "г." before a capital is ambiguous
+    # merged: "г." before a capital is ambiguous
+    ("Мост построили в 1990 г. Он стоит до сих пор.", "ru"),
 ])
 def test_abbreviations_dates_and_numbers_do_not_end_a_sentence(text, language):
     assert split_sentences(text, language) == [text]
 
 
 @pytest.mark.parametrize("text, language, expected", [
-    ("Das war im Jahr 2023. Dann kam die Wende.", "de", ["Das war im Jahr 2023.", "Dann kam die Wende."]),
+    ("Das war im Jahr 2023. Dann kam die Wende.", "de",
+     ["Das war im Jahr 2023.", "Dann kam die Wende."]),
     ("Sie kaufte Äpfel, Birnen usw. Danach ging sie heim.", "de",
      ["Sie kaufte Äpfel, Birnen usw.", "Danach ging sie heim."]),
     ("Really? Yes! It rained... The end.", "en", ["Really?", "Yes!", "It rained...", "The end."]),
-    ("Er kam an. 2024 soll alles anders werden.", "de", ["Er kam an.", "2024 soll alles anders werden."]),
+    ("Er kam an. 2024 soll alles anders werden.", "de",
+     ["Er kam an.", "2024 soll alles anders werden."]),
     ("今天下雨了。我们在家。", "zh", ["今天下雨了。", "我们在家。"]),
     ("I said no. The meeting ended. See No. 5 here.", "en",
      ["I said no.", "The meeting ended.", "See No. 5 here."]),
@@ -164,7 +188,8 @@ def test_real_sentence_ends_are_found(text, language, expected):
     assert split_sentences(text, language) == expected
 
 
-@given(st.text(alphabet="aZäß1. !?…„“”«»\"\n。Dr", max_size=200), st.sampled_from(["de", "en", "ru", "zh", ""]))
+@given(st.text(alphabet="aZäß1. !?…„“”«»\"\n。Dr", max_size=200),
+       st.sampled_from(["de", "en", "ru", "zh", ""]))
 def test_splitting_keeps_every_character_in_order(text, language):
     sentences = split_sentences(text, language)
 
@@ -182,11 +207,12 @@ def test_any_text_gives_a_few_of_its_own_sentences(text, max_sentences, words):
     for sentence in summary.sentences:
         spans = highlight_spans(sentence, words)
         assert all(0 <= start < end <= len(sentence) for start, end in spans)
-        assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:]))
+        assert all(end <= start for (_, end), (start, _) in pairwise(spans))
 
 
 def test_paragraphs_never_share_a_sentence_and_wrapped_lines_are_joined():
-    text = "Überschrift ohne Punkt\nDer erste Satz geht\nüber zwei Zeilen. Der zweite nicht.\n\nNeuer Absatz."
+    text = ("Überschrift ohne Punkt\nDer erste Satz geht\nüber zwei Zeilen. Der zweite nicht.\n\n"
+            "Neuer Absatz.")
 
     assert split_sentences(text, "de") == [
         "Überschrift ohne Punkt",
@@ -199,10 +225,11 @@ def test_paragraphs_never_share_a_sentence_and_wrapped_lines_are_joined():
 def test_unbalanced_quotes_do_not_swallow_the_paragraph():
     text = "„Wir kommen wieder. Das steht fest. Er ging dann."
 
-    assert split_sentences(text, "de") == ["„Wir kommen wieder.", "Das steht fest.", "Er ging dann."]
+    assert split_sentences(text, "de") == [
+        "„Wir kommen wieder.", "Das steht fest.", "Er ging dann."]
 
 
-# --- summaries of texts in three languages ---------------------------------------------------------
+# --- summaries of texts in three languages --------------------------------------------------------
 
 @pytest.mark.parametrize("article, language, lead, unwanted", [
     (GERMAN, "de", "Der Bundestag hat am Freitag das umstrittene Heizungsgesetz",
@@ -271,7 +298,8 @@ def test_each_kind_of_boilerplate_is_left_out(boilerplate):
 
 
 def test_an_overlong_sentence_is_kept_whole():
-    sentence = "Der Ausschuss beriet " + ", ".join(f"über Punkt {n} der Tagesordnung" for n in range(60)) + "."
+    sentence = ("Der Ausschuss beriet "
+                + ", ".join(f"über Punkt {n} der Tagesordnung" for n in range(60)) + ".")
 
     summary = summarize("Ausschuss", sentence, "de")
 
@@ -303,7 +331,8 @@ def test_text_without_a_full_sentence_still_gives_one():
 # --- highlighted words ----------------------------------------------------------------------------
 
 def marked(sentence: str, words: list[str], language: str | None = None) -> list[str]:
-    return [sentence[start:end] for start, end in highlight_spans(sentence, words, language=language)]
+    spans = highlight_spans(sentence, words, language=language)
+    return [sentence[start:end] for start, end in spans]
 
 
 def test_one_highlighter_for_many_rules_marks_what_each_sentence_alone_would():
@@ -350,7 +379,8 @@ def test_the_engines_words_are_marked_as_they_are_not_inflected_again():
 def test_highlight_in_russian():
     sentence = "Встреча Путина с Ким Чен Ыном: Путину понравилось, а с Путиным согласились."
 
-    assert marked(sentence, ["Путин", "Ким Чен Ын"]) == ["Путина", "Ким Чен Ыном", "Путину", "Путиным"]
+    assert marked(sentence, ["Путин", "Ким Чен Ын"]) == [
+        "Путина", "Ким Чен Ыном", "Путину", "Путиным"]
 
 
 def test_highlight_does_not_mark_other_words_or_parts_of_words():
@@ -374,7 +404,7 @@ def test_highlight_spans_are_sorted_and_disjoint():
     spans = highlight_spans(sentence, ["Kim", "Kim Jong Un", "Jong"])
 
     assert spans == sorted(spans)
-    assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:]))
+    assert all(end <= start for (_, end), (start, _) in pairwise(spans))
     assert [sentence[a:b] for a, b in spans] == ["Kim Jong Un", "Kim", "Jong", "Kim Jong Un"]
 
 

@@ -19,14 +19,20 @@ import logging
 import re
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
@@ -49,7 +55,7 @@ log = logging.getLogger(__name__)
 RULES_PER_PAGE = 8
 FLOOD_COMMANDS, FLOOD_WINDOW_S = 8, 20.0
 MAX_CALLBACK = 64
-MAX_MUTE_S = 365 * DAY       # a mute longer than a year is a typo; bounded so the sum cannot overflow
+MAX_MUTE_S = 365 * DAY       # longer is a typo; bounded so that the sum cannot overflow
 # Limits at the door for what any allowed user can type: a query's length, the personal rules
 # of one chat (each is matched against every article), and how often one chat may search.
 MAX_QUERY_CHARS = 500
@@ -219,6 +225,14 @@ COMMANDS = [
 ]
 
 
+def chat_id_of(update: Update) -> int:
+    """The chat of a command or button (the handlers are registered for those only)."""
+    chat = update.effective_chat
+    if chat is None:
+        raise ValueError("an update without a chat")
+    return chat.id
+
+
 def language_of(update: Update) -> str:
     user = update.effective_user
     code = (user.language_code or "") if user else ""
@@ -258,7 +272,7 @@ class FloodGuard:
         return "warn"
 
 
-Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 
 class MonitorBot:
@@ -308,12 +322,14 @@ class MonitorBot:
         async with app:
             await app.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
             await app.start()
-            await app.updater.start_polling(poll_interval=0, timeout=poll_timeout,
-                                            drop_pending_updates=False)
+            updater = app.updater
+            assert updater is not None          # ApplicationBuilder makes one by default
+            await updater.start_polling(poll_interval=0, timeout=poll_timeout,
+                                        drop_pending_updates=False)
             try:
                 yield
             finally:
-                await app.updater.stop()
+                await updater.stop()
                 await app.stop()
 
     # ------------------------------------------------------------ plumbing
@@ -339,7 +355,7 @@ class MonitorBot:
                      markup: InlineKeyboardMarkup | None = None) -> None:
         query = update.callback_query
         if query is not None:
-            if markup is not None and query.message:   # paging: the list is edited in place
+            if markup is not None and isinstance(query.message, Message):   # paging: edited
                 try:
                     await query.message.edit_text(text, parse_mode=ParseMode.HTML,
                                                   reply_markup=markup)
@@ -438,7 +454,7 @@ class MonitorBot:
             await self._reply(update, self._t(update, "unknown_rule", rule=rule_id))
             return
         mode = mode or rule.delivery
-        new = self.store.subscribe(update.effective_chat.id, rule.id, mode)
+        new = self.store.subscribe(chat_id_of(update), rule.id, mode)
         await self._reply(update, self._t(update, "subscribed" if new else "mode_changed",
                                           name=rule.name, mode=mode))
 
@@ -453,7 +469,7 @@ class MonitorBot:
                            rule_id: str) -> None:
         if not await self._may_change(update, context):
             return
-        if self.store.unsubscribe(update.effective_chat.id, rule_id):
+        if self.store.unsubscribe(chat_id_of(update), rule_id):
             rule = self._rule(rule_id)
             await self._reply(update, self._t(update, "unsubscribed",
                                               name=rule.name if rule else rule_id))
@@ -461,9 +477,9 @@ class MonitorBot:
             await self._reply(update, self._t(update, "not_subscribed", rule=rule_id))
 
     async def list(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat = update.effective_chat
-        subscriptions = self.store.subscriptions(chat.id)
-        watches = self.store.watches(chat.id)
+        chat_id = chat_id_of(update)
+        subscriptions = self.store.subscriptions(chat_id)
+        watches = self.store.watches(chat_id)
         if not subscriptions and not watches:
             await self._reply(update, self._t(update, "list_empty"))
             return
@@ -479,7 +495,7 @@ class MonitorBot:
         if watches:
             lines.append(self._t(update, "list_watches"))
             lines.extend(f"{w['id']}. <code>{html.escape(w['query'])}</code>" for w in watches)
-        subscriber = self.store.subscriber(chat.id) or {}
+        subscriber = self.store.subscriber(chat_id) or {}
         if subscriber.get("digest_time") == "off":
             lines.append(self._t(update, "list_digest_off"))
         else:
@@ -492,7 +508,7 @@ class MonitorBot:
         args = context.args or []
         if args == ["off"]:
             if await self._may_change(update, context):
-                self.store.set_digest_time(update.effective_chat.id, "off", None)
+                self.store.set_digest_time(chat_id_of(update), "off", None)
                 await self._reply(update, self._t(update, "digest_off"))
             return
         if not 1 <= len(args) <= 2 or not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", args[0]):
@@ -506,7 +522,7 @@ class MonitorBot:
             return
         if await self._may_change(update, context):
             time_of_day = args[0].zfill(5)
-            self.store.set_digest_time(update.effective_chat.id, time_of_day, tz)
+            self.store.set_digest_time(chat_id_of(update), time_of_day, tz)
             await self._reply(update, self._t(update, "digest_set", time=time_of_day, tz=tz))
 
     async def _typed_query(self, update: Update, usage: str) -> str | None:
@@ -537,10 +553,10 @@ class MonitorBot:
         query = await self._typed_query(update, "usage_watch")
         if query is None or not await self._may_change(update, context):
             return
-        if len(self.store.watches(chat.id)) >= MAX_WATCHES:
+        if len(self.store.watches(chat_id_of(update))) >= MAX_WATCHES:
             await self._reply(update, self._t(update, "too_many_watches", limit=MAX_WATCHES))
             return
-        number = self.store.add_watch(chat.id, query)
+        number = self.store.add_watch(chat_id_of(update), query)
         await self._reply(update, self._t(update, "watch_added", n=number, query=query))
 
     async def unwatch(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -549,7 +565,7 @@ class MonitorBot:
             await self._reply(update, self._t(update, "usage_unwatch"))
             return
         if await self._may_change(update, context):
-            removed = self.store.remove_watch(update.effective_chat.id, int(args[0]))
+            removed = self.store.remove_watch(chat_id_of(update), int(args[0]))
             await self._reply(update, self._t(update, "watch_removed" if removed
                                               else "watch_unknown", n=args[0]))
 
@@ -596,7 +612,7 @@ class MonitorBot:
         if not await self._may_change(update, context):
             return
         until = utc_now() + timedelta(seconds=seconds)
-        if not self.store.mute(update.effective_chat.id, rule_id, until):
+        if not self.store.mute(chat_id_of(update), rule_id, until):
             await self._reply(update, self._t(update, "not_subscribed", rule=rule_id))
             return
         rule = self._rule(rule_id)
@@ -627,6 +643,7 @@ class MonitorBot:
 
     async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
+        assert query is not None                # registered as a CallbackQueryHandler
         kind, _, rest = (query.data or "").partition(":")
         if kind == "rules" and rest.isdigit():
             await self.rules(update, context, page=int(rest))

@@ -218,18 +218,18 @@ class Fetcher:
     async def __aenter__(self) -> Self:
         limits = httpx.Limits(max_connections=self.config.concurrency,
                               max_keepalive_connections=self.config.concurrency)
-        options = {
-            "timeout": httpx.Timeout(self.config.timeout_s),
-            "follow_redirects": False,              # followed in _get, every hop checked
-            "headers": {
-                "User-Agent": self.config.user_agent,
-                "Accept": ACCEPT,
-                "Accept-Encoding": "gzip, deflate",
-            },
+        timeout = httpx.Timeout(self.config.timeout_s)
+        headers = {
+            "User-Agent": self.config.user_agent,
+            "Accept": ACCEPT,
+            "Accept-Encoding": "gzip, deflate",
         }
-        self._client = httpx.AsyncClient(limits=limits, **options)
+        # Both clients: redirects are not followed by httpx but in _get, every hop checked.
+        self._client = httpx.AsyncClient(limits=limits, timeout=timeout, headers=headers,
+                                         follow_redirects=False)
         self._vetted = httpx.AsyncClient(transport=VettedTransport(self.policy, limits),
-                                         trust_env=False, **options)
+                                         trust_env=False, timeout=timeout, headers=headers,
+                                         follow_redirects=False)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

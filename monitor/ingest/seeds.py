@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import trafilatura
+from trafilatura.settings import Document
 
 from monitor.ingest.normalize import paragraphs_without_title, parse_iso_time
 from monitor.models import RawItem
@@ -166,8 +167,8 @@ def _text_item(content: str, *, markdown: bool) -> RawItem:
 
 def _html_item(data: bytes) -> RawItem:
     document = trafilatura.bare_extraction(data, with_metadata=True, include_comments=False)
-    text = (document.text or "").strip() if document is not None else ""
-    if not text:
+    # A Document, or None when nothing was extracted (a dict only with as_dict=True).
+    if not isinstance(document, Document) or not (text := (document.text or "").strip()):
         raise _Unreadable("no main text found in the HTML page")
     title = (document.title or "").strip()
     published = None

@@ -285,7 +285,7 @@ def is_negative_only(rule: Rule) -> bool:
 class _Plan(NamedTuple):
     """How the presearch handles one rule."""
 
-    index: Clause | None     # indexed under these terms; None: checked for every article
+    first: Clause | None     # indexed under these terms; None: checked for every article
     second: Clause | None    # another clause, checked for all candidates in one C-level pass
     decided: bool            # the two clauses are the whole rule: no test needed
 
@@ -429,11 +429,11 @@ class _RuleIndex:
         self.decided: list[bool] = []
         for number, plan in enumerate(compiled.plans):
             self.decided.append(plan.decided)
-            if plan.index is None:
+            if plan.first is None:
                 self.always.append(number)
                 continue
             second = self._clause_id(plan.second) if plan.second else compiled.any_term
-            for term_id in dict.fromkeys(i for t in plan.index for i in resolve(t)):
+            for term_id in dict.fromkeys(i for t in plan.first for i in resolve(t)):
                 self.index.setdefault(term_id, []).append(number)
                 self.seconds.setdefault(term_id, []).append(second)
         self._shared: dict[tuple[int, ...], _Postings] = {(): _NOTHING}
@@ -479,7 +479,7 @@ class _Profile:
         # stem is the word itself (see analysis.py): both stems → the word's term id.
         self.stems: dict[str, tuple[int, ...]] = {}
         words, exacts, ids = compiled.stem_words
-        for stem, exact, term_id in zip(analyzer.stems(profile, words), exacts, ids):
+        for stem, exact, term_id in zip(analyzer.stems(profile, words), exacts, ids, strict=True):
             for form in (stem,) if stem == exact else (stem, exact):
                 self.stems[form] = (*self.stems.get(form, ()), term_id)
         self.matchers: list[_Matcher | None] = [None] * len(compiled.rules)
@@ -521,8 +521,8 @@ class _Profile:
                     for length in lengths or ():
                         if start + length > size:
                             break
-                        if (i := fixed.get(exact[start:start + length])) is not None:
-                            ids.append(i)
+                        if (infix_id := fixed.get(exact[start:start + length])) is not None:
+                            ids.append(infix_id)
         return tuple(dict.fromkeys(ids))
 
     def matcher(self, number: int) -> _Matcher:
@@ -740,7 +740,8 @@ class _View(dict[int, tuple[Hit, ...]]):
         if self.wildcard_work:            # over the wildcard budget: words one by one
             words = [*body, *title]
             found = list(map(lookup, words))
-            self.relevant = {word for word, carried in zip(words, found) if carried.ids}
+            self.relevant = {word for word, carried in zip(words, found, strict=True)
+                             if carried.ids}
             postings = self.postings = list(filter(_IDS, found))
         else:
             known = len(irrelevant)
@@ -755,7 +756,7 @@ class _View(dict[int, tuple[Hit, ...]]):
             if (term_id := keys.get(key)) is not None:
                 postings.append(profile.postings((term_id,)))
         # The term ids, and for the presearch those of the multi-term second clauses.
-        self.ids = set(chain.from_iterable(map(_PRESENT, postings)))
+        self.ids: set[int] = set(chain.from_iterable(map(_PRESENT, postings)))
         self.ids.add(profile.compiled.any_term)
         self.lang = text.language
         self.sources = text.sources
@@ -908,7 +909,7 @@ class _View(dict[int, tuple[Hit, ...]]):
             return []
         words = sorted(found)
         places = []
-        for name, at in zip(("title", "body"), self.field_positions()):
+        for name, at in zip(("title", "body"), self.field_positions(), strict=True):
             if field is None or field == name:
                 present = [word for word in words if word in at]
                 if present:
@@ -963,7 +964,7 @@ class _View(dict[int, tuple[Hit, ...]]):
             words = tuple(
                 next(word for term_id in ids for word in carriers(term_id)
                      if holds(index, word, position)).casefold()
-                for position, ids in zip(positions, slots))
+                for position, ids in zip(positions, slots, strict=True))
             found.append((_FIELD_NAMES[index], positions, words))
         return found
 
@@ -1034,7 +1035,7 @@ def _maximal(found: list[Span]) -> list[Span]:
     """The spans that no other one contains, sorted."""
     kept = []
     reach = -1
-    for start, before in sorted(zip(map(_FIRST, found), map(neg, map(_LAST, found)))):
+    for start, before in sorted(zip(map(_FIRST, found), map(neg, map(_LAST, found)), strict=True)):
         if -before > reach:
             reach = -before
             kept.append((start, reach))
@@ -1051,7 +1052,7 @@ def _near(left: list[Span], right: list[Span], distance: int) -> list[Span]:
         starts, ends = list(map(_FIRST, other)), list(map(_LAST, other))
         firsts = map(bisect_left, repeat(ends), map(sub, map(_FIRST, one), repeat(distance)))
         afters = map(bisect_right, repeat(starts), map(add, map(_LAST, one), repeat(distance)))
-        for (start, end), first, after in zip(one, firsts, afters):
+        for (start, end), first, after in zip(one, firsts, afters, strict=True):
             if first < after:
                 other_start, other_end = other[first]
                 found.append((min(start, other_start), max(end, other_end)))
@@ -1156,7 +1157,8 @@ class _Matcher:
                     f"{self._present(node.right, constant)} and "
                     f"{helper(self._near_test(node))})")
         kind = type(node)
-        children = node.children                                     # type: ignore[union-attr]
+        assert isinstance(node, (And, Or))
+        children = node.children
         terms = [child for child in children if isinstance(child, Term)]
         parts = [self._terms(kind, terms, constant)] if terms else []
         parts += [self._expression(child, constant, helper)
@@ -1235,14 +1237,14 @@ class _Matcher:
             def term(view: _View) -> list[Span]:
                 positions = _in_field(view.positions_any(ids), field)
                 view.spend(len(positions))
-                return list(zip(positions, positions))
+                return list(zip(positions, positions, strict=True))
             return term
         if isinstance(node, Phrase):
             slots, field, length = self._slots(node), node.field, len(node.words) - 1
 
             def phrase(view: _View) -> list[Span]:
                 starts = view.phrase_in_test(slots, field)
-                return list(zip(starts, map(add, starts, repeat(length))))
+                return list(zip(starts, map(add, starts, repeat(length)), strict=True))
             return phrase
         if isinstance(node, Or):
             parts = [self._spans(child) for child in node.children]
@@ -1500,7 +1502,7 @@ def match_batch(engine: Engine, articles: list[Article]) -> BatchMatches:
         verified = engine.verify(text, article.id)
         exceeded += verified.exceeded
         entry = article_terms(text, engine.analyzer)
-        terms.append((article.id, entry.terms))
+        terms.append((article.stored_id, entry.terms))
         words |= entry.words
         rows += [{"article_id": article.id, "rule_id": rule.id, "rule_version": rule.version}
                  for rule in verified.rules]

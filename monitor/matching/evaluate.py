@@ -179,9 +179,10 @@ def explain(node: Node, doc: Document) -> Explanation:
         return Explanation(node, not inner.matched, [inner])
     if isinstance(node, Near):
         children = [explain(node.left, doc), explain(node.right, doc)]
-        found = near_spans(_spans_of(children[0]), _spans_of(children[1]), node.distance)
-        return Explanation(node, bool(found), children, spans=found)
-    children = [explain(child, doc) for child in node.children]   # type: ignore[union-attr]
+        spans = near_spans(_spans_of(children[0]), _spans_of(children[1]), node.distance)
+        return Explanation(node, bool(spans), children, spans=spans)
+    assert isinstance(node, (And, Or))
+    children = [explain(child, doc) for child in node.children]
     combine = all if isinstance(node, And) else any
     return Explanation(node, combine(c.matched for c in children), children)
 

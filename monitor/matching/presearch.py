@@ -138,7 +138,8 @@ def _query(node: Node, analyzer: Analyzer, words: Vocabulary | None) -> str | No
         return _all(_query(child, analyzer, words) for child in children)
     if isinstance(node, Or):
         branches = [_query(child, analyzer, words) for child in node.children]
-        return None if None in branches else _any(branches)
+        found = [branch for branch in branches if branch is not None]
+        return _any(found) if len(found) == len(branches) else None
     assert isinstance(node, Not)
     return None
 

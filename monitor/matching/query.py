@@ -270,22 +270,22 @@ def _check_tokens(text: str) -> int:
                 depth += 1
                 if depth > MAX_NESTING:
                     raise QuerySyntaxError(
-                        f"more than {MAX_NESTING} levels of parentheses", text, token.start_pos)
+                        f"more than {MAX_NESTING} levels of parentheses", text, _start(token))
             elif token.type == "RPAR":
                 depth -= 1
             elif token.type in _TERM_TOKENS:
                 terms += 1
                 if terms > MAX_TERMS:
-                    raise QuerySyntaxError(f"more than {MAX_TERMS} terms", text, token.start_pos)
+                    raise QuerySyntaxError(f"more than {MAX_TERMS} terms", text, _start(token))
                 if token.type == "WORD" and "*" in token:
                     wildcards += 1
                     if wildcards > MAX_WILDCARDS:
                         raise QuerySyntaxError(f"more than {MAX_WILDCARDS} wildcards", text,
-                                               token.start_pos)
+                                               _start(token))
             if token.type in ("NOT", "MINUS") and previous in ("NOT", "MINUS"):
-                raise QuerySyntaxError("a term cannot be negated twice", text, token.start_pos)
+                raise QuerySyntaxError("a term cannot be negated twice", text, _start(token))
             if token.type == "FIELD" and previous == "FIELD":
-                raise QuerySyntaxError("a term can have only one field", text, token.start_pos)
+                raise QuerySyntaxError("a term can have only one field", text, _start(token))
             previous = token.type
     except UnexpectedCharacters as exc:
         raise _syntax_error(exc, text) from None
@@ -300,7 +300,7 @@ _STARTS_TERM = {"WORD", "PHRASE", "ENTITY", "LANG", "SOURCE", "LPAR", "FIELD", "
 def _syntax_error(exc: UnexpectedInput, text: str) -> QuerySyntaxError:
     """Lark's exception as a message an analyst understands."""
     if isinstance(exc, UnexpectedCharacters):
-        offset = exc.pos_in_stream
+        offset = _position(exc.pos_in_stream)
         char = text[offset]
         if char in _QUOTE_CHARS:
             return QuerySyntaxError("this quotation mark is never closed", text, offset)
@@ -325,8 +325,8 @@ def _syntax_error(exc: UnexpectedInput, text: str) -> QuerySyntaxError:
     else:
         wanted = "an operator"
     if token.type == "RPAR" and "RPAR" not in expected and not expected & _STARTS_TERM:
-        return QuerySyntaxError("')' without a matching '('", text, token.start_pos)
-    return QuerySyntaxError(f"expected {wanted}, found {found}", text, token.start_pos)
+        return QuerySyntaxError("')' without a matching '('", text, _start(token))
+    return QuerySyntaxError(f"expected {wanted}, found {found}", text, _start(token))
 
 
 def _open_paren_column(text: str) -> int:
@@ -334,11 +334,27 @@ def _open_paren_column(text: str) -> int:
     opened: list[int] = []
     for token in _LEXER.lex(text):
         if token.type == "LPAR":
-            opened.append(token.start_pos)
+            opened.append(_start(token))
         elif token.type == "RPAR" and opened:
             opened.pop()
     offset = opened[-1] if opened else 0
     return offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _position(value: int | None) -> int:
+    """A position in the query as lark reports it. Lark types Token.start_pos/end_pos and
+    UnexpectedCharacters.pos_in_stream as optional (a Token made by hand has none); its lexer,
+    where all our tokens and lexing errors come from, always sets them."""
+    assert value is not None, "lark's lexer sets the position of every token and error"
+    return value
+
+
+def _start(token: Token) -> int:
+    return _position(token.start_pos)
+
+
+def _end(token: Token) -> int:
+    return _position(token.end_pos)
 
 
 class _Builder(Transformer):
@@ -355,7 +371,7 @@ class _Builder(Transformer):
         self._spans: dict[int, tuple[int, int]] = {}
 
     def _error(self, message: str, token: Token) -> QuerySyntaxError:
-        return QuerySyntaxError(message, self.text, token.start_pos)
+        return QuerySyntaxError(message, self.text, _start(token))
 
     def _spanned(self, node: Node, start: int, end: int) -> Node:
         node = replace(node, label=self.text[start:end])
@@ -377,7 +393,7 @@ class _Builder(Transformer):
             node = bare_words(value, value)
         if node is None:
             raise self._error(f"{value!r} has no letters or digits", token)
-        return self._spanned(node, token.start_pos, token.end_pos)
+        return self._spanned(node, _start(token), _end(token))
 
     def _wildcard(self, token: Token) -> Term:
         value = str(token)
@@ -404,7 +420,7 @@ class _Builder(Transformer):
             node: Node = Term("exact", exact_form(parts[0]))
         else:
             node = Phrase(tuple(("exact", exact_form(p)) for p in parts))
-        return self._spanned(node, token.start_pos, token.end_pos)
+        return self._spanned(node, _start(token), _end(token))
 
     def entity(self, items: list[Token]) -> Node:
         token = items[0]
@@ -425,7 +441,7 @@ class _Builder(Transformer):
             raise self._error(f"entity '@{name}' has no alias with letters or digits", token)
         self.used_entities.add(name)
         node = _or(alternatives, label)
-        self._spans[id(node)] = (token.start_pos, token.end_pos)
+        self._spans[id(node)] = (_start(token), _end(token))
         return node
 
     def lang(self, items: list[Token]) -> Node:
@@ -434,7 +450,7 @@ class _Builder(Transformer):
         code = language_code(value)
         if not _LANGUAGE_TAG.fullmatch(value):
             raise self._error("lang: needs a language code such as de, en or ru", token)
-        return self._spanned(Lang(code), token.start_pos, token.end_pos)
+        return self._spanned(Lang(code), _start(token), _end(token))
 
     def source(self, items: list[Token]) -> Node:
         token = items[0]
@@ -442,13 +458,13 @@ class _Builder(Transformer):
         if not name:
             raise self._error("source: needs a feed name or a domain, as in source:tagesschau",
                               token)
-        return self._spanned(Source(name), token.start_pos, token.end_pos)
+        return self._spanned(Source(name), _start(token), _end(token))
 
     # ---- structure
 
     def group(self, items: list[Any]) -> Node:
         lpar, inner, rpar = items
-        return self._spanned(inner, lpar.start_pos, rpar.end_pos)
+        return self._spanned(inner, _start(lpar), _end(rpar))
 
     def fielded(self, items: list[Any]) -> Node:
         token, node = items
@@ -458,12 +474,12 @@ class _Builder(Transformer):
         def conflict() -> QuerySyntaxError:
             return self._error(f"{name}: cannot contain another field", token)
 
-        return self._spanned(_with_field(node, name, conflict), token.start_pos, end)
+        return self._spanned(_with_field(node, name, conflict), _start(token), end)
 
     def negation(self, items: list[Any]) -> Node:
         operator, child = items
         _, end = self._span([child])
-        return self._spanned(Not(child), operator.start_pos, end)
+        return self._spanned(Not(child), _start(operator), end)
 
     def near_expr(self, items: list[Any]) -> Node:
         node = items[0]
@@ -534,7 +550,7 @@ def _or(children: list[Node], label: str) -> Node:
     return unique[0] if len(unique) == 1 else Or(unique, label=label)
 
 
-def _flatten(kind: type, children: list[Node]) -> tuple[Node, ...]:
+def _flatten(kind: type[And] | type[Or], children: list[Node]) -> tuple[Node, ...]:
     flat: list[Node] = []
     for child in children:
         flat.extend(child.children if isinstance(child, kind) else (child,))

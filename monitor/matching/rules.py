@@ -94,8 +94,11 @@ class RuleErrors(Exception):
         super().__init__("\n".join(str(e) for e in errors))
 
 
-def display_path(path: Path) -> str:
-    """Relative to the working folder when inside it (what an analyst typed), else absolute."""
+def display_path(path: Path | None) -> str:
+    """Relative to the working folder when inside it (what an analyst typed), else absolute;
+    a rule or entity made from a typed query has none."""
+    if path is None:
+        return "(typed query)"
     try:
         return os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd()) \
             else str(path)
@@ -511,7 +514,8 @@ def _too_deep(text: str) -> int | None:
         elif kind in ("]", "}"):
             depth = max(depth - 1, 0)
         else:
-            position = _TOML_SKIP[kind].match(text, position).end()
+            skipped = _TOML_SKIP[kind].match(text, position)   # each matches "" too
+            position = skipped.end() if skipped else position
     return None
 
 

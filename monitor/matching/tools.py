@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from monitor.matching.analysis import Document, FieldTokens, Token
 from monitor.matching.engine import BudgetExceeded, Engine, RuleMatch
-from monitor.matching.presearch import INDEX_VERSION, archive_query
 from monitor.matching.evaluate import Explanation, explain, field_position, rule_applies
+from monitor.matching.presearch import INDEX_VERSION, archive_query
 from monitor.matching.query import (
     And,
     Lang,
@@ -40,7 +40,7 @@ SNIPPET_CONTEXT = 10        # words on each side of a highlighted word
 MAX_SNIPPETS = 3
 
 
-def _single_rule_engine(rule: Rule, entities: dict[str, Entity] | Any) -> Engine:
+def _single_rule_engine(rule: Rule, entities: Mapping[str, Entity]) -> Engine:
     """An engine over one rule, enabled even if the file disables it (tests, backtests)."""
     return Engine(RuleSet((dataclasses.replace(rule, enabled=True),), entities))
 
@@ -77,7 +77,7 @@ def run_examples(ruleset: RuleSet, rule_ids: Iterable[str] = ()) -> list[Example
 
 # ------------------------------------------------------------------------- alias usage
 
-def unused_aliases(entities: dict[str, Entity], articles: Iterable[Article],
+def unused_aliases(entities: Mapping[str, Entity], articles: Iterable[Article],
                    progress: Progress | None = None) -> list[tuple[Entity, str]]:
     """Aliases that no article matches (stops early once every alias has matched)."""
     rules = []
@@ -153,7 +153,7 @@ class Search:
     exceeded: list[BudgetExceeded]  # the rule ran out of budget on these (not matched)
 
 
-def search_archive(store: Store, rule: Rule, entities: dict[str, Entity],
+def search_archive(store: Store, rule: Rule, entities: Mapping[str, Entity],
                    since: datetime | None = None, limit: int = 50,
                    progress: Progress | None = None,
                    candidates: Candidates | None = None) -> Search:
@@ -200,7 +200,7 @@ class Backtest:
         return self.hits[:count]
 
 
-def backtest(store: Store, rule: Rule, entities: dict[str, Entity],
+def backtest(store: Store, rule: Rule, entities: Mapping[str, Entity],
              since: datetime | None = None, progress: Progress | None = None,
              candidates: Candidates | None = None) -> Backtest:
     """What the rule would have matched in the archive: hits per day and distinct stories

@@ -1,4 +1,5 @@
-"""The dispatcher against the local Bot API server: limits, errors, and nothing lost or sent twice."""
+"""The dispatcher against the local Bot API server: limits, errors, and nothing lost or sent
+twice."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import time
 
 import pytest
 
-from monitor.deliver.outbox import Dispatcher, RateLimiter
 from monitor.config import TelegramConfig
+from monitor.deliver.outbox import Dispatcher, RateLimiter
 from monitor.deliver.senders import TelegramSender, TokenRejected, telegram_sender
 from tests.botapi_server import TOKEN
 
@@ -161,7 +162,8 @@ async def test_a_send_that_times_out_is_retried_and_may_arrive_twice(db, botapi)
         db.db.execute("UPDATE outbox SET next_attempt_at = '2000-01-01T00:00:00+00:00'")
         await asyncio.sleep(1.1)   # Telegram's 1/s per chat
         assert (await dispatcher.dispatch_due()).sent == 1
-    assert [s.plain for s in botapi.messages_to(1)] == ["langsam", "langsam"]  # the documented window
+    # the documented window
+    assert [s.plain for s in botapi.messages_to(1)] == ["langsam", "langsam"]
 
 
 def queue_alerts(db, chats, title="Kim reist nach Moskau"):

@@ -20,7 +20,8 @@ from tests.ingest.conftest import FEEDS
 def opml(*outlines: str) -> bytes:
     """An OPML document whose <body> starts on line 3, one outline a line from line 4."""
     body = "\n".join(outlines)
-    return f'<?xml version="1.0"?>\n<opml version="2.0"><head/>\n<body>\n{body}\n</body></opml>'.encode()
+    return ('<?xml version="1.0"?>\n<opml version="2.0"><head/>\n<body>\n'
+            f'{body}\n</body></opml>').encode()
 
 
 def test_import_reads_nested_outlines_and_makes_names_unique():

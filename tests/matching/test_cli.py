@@ -18,7 +18,6 @@ from monitor.matching import Engine, RuleSet, match_batch
 from monitor.matching.presearch import INDEX_VERSION
 from monitor.rules_cli import rules_group, search_command
 from monitor.store import Store
-
 from tests.hostile import HOSTILE, UNSAFE, one_line
 
 from .support import RULES, article, seed_article

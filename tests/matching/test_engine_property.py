@@ -189,7 +189,8 @@ def near_chain(draw, depth: int = 0) -> str:
 def near_chain_of(operands: int, depth: int):
     return st.lists(st.sampled_from(NEAR_LEAVES), min_size=operands, max_size=operands).flatmap(
         lambda leaves: st.tuples(*[distance] * (operands - 1)).map(
-            lambda ds: leaves[0] + "".join(f" NEAR/{d} {leaf}" for d, leaf in zip(ds, leaves[1:]))))
+            lambda ds: leaves[0] + "".join(f" NEAR/{d} {leaf}"
+                                           for d, leaf in zip(ds, leaves[1:], strict=True))))
 
 
 WILDCARDS_MANY = ["*korea", "*korea*", "*ore*", "Einl*", "Put*", "*die*", "*der*", "*und",
