@@ -516,7 +516,7 @@ def summarize(config_path: str | None, article_id: int | None, file_path: Path |
               language: str | None, sentences: int) -> None:
     """Print the extractive summary of an archived article or a text file."""
     from monitor.deliver.render import terminal_safe
-    from monitor.ingest.normalize import detect_language
+    from monitor.language import detect_language
     from monitor.store import Store
     from monitor.summarize import summarize as summarize_text
 

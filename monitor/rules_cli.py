@@ -306,12 +306,11 @@ def _rule_or_query(config: Config, rule_id: str | None, query_text: str | None) 
 
 
 def _article_from_file(path: Path, language: str | None) -> Article:
-    from monitor.matching.analysis import language_code
-    from monitor.matching.rules import guess_language
+    from monitor.language import guess_language, language_code
     from monitor.models import Article
 
     title, _, body = read_text_file(path, "--file").partition("\n")
-    language = language_code(language) if language else guess_language(f"{title}\n{body}")
+    language = language_code(language) or guess_language(f"{title}\n{body}")
     now = datetime.now(UTC)
     return Article(title=title.strip(), text=body.strip(), url=None, guid=None,
                    source=path.name, language=language, published=now, fetched=now,

@@ -34,6 +34,8 @@ from itertools import chain
 
 import Stemmer
 
+from monitor.language import fold_text, language_or_und, stemmer
+
 
 @dataclass
 class Summary:
@@ -50,52 +52,6 @@ class Summary:
 _WORD = re.compile(r"\w+")
 
 
-def _without_diacritics() -> dict[int, str]:
-    """Latin letters with diacritics → their base letters ("é" → "e"); other scripts untouched, so
-    the Russian "й" and "ё" stay themselves."""
-    table = {ord("ø"): "o", ord("ł"): "l", ord("đ"): "d", ord("ħ"): "h"}
-    for code in range(0xC0, 0x250):
-        base = "".join(c for c in unicodedata.normalize("NFD", chr(code))
-                       if not unicodedata.combining(c))
-        if base != chr(code) and base:
-            table[code] = base
-    return table
-
-
-_DIACRITICS = _without_diacritics()
-# German transcriptions (Lucene's German normalisation): ae/oe/ue → a/o/u, but not "ue" after a
-# vowel or q ("Feuer", "Quelle"), so "Suedkorea" and "Südkorea" fold to the same word.
-_TRANSCRIPTION = re.compile(r"(?<![aeiouyq])ue|ae|oe")
-
-
-def _fold(text: str) -> str:
-    """Case- and diacritic-insensitive form of a text: "SÜDKOREA", "Suedkorea" → "sudkorea"."""
-    folded = unicodedata.normalize("NFKC", text).casefold().translate(_DIACRITICS)
-    return _TRANSCRIPTION.sub(lambda m: m.group()[0], folded)
-
-
-_SNOWBALL = {
-    "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german", "el": "greek",
-    "en": "english", "es": "spanish", "et": "estonian", "eu": "basque", "fi": "finnish",
-    "fr": "french", "ga": "irish", "hi": "hindi", "hu": "hungarian", "hy": "armenian",
-    "id": "indonesian", "it": "italian", "lt": "lithuanian", "nb": "norwegian", "ne": "nepali",
-    "nl": "dutch", "nn": "norwegian", "no": "norwegian", "pl": "polish", "pt": "portuguese",
-    "ro": "romanian", "ru": "russian", "sr": "serbian", "sv": "swedish", "ta": "tamil",
-    "tr": "turkish", "yi": "yiddish",
-}
-
-
-@cache
-def _stemmer(language: str) -> Stemmer.Stemmer | None:
-    name = _SNOWBALL.get(language)
-    return Stemmer.Stemmer(name) if name and name in Stemmer.algorithms() else None
-
-
-def _language(language: str | None) -> str:
-    """"de-DE", "DE", "de_AT" → "de"; missing → ""."""
-    return (language or "").strip().lower().replace("_", "-").split("-")[0]
-
-
 # Inflectional endings that still name the same thing: German and English genitive and plural,
 # Russian case endings (after folding). Used where no stemmer is known, and for names, which
 # stemmers often leave alone ("Putins", "Путина").
@@ -109,7 +65,7 @@ _MIN_STEM = 2  # "Un" in "Kim Jong Un" → "Ыном" in Russian
 
 def _fold_phrase(phrase: str) -> tuple[str, ...]:
     """The folded words of a word or phrase, in order."""
-    return tuple(_fold(w) for w in _WORD.findall(phrase))
+    return tuple(fold_text(w) for w in _WORD.findall(phrase))
 
 
 def _tokens(sentence: str) -> list[tuple[int, int, str]]:
@@ -119,7 +75,7 @@ def _tokens(sentence: str) -> list[tuple[int, int, str]]:
 
 # Folding is most of the cost of tokenizing (NFKC, a translate, a regex): the planner of an
 # article matched by many rules tokenizes its sentences once per rule, with the same words.
-_fold_word = lru_cache(maxsize=100_000)(_fold)
+_fold_word = lru_cache(maxsize=100_000)(fold_text)
 
 
 def highlight_spans(
@@ -148,7 +104,7 @@ class Highlighter:
                  inflected: bool = True):
         self.sentences = list(sentences)
         self._inflected = inflected
-        self._stemmer = _stemmer(_language(language))
+        self._stemmer = stemmer(language_or_und(language))
         self._words = [list(map(_fold_word, _WORD.findall(s))) for s in self.sentences]
         self._present = [set(words) for words in self._words]
         self._vocabulary = set().union(*self._present)
@@ -279,7 +235,7 @@ _CLOSING = "\"'“”«»’‘‹›)]}」』）"
 
 def split_sentences(text: str, language: str) -> list[str]:
     """The sentences of a text, in order; paragraphs (lines) never share a sentence."""
-    return [sentence for _, sentence in _sentences(_paragraphs(text), _language(language))]
+    return [sentence for _, sentence in _sentences(_paragraphs(text), language_or_und(language))]
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -428,7 +384,7 @@ _MIN_CASED_LETTERS = 12
 _SHORT_PARAGRAPH = 300
 _CAPS_SHARE = 0.7
 
-_STOPWORDS = frozenset(_fold(w) for w in """
+_STOPWORDS = frozenset(fold_text(w) for w in """
     der die das den dem des ein eine einer eines einem einen und oder aber auch als am an auf aus
     bei
     bis da dass daß du er es sie wir ihr ich im in ist sind war waren wird werden wurde wurden hat
@@ -465,7 +421,7 @@ def summarize(title: str, text: str, language: str, *, highlight: Iterable[str] 
     kept whole, the caller decides about length. Empty text, or text that is all boilerplate,
     gives an empty summary.
     """
-    lang = _language(language)
+    lang = language_or_und(language)
     paragraphs = _paragraphs(text)
     sentences = _sentences(paragraphs, lang)
     teasers = {number for number, paragraph in enumerate(paragraphs) if _is_teaser(paragraph)}
@@ -576,7 +532,7 @@ class _TermTable(dict[str, tuple[str, ...]]):
     def __missing__(self, word: str) -> tuple[str, ...]:
         if len(self) >= self.LIMIT:
             self.clear()
-        kept = [w for w in _WORD.findall(_fold(word))
+        kept = [w for w in _WORD.findall(fold_text(word))
                 if len(w) > 1 and not w.isdigit() and w not in _STOPWORDS]
         found = self[word] = tuple(self.stemmer.stemWords(kept) if self.stemmer else kept)
         return found
@@ -584,7 +540,7 @@ class _TermTable(dict[str, tuple[str, ...]]):
 
 @cache
 def _term_table(language: str) -> _TermTable:
-    return _TermTable(_stemmer(language))
+    return _TermTable(stemmer(language))
 
 
 def _overlap(a: frozenset[str], b: frozenset[str]) -> float:

@@ -19,16 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import py3langid
-
+from monitor.language import LANGUAGE_SAMPLE_CHARS, detect_language, language_code
 from monitor.models import Article, RawItem
-
-UNKNOWN_LANGUAGE = "und"
-
-# Language identification walks every byte in Python (py3langid, ~0.5 µs a byte): cost grows
-# with length while accuracy barely does. On the corpus, title + the first 300 characters agree
-# with the verdict on the whole text for 99.4% of articles (400: 99.5%, 200: 99.2%).
-LANGUAGE_SAMPLE_CHARS = 300
 
 # Elements whose content is never readable text.
 _INVISIBLE = re.compile(
@@ -224,24 +216,6 @@ def global_guid(guid: str | None, source: str) -> str | None:
             or len(guid) >= MIN_OPAQUE_GUID_LENGTH):
         return guid
     return f"{source}:{guid}"
-
-
-def language_code(declared: str | None) -> str | None:
-    """A declared language tag as an ISO 639-1 code: "de-DE", "de_de", "DE" → "de"; None when
-    there is no usable two-letter primary subtag."""
-    if not declared:
-        return None
-    primary = re.split(r"[-_\s]", declared.strip(), maxsplit=1)[0].lower()
-    return primary if len(primary) == 2 and primary.isascii() and primary.isalpha() else None
-
-
-def detect_language(text: str) -> str:
-    """ISO 639-1 code of the text's language (py3langid, on a bounded prefix); "und" for text
-    without letters, where any guess would be noise."""
-    sample = text[:LANGUAGE_SAMPLE_CHARS]
-    if not any(char.isalpha() for char in sample):
-        return UNKNOWN_LANGUAGE
-    return py3langid.classify(sample)[0]
 
 
 def as_utc(moment: datetime) -> datetime:

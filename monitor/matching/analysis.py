@@ -65,6 +65,7 @@ from typing import TypeVar
 
 import Stemmer
 
+from monitor.language import STEMMERS, fold, language_or_und
 from monitor.models import Article
 
 # Bumped whenever analysis changes what matches; part of every rule version.
@@ -72,8 +73,6 @@ ANALYSIS_VERSION = "1"
 
 # Body positions start here; NEAR distances are capped far below it (query.MAX_NEAR).
 BODY_OFFSET = 1 << 20
-
-UNKNOWN_LANGUAGE = "und"
 
 _INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e"
 _INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]")
@@ -160,63 +159,7 @@ def split_compound(match: str) -> list[str]:
     return match.split("-")
 
 
-# ------------------------------------------------------------------------------- folding
-
-def _fold_table() -> dict[int, str]:
-    table: dict[int, str] = {}
-    latin_greek = [*range(0x00C0, 0x0250), *range(0x0370, 0x0400), *range(0x1E00, 0x1F00),
-                   *range(0x1F00, 0x2000)]
-    for code in latin_greek:
-        base = "".join(c for c in unicodedata.normalize("NFD", chr(code))
-                       if not unicodedata.combining(c))
-        if base and base != chr(code):
-            table[code] = base
-    special = {"æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th",
-               "ı": "i", "ħ": "h", "ŀ": "l", "ŧ": "t", "ŋ": "n", "ё": "е"}
-    table.update({ord(k): v for k, v in special.items()})
-    for low, high in ((0x0300, 0x036F), (0x1AB0, 0x1AFF), (0x1DC0, 0x1DFF), (0x20D0, 0x20FF),
-                      (0xFE20, 0xFE2F)):
-        table.update(dict.fromkeys(range(low, high + 1), ""))
-    return table
-
-
-_FOLD = _fold_table()
-# Lucene GermanNormalizationFilter: an "e" after "a"/"o" goes, and after a "u" that does not
-# itself follow a vowel or "q" (umlauts are plain vowels here: diacritics go first).
-_GERMAN_E = re.compile(r"(?:(?<=[ao])|(?<=u)(?<![aeiouyq]u))e")
-
-
-def fold(word: str) -> str:
-    """Step 4 on a case-folded word: diacritics and German transcriptions."""
-    if not word.isascii():
-        word = word.translate(_FOLD)
-    if "e" in word:
-        word = _GERMAN_E.sub("", word)
-    return word
-
-
 # ----------------------------------------------------------------------------- languages
-
-_STEMMER_NAMES = {
-    "ar": "arabic", "hy": "armenian", "eu": "basque", "ca": "catalan", "cs": "czech",
-    "da": "danish", "nl": "dutch", "en": "english", "eo": "esperanto", "et": "estonian",
-    "fi": "finnish", "fr": "french", "de": "german", "el": "greek", "hi": "hindi",
-    "hu": "hungarian", "id": "indonesian", "ga": "irish", "it": "italian", "lt": "lithuanian",
-    "ne": "nepali", "no": "norwegian", "nb": "norwegian", "nn": "norwegian", "fa": "persian",
-    "pl": "polish", "pt": "portuguese", "ro": "romanian", "ru": "russian", "sr": "serbian",
-    "st": "sesotho", "es": "spanish", "sv": "swedish", "ta": "tamil", "tr": "turkish",
-    "yi": "yiddish",
-}
-_AVAILABLE = set(Stemmer.algorithms())
-STEMMERS = {code: name for code, name in _STEMMER_NAMES.items() if name in _AVAILABLE}
-
-
-def language_code(language: str | None) -> str:
-    """"de-AT", "DE", "de_de" → "de"; missing → "und"."""
-    if not language:
-        return UNKNOWN_LANGUAGE
-    return re.split(r"[-_\s]", language.strip().lower(), maxsplit=1)[0] or UNKNOWN_LANGUAGE
-
 
 def profile_for(language: str) -> str | None:
     """The stemmer used for an article language code (None: words match exactly)."""
@@ -412,7 +355,7 @@ class Analyzer:
         return (exact, fold(stem(word))) if stem else (exact, exact)
 
     def analyse(self, article: Article) -> AnalyzedText:
-        language = language_code(article.language)
+        language = language_or_und(article.language)
         return AnalyzedText(
             title=analyse_field(article.title or ""),
             body=analyse_field(article.text or ""),
@@ -507,7 +450,7 @@ class Document:
 
     @classmethod
     def from_article(cls, article: Article, analyzer: Analyzer = ANALYZER) -> Document:
-        language = language_code(article.language)
+        language = language_or_und(article.language)
         return cls(
             title=tokenize_with_offsets(article.title or "", 0),
             body=tokenize_with_offsets(article.text or "", BODY_OFFSET),

@@ -67,12 +67,8 @@ from lark.exceptions import (
     VisitError,
 )
 
-from monitor.matching.analysis import (
-    exact_form,
-    language_code,
-    query_words,
-    source_name,
-)
+from monitor.language import language_code
+from monitor.matching.analysis import exact_form, query_words, source_name
 
 MAX_CHARS = 2000
 MAX_TERMS = 200
@@ -448,7 +444,7 @@ class _Builder(Transformer):
         token = items[0]
         value = str(token).split(":", 1)[1]
         code = language_code(value)
-        if not _LANGUAGE_TAG.fullmatch(value):
+        if code is None or not _LANGUAGE_TAG.fullmatch(value):
             raise self._error("lang: needs a language code such as de, en or ru", token)
         return self._spanned(Lang(code), _start(token), _end(token))
 

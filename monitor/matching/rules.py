@@ -22,12 +22,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from monitor.matching.analysis import (
-    ANALYSIS_VERSION,
-    language_code,
-    query_words,
-    source_name,
-)
+from monitor.language import guess_language, language_code
+from monitor.matching.analysis import ANALYSIS_VERSION, query_words, source_name
 from monitor.matching.collector import CollectorPaused
 from monitor.matching.query import Query, QuerySyntaxError, caret_lines, parse_query
 from monitor.matching.sourcemap import Block, SourceMap
@@ -40,7 +36,6 @@ EXAMPLE_KEYS = {"title", "text", "match", "language", "source", "url"}
 TOP_KEYS = {"rules", "entities"}
 DELIVERY_MODES = ("instant", "digest")
 _ID = re.compile(r"[a-z0-9][a-z0-9-]*")
-_LANGUAGE = re.compile(r"[a-z]{2,3}")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 # tomllib parses arrays and inline tables by recursion (about three frames a level), so a file
 # nested a few hundred levels deep (a "TOML bomb") raises RecursionError, not TOMLDecodeError.
@@ -206,17 +201,6 @@ class RuleSet:
 
     def __len__(self) -> int:
         return len(self.rules)
-
-
-def guess_language(text: str, among: list[str] | None = None) -> str:
-    """The language of a short example text (py3langid), limited to the rule's languages."""
-    import py3langid
-
-    ranked = py3langid.rank(text)
-    for code, _score in ranked:
-        if among is None or code in among:
-            return code
-    return among[0] if among else "und"
 
 
 # ------------------------------------------------------------------------------- loading
@@ -421,7 +405,7 @@ class _Loader:
             self.error(path, source, at("enabled"), f"{prefix}: enabled must be true or false")
         languages = self.string_list(raw, "languages", prefix)
         for language in languages:
-            if not _LANGUAGE.fullmatch(language):
+            if language_code(language) is None:
                 self.error(path, source, at("languages"), f"{prefix}: {language!r} is not a "
                            "language code such as \"de\"")
         sources = self.string_list(raw, "sources", prefix)
@@ -429,7 +413,7 @@ class _Loader:
         query = self.read_query(raw, prefix)
         if query is None or len(self.errors) > errors_before:
             return None
-        languages_set = frozenset(language_code(x) for x in languages)
+        languages_set = frozenset(code for code in map(language_code, languages) if code)
         sources_set = frozenset(source_name(x) for x in sources)
         return Rule(
             id=rule_id, query=query, name=strings["name"], description=strings["description"],

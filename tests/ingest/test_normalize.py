@@ -16,9 +16,7 @@ from monitor.ingest.normalize import (
     clean_text,
     clean_title,
     content_hash,
-    detect_language,
     global_guid,
-    language_code,
     normalize_item,
     stored_keys,
 )
@@ -111,28 +109,6 @@ def test_clean_text_output_is_always_in_normal_form(raw):
 ])
 def test_canonical_url(url, canonical):
     assert canonical_url(url) == canonical
-
-
-# --------------------------------------------------------------------------------- language
-
-@pytest.mark.parametrize("declared, code", [
-    ("de-DE", "de"), ("en_us", "en"), ("FR", "fr"), (" ru ", "ru"),
-    ("", None), (None, None), ("deu", None), ("x-klingon", None),
-])
-def test_language_code(declared, code):
-    assert language_code(declared) == code
-
-
-@pytest.mark.parametrize("text, language", [
-    ("Der Bundestag hat am Freitag ein neues Gesetz zur Digitalisierung beschlossen.", "de"),
-    ("The parliament passed a new law on the digitalisation of the administration.", "en"),
-    ("Президент России провёл переговоры с лидером КНДР на космодроме.", "ru"),
-    ("Le gouvernement a présenté mercredi un budget en forte hausse.", "fr"),
-    ("1234 !!! ---", "und"),
-    ("", "und"),
-])
-def test_detect_language(text, language):
-    assert detect_language(text) == language
 
 
 def test_language_precedence_hint_then_declared_then_detected():

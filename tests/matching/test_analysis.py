@@ -8,13 +8,12 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
+from monitor.language import fold
 from monitor.matching.analysis import (
     ANALYZER,
     BODY_OFFSET,
     Document,
     analyse_field,
-    fold,
-    language_code,
     profile_for,
     source_keys,
     tokenize_with_offsets,
@@ -161,11 +160,6 @@ def test_languages_without_a_stemmer_match_exactly():
 def test_umlaut_spellings_share_the_stem():
     assert stem("Südkoreas", "de") == stem("Suedkoreas", "de")
     assert stem("Grüßen", "de") == stem("Gruessen", "de")
-
-
-def test_language_codes():
-    assert language_code("de-AT") == "de" and language_code("EN_us") == "en"
-    assert language_code(None) == "und" and language_code("") == "und"
 
 
 def test_source_keys_name_and_domain_with_and_without_www():
