@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from monitor.cli_options import TEXT, config_option, open_config, read_text_file
+from monitor.errors import MonitorError
 from monitor.logs import NOISY_LOGGERS
 from monitor.rules_cli import rules_group, search_command
 
@@ -56,31 +57,22 @@ err_console = _Console(stderr=True, soft_wrap=True)
 
 
 class MonitorGroup(click.Group):
-    """Database trouble anywhere in a command (a damaged file found mid-query, a disk that
-    turned read-only) is one line and exit 1, never a traceback."""
+    """A problem the monitor reports (a MonitorError no command handled itself: a locked or
+    damaged database, a refused token) or database trouble anywhere in a command (a disk
+    that turned read-only) is one line and exit 1, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         console.forget()
         err_console.forget()
         try:
             return super().invoke(ctx)
+        except MonitorError as error:
+            raise click.ClickException(str(error)) from None
         except Exception as error:
-            message = _database_trouble(error)
-            if message is None:
-                raise
-            raise click.ClickException(message) from None
-
-
-def _database_trouble(error: Exception) -> str | None:
-    """The line for a StoreError or sqlite3.DatabaseError, else None. Looked up in
-    sys.modules: an error of a module that no command imported cannot have been raised, and
-    importing the store just to check would cost every usage error a fifth of a second."""
-    store, sqlite3 = sys.modules.get("monitor.store"), sys.modules.get("sqlite3")
-    if store is not None and isinstance(error, store.StoreError):
-        return str(error)
-    if sqlite3 is not None and isinstance(error, sqlite3.DatabaseError):
-        return f"database error: {error}"
-    return None
+            sqlite3 = sys.modules.get("sqlite3")    # loaded by any command that used SQLite
+            if sqlite3 is not None and isinstance(error, sqlite3.DatabaseError):
+                raise click.ClickException(f"database error: {error}") from None
+            raise
 
 
 @click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -19,13 +19,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from monitor.errors import MonitorError
+
 DEFAULT_CONFIG_NAMES = ("config.toml", "config.example.toml")
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
 MAX_INTERVAL_S = 30 * DAY   # the longest feed interval, and parse_duration's default maximum
 
 
-class ConfigError(Exception):
+class ConfigError(MonitorError):
     """The config file cannot be used; the message names the file and the key."""
 
 

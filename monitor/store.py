@@ -30,6 +30,7 @@ from typing import Any, overload
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from monitor.errors import MonitorError
 from monitor.models import Article, Feed, OutboxMessage
 
 migrations = Migrations("monitor")
@@ -42,14 +43,9 @@ MAX_INTERVAL_S = 30 * 86400
 KNOWN_WORDS = 500_000
 
 
-class StoreError(Exception):
-    """The database cannot be used as asked; the message says why in one line.
-
-    StoreError
-     ├── InstanceLocked   another monitor process holds this database
-     ├── FeedExists       `feeds add` of a URL that is stored already
-     └── FeedConflict     a feed name is taken by another URL
-    """
+class StoreError(MonitorError):
+    """The database cannot be used as asked; the message says why in one line (the tree of
+    its kinds: monitor/errors.py)."""
 
 
 class InstanceLocked(StoreError):

@@ -30,6 +30,7 @@ from telegram.request import HTTPXRequest
 
 from monitor.config import TelegramConfig
 from monitor.deliver.render import html_to_plain
+from monitor.errors import DeliveryError
 from monitor.models import OutboxMessage, SendResult
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ class TelegramSender:
         return SendResult("rejected", error=f"400 {text}")
 
 
-class TokenRejected(Exception):
+class TokenRejected(DeliveryError):
     """Telegram refused the bot token. The message names the variable, never the token."""
 
 

@@ -50,6 +50,7 @@ import httpcore
 import httpx
 
 from monitor.config import FetchConfig
+from monitor.errors import IngestError
 from monitor.models import FetchResult
 
 ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
@@ -66,11 +67,11 @@ ALLOW_HINT = "allow it with [fetch] allow_networks"
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
-class FetchError(Exception):
+class FetchError(IngestError):
     """A fetch that must stop (body over the cap, undecodable body); the message is the reason."""
 
 
-class AddressRefused(Exception):
+class AddressRefused(IngestError):
     """Raised by the vetting network backend: `host` resolves to an address we do not fetch."""
 
     def __init__(self, host: str, address: IPAddress, kind: str):

@@ -29,10 +29,11 @@ from email.utils import format_datetime
 from urllib.parse import urlsplit
 from xml.parsers import expat
 
+from monitor.errors import IngestError
 from monitor.models import Feed
 
 
-class OpmlError(Exception):
+class OpmlError(IngestError):
     """The data is not an OPML document we can read; the message says why."""
 
 

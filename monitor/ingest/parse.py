@@ -31,6 +31,7 @@ from xml.sax import SAXException
 
 import feedparser
 
+from monitor.errors import IngestError
 from monitor.ingest.fastfeed import ABSOLUTE_HTTP, absolute_link, parse_fast
 from monitor.ingest.normalize import parse_iso_time
 from monitor.models import RawItem
@@ -46,7 +47,7 @@ _LOOKS_LIKE_HTML = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|
                               re.IGNORECASE | re.DOTALL)
 
 
-class FeedError(Exception):
+class FeedError(IngestError):
     """Nothing usable came out of a body; the message is the reason a feed's last_error shows."""
 
 

@@ -19,6 +19,7 @@ Public API (used by the pipeline, the CLI and the Telegram bot):
   a .message to log or to tell the rule's owner.
 """
 
+from monitor.errors import MatchingError
 from monitor.matching.analysis import ANALYZER, Analyzer, Document
 from monitor.matching.engine import (
     BatchMatches,
@@ -50,7 +51,7 @@ from monitor.matching.rules import (
 
 __all__ = [
     "ANALYZER", "Analyzer", "BatchMatches", "Budget", "BudgetExceeded", "Document", "Engine",
-    "Entity", "Example", "Hit", "MatchReport", "Query",
+    "Entity", "Example", "Hit", "MatchReport", "MatchingError", "Query",
     "QuerySyntaxError", "Rule", "RuleError", "RuleErrors", "RuleMatch", "RuleReload", "RuleSet",
     "RuleWatcher", "Verified", "is_negative_only", "load_entities", "load_rule_files", "load_rules",
     "make_rule",

@@ -67,6 +67,7 @@ from lark.exceptions import (
     VisitError,
 )
 
+from monitor.errors import MatchingError
 from monitor.language import language_code
 from monitor.matching.analysis import exact_form, query_words, source_name
 
@@ -195,7 +196,7 @@ class Query:
     terms: int                   # terms as written
 
 
-class QuerySyntaxError(ValueError):
+class QuerySyntaxError(MatchingError, ValueError):
     """A query that cannot be used. str() is the message, the query line and a caret line,
     ready to be shown as is (the Telegram bot does)."""
 

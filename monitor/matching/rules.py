@@ -22,6 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from monitor.errors import MatchingError
 from monitor.language import guess_language, language_code
 from monitor.matching.analysis import ANALYSIS_VERSION, query_words, source_name
 from monitor.matching.collector import CollectorPaused
@@ -81,7 +82,7 @@ def _excerpt(line: str, column: int) -> tuple[str, int]:
     return prefix + line[start:start + _SHOWN_LINE] + suffix, column - start + len(prefix)
 
 
-class RuleErrors(Exception):
+class RuleErrors(MatchingError):
     """The rule files cannot be used; `.errors` lists every problem found."""
 
     def __init__(self, errors: list[RuleError]):
