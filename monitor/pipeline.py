@@ -38,6 +38,7 @@ from monitor.matching import (
     make_rule,
     match_batch,
 )
+from monitor.matching.collector import FREEZE_FROM, out_of_collectors_sight
 from monitor.matching.presearch import INDEX_VERSION, article_terms
 from monitor.models import Article, ConsoleAlert, Feed, FeedOutcome, RawItem
 from monitor.store import FeedConflict, Store, from_db_time, utc_now
@@ -231,6 +232,11 @@ class Pipeline:
             combined = RuleSet(rules=ruleset.rules + tuple(personal), entities=ruleset.entities,
                                files=ruleset.files)
             self._engine = (key, Engine(combined))
+            if len(combined) >= FREEZE_FROM:
+                # Millions of objects that live as long as the rules: see matching/collector.py.
+                out_of_collectors_sight()
+                log.info("rule index of %d rules moved out of the cycle collector's sight",
+                         len(combined))
         return ruleset, self._engine[1]
 
     def matched_words(self, article: Article, rule_ids: Sequence[str]) -> dict[str, list[str]]:

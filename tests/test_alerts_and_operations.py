@@ -244,3 +244,25 @@ def test_an_archive_from_before_the_index_is_indexed_by_the_pipeline_newest_firs
     finally:
         pipeline_module.INDEX_PER_CYCLE = old_limit
     assert db.unindexed_articles() == [] and db.index_is_current(INDEX_VERSION)
+
+
+def test_the_pipeline_keeps_a_large_rule_index_out_of_the_collectors_sight(tmp_path, db):
+    """The pipeline owns its rules for as long as it runs: it, not the engine, freezes a
+    large index once per rule set (a small one is not worth a full collection)."""
+    import gc
+
+    from monitor.matching.collector import FREEZE_FROM
+
+    config = deployment(tmp_path, db)
+    gc.unfreeze()
+    try:
+        Pipeline(config, db).engine()
+        assert gc.get_freeze_count() == 0                       # one rule
+        (tmp_path / "rules" / "many.toml").write_text("".join(
+            f'[[rules]]\nid = "r{n}"\nquery = "wort{n}"\n' for n in range(FREEZE_FROM)),
+            encoding="utf-8")
+        pipeline = Pipeline(config, db)
+        _, engine = pipeline.engine()
+        assert len(engine.ruleset) == FREEZE_FROM + 1 and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

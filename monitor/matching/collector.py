@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gc
 
+FREEZE_FROM = 1_000      # rules: from here on, an index kept for long pays for a freeze
+
 
 def out_of_collectors_sight() -> None:
     """Move what the process holds now, the index just built among it, out of the reach of

@@ -85,7 +85,7 @@ from monitor.matching.analysis import (
     Analyzer,
     FieldText,
 )
-from monitor.matching.collector import CollectorPaused, out_of_collectors_sight
+from monitor.matching.collector import CollectorPaused
 from monitor.matching.presearch import article_terms
 from monitor.matching.query import (
     MAX_WILDCARD_WORD,
@@ -105,7 +105,6 @@ from monitor.matching.rules import Rule, RuleSet
 from monitor.models import Article
 
 MAX_HIT_POSITIONS = 50
-FREEZE_FROM = 1_000      # rules: from here on, a built index is kept out of the collector's sight
 # Work limits per article (see Budget). No shipped rule and no rule of bench/match.py comes
 # within a factor of ten of either over the corpus (bench/adversarial.py measures it).
 VERIFY_BUDGET = 200_000      # steps for one rule's phrases and NEARs
@@ -1300,7 +1299,9 @@ class Engine:
     """Matches articles against the enabled rules of a RuleSet.
 
     The first Engine of a RuleSet builds its index (the rule set's load pays for it, not
-    the first article); the others share it. A stemmer profile's table of stems is made
+    the first article); the others share it. A long-lived large index is best moved out of
+    the cycle collector's sight by its owner (collector.out_of_collectors_sight; the pipeline
+    does). A stemmer profile's table of stems is made
     when an article of that profile first arrives.
     `budget` limits the work per article (see Budget); a rule that runs out does not match,
     and match_report names it.
@@ -1315,8 +1316,6 @@ class Engine:
         if compiled is None:
             with CollectorPaused():      # millions of objects, and no garbage among them
                 compiled = _Compiled(ruleset, analyzer)
-            if len(compiled.rules) >= FREEZE_FROM:
-                out_of_collectors_sight()
             if analyzer is ANALYZER:
                 _COMPILED[ruleset] = compiled
         self._compiled = compiled
