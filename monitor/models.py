@@ -50,6 +50,10 @@ class Article:
         return self.id
 
 
+# The rule id of a chat's personal rule (`/watch`) is this prefix and the watch's number.
+WATCH_PREFIX = "watch-"
+
+
 @dataclass(frozen=True)
 class Feed:
     """A configured feed with its fetch state and health, as the store keeps it."""

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from monitor.config import Config
-from monitor.deliver.bot import alert_buttons
 from monitor.deliver.outbox import Dispatcher, DispatchReport
 from monitor.digest import Digest, build_digest, due_period, render_telegram
 from monitor.ingest.fetch import Fetcher
@@ -40,7 +39,7 @@ from monitor.matching import (
 )
 from monitor.matching.collector import FREEZE_FROM, out_of_collectors_sight
 from monitor.matching.presearch import INDEX_VERSION, article_terms
-from monitor.models import Article, ConsoleAlert, Feed, FeedOutcome, RawItem
+from monitor.models import WATCH_PREFIX, Article, ConsoleAlert, Feed, FeedOutcome, RawItem
 from monitor.store import FeedConflict, Store, from_db_time, utc_now
 from monitor.stories import (
     StoryIndex,
@@ -54,7 +53,6 @@ log = logging.getLogger(__name__)
 BATCH = 500
 INDEX_PER_CYCLE = 5_000       # about 3 s of work: an archive is indexed over a few cycles
 STORY_WINDOW_DAYS = 3.0
-WATCH_PREFIX = "watch-"
 
 
 @dataclass
@@ -292,7 +290,6 @@ class Pipeline:
         ruleset, _ = self.engine()
         watch_chats = {f"{WATCH_PREFIX}{w['id']}": (w["chat_id"], w["query"])
                        for w in self.store.watches()}
-        languages = self.store.chat_languages()
         while not self.stopping and (batch := self.store.unalerted_matches(limit=BATCH)):
             subscribers = self.store.instant_subscribers({m["rule_id"] for m in batch}, now)
             wanted: list[tuple[dict, list[int], str]] = []     # (match, chats, rule name)
@@ -310,9 +307,7 @@ class Pipeline:
                 # else: the rule is gone since it matched
             messages = [
                 {"chat_id": chat, "rule_id": match["rule_id"], "story_id": match["story_id"],
-                 "article_id": match["article_id"], "rule_name": name,
-                 "buttons": () if match["rule_id"] in watch_chats
-                 else alert_buttons(match["rule_id"], languages.get(chat, "de"))}
+                 "article_id": match["article_id"], "rule_name": name}
                 for match, chats, name in wanted for chat in chats]
             report.alerts_queued += self.store.plan_alerts(
                 [(m["article_id"], m["rule_id"]) for m in batch], messages, now)

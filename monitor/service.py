@@ -42,13 +42,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from telegram.error import InvalidToken, NetworkError
 
 from monitor.config import Config, ConfigError, load_config
-from monitor.deliver.bot import TEXTS, MonitorBot
+from monitor.deliver.bot import MonitorBot
 from monitor.deliver.catalog import RulesCatalog
 from monitor.deliver.outbox import Dispatcher
 from monitor.deliver.render import console_alert_line
 from monitor.deliver.senders import telegram_sender
+from monitor.deliver.texts import TEXTS
 from monitor.matching import BudgetExceeded
-from monitor.pipeline import WATCH_PREFIX, CycleReport, Pipeline
+from monitor.models import WATCH_PREFIX
+from monitor.pipeline import CycleReport, Pipeline
 from monitor.store import Store, utc_now
 
 log = logging.getLogger(__name__)

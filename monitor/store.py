@@ -1031,16 +1031,15 @@ class Store:
         """
         stamp = to_db_time(now or utc_now())
         rows = [(m["chat_id"], m["rule_id"], m["story_id"], m["article_id"], m["rule_name"],
-                 json.dumps([list(b) for b in m["buttons"]], ensure_ascii=False), stamp, stamp,
-                 m["chat_id"], m["rule_id"], m["story_id"]) for m in messages]
+                 stamp, stamp, m["chat_id"], m["rule_id"], m["story_id"]) for m in messages]
         with self.transaction():
             conn = self.db.conn
             # Queued unless claimed before; outbox_one_alert keeps the first of a batch. The
-            # text is empty until the alert is rendered, before its first send.
+            # text (and buttons) are empty until the alert is rendered, before its first send.
             queued = conn.executemany(
                 "INSERT OR IGNORE INTO outbox (chat_id, kind, rule_id, story_id, article_id, "
-                "rule_name, text, buttons, next_attempt_at, created) "
-                "SELECT ?, 'alert', ?, ?, ?, ?, '', ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM "
+                "rule_name, text, next_attempt_at, created) "
+                "SELECT ?, 'alert', ?, ?, ?, ?, '', ?, ? WHERE NOT EXISTS (SELECT 1 FROM "
                 "alerted WHERE chat_id = ? AND rule_id = ? AND story_id = ?)", rows).rowcount
             conn.executemany(
                 "INSERT OR IGNORE INTO alerted (chat_id, rule_id, story_id, created) "
@@ -1280,12 +1279,14 @@ class Store:
                 "SELECT rule_id FROM matches WHERE article_id = ? ORDER BY rule_id",
                 [article_id])]
 
-    def save_alert_text(self, message_id: int, text: str) -> None:
-        """Keep a rendered alert's text in its row, so that a retry sends the same message;
-        a row rendered before keeps its text."""
+    def save_alert_text(self, message_id: int, text: str,
+                        buttons: Iterable[tuple[str, str]] = ()) -> None:
+        """Keep a rendered alert's text and buttons in its row, so that a retry sends the
+        same message; a row rendered before keeps them."""
         with self._lock:
-            self.db.execute("UPDATE outbox SET text = ? WHERE id = ? AND text = ''",
-                            [text, message_id])
+            self.db.execute(
+                "UPDATE outbox SET text = ?, buttons = ? WHERE id = ? AND text = ''",
+                [text, json.dumps([list(b) for b in buttons], ensure_ascii=False), message_id])
 
     def pending_count(self) -> int:
         with self._lock:

@@ -261,8 +261,7 @@ def test_article_ids_are_never_reused_after_retention(db):
 
 
 def test_a_chat_story_and_rule_is_alerted_once_even_after_the_outbox_row_is_gone(db):
-    message = {"chat_id": 5, "rule_id": "r", "story_id": 1, "article_id": 1, "rule_name": "x",
-               "buttons": ()}
+    message = {"chat_id": 5, "rule_id": "r", "story_id": 1, "article_id": 1, "rule_name": "x"}
     assert db.plan_alerts([], [message], NOW) == 1
     db.db.execute("UPDATE outbox SET status = 'sent'")
     db.apply_retention(NOW, NOW + timedelta(days=1), NOW - timedelta(days=3650), NOW)
@@ -273,7 +272,7 @@ def test_a_chat_story_and_rule_is_alerted_once_even_after_the_outbox_row_is_gone
 def test_a_batch_queues_one_alert_per_chat_rule_and_story(db):
     def message(chat, rule, story):
         return {"chat_id": chat, "rule_id": rule, "story_id": story, "article_id": story,
-                "rule_name": f"{chat} {rule} {story}", "buttons": ()}
+                "rule_name": f"{chat} {rule} {story}"}
 
     assert db.plan_alerts([], [message(5, "r", 1), message(5, "r", 1), message(6, "r", 1)],
                           NOW) == 2
@@ -302,8 +301,8 @@ def test_the_console_chat_of_earlier_versions_is_removed_by_the_upgrade(tmp_path
         assert [m.chat_id for m in store.due_messages(NOW)] == [7]
         assert store.subscriber(0) is None and store.subscriptions(0) == []
         assert store.plan_alerts([], [{"chat_id": 7, "rule_id": "r", "story_id": 1,
-                                       "article_id": None, "rule_name": "again",
-                                       "buttons": ()}], NOW) == 0
+                                       "article_id": None, "rule_name": "again"}],
+                                     NOW) == 0
 
 
 def test_one_instance_per_database(tmp_path):

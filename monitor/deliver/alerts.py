@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from monitor.deliver.render import AlertContent, render_alert, split_message
-from monitor.models import Article, OutboxMessage
+from monitor.deliver.texts import alert_buttons
+from monitor.models import WATCH_PREFIX, Article, OutboxMessage
 from monitor.store import Store
 from monitor.summarize import Highlighter, summarize
 
@@ -69,6 +70,7 @@ class AlertRenderer:
         self.matched_words = matched_words
         # article id → (the article, its rules' matched words, its summary); None when gone
         self._articles: dict[int, tuple[Article, dict[str, list[str]], Highlighter] | None] = {}
+        self._languages: dict[int, str] | None = None
         self._lock = threading.Lock()
 
     def rendered(self, message: OutboxMessage) -> OutboxMessage | None:
@@ -84,10 +86,20 @@ class AlertRenderer:
             self.store.mark_failed(message.id, "the article is no longer in the archive")
             return None
         article, words, summary = found
-        text = alert_text(article, summary, message.rule_name or message.rule_id or "",
-                          words.get(message.rule_id or "", []), self.timezone)
-        self.store.save_alert_text(message.id, text)
-        return replace(message, text=text)
+        rule_id = message.rule_id or ""
+        text = alert_text(article, summary, message.rule_name or rule_id,
+                          words.get(rule_id, []), self.timezone)
+        buttons = () if rule_id.startswith(WATCH_PREFIX) else alert_buttons(
+            rule_id, self._language(message.chat_id))
+        self.store.save_alert_text(message.id, text, buttons)
+        return replace(message, text=text, buttons=buttons)
+
+    def _language(self, chat_id: int) -> str:
+        """The chat's language for its buttons (read once per dispatch pass)."""
+        with self._lock:
+            if self._languages is None:
+                self._languages = self.store.chat_languages()
+            return self._languages.get(chat_id, "de")
 
     def _article(self, article_id: int | None
                  ) -> tuple[Article, dict[str, list[str]], Highlighter] | None:

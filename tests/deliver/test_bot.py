@@ -13,6 +13,7 @@ from monitor.deliver.bot import MAX_WATCHES, MonitorBot
 from monitor.deliver.catalog import RulesCatalog
 from monitor.deliver.outbox import Dispatcher
 from monitor.deliver.senders import TelegramSender
+from monitor.deliver.texts import TEXTS
 from monitor.matching import RuleWatcher
 from monitor.pipeline import Pipeline
 from tests.botapi_server import TOKEN
@@ -74,6 +75,8 @@ async def test_subscription_to_exactly_one_alert(app, botapi, db, settings):
     assert "angenommen" in alert.plain and "beigetragen" not in alert.plain
     buttons = alert.reply_markup["inline_keyboard"][0]
     assert [b["callback_data"] for b in buttons] == ["mute:kim-putin:1d", "unsub:kim-putin"]
+    assert [b["text"] for b in buttons] == [TEXTS["de"]["button_mute"],
+                                            TEXTS["de"]["button_unsub"]]
 
     again = await pipeline.run_once()           # the same article again: nothing
     assert again.delivery.sent == 0 and len(botapi.messages_to(ALLOWED)) == before + 1
@@ -324,3 +327,8 @@ async def test_buttons_with_forged_data_are_answered_not_crashed(app, botapi):
             await asyncio.sleep(0.05)
     await asyncio.sleep(0.3)
     assert [s for s in botapi.messages_to(ADMIN) if "Bot error" in s.plain] == []
+
+
+def test_every_text_is_there_in_german_and_english():
+    """A key added in one language only would fail in the chats of the other."""
+    assert TEXTS["de"].keys() == TEXTS["en"].keys()

@@ -180,7 +180,7 @@ def queue_alerts(db, chats, title="Kim reist nach Moskau"):
     db.save_matches([article.id], [{"article_id": article.id, "rule_id": "r",
                                     "rule_version": "1"}])
     db.plan_alerts([], [{"chat_id": chat, "rule_id": "r", "story_id": article.id,
-                         "article_id": article.id, "rule_name": "Kim-Reisen", "buttons": ()}
+                         "article_id": article.id, "rule_name": "Kim-Reisen"}
                         for chat in chats])
     return article
 
@@ -236,3 +236,24 @@ async def test_an_article_is_summarised_once_for_all_its_alerts_in_a_pass(db, bo
     article = queue_alerts(db, range(1, 21))
     assert (await Dispatcher(db, TelegramSender(bot), max_in_flight=8).dispatch_due()).sent == 20
     assert calls == [article.id]
+
+
+async def test_an_alerts_buttons_are_made_with_it_in_the_chats_language(db, botapi, bot):
+    """The planner queues references; the buttons come with the rendering, in the language
+    of the chat (English here), and a personal /watch rule's alert has none."""
+    from monitor.deliver.texts import TEXTS
+
+    db.upsert_subscriber(1, "private", "Anna", "en")
+    article = queue_alerts(db, [1, 2])
+    db.save_matches([article.id], [{"article_id": article.id, "rule_id": "watch-4",
+                                    "rule_version": "1"}])
+    db.plan_alerts([], [{"chat_id": 2, "rule_id": "watch-4", "story_id": article.id,
+                         "article_id": article.id, "rule_name": "🔎 Kim"}])
+    assert {r["buttons"] for r in db.db.query("SELECT buttons FROM outbox")} == {"[]"}
+    assert await drain(db, Dispatcher(db, TelegramSender(bot))) == 0
+    [english] = botapi.messages_to(1)
+    assert [b["text"] for b in english.reply_markup["inline_keyboard"][0]] == [
+        TEXTS["en"]["button_mute"], TEXTS["en"]["button_unsub"]]
+    german, watch = sorted(botapi.messages_to(2), key=lambda m: "🔎" in m.plain)
+    assert german.reply_markup["inline_keyboard"][0][0]["callback_data"] == "mute:r:1d"
+    assert "🔎 Kim" in watch.plain and not watch.reply_markup

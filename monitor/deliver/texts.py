@@ -1,0 +1,151 @@
+"""Everything a subscriber reads from the bot, in German and English: command answers,
+button labels, the command menu. Keys are the same in every language (a test checks).
+German is the default for a chat whose language is not known."""
+
+from __future__ import annotations
+
+# Telegram's limit for a button's callback data, in bytes.
+MAX_CALLBACK = 64
+
+TEXTS: dict[str, dict[str, str]] = {
+    "de": {
+        "start": "Willkommen beim Medienmonitor. Ich melde neue Artikel zu den Themen, die Sie "
+                 "abonnieren.\n\n/rules zeigt die Themen, /subscribe THEMA abonniert eines, "
+                 "/help erklärt alles.",
+        "help": "<b>Befehle</b>\n/rules – Themen anzeigen\n/subscribe THEMA [instant|digest]\n"
+                "/unsubscribe THEMA\n/list – Ihre Abos\n/digest HH:MM [Zeitzone] oder /digest off\n"
+                "/watch ANFRAGE – eigene Regel, z. B. <code>Putin NEAR/5 Einladung</code>\n"
+                "/unwatch N\n/search ANFRAGE\n/mute THEMA 2h\n/stop – alles über diesen Chat "
+                "löschen",
+        "refused": "Dieser Chat ist für den Medienmonitor nicht freigeschaltet. Bitte wenden Sie "
+                   "sich an die Betreiber (Chat-ID {chat_id}).",
+        "not_group_admin": "In Gruppen dürfen nur Administratoren Abos ändern.",
+        "not_admin": "Dieser Befehl ist den Betreibern vorbehalten.",
+        "flood": "Zu viele Befehle – bitte einen Moment warten.",
+        "usage_subscribe": "Bitte so: /subscribe THEMA [instant|digest]",
+        "usage_unsubscribe": "Bitte so: /unsubscribe THEMA",
+        "usage_mute": "Bitte so: /mute THEMA 2h (Dauer: 30m, 2h, 1d …)",
+        "usage_digest": "Bitte so: /digest 07:30 Europe/Berlin oder /digest off",
+        "usage_watch": "Bitte so: /watch Putin AND Kim",
+        "usage_unwatch": "Bitte so: /unwatch N (die Nummer aus /list)",
+        "usage_search": "Bitte so: /search Putin AND Kim",
+        "unknown_rule": "Das Thema <code>{rule}</code> gibt es nicht. /rules zeigt alle.",
+        "subscribed": "Abonniert: <b>{name}</b> ({mode}).",
+        "mode_changed": "Geändert: <b>{name}</b> jetzt {mode}.",
+        "unsubscribed": "Abo beendet: <b>{name}</b>.",
+        "not_subscribed": "<code>{rule}</code> ist nicht abonniert.",
+        "muted": "<b>{name}</b> ist stumm bis {until}.",
+        "digest_set": "Ihr Tagesüberblick kommt um {time} ({tz}).",
+        "digest_off": "Kein Tagesüberblick mehr.",
+        "bad_tz": "Unbekannte Zeitzone <code>{tz}</code>, z. B. Europe/Berlin.",
+        "watch_added": "Eigene Regel {n} gespeichert: <code>{query}</code>",
+        "watch_error": "Die Anfrage ist fehlerhaft:\n<pre>{error}</pre>",
+        "watch_removed": "Eigene Regel {n} gelöscht.",
+        "watch_unknown": "Eine eigene Regel {n} gibt es nicht.",
+        "list_empty": "Noch keine Abos. /rules zeigt die Themen.",
+        "list_head": "<b>Ihre Abos</b>",
+        "list_watches": "<b>Eigene Regeln</b>",
+        "list_digest": "Tagesüberblick: {time} ({tz})",
+        "list_digest_off": "Tagesüberblick: aus",
+        "rules_head": "<b>Themen</b> (Seite {page}/{pages})",
+        "search_none": "Keine Treffer im Archiv.",
+        "search_head": "<b>Treffer im Archiv</b>",
+        "search_no_terms": "(Die Anfrage hat kein Wort, das sich im Archiv nachschlagen "
+                           "lässt: durchsucht wurden nur die neuesten Artikel der letzten "
+                           "{days} Tage.)",
+        "search_no_index": "(Das Archiv wird gerade indiziert: durchsucht wurden nur die "
+                           "neuesten Artikel der letzten {days} Tage.)",
+        "stopped": "Alles über diesen Chat ist gelöscht. Mit /start geht es wieder los.",
+        "reloaded": "Regeln neu geladen: {summary}",
+        "query_too_long": "Die Anfrage ist zu lang ({length} Zeichen, höchstens {limit}).",
+        "invalid_text": "Die Nachricht enthält Zeichen, die kein gültiger Text sind.",
+        "too_many_watches": "Dieser Chat hat schon {limit} eigene Regeln; bitte erst eine mit "
+                            "/unwatch N löschen.",
+        "search_wait": "Bitte {seconds} Sekunden bis zur nächsten Suche warten.",
+        "watch_over_budget": "⚠️ Ihre Regel <code>{query}</code> ist auf manchen Artikeln zu "
+                             "aufwendig zu prüfen ({count} bisher): Diese hat sie nicht "
+                             "getroffen. Weniger NEARs, kleinere Abstände oder weniger "
+                             "*Platzhalter* helfen.",
+        "button_mute": "1 Tag stumm",
+        "button_unsub": "Abbestellen",
+        "button_subscribe": "Abonnieren",
+    },
+    "en": {
+        "start": "Welcome to the media monitor. I report new articles on the topics you "
+                 "subscribe to.\n\n/rules lists the topics, /subscribe TOPIC subscribes, "
+                 "/help explains everything.",
+        "help": "<b>Commands</b>\n/rules – list topics\n/subscribe TOPIC [instant|digest]\n"
+                "/unsubscribe TOPIC\n/list – your subscriptions\n/digest HH:MM [timezone] or "
+                "/digest off\n/watch QUERY – a personal rule, e.g. "
+                "<code>Putin NEAR/5 invitation</code>\n/unwatch N\n/search QUERY\n"
+                "/mute TOPIC 2h\n/stop – forget everything about this chat",
+        "refused": "This chat is not enabled for the media monitor. Please ask the operators "
+                   "(chat id {chat_id}).",
+        "not_group_admin": "In groups only administrators can change subscriptions.",
+        "not_admin": "This command is for operators only.",
+        "flood": "Too many commands – please wait a moment.",
+        "usage_subscribe": "Usage: /subscribe TOPIC [instant|digest]",
+        "usage_unsubscribe": "Usage: /unsubscribe TOPIC",
+        "usage_mute": "Usage: /mute TOPIC 2h (durations: 30m, 2h, 1d …)",
+        "usage_digest": "Usage: /digest 07:30 Europe/London or /digest off",
+        "usage_watch": "Usage: /watch Putin AND Kim",
+        "usage_unwatch": "Usage: /unwatch N (the number from /list)",
+        "usage_search": "Usage: /search Putin AND Kim",
+        "unknown_rule": "There is no topic <code>{rule}</code>. /rules lists them all.",
+        "subscribed": "Subscribed: <b>{name}</b> ({mode}).",
+        "mode_changed": "Changed: <b>{name}</b> is now {mode}.",
+        "unsubscribed": "Unsubscribed: <b>{name}</b>.",
+        "not_subscribed": "You are not subscribed to <code>{rule}</code>.",
+        "muted": "<b>{name}</b> is muted until {until}.",
+        "digest_set": "Your daily digest arrives at {time} ({tz}).",
+        "digest_off": "No more daily digest.",
+        "bad_tz": "Unknown timezone <code>{tz}</code>, e.g. Europe/London.",
+        "watch_added": "Personal rule {n} saved: <code>{query}</code>",
+        "watch_error": "The query has an error:\n<pre>{error}</pre>",
+        "watch_removed": "Personal rule {n} removed.",
+        "watch_unknown": "There is no personal rule {n}.",
+        "list_empty": "No subscriptions yet. /rules lists the topics.",
+        "list_head": "<b>Your subscriptions</b>",
+        "list_watches": "<b>Personal rules</b>",
+        "list_digest": "Daily digest: {time} ({tz})",
+        "list_digest_off": "Daily digest: off",
+        "rules_head": "<b>Topics</b> (page {page}/{pages})",
+        "search_none": "Nothing in the archive.",
+        "search_head": "<b>Archive matches</b>",
+        "search_no_terms": "(The query has no word to look up in the archive: only the "
+                           "newest articles of the last {days} days were searched.)",
+        "search_no_index": "(The archive is being indexed: only the newest articles of the "
+                           "last {days} days were searched.)",
+        "stopped": "Everything about this chat is forgotten. /start to begin again.",
+        "reloaded": "Rules reloaded: {summary}",
+        "query_too_long": "The query is too long ({length} characters, at most {limit}).",
+        "invalid_text": "The message contains characters that are not valid text.",
+        "too_many_watches": "This chat has {limit} personal rules already; please remove one "
+                            "with /unwatch N first.",
+        "search_wait": "Please wait {seconds} seconds before the next search.",
+        "watch_over_budget": "⚠️ Your rule <code>{query}</code> takes too much work to check on "
+                             "some articles ({count} so far): it did not match those. Fewer "
+                             "NEARs, smaller distances or fewer *wildcards* help.",
+        "button_mute": "Mute 1 day",
+        "button_unsub": "Unsubscribe",
+        "button_subscribe": "Subscribe",
+    },
+}
+
+COMMANDS = [
+    ("start", "Start / Willkommen"), ("help", "Help / Hilfe"), ("rules", "Topics / Themen"),
+    ("subscribe", "Subscribe / Abonnieren"), ("unsubscribe", "Unsubscribe / Abbestellen"),
+    ("list", "My subscriptions / Meine Abos"), ("digest", "Daily digest / Tagesüberblick"),
+    ("watch", "Personal rule / Eigene Regel"), ("unwatch", "Remove personal rule"),
+    ("search", "Search the archive / Archiv durchsuchen"), ("mute", "Mute a topic / Stumm"),
+    ("stop", "Forget this chat / Chat löschen"),
+]
+
+
+def alert_buttons(rule_id: str, language: str) -> tuple[tuple[str, str], ...]:
+    """Inline buttons under an alert; left out when the rule id is too long for callback data."""
+    texts = TEXTS[language if language in TEXTS else "de"]
+    mute, unsub = f"mute:{rule_id}:1d", f"unsub:{rule_id}"
+    if len(mute.encode()) > MAX_CALLBACK:
+        return ()
+    return ((texts["button_mute"], mute), (texts["button_unsub"], unsub))
