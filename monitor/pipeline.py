@@ -348,7 +348,9 @@ class Pipeline:
             report.delivery = await self.dispatcher.dispatch_due()
 
     async def run_once(self, now: datetime | None = None) -> CycleReport:
-        """One full cycle: seeds, due feeds, stories, matching, alerts, delivery."""
+        """One full cycle: configured feeds synced, seeds and due feeds ingested, rules
+        reloaded, stories, matching, alerts and digests planned, the archive index, delivery
+        (the README's order)."""
         report = CycleReport()
         now = now or self.clock()
         await asyncio.to_thread(self.sync_configured_feeds, report)
