@@ -1,9 +1,12 @@
 """The Telegram bot: subscribers manage what they receive from inside the chat.
 
-python-telegram-bot 22 `Application` with long polling. Every handler is a typed
-`async def handler(update, context)` that checks access, calls the store or the rule
-catalog, and answers in German or English after the user's language. Alerts themselves are
-not sent here but by the outbox dispatcher; the bot only answers commands and buttons.
+python-telegram-bot 22 `Application` with long polling, in its own idiom: flood control is a
+`TypeHandler` in group -1 that stops a flooding user's update (`ApplicationHandlerStop`)
+before any command sees it; each command is one `CommandHandler`, each kind of button one
+`CallbackQueryHandler(pattern=...)`; every store, catalog and rule call runs in a worker
+thread (`_off_loop`), so one chat's SQLite or rule work never holds up the others. Answers
+are in German or English after the user's language (texts.py). Alerts themselves are not
+sent here but by the outbox dispatcher; the bot only answers commands and buttons.
 
 Access: with `access = "allowlist"` only `allowed_chats` may subscribe or watch; others get
 a polite refusal and nothing is stored about them. In groups only group admins change
@@ -23,7 +26,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegram import (
@@ -39,9 +42,11 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    TypeHandler,
     filters,
 )
 
@@ -52,6 +57,7 @@ from monitor.models import Article
 from monitor.store import Store, utc_now
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RULES_PER_PAGE = 8
 FLOOD_COMMANDS, FLOOD_WINDOW_S = 8, 20.0
@@ -163,12 +169,20 @@ class MonitorBot:
             "search": self.search, "mute": self.mute, "stop": self.stop,
             "stats": self.stats, "reload": self.reload,
         }
+        # Before every other handler: flood control, which stops a flooding user's update.
+        app.add_handler(TypeHandler(Update, self.flood_control), group=-1)
         for name, handler in commands.items():
             # Updates are handled one after another; a search may take a second of the
             # engine's time (in a worker thread), so it does not hold up the other chats.
-            app.add_handler(CommandHandler(name, self._guarded(handler), filters=messages,
+            app.add_handler(CommandHandler(name, handler, filters=messages,
                                            block=name != "search"))
-        app.add_handler(CallbackQueryHandler(self._guarded(self.button)))
+        buttons: dict[str, Handler] = {
+            r"^rules:\d+$": self.rules_page_button, r"^sub:": self.subscribe_button,
+            r"^unsub:": self.unsubscribe_button, r"^mute:": self.mute_button,
+        }
+        for pattern, handler in buttons.items():
+            app.add_handler(CallbackQueryHandler(handler, pattern=pattern))
+        app.add_handler(CallbackQueryHandler(self.unknown_button))    # not a button we made
         app.add_error_handler(self.on_error)
         return app
 
@@ -190,18 +204,26 @@ class MonitorBot:
 
     # ------------------------------------------------------------ plumbing
 
-    def _guarded(self, handler: Handler) -> Handler:
-        """Flood control for every command and button, before the handler runs."""
+    async def flood_control(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Commands and buttons of a user over FLOOD_COMMANDS in FLOOD_WINDOW_S go no
+        further (ApplicationHandlerStop); the first refused one is answered."""
+        message = update.effective_message
+        command = bool(message and message.text and message.text.startswith("/"))
+        if not command and update.callback_query is None:
+            return
+        sender = update.effective_user or update.effective_chat
+        verdict = self.flood.check(sender.id) if sender else "ok"
+        if verdict == "ok":
+            return
+        if verdict == "warn":
+            await self._reply(update, self._t(update, "flood"))
+        raise ApplicationHandlerStop
 
-        async def run(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-            sender = update.effective_user or update.effective_chat
-            verdict = self.flood.check(sender.id) if sender else "ok"
-            if verdict == "warn":
-                await self._reply(update, self._t(update, "flood"))
-            if verdict == "ok":
-                await handler(update, context)
-
-        return run
+    @staticmethod
+    async def _off_loop(function: Callable[..., T], *args: Any) -> T:
+        """A store, catalog or rule call, in a worker thread: SQLite and rule loading block,
+        and the event loop serves every chat."""
+        return await asyncio.to_thread(function, *args)
 
     def _t(self, update: Update, key: str, **values: object) -> str:
         text = TEXTS[language_of(update)][key]
@@ -245,8 +267,8 @@ class MonitorBot:
                                                        ChatMemberStatus.OWNER):
                 await self._reply(update, self._t(update, "not_group_admin"))
                 return False
-        self.store.upsert_subscriber(chat.id, chat.type, chat.title or chat.full_name,
-                                     language_of(update))
+        await self._off_loop(self.store.upsert_subscriber, chat.id, chat.type,
+                             chat.title or chat.full_name, language_of(update))
         return True
 
     def _rule(self, rule_id: str) -> RuleInfo | None:
@@ -264,8 +286,8 @@ class MonitorBot:
             await self._reply(update, self._t(update, "refused", chat_id=chat.id))
             return
         if chat:
-            self.store.upsert_subscriber(chat.id, chat.type, chat.title or chat.full_name,
-                                         language_of(update))
+            await self._off_loop(self.store.upsert_subscriber, chat.id, chat.type,
+                                 chat.title or chat.full_name, language_of(update))
         await self._reply(update, self._t(update, "start"))
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -310,7 +332,7 @@ class MonitorBot:
             await self._reply(update, self._t(update, "unknown_rule", rule=rule_id))
             return
         mode = mode or rule.delivery
-        new = self.store.subscribe(chat_id_of(update), rule.id, mode)
+        new = await self._off_loop(self.store.subscribe, chat_id_of(update), rule.id, mode)
         await self._reply(update, self._t(update, "subscribed" if new else "mode_changed",
                                           name=rule.name, mode=mode))
 
@@ -325,7 +347,7 @@ class MonitorBot:
                            rule_id: str) -> None:
         if not await self._may_change(update, context):
             return
-        if self.store.unsubscribe(chat_id_of(update), rule_id):
+        if await self._off_loop(self.store.unsubscribe, chat_id_of(update), rule_id):
             rule = self._rule(rule_id)
             await self._reply(update, self._t(update, "unsubscribed",
                                               name=rule.name if rule else rule_id))
@@ -334,8 +356,8 @@ class MonitorBot:
 
     async def list(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat_id = chat_id_of(update)
-        subscriptions = self.store.subscriptions(chat_id)
-        watches = self.store.watches(chat_id)
+        subscriptions = await self._off_loop(self.store.subscriptions, chat_id)
+        watches = await self._off_loop(self.store.watches, chat_id)
         if not subscriptions and not watches:
             await self._reply(update, self._t(update, "list_empty"))
             return
@@ -351,7 +373,7 @@ class MonitorBot:
         if watches:
             lines.append(self._t(update, "list_watches"))
             lines.extend(f"{w['id']}. <code>{html.escape(w['query'])}</code>" for w in watches)
-        subscriber = self.store.subscriber(chat_id) or {}
+        subscriber = await self._off_loop(self.store.subscriber, chat_id) or {}
         if subscriber.get("digest_time") == "off":
             lines.append(self._t(update, "list_digest_off"))
         else:
@@ -364,7 +386,7 @@ class MonitorBot:
         args = context.args or []
         if args == ["off"]:
             if await self._may_change(update, context):
-                self.store.set_digest_time(chat_id_of(update), "off", None)
+                await self._off_loop(self.store.set_digest_time, chat_id_of(update), "off", None)
                 await self._reply(update, self._t(update, "digest_off"))
             return
         if not 1 <= len(args) <= 2 or not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", args[0]):
@@ -378,7 +400,8 @@ class MonitorBot:
             return
         if await self._may_change(update, context):
             time_of_day = args[0].zfill(5)
-            self.store.set_digest_time(chat_id_of(update), time_of_day, tz)
+            await self._off_loop(self.store.set_digest_time, chat_id_of(update), time_of_day,
+                                 tz)
             await self._reply(update, self._t(update, "digest_set", time=time_of_day, tz=tz))
 
     async def _typed_query(self, update: Update, usage: str) -> str | None:
@@ -395,7 +418,7 @@ class MonitorBot:
         if not _is_text(query):
             await self._reply(update, self._t(update, "invalid_text"))
             return None
-        error = self.catalog.query_error(query)
+        error = await self._off_loop(self.catalog.query_error, query)
         if error:
             await self._reply(update, self._t(update, "watch_error", error=error))
             return None
@@ -409,10 +432,10 @@ class MonitorBot:
         query = await self._typed_query(update, "usage_watch")
         if query is None or not await self._may_change(update, context):
             return
-        if len(self.store.watches(chat_id_of(update))) >= MAX_WATCHES:
+        if len(await self._off_loop(self.store.watches, chat_id_of(update))) >= MAX_WATCHES:
             await self._reply(update, self._t(update, "too_many_watches", limit=MAX_WATCHES))
             return
-        number = self.store.add_watch(chat_id_of(update), query)
+        number = await self._off_loop(self.store.add_watch, chat_id_of(update), query)
         await self._reply(update, self._t(update, "watch_added", n=number, query=query))
 
     async def unwatch(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -421,7 +444,8 @@ class MonitorBot:
             await self._reply(update, self._t(update, "usage_unwatch"))
             return
         if await self._may_change(update, context):
-            removed = self.store.remove_watch(chat_id_of(update), int(args[0]))
+            removed = await self._off_loop(self.store.remove_watch, chat_id_of(update),
+                                           int(args[0]))
             await self._reply(update, self._t(update, "watch_removed" if removed
                                               else "watch_unknown", n=args[0]))
 
@@ -441,7 +465,7 @@ class MonitorBot:
                                                   seconds=max(1, round(wait))))
                 return
             self._last_search[chat.id] = time.monotonic()
-        found = await asyncio.to_thread(self.catalog.search, query, 10)
+        found = await self._off_loop(self.catalog.search, query, 10)
         lines = [self._t(update, "search_head" if found.articles else "search_none")]
         for article in found.articles:
             title = linked(html.escape(article.title), article.url)
@@ -468,7 +492,7 @@ class MonitorBot:
         if not await self._may_change(update, context):
             return
         until = utc_now() + timedelta(seconds=seconds)
-        if not self.store.mute(chat_id_of(update), rule_id, until):
+        if not await self._off_loop(self.store.mute, chat_id_of(update), rule_id, until):
             await self._reply(update, self._t(update, "not_subscribed", rule=rule_id))
             return
         rule = self._rule(rule_id)
@@ -482,41 +506,75 @@ class MonitorBot:
         if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and not await self._may_change(
                 update, context):
             return
-        self.store.forget_chat(chat.id)
+        await self._off_loop(self.store.forget_chat, chat.id)
         await self._reply(update, self._t(update, "stopped"))
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not self._is_admin(update):
             await self._reply(update, self._t(update, "not_admin"))
             return
-        await self._reply(update, f"<pre>{html.escape(self.stats_text())}</pre>")
+        stats = await self._off_loop(self.stats_text)
+        await self._reply(update, f"<pre>{html.escape(stats)}</pre>")
 
     async def reload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not self._is_admin(update):
             await self._reply(update, self._t(update, "not_admin"))
             return
-        await self._reply(update, self._t(update, "reloaded", summary=self.reload_rules()))
+        summary = await self._off_loop(self.reload_rules)
+        await self._reply(update, self._t(update, "reloaded", summary=summary))
 
-    async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    # ------------------------------------------------------------- buttons
+
+    @staticmethod
+    def _button_data(update: Update, kind: str) -> str | None:
+        """What follows the kind in a button's callback data ("sub:kim-putin" → "kim-putin");
+        None when the data is not of that kind: python-telegram-bot hands a query with empty
+        data to every CallbackQueryHandler, whatever its pattern."""
         query = update.callback_query
-        assert query is not None                # registered as a CallbackQueryHandler
-        kind, _, rest = (query.data or "").partition(":")
-        if kind == "rules" and rest.isdigit():
-            await self.rules(update, context, page=int(rest))
-        elif kind == "sub":
-            await self._subscribe(update, context, rest, None)
-        elif kind == "unsub":
-            await self._unsubscribe(update, context, rest)
-        elif kind == "mute":
-            rule_id, _, duration = rest.rpartition(":")
-            try:
-                seconds = parse_duration(duration or "1d", maximum=MAX_MUTE_S)
-            except ConfigError:
-                await query.answer()    # not a button this bot made
-                return
-            await self._mute(update, context, rule_id, seconds)
-        else:
-            await query.answer()
+        assert query is not None                # registered as CallbackQueryHandlers
+        data = query.data or ""
+        return data.removeprefix(f"{kind}:") if data.startswith(f"{kind}:") else None
+
+    async def rules_page_button(self, update: Update,
+                                context: ContextTypes.DEFAULT_TYPE) -> None:
+        page = self._button_data(update, "rules")
+        if page is None or not page.isdigit():
+            await self.unknown_button(update, context)
+            return
+        await self.rules(update, context, page=int(page))
+
+    async def subscribe_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        rule_id = self._button_data(update, "sub")
+        if rule_id is None:
+            await self.unknown_button(update, context)
+            return
+        await self._subscribe(update, context, rule_id, None)
+
+    async def unsubscribe_button(self, update: Update,
+                                 context: ContextTypes.DEFAULT_TYPE) -> None:
+        rule_id = self._button_data(update, "unsub")
+        if rule_id is None:
+            await self.unknown_button(update, context)
+            return
+        await self._unsubscribe(update, context, rule_id)
+
+    async def mute_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """An alert's "mute for a day" ("mute:RULE:1d")."""
+        rule_id, _, duration = (self._button_data(update, "mute") or "").rpartition(":")
+        try:
+            seconds = parse_duration(duration or "1d", maximum=MAX_MUTE_S)
+        except ConfigError:
+            seconds = None
+        if not rule_id or seconds is None:
+            await self.unknown_button(update, context)
+            return
+        await self._mute(update, context, rule_id, seconds)
+
+    async def unknown_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Callback data this bot never made (forged, or from an old version): answered, so
+        that the client stops waiting, and nothing else."""
+        if update.callback_query is not None:
+            await update.callback_query.answer()
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log every handler error (never the token) and tell the admins once per error."""

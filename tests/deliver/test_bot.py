@@ -4,6 +4,7 @@ access rules, flood control, and the whole path from a subscription to exactly o
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -332,3 +333,36 @@ async def test_buttons_with_forged_data_are_answered_not_crashed(app, botapi):
 def test_every_text_is_there_in_german_and_english():
     """A key added in one language only would fail in the chats of the other."""
     assert TEXTS["de"].keys() == TEXTS["en"].keys()
+
+
+async def test_a_slow_reload_leaves_the_event_loop_free(db, botapi, settings):
+    """Store, catalog and rule calls run in worker threads: reloading 100k rules takes
+    seconds, and the service's other jobs (dispatch, ingest) share the bot's event loop."""
+    import threading
+
+    began, release = threading.Event(), threading.Event()
+
+    def slow_reload() -> str:
+        began.set()
+        release.wait(10)
+        return "6 rules"
+
+    watcher = RuleWatcher(REPO / "rules")
+    watcher.reload()
+    monitor_bot = MonitorBot(settings, db, RulesCatalog(watcher, db),
+                             default_digest=("08:00", "Europe/Berlin"),
+                             stats_text=lambda: "1 articles", reload_rules=slow_reload)
+    application = monitor_bot.build(TOKEN)
+    async with monitor_bot.running(application, poll_timeout=1):
+        started = time.monotonic()
+        botapi.user_message(ADMIN, "/reload")
+        while not began.is_set() and time.monotonic() - started < 5:
+            await asyncio.sleep(0.05)                 # the loop turns while the reload runs
+        await asyncio.sleep(0.2)
+        assert began.is_set() and time.monotonic() - started < 5
+        release.set()
+        for _ in range(100):
+            if botapi.messages_to(ADMIN):
+                break
+            await asyncio.sleep(0.05)
+        assert botapi.messages_to(ADMIN)[-1].plain == "Regeln neu geladen: 6 rules"
