@@ -15,12 +15,19 @@ a GUID is a permalink, xml:base, inline XHTML, date parsing, the cp1252 and doub
 repairs).
 tests/ingest/test_fastfeed.py checks that both paths give the same articles for every
 fixture and corpus feed.
+
+It uses none of feedparser's private names: dates are read by monitor.ingest.feeddates, and
+the few feedparser internals the rules need (its URL joining, its guess whether text is HTML,
+the elements it has handlers for) are copied below from feedparser 6.0.14.
+tests/ingest/test_feedparser_copies.py compares each copy with the installed feedparser, so
+an upgrade that changes one of them fails there.
 """
 
 from __future__ import annotations
 
 import calendar
 import codecs
+import html.entities
 import re
 import threading
 from copy import deepcopy
@@ -30,12 +37,9 @@ from typing import Any
 from urllib.parse import urljoin
 from xml.sax.saxutils import escape
 
-from feedparser.datetimes import _parse_date as feedparser_parse_date
-from feedparser.mixin import _FeedParserMixin
-from feedparser.urls import _urljoin as feedparser_urljoin
-from feedparser.urls import make_safe_absolute_uri
 from lxml import etree
 
+from monitor.ingest.feeddates import parse_date
 from monitor.ingest.fetch import content_charset
 from monitor.models import RawItem
 
@@ -87,8 +91,60 @@ CP1252 = {code: bytes([code]).decode("cp1252") for code in range(0x80, 0xA0)
 _C1_CONTROLS = re.compile("[\x80-\x9f]")
 _ENTITY_IN_LINK = re.compile(r"&([A-Za-z0-9_]+);")
 ABSOLUTE_HTTP = re.compile(r"^https?://", re.IGNORECASE)
-_looks_like_html = _FeedParserMixin.looks_like_html
 _parsers = threading.local()
+
+# ------------------------------------------- copied from feedparser 6.0.14 (no public API)
+# The elements feedparser has a handler for: the names of the _start_*/_end_* methods of
+# feedparser.mixin._FeedParserMixin (with its namespace mixins), prefix_local for a
+# namespaced element.
+FEEDPARSER_ELEMENTS = frozenset({
+    "abstract", "author", "body", "category", "cc_license", "channel", "cloud", "content",
+    "content_encoded", "contributor", "copyright", "created", "creativeCommons_license",
+    "creativecommons_license", "dc_author", "dc_contributor", "dc_creator", "dc_date",
+    "dc_description", "dc_language", "dc_publisher", "dc_rights", "dc_subject", "dc_title",
+    "dcterms_created", "dcterms_issued", "dcterms_modified", "dcterms_valid", "description",
+    "email", "enclosure", "entry", "expirationdate", "feed", "feedburner_browserfriendly",
+    "fullitem", "generator", "geom", "georss_box", "georss_line", "georss_point",
+    "georss_polygon", "georss_where", "georssgeom", "gml_exterior", "gml_linearring",
+    "gml_linestring", "gml_point", "gml_polygon", "gml_pos", "gml_poslist", "guid", "height",
+    "homepage", "id", "image", "info", "issued", "item", "itunes_author", "itunes_block",
+    "itunes_category", "itunes_email", "itunes_explicit", "itunes_image", "itunes_keywords",
+    "itunes_link", "itunes_name", "itunes_owner", "itunes_subtitle", "itunes_summary",
+    "keywords", "language", "lastbuilddate", "link", "managingeditor", "media_category",
+    "media_content", "media_credit", "media_description", "media_group", "media_keywords",
+    "media_license", "media_player", "media_rating", "media_restriction", "media_thumbnail",
+    "media_title", "modified", "name", "newlocation", "psc_chapter", "psc_chapters", "pubdate",
+    "published", "rights", "rss", "source", "subtitle", "summary", "tagline", "tags",
+    "textInput", "textinput", "title", "updated", "uri", "url", "webmaster", "where", "width",
+    "xhtml_body",
+})
+# feedparser.sanitizer._HTMLSanitizer.acceptable_elements: the tags text may have and still
+# be guessed to be HTML.
+HTML_ELEMENTS = frozenset({
+    "a", "abbr", "acronym", "address", "area", "article", "aside", "audio", "b", "big",
+    "blockquote", "br", "button", "canvas", "caption", "center", "cite", "code", "col",
+    "colgroup", "command", "datagrid", "datalist", "dd", "del", "details", "dfn", "dialog",
+    "dir", "div", "dl", "dt", "em", "event-source", "fieldset", "figcaption", "figure", "font",
+    "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "i", "img", "input",
+    "ins", "kbd", "keygen", "label", "legend", "li", "m", "map", "menu", "meter", "multicol",
+    "nav", "nextid", "noscript", "ol", "optgroup", "option", "output", "p", "pre", "progress",
+    "q", "s", "samp", "section", "select", "small", "sound", "source", "spacer", "span",
+    "strike", "strong", "sub", "sup", "table", "tbody", "td", "textarea", "tfoot", "th",
+    "thead", "time", "tr", "tt", "u", "ul", "var", "video",
+})
+# feedparser.urls.ACCEPTABLE_URI_SCHEMES: an xml:base with another scheme is dropped.
+URI_SCHEMES = frozenset({
+    "aim", "callto", "cvs", "facetime", "feed", "file", "ftp", "git", "gopher", "gtalk",
+    "h323", "hdl", "http", "https", "imap", "irc", "irc6", "ircs", "itms", "magnet", "mailto",
+    "mms", "msnim", "news", "nntp", "prospero", "rsync", "rtsp", "rtspu", "sftp", "shttp",
+    "sip", "sips", "skype", "smb", "snews", "ssh", "svn", "svn+ssh", "telnet", "wais", "ymsg",
+})
+# feedparser.urls._urifixer, verbatim (the class [+-.] includes the comma).
+_URI_FIXER = re.compile(r"^([A-Za-z][A-Za-z0-9+-.]*://)(/*)(.*?)")
+_CLOSE_TAG = re.compile(r"</(\w+)>")
+_ANY_ENTITY = re.compile(r"&#?\w+;")
+_TAG_NAME = re.compile(r"</?(\w+)")
+_NAMED_ENTITY = re.compile(r"&(\w+);")
 
 
 class Unsupported(Exception):
@@ -187,8 +243,8 @@ def _bases(root: Any) -> dict[Any, str]:
         if event == "start":
             declared = element.get(XML_BASE) if XML_BASE in element.attrib else element.get("base")
             declared = declared or current
-            current = (make_safe_absolute_uri(current, declared) or current) if current \
-                else feedparser_urljoin(current, declared)
+            current = (_safe_absolute_uri(current, declared) or current) if current \
+                else _join_uri(current, declared)
             stack.append(current)
         else:
             bases[element] = current
@@ -447,7 +503,7 @@ class _Entry:
         if href is not None:
             rel = element.get("rel", "alternate")
             kind = element.get("type", "application/atom+xml" if rel == "self" else "text/html")
-            href = feedparser_urljoin(self._base(element), href)
+            href = _join_uri(self._base(element), href)
             if rel == "alternate" and _map_type(kind) in HTML_TYPES:
                 self.href_link = href            # even empty: it still replaces the link
             return
@@ -462,7 +518,7 @@ class _Entry:
             raise Unsupported("markup inside a text element")
         value = _strip(element.text)
         if value:
-            value = feedparser_urljoin(self._base(element), value)
+            value = _join_uri(self._base(element), value)
         return _repair(value, self.fixes_double_utf8)
 
     def _base(self, element: Any) -> str:
@@ -506,7 +562,10 @@ class _Entry:
 
     def _published(self) -> datetime | None:
         for key in ("published", "updated", "created"):
-            parsed = feedparser_parse_date(self.dates.get(key, ""))
+            try:
+                parsed = parse_date(self.dates.get(key, ""))
+            except ValueError as exc:         # a date only feedparser reads
+                raise Unsupported(f"{key} date") from exc
             if parsed:
                 try:
                     return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
@@ -543,8 +602,34 @@ def _as_feedparser_sees(ns: str, prefix: str | None) -> str:
 def _feedparser_handles(prefix: str | None, local: str) -> bool:
     """Whether feedparser has a handler for an element of a namespace it does not know, which
     it names by the document's prefix."""
-    name = f"{prefix}_{local}" if prefix else local
-    return hasattr(_FeedParserMixin, f"_start_{name}") or hasattr(_FeedParserMixin, f"_end_{name}")
+    return (f"{prefix}_{local}" if prefix else local) in FEEDPARSER_ELEMENTS
+
+
+def _looks_like_html(text: str) -> bool:
+    """feedparser's guess (_FeedParserMixin.looks_like_html) whether text of no declared type
+    is HTML: a close tag or an entity, only tags it lets through, only known named entities."""
+    if not (_CLOSE_TAG.search(text) or _ANY_ENTITY.search(text)):
+        return False
+    if any(tag.lower() not in HTML_ELEMENTS for tag in _TAG_NAME.findall(text)):
+        return False
+    return all(name in html.entities.entitydefs for name in _NAMED_ENTITY.findall(text))
+
+
+def _join_uri(base: str, uri: str) -> str:
+    """feedparser.urls._urljoin: urljoin after collapsing the slashes after "scheme://"
+    ("http:///x" → "http://x"), and "" where urljoin fails (a bad IPv6 host)."""
+    uri = _URI_FIXER.sub(r"\1\3", uri)
+    try:
+        return urljoin(base, uri)
+    except ValueError:
+        return ""
+
+
+def _safe_absolute_uri(base: str, rel: str) -> str:
+    """feedparser.urls.make_safe_absolute_uri for a non-empty base and rel (the only way
+    _bases calls it): the joined URI, or "" when its scheme is not one feedparser accepts."""
+    uri = _join_uri(base, rel)
+    return uri if uri.strip().split(":", 1)[0] in URI_SCHEMES else ""
 
 
 def absolute_link(feed_url: str, link: str) -> str:

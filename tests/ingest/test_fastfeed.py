@@ -112,6 +112,35 @@ def test_a_charset_header_contradicting_the_document_goes_to_feedparser():
     assert parse_fast(body, "application/rss+xml; charset=windows-1251", FEED_URL) is None
 
 
+def _dated_rss(pub_date: str, dc_date: str | None = None) -> bytes:
+    extra = f"<dc:date>{escape(dc_date)}</dc:date>" if dc_date is not None else ""
+    return ('<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+            f"<item><title>t</title><link>https://example.com/a</link>"
+            f"<pubDate>{escape(pub_date)}</pubDate>{extra}</item></channel></rss>").encode()
+
+
+@pytest.mark.parametrize("date", [
+    "Wed, 13 Sep 2023 10:30:00 +0200", "Tue, 10 Jun 2003 04:00:00 PST", "13 Sep 23 10:30 EST",
+    "Sat, 05 Oct 2024 10:00:00 GMT+02:00", "2024-03-01T09:30:00.5-05:00", "2024-03-01",
+    "2024-03", "20240301T09:30:00Z", "2024061", "Sun Nov  6 08:49:37 1994",
+    "Seg, 15 Set 2014 10:00:00 -0300", "not a date", "", "0000-01-01", "9999-12-31T23:59:59-01:00",
+])
+def test_dates_read_the_same_on_both_paths(date):
+    fast, reference = both_paths(_dated_rss(date))
+
+    assert fast is not None
+    assert_same(fast, reference, date)
+
+
+@pytest.mark.parametrize("date", ["2024/01/05", "Fri, 2006/09/15 08:19:53 EDT", "12:30"])
+def test_a_date_feedparser_reads_from_the_clock_or_by_a_rare_handler_goes_to_it(date):
+    assert parse_fast(_dated_rss(date), None, FEED_URL) is None
+    # ... but only when it is the date that counts: a readable pubDate comes first.
+    fast, reference = both_paths(_dated_rss("Wed, 13 Sep 2023 10:30:00 +0200", dc_date=date))
+    assert fast is not None
+    assert_same(fast, reference, date)
+
+
 def test_parse_feed_uses_the_fast_path_transparently():
     body = (FEEDS / "rss2.xml").read_bytes()
 
@@ -133,7 +162,9 @@ _links = st.sampled_from([
 _guids = st.sampled_from(["1", "https://example.com/g/1", "tag:example.com,2024:9",
                           "0123456789abcdef0123", ""])
 _dates = st.sampled_from(["Wed, 13 Sep 2023 10:30:00 +0200", "2024-03-01T09:30:00Z",
-                          "not a date", "Thu, 14 Sep 2023 08:00:00 GMT"])
+                          "not a date", "Thu, 14 Sep 2023 08:00:00 GMT", "2024-03-01",
+                          "20240301T09:30+01", "Sun Nov  6 08:49:37 1994",
+                          "2024-03-01T09:30:00+0530", "Tue, 10 Jun 03 04:00:00 PDT"])
 
 
 def _rss_element(kind: str, draw) -> str:
