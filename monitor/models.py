@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,32 @@ class Article:
         if self.id is None:
             raise ValueError(f"article not stored yet: {self.title[:60]!r}")
         return self.id
+
+
+DeliveryMode = Literal["instant", "digest"]
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """A chat that uses the bot, as the store keeps it."""
+
+    chat_id: int
+    chat_type: str                   # Telegram's: private, group, supergroup, channel
+    title: str | None
+    language: str | None             # the user's language code when the chat was last used
+    digest_time: str | None          # "HH:MM", "off", or None for the configured default
+    digest_tz: str | None            # an IANA zone, or None for the configured default
+    last_digest_at: datetime | None
+    active: bool = True              # False once the chat blocked the bot or was deleted
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A chat's subscription to a rule."""
+
+    rule_id: str
+    mode: DeliveryMode
+    muted_until: datetime | None = None
 
 
 # The rule id of a chat's personal rule (`/watch`) is this prefix and the watch's number.

@@ -31,7 +31,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from monitor.errors import MonitorError
-from monitor.models import Article, Feed, OutboxMessage
+from monitor.models import Article, Feed, OutboxMessage, Subscriber, Subscription
 
 migrations = Migrations("monitor")
 
@@ -1081,10 +1081,17 @@ class Store:
                 [chat_id, chat_type, title, language, to_db_time(utc_now())],
             )
 
-    def subscriber(self, chat_id: int) -> dict[str, Any] | None:
+    def subscriber(self, chat_id: int) -> Subscriber | None:
         with self._lock:
             rows = list(self.db.query("SELECT * FROM subscribers WHERE chat_id = ?", [chat_id]))
-        return rows[0] if rows else None
+        if not rows:
+            return None
+        row = rows[0]
+        return Subscriber(
+            chat_id=row["chat_id"], chat_type=row["chat_type"], title=row["title"],
+            language=row["language"], digest_time=row["digest_time"],
+            digest_tz=row["digest_tz"], last_digest_at=from_db_time(row["last_digest_at"]),
+            active=bool(row["active"]))
 
     def forget_chat(self, chat_id: int) -> None:
         """/stop: everything about this chat goes, pending messages included."""
@@ -1112,11 +1119,13 @@ class Store:
                 "DELETE FROM subscriptions WHERE chat_id = ? AND rule_id = ?", [chat_id, rule_id])
             return cursor.rowcount == 1
 
-    def subscriptions(self, chat_id: int) -> list[dict[str, Any]]:
+    def subscriptions(self, chat_id: int) -> list[Subscription]:
         with self._lock:
-            return list(self.db.query(
+            rows = self.db.execute(
                 "SELECT rule_id, mode, muted_until FROM subscriptions WHERE chat_id = ? "
-                "ORDER BY rule_id", [chat_id]))
+                "ORDER BY rule_id", [chat_id]).fetchall()
+        return [Subscription(rule_id, mode, from_db_time(muted_until))
+                for rule_id, mode, muted_until in rows]
 
     def mute(self, chat_id: int, rule_id: str, until: datetime) -> bool:
         with self._lock:

@@ -365,20 +365,21 @@ class MonitorBot:
         lines = [self._t(update, "list_head")]
         now = utc_now()
         for sub in subscriptions:
-            line = (f"• <code>{html.escape(sub['rule_id'])}</code> "
-                    f"{html.escape(names.get(sub['rule_id'], '?'))} ({sub['mode']})")
-            if sub["muted_until"] and sub["muted_until"] > now.isoformat():
+            line = (f"• <code>{html.escape(sub.rule_id)}</code> "
+                    f"{html.escape(names.get(sub.rule_id, '?'))} ({sub.mode})")
+            if sub.muted_until is not None and sub.muted_until > now:
                 line += " 🔇"
             lines.append(line)
         if watches:
             lines.append(self._t(update, "list_watches"))
             lines.extend(f"{w['id']}. <code>{html.escape(w['query'])}</code>" for w in watches)
-        subscriber = await self._off_loop(self.store.subscriber, chat_id) or {}
-        if subscriber.get("digest_time") == "off":
+        subscriber = await self._off_loop(self.store.subscriber, chat_id)
+        digest_time = subscriber.digest_time if subscriber else None
+        if digest_time == "off":
             lines.append(self._t(update, "list_digest_off"))
         else:
-            time_of_day = subscriber.get("digest_time") or self.default_digest[0]
-            tz = subscriber.get("digest_tz") or self.default_digest[1]
+            time_of_day = digest_time or self.default_digest[0]
+            tz = (subscriber.digest_tz if subscriber else None) or self.default_digest[1]
             lines.append(self._t(update, "list_digest", time=time_of_day, tz=tz))
         await self._reply(update, "\n".join(lines))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -89,7 +90,12 @@ async def test_subscription_to_exactly_one_alert(app, botapi, db, settings):
         await asyncio.sleep(0.05)
     assert "stumm bis" in botapi.callback_answers[-1]["text"]   # a notice; the alert stays
     assert alert.edits == [] and "Einladung" in alert.plain
-    assert db.subscriptions(ALLOWED)[0]["muted_until"] is not None
+    [muted] = db.subscriptions(ALLOWED)
+    assert muted.muted_until is not None and muted.muted_until > datetime.now(UTC)
+    assert "kim-putin Kim and Putin (instant) 🔇" in (await say(botapi, ALLOWED,
+                                                            "/list"))[0]
+    db.mute(ALLOWED, "kim-putin", datetime.now(UTC) - timedelta(minutes=1))    # it passed
+    assert "🔇" not in (await say(botapi, ALLOWED, "/list"))[0]
 
 
 async def test_allowlist_refuses_politely_and_stores_nothing(app, botapi, db):
@@ -134,9 +140,9 @@ async def test_digest_time_and_off(app, botapi, db):
     await say(botapi, ALLOWED, "/start")
     assert (await say(botapi, ALLOWED, "/digest 7:30 Asia/Tokyo"))[0] == \
         "Ihr Tagesüberblick kommt um 07:30 (Asia/Tokyo)."
-    assert db.subscriber(ALLOWED)["digest_tz"] == "Asia/Tokyo"
+    assert db.subscriber(ALLOWED).digest_tz == "Asia/Tokyo"
     await say(botapi, ALLOWED, "/digest off")
-    assert db.subscriber(ALLOWED)["digest_time"] == "off"
+    assert db.subscriber(ALLOWED).digest_time == "off"
 
 
 async def test_in_groups_only_admins_change_subscriptions(app, botapi, db):
@@ -145,7 +151,7 @@ async def test_in_groups_only_admins_change_subscriptions(app, botapi, db):
     assert answer == "In Gruppen dürfen nur Administratoren Abos ändern."
     assert db.subscriptions(GROUP) == []
     await say(botapi, GROUP, "/subscribe kim-putin", user_id=7, chat_type="group")
-    assert [s["rule_id"] for s in db.subscriptions(GROUP)] == ["kim-putin"]
+    assert [s.rule_id for s in db.subscriptions(GROUP)] == ["kim-putin"]
 
 
 async def test_rules_are_paged_with_buttons(app, botapi):
@@ -192,8 +198,8 @@ async def test_an_answer_survives_a_429(app, botapi):
 async def test_a_channel_subscribes_through_a_channel_post(app, botapi, db):
     [answer] = await say(botapi, CHANNEL, "/subscribe kim-putin digest", chat_type="channel")
     assert answer == "Abonniert: Kim and Putin (digest)."
-    assert db.subscriber(CHANNEL)["chat_type"] == "channel"
-    assert db.subscriptions(CHANNEL)[0]["mode"] == "digest"
+    assert db.subscriber(CHANNEL).chat_type == "channel"
+    assert db.subscriptions(CHANNEL)[0].mode == "digest"
 
 
 async def test_rules_pages_with_more_rules_than_fit(db, botapi, settings, tmp_path):
