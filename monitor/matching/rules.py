@@ -28,7 +28,7 @@ from monitor.matching.analysis import ANALYSIS_VERSION, query_words, source_name
 from monitor.matching.collector import CollectorPaused
 from monitor.matching.query import Query, QuerySyntaxError, caret_lines, parse_query
 from monitor.matching.sourcemap import Block, SourceMap
-from monitor.models import Article
+from monitor.models import WATCH_PREFIX, Article
 
 RULE_KEYS = {"id", "name", "description", "query", "languages", "sources", "delivery",
              "enabled", "examples"}
@@ -390,6 +390,10 @@ class _Loader:
                        "lower-case letters, digits and '-', as in id = \"kim-putin\"")
             return None
         prefix = f"rule '{rule_id}'"
+        if rule_id.startswith(WATCH_PREFIX):
+            self.error(path, source, at("id"), f"{prefix}: ids beginning with "
+                       f"'{WATCH_PREFIX}' are the chats' personal rules (/watch); choose another")
+            return None
         self.check_keys(path, source, table, RULE_KEYS, prefix, at)
         strings = {}
         for key in ("name", "description", "delivery"):

@@ -220,6 +220,15 @@ def test_bad_values_are_all_reported(tmp_path):
     ]
 
 
+def test_a_file_rule_cannot_take_a_personal_rules_id(tmp_path):
+    """`watch-N` are the chats' /watch rules: a file rule with such an id would be taken for
+    one (its alerts without buttons, or clashing with watch N)."""
+    write(tmp_path, "a.toml", '[[rules]]\nid = "watch-1"\nquery = "Kim"\n')
+    assert [(e.line, e.message) for e in errors_of(tmp_path)] == [
+        (2, "rule 'watch-1': ids beginning with 'watch-' are the chats' personal rules "
+            "(/watch); choose another")]
+
+
 def test_errors_in_several_files_are_all_listed(tmp_path):
     write(tmp_path, "a.toml", '[[rules]]\nid = "a"\nquery = "Kim AND"\n')
     write(tmp_path, "b.toml", '[[rules]]\nid = "b"\nquery = "(Putin"\n')
