@@ -967,13 +967,6 @@ class Store:
                         sources = excluded.sources, last_seen = excluded.last_seen
                     """, [story_id, story_id])
 
-    def story(self, story_id: int) -> dict[str, Any] | None:
-        with self._lock:
-            rows = list(self.db.query("SELECT * FROM stories WHERE id = ?", [story_id]))
-        if not rows:
-            return None
-        return {**rows[0], "sources": json.loads(rows[0]["sources"])}
-
     # --------------------------------------------------------------- matches
 
     def save_matches(self, article_ids: Iterable[int], matches: Iterable[dict[str, Any]],
