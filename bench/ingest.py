@@ -3,7 +3,7 @@
 Real feed files from the shared corpus are parsed over and over until at least --items items
 have gone through; each copy's items get their own GUID, link and title, so the store keeps
 them all instead of deduplicating. Stored in batches with Store.add_articles into a real
-SQLite file (WAL, FTS5 triggers) in a temporary folder.
+SQLite file (WAL) in a temporary folder.
 
     .venv/bin/python bench/ingest.py [--items 50000] [--batch 500] [--profile]
 
@@ -13,12 +13,15 @@ other work is running. Target: 2,000 articles/s.
 Where the time went, and what was done (per item, CPU, on this corpus mix):
 - parse: feedparser costs ~0.5-1 ms an item in Python SAX callbacks even with its sanitiser
   off, alone capping ingest near 1,000/s. monitor/ingest/fastfeed.py reads well-formed feeds
-  with lxml (~0.06-0.12 ms an item) with feedparser's rules, proven equal by
-  tests/ingest/test_fastfeed.py; 96% of the corpus items take it.
+  with lxml (~0.06-0.12 ms an item) with feedparser's rules (its dates: ingest/feeddates.py),
+  proven equal by tests/ingest/test_fastfeed.py and test_feeddates.py; 96% of the corpus
+  items take it.
 - normalise: py3langid walks every byte in Python (~0.5 µs a byte): detection reads the title
   and the first 300 characters only. Text cleaning is a few regex passes in C.
-- store: Store.add_articles spends most of its time in the FTS5 triggers (measured ~135 of
-  ~170 µs an article); batch size (100-2,000) makes no difference.
+- store: Store.add_articles had spent most of its time in FTS5 triggers on the raw text
+  (~135 of ~170 µs an article); migration m0009 dropped them: the archive's search index
+  holds the analyser's terms and is written when an article is matched (bench/pipeline.py
+  measures that). Batch size (100-2,000) makes no difference.
 """
 
 from __future__ import annotations
