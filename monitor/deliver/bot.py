@@ -177,6 +177,9 @@ class MonitorBot:
             app.add_handler(CommandHandler(name, handler, filters=messages,
                                            block=name != "search"))
         buttons: dict[str, Handler] = {
+            # python-telegram-bot hands a query with empty data to every patterned handler,
+            # whatever its pattern: this first one takes those.
+            r"^$": self.unknown_button,
             r"^rules:\d+$": self.rules_page_button, r"^sub:": self.subscribe_button,
             r"^unsub:": self.unsubscribe_button, r"^mute:": self.mute_button,
         }
@@ -527,41 +530,26 @@ class MonitorBot:
     # ------------------------------------------------------------- buttons
 
     @staticmethod
-    def _button_data(update: Update, kind: str) -> str | None:
-        """What follows the kind in a button's callback data ("sub:kim-putin" → "kim-putin");
-        None when the data is not of that kind: python-telegram-bot hands a query with empty
-        data to every CallbackQueryHandler, whatever its pattern."""
+    def _button_data(update: Update) -> str:
+        """What follows the kind in a button's callback data ("sub:kim-putin" → "kim-putin")."""
         query = update.callback_query
         assert query is not None                # registered as CallbackQueryHandlers
-        data = query.data or ""
-        return data.removeprefix(f"{kind}:") if data.startswith(f"{kind}:") else None
+        return (query.data or "").partition(":")[2]
 
     async def rules_page_button(self, update: Update,
                                 context: ContextTypes.DEFAULT_TYPE) -> None:
-        page = self._button_data(update, "rules")
-        if page is None or not page.isdigit():
-            await self.unknown_button(update, context)
-            return
-        await self.rules(update, context, page=int(page))
+        await self.rules(update, context, page=int(self._button_data(update)))
 
     async def subscribe_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        rule_id = self._button_data(update, "sub")
-        if rule_id is None:
-            await self.unknown_button(update, context)
-            return
-        await self._subscribe(update, context, rule_id, None)
+        await self._subscribe(update, context, self._button_data(update), None)
 
     async def unsubscribe_button(self, update: Update,
                                  context: ContextTypes.DEFAULT_TYPE) -> None:
-        rule_id = self._button_data(update, "unsub")
-        if rule_id is None:
-            await self.unknown_button(update, context)
-            return
-        await self._unsubscribe(update, context, rule_id)
+        await self._unsubscribe(update, context, self._button_data(update))
 
     async def mute_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An alert's "mute for a day" ("mute:RULE:1d")."""
-        rule_id, _, duration = (self._button_data(update, "mute") or "").rpartition(":")
+        rule_id, _, duration = self._button_data(update).rpartition(":")
         try:
             seconds = parse_duration(duration or "1d", maximum=MAX_MUTE_S)
         except ConfigError:
