@@ -128,6 +128,7 @@ def main() -> int:
             build(path.with_suffix(".tmp"), size)
             path.with_suffix(".tmp").rename(path)
             print(f"(built {size:,} articles in {time.perf_counter() - started:.0f} s: {path})")
+        Store(path).close()         # a cached archive of an older schema is upgraded first
         with Store(path, readonly=True) as store:
             for label, text in QUERIES.items():
                 rule = make_rule("q", text, entities)
