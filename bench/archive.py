@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from monitor.matching import Engine, RuleSet, load_rules, make_rule, match_batch  # noqa: E402
-from monitor.matching.presearch import INDEX_VERSION  # noqa: E402
+from monitor.matching.archive_index import INDEX_VERSION  # noqa: E402
 from monitor.matching.tools import (  # noqa: E402
     Candidates,
     backtest,

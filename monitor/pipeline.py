@@ -37,8 +37,8 @@ from monitor.matching import (
     make_rule,
     match_batch,
 )
+from monitor.matching.archive_index import INDEX_VERSION, article_terms
 from monitor.matching.collector import FREEZE_FROM, out_of_collectors_sight
-from monitor.matching.presearch import INDEX_VERSION, article_terms
 from monitor.models import WATCH_PREFIX, Article, ConsoleAlert, Feed, FeedOutcome, RawItem
 from monitor.store import FeedConflict, Store, from_db_time, utc_now
 from monitor.stories import (

@@ -227,7 +227,7 @@ def test_an_archive_from_before_the_index_is_indexed_by_the_pipeline_newest_firs
     """After an upgrade (or an analyser change) the archive has no index entries: each
     cycle indexes at most INDEX_PER_CYCLE of them, and new articles are indexed as matched."""
     import monitor.pipeline as pipeline_module
-    from monitor.matching.presearch import INDEX_VERSION
+    from monitor.matching.archive_index import INDEX_VERSION
 
     config = deployment(tmp_path, db)
     seed(tmp_path, "a.json", [{"title": f"Bericht {n}", "text": f"{TEXT} Nummer {n}.",

@@ -85,8 +85,8 @@ from monitor.matching.analysis import (
     Analyzer,
     FieldText,
 )
+from monitor.matching.archive_index import article_terms
 from monitor.matching.collector import CollectorPaused
-from monitor.matching.presearch import article_terms
 from monitor.matching.query import (
     MAX_WILDCARD_WORD,
     MIN_WILDCARD,

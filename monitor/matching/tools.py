@@ -14,9 +14,9 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from monitor.matching.analysis import Document, FieldTokens, Token
+from monitor.matching.archive_index import INDEX_VERSION, archive_query
 from monitor.matching.engine import BudgetExceeded, Engine, RuleMatch
 from monitor.matching.evaluate import Explanation, explain, field_position, rule_applies
-from monitor.matching.presearch import INDEX_VERSION, archive_query
 from monitor.matching.query import (
     And,
     Lang,
@@ -133,7 +133,7 @@ class Candidates(NamedTuple):
 
 def archive_candidates(store: Store, rule: Rule, since: datetime | None = None) -> Candidates:
     """The articles in the window that can match the rule: those the archive index finds
-    for its terms (presearch.py), plus any not indexed yet; all of the window when the rule
+    for its terms (archive_index.py), plus any not indexed yet; all of the window when the rule
     has no term to look up or the index is not current."""
     if not store.index_is_current(INDEX_VERSION):
         return Candidates(store.archive_candidates(None, since) or [], True, "no index")

@@ -296,7 +296,7 @@ async def test_search_through_the_index_and_a_termless_search_of_the_last_days(a
     from datetime import timedelta
 
     from monitor.matching import Engine, RuleSet, match_batch
-    from monitor.matching.presearch import INDEX_VERSION
+    from monitor.matching.archive_index import INDEX_VERSION
     from monitor.store import utc_now
     from tests.matching.support import ENTITIES, article
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from monitor.deliver.catalog import RulesCatalog
 from monitor.matching import Engine, RuleSet, make_rule, match_batch, tools
 from monitor.matching.analysis import analyse_field
-from monitor.matching.presearch import INDEX_VERSION, archive_query
+from monitor.matching.archive_index import INDEX_VERSION, archive_query
 from monitor.matching.query import And, Or, Query, Term
 from monitor.matching.rules import Rule
 from monitor.matching.tools import Candidates, archive_candidates, backtest, search_archive

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.matching import Engine, RuleSet, match_batch
-from monitor.matching.presearch import INDEX_VERSION
+from monitor.matching.archive_index import INDEX_VERSION
 from monitor.rules_cli import rules_group, search_command
 from monitor.store import Store
 from tests.hostile import HOSTILE, UNSAFE, one_line
