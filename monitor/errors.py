@@ -6,7 +6,7 @@ is: the CLI shows it in one line and exits 1, the bot shows it in the chat.
 
     MonitorError
      ├── ConfigError            config.py: the config file cannot be used
-     ├── StoreError             store.py: the database cannot be used as asked
+     ├── StoreError             monitor.store: the database cannot be used as asked
      │    ├── InstanceLocked    another monitor process holds this database
      │    ├── FeedExists        `feeds add` of a URL that is stored already
      │    └── FeedConflict      a feed name is taken by another URL

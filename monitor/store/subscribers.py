@@ -1,0 +1,166 @@
+"""Subscribers (the chats that use the bot), their subscriptions to rules (mode, mute) and
+their personal `/watch` rules; and what happens to a chat as a whole: it stops (`/stop`),
+blocks the bot, or becomes a supergroup, which reaches its pending outbox rows too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from monitor.models import Subscriber, Subscription
+from monitor.store.connection import Connection, chunks, from_db_time, marks, to_db_time, utc_now
+
+
+class SubscriberStore(Connection):
+    def upsert_subscriber(self, chat_id: int, chat_type: str, title: str | None,
+                          language: str | None) -> None:
+        """Remember a chat (again active, with its current title and language)."""
+        with self._lock:
+            self.db.execute(
+                "INSERT INTO subscribers (chat_id, chat_type, title, language, created) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(chat_id) DO UPDATE SET active = 1, "
+                "chat_type = excluded.chat_type, title = excluded.title, "
+                "language = coalesce(excluded.language, language)",
+                [chat_id, chat_type, title, language, to_db_time(utc_now())],
+            )
+
+    def subscriber(self, chat_id: int) -> Subscriber | None:
+        with self._lock:
+            rows = list(self.db.query("SELECT * FROM subscribers WHERE chat_id = ?", [chat_id]))
+        if not rows:
+            return None
+        row = rows[0]
+        return Subscriber(
+            chat_id=row["chat_id"], chat_type=row["chat_type"], title=row["title"],
+            language=row["language"], digest_time=row["digest_time"],
+            digest_tz=row["digest_tz"], last_digest_at=from_db_time(row["last_digest_at"]),
+            active=bool(row["active"]))
+
+    def chat_languages(self) -> dict[int, str]:
+        with self._lock:
+            return {r[0]: r[1] or "de" for r in self.db.execute(
+                "SELECT chat_id, language FROM subscribers")}
+
+    def set_digest_time(self, chat_id: int, time_of_day: str | None, timezone: str | None) -> None:
+        with self._lock:
+            self.db.execute(
+                "UPDATE subscribers SET digest_time = ?, digest_tz = ? WHERE chat_id = ?",
+                [time_of_day, timezone, chat_id])
+
+    # ------------------------------------------------------------ the chat as a whole
+
+    def forget_chat(self, chat_id: int) -> None:
+        """/stop: everything about this chat goes, pending messages included."""
+        with self.transaction():
+            self.db.execute("DELETE FROM outbox WHERE chat_id = ? AND status = 'pending'",
+                            [chat_id])
+            self.db.execute("DELETE FROM subscribers WHERE chat_id = ?", [chat_id])
+
+    def deactivate_chat(self, chat_id: int, reason: str) -> None:
+        """The chat blocked the bot or is gone: stop sending, keep its pending rows as 'dropped'."""
+        with self.transaction():
+            self.db.execute("UPDATE subscribers SET active = 0 WHERE chat_id = ?", [chat_id])
+            self.db.execute(
+                "UPDATE outbox SET status = 'dropped', last_error = ? "
+                "WHERE chat_id = ? AND status = 'pending'", [reason, chat_id],
+            )
+
+    def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """A group became a supergroup: everything of the old id moves to the new one."""
+        with self.transaction():
+            conn = self.db.conn
+            conn.execute("PRAGMA defer_foreign_keys = ON")
+            conn.execute("UPDATE OR IGNORE subscribers SET chat_id = ? WHERE chat_id = ?",
+                         [new_chat_id, old_chat_id])
+            conn.execute("UPDATE OR IGNORE subscriptions SET chat_id = ? WHERE chat_id = ?",
+                         [new_chat_id, old_chat_id])
+            conn.execute("UPDATE OR IGNORE outbox SET chat_id = ? WHERE chat_id = ? "
+                         "AND status = 'pending'", [new_chat_id, old_chat_id])
+
+    # ------------------------------------------------------------ subscriptions
+
+    def subscribe(self, chat_id: int, rule_id: str, mode: str) -> bool:
+        """Subscribe or change the mode; True when the subscription is new."""
+        with self._lock:
+            existed = self.db.execute(
+                "SELECT 1 FROM subscriptions WHERE chat_id = ? AND rule_id = ?", [chat_id, rule_id]
+            ).fetchone()
+            self.db.execute(
+                "INSERT INTO subscriptions (chat_id, rule_id, mode, created) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(chat_id, rule_id) DO UPDATE SET mode = excluded.mode",
+                [chat_id, rule_id, mode, to_db_time(utc_now())],
+            )
+            return existed is None
+
+    def unsubscribe(self, chat_id: int, rule_id: str) -> bool:
+        with self._lock:
+            cursor = self.db.execute(
+                "DELETE FROM subscriptions WHERE chat_id = ? AND rule_id = ?", [chat_id, rule_id])
+            return cursor.rowcount == 1
+
+    def subscriptions(self, chat_id: int) -> list[Subscription]:
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT rule_id, mode, muted_until FROM subscriptions WHERE chat_id = ? "
+                "ORDER BY rule_id", [chat_id]).fetchall()
+        return [Subscription(rule_id, mode, from_db_time(muted_until))
+                for rule_id, mode, muted_until in rows]
+
+    def mute(self, chat_id: int, rule_id: str, until: datetime) -> bool:
+        with self._lock:
+            cursor = self.db.execute(
+                "UPDATE subscriptions SET muted_until = ? WHERE chat_id = ? AND rule_id = ?",
+                [to_db_time(until), chat_id, rule_id])
+            return cursor.rowcount == 1
+
+    def instant_rules(self) -> set[str]:
+        """The rules that some chat follows with instant delivery (muted or not)."""
+        with self._lock:
+            return {rule_id for rule_id, in self.db.conn.execute(
+                "SELECT DISTINCT rule_id FROM subscriptions WHERE mode = 'instant'")}
+
+    def instant_subscribers(self, rule_ids: Iterable[str], now: datetime) -> dict[str, list[int]]:
+        """Active chats with instant delivery for each rule, in chat order, leaving out muted
+        ones."""
+        rule_ids = list(rule_ids)
+        found: dict[str, list[int]] = {r: [] for r in rule_ids}
+        with self._lock:
+            for chunk in chunks(rule_ids):
+                rows = self.db.execute(
+                    f"SELECT s.rule_id, s.chat_id FROM subscriptions s JOIN subscribers c "
+                    f"ON c.chat_id = s.chat_id WHERE c.active = 1 AND s.mode = 'instant' "
+                    f"AND (s.muted_until IS NULL OR s.muted_until <= ?) "
+                    f"AND s.rule_id IN ({marks(chunk)})",
+                    [to_db_time(now), *chunk])
+                for rule_id, chat_id in rows:
+                    found[rule_id].append(chat_id)
+        for chats in found.values():
+            chats.sort()
+        return found
+
+    # ------------------------------------------------------------ personal rules
+
+    def add_watch(self, chat_id: int, query: str) -> int:
+        with self._lock:
+            added = self.db.execute(
+                "INSERT INTO watches (chat_id, query, created) VALUES (?, ?, ?)",
+                [chat_id, query, to_db_time(utc_now())]).lastrowid
+            assert added is not None        # an INSERT's row
+            return added
+
+    def remove_watch(self, chat_id: int, watch_id: int) -> bool:
+        with self._lock:
+            return self.db.execute("DELETE FROM watches WHERE chat_id = ? AND id = ?",
+                                   [chat_id, watch_id]).rowcount == 1
+
+    def watches(self, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """One chat's personal rules, or everyone's (to build the engine)."""
+        with self._lock:
+            if chat_id is None:
+                return list(self.db.query(
+                    "SELECT w.* FROM watches w JOIN subscribers c ON c.chat_id = w.chat_id "
+                    "WHERE c.active = 1 ORDER BY w.id"))
+            return list(self.db.query(
+                "SELECT * FROM watches WHERE chat_id = ? ORDER BY id", [chat_id]))
