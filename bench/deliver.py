@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))  # for tests.botapi_server
 from monitor.config import TelegramConfig  # noqa: E402
 from monitor.deliver.outbox import Dispatcher  # noqa: E402
 from monitor.deliver.senders import TelegramSender, delivery_bot  # noqa: E402
-from monitor.models import Article  # noqa: E402
+from monitor.models import Article, PlannedAlert  # noqa: E402
 from monitor.store import Store  # noqa: E402
 from tests.botapi_server import TOKEN, FakeBotAPI  # noqa: E402
 
@@ -68,8 +68,7 @@ def queue_alerts(store: Store, chats: int) -> None:
         {"article_id": a.id, "rule_id": "kim-putin", "rule_version": "1",
          "matched": {"words": words}} for a in stored])
     store.plan_alerts([], [
-        {"chat_id": chat, "rule_id": "kim-putin", "story_id": article.id,
-         "article_id": article.id, "rule_name": "Kim & Putin"}
+        PlannedAlert(chat, "kim-putin", article.id, article.id, "Kim & Putin")
         for chat, article in zip(range(1, chats + 1),
                                  (a for a in stored for _ in range(CHATS_PER_ARTICLE)),
                                  strict=False)])

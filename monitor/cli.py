@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from monitor.config import Config
-    from monitor.models import Article, Feed
+    from monitor.models import Article, Count, Feed
     from monitor.pipeline import CycleReport
     from monitor.store import Store
 
@@ -382,25 +382,25 @@ def stats(config_path: str | None) -> None:
     with Store(config.database_path, readonly=True) as store:
         counts = store.stats()
         feed_list = store.feeds()
-    console.print(f"[bold]{counts['articles']}[/bold] articles, "
-                  f"[bold]{counts['matches']}[/bold] matches")
-    console.print(_counts_table("Articles by language", "language", counts["by_language"]))
-    console.print(_counts_table("Articles by source", "source", counts["by_source"]))
-    if counts["matches_by_rule"]:
-        console.print(_counts_table("Matches by rule", "rule_id", counts["matches_by_rule"]))
-    if counts["outbox"]:
-        console.print(_counts_table("Outbox", "status", counts["outbox"]))
+    console.print(f"[bold]{counts.articles}[/bold] articles, "
+                  f"[bold]{counts.matches}[/bold] matches")
+    console.print(_counts_table("Articles by language", "language", counts.by_language))
+    console.print(_counts_table("Articles by source", "source", counts.by_source))
+    if counts.matches_by_rule:
+        console.print(_counts_table("Matches by rule", "rule_id", counts.matches_by_rule))
+    if counts.outbox:
+        console.print(_counts_table("Outbox", "status", counts.outbox))
     console.print(_feed_table(feed_list))
 
 
-def _counts_table(title: str, key: str, rows: list[dict]) -> Table:
+def _counts_table(title: str, key: str, rows: list[Count]) -> Table:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
     table.add_column(key)
     table.add_column("articles" if key != "status" else "rows", justify="right")
     for row in rows:
-        table.add_row(_escape(row[key]), str(row["n"]))
+        table.add_row(_escape(row.key), str(row.n))
     return table
 
 
@@ -458,7 +458,7 @@ def digest(config_path: str | None, chat_id: int | None, all_chats: bool, dry_ru
     from monitor.deliver.render import html_to_plain
     from monitor.digest import render_html_page, render_markdown, render_telegram
     from monitor.pipeline import Pipeline
-    from monitor.store import Store, from_db_time, utc_now
+    from monitor.store import Store, utc_now
 
     if (chat_id is None) == (not all_chats):
         raise click.UsageError("give --chat ID or --all")
@@ -470,17 +470,16 @@ def digest(config_path: str | None, chat_id: int | None, all_chats: bool, dry_ru
               else pipeline_database(config))  # queueing is a pipeline stage: the lock
     with opened as store:
         pipeline = Pipeline(config, store)
-        chats = {c["chat_id"]: c for c in store.digest_chats()}
+        chats = {c.chat_id: c for c in store.digest_chats()}
         wanted: list[int] = list(chats) if all_chats or chat_id is None else [chat_id]
         pages = []
         for chat in wanted:
             info = chats.get(chat)
             if info is None:
                 raise click.ClickException(f"chat {chat} has no digest subscription")
-            timezone = info["digest_tz"] or config.digest.timezone
-            last = from_db_time(info["last_end"])
-            start = last or now - timedelta(days=1)
-            built = pipeline.build_digest(chat, start, now, timezone, info["language"])
+            timezone = info.digest_tz or config.digest.timezone
+            start = info.last_end or now - timedelta(days=1)
+            built = pipeline.build_digest(chat, start, now, timezone, info.language)
             if out_path:
                 pages.append(built)
             elif dry_run:

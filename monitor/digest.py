@@ -19,10 +19,8 @@ Split into several messages at story boundaries when needed.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.deliver.render import (
@@ -35,6 +33,7 @@ from monitor.deliver.render import (
     split_message,
     visible_length,
 )
+from monitor.models import DigestMatch
 from monitor.summarize import summarize
 
 TOP_STORIES = 3
@@ -115,30 +114,29 @@ class Digest:
 
 
 def build_digest(chat_id: int, start: datetime, end: datetime, timezone: str,
-                 rule_names: dict[str, str], rows: list[dict[str, Any]],
+                 rule_names: dict[str, str], rows: list[DigestMatch],
                  language: str = "de") -> Digest:
-    """Group match rows (Store.matches_between) by rule and story; summarise the top stories.
+    """Group a period's matches (Store.matches_between) by rule and story; summarise the top
+    stories.
 
     A story appears once per rule, as its earliest matching article in the period.
     """
     sections = []
     for rule_id, name in rule_names.items():
-        mine = [row for row in rows if row["rule_id"] == rule_id]
+        mine = [row for row in rows if row.rule_id == rule_id]
         stories: dict[int, DigestStory] = {}
         for row in mine:
-            if row["story_id"] in stories:
+            if row.story_id in stories:
                 continue
-            sources = json.loads(row["story_sources"]) if row["story_sources"] else []
-            stories[row["story_id"]] = DigestStory(
-                story_id=row["story_id"], title=row["title"], url=row["url"],
-                source=row["source"], sources=max(1, len(set(sources))),
-                published=datetime.fromisoformat(row["published"]))
+            stories[row.story_id] = DigestStory(
+                story_id=row.story_id, title=row.title, url=row.url, source=row.source,
+                sources=max(1, len(set(row.story_sources))), published=row.published)
         sections.append(DigestSection(rule_id, name, list(stories.values()), len(mine)))
     digest = Digest(chat_id, start, end, timezone, sections, language)
-    texts = {row["story_id"]: row for row in rows}
+    texts = {row.story_id: row for row in rows}
     summarised = {s.story_id: replace(s, summary=summarize(
-        texts[s.story_id]["title"], texts[s.story_id]["text"],
-        texts[s.story_id]["language"]).sentences) for s in digest.top_stories()}
+        texts[s.story_id].title, texts[s.story_id].text, texts[s.story_id].language).sentences)
+        for s in digest.top_stories()}
     return replace(digest, sections=[
         replace(section, stories=[summarised.get(s.story_id, s) for s in section.stories])
         for section in sections])

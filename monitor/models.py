@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from enum import StrEnum
+from typing import Literal, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,11 @@ class Article:
         return self.id
 
 
+# How a chat receives a rule's matches: an alert each, or once a day in its digest.
 DeliveryMode = Literal["instant", "digest"]
+
+# Telegram's kinds of chat (python-telegram-bot hands them over as plain strings).
+ChatType = Literal["private", "group", "supergroup", "channel"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ class Subscriber:
     """A chat that uses the bot, as the store keeps it."""
 
     chat_id: int
-    chat_type: str                   # Telegram's: private, group, supergroup, channel
+    chat_type: ChatType
     title: str | None
     language: str | None             # the user's language code when the chat was last used
     digest_time: str | None          # "HH:MM", "off", or None for the configured default
@@ -79,6 +84,20 @@ class Subscription:
 
 # The rule id of a chat's personal rule (`/watch`) is this prefix and the watch's number.
 WATCH_PREFIX = "watch-"
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A chat's personal rule, typed with /watch."""
+
+    id: int                          # the number the chat sees (/unwatch N)
+    chat_id: int
+    query: str
+
+    @property
+    def rule_id(self) -> str:
+        """The id of the rule the engine makes of it."""
+        return f"{WATCH_PREFIX}{self.id}"
 
 
 @dataclass(frozen=True)
@@ -137,13 +156,31 @@ class FeedOutcome:
     last_modified: str | None = None
 
 
+class MessageKind(StrEnum):
+    """What an outbox row carries."""
+
+    ALERT = "alert"                # one (chat, rule, story); rendered just before it is sent
+    DIGEST = "digest"              # a part of a chat's daily digest
+    NOTICE = "notice"              # an operator notice (admins), or a /watch owner's
+
+
+class OutboxStatus(StrEnum):
+    """Where an outbox row stands. Only `pending` rows are ever sent; the others are kept
+    (for `monitor stats`) until retention deletes them."""
+
+    PENDING = "pending"            # queued, or waiting for a retry
+    SENT = "sent"                  # Telegram accepted it
+    FAILED = "failed"              # Telegram refused the message itself, for good
+    DROPPED = "dropped"            # its chat blocked the bot or is gone
+
+
 @dataclass(frozen=True)
 class OutboxMessage:
-    """One message waiting to be delivered (a row of the outbox)."""
+    """One message waiting to be delivered (a pending row of the outbox)."""
 
     id: int
     chat_id: int
-    kind: str                      # "alert", "digest", "notice"
+    kind: MessageKind
     text: str                      # Telegram HTML
     rule_id: str | None = None
     story_id: int | None = None
@@ -153,11 +190,28 @@ class OutboxMessage:
     rule_name: str | None = None   # an alert's heading; its text is "" until rendered
 
 
+class PlannedAlert(NamedTuple):
+    """An alert the planner queues: a reference that the dispatcher renders before its first
+    send (Store.plan_alerts; a NamedTuple: an ingest at 10k rules plans tens of thousands)."""
+
+    chat_id: int
+    rule_id: str
+    story_id: int | None
+    article_id: int | None
+    rule_name: str                 # the alert's heading
+
+
+# How one delivery attempt ended: sent; to be retried (429, 5xx, network); Telegram is
+# unreachable (the pass ends); the chat blocked the bot or is gone; the group became a
+# supergroup (new_chat_id); Telegram refused the message itself.
+SendOutcome = Literal["sent", "retry", "unavailable", "chat_gone", "chat_moved", "rejected"]
+
+
 @dataclass(frozen=True)
 class SendResult:
     """How one delivery attempt ended, in the dispatcher's terms rather than Telegram's."""
 
-    outcome: str   # "sent" | "retry" | "unavailable" | "chat_gone" | "chat_moved" | "rejected"
+    outcome: SendOutcome
     message_id: int | None = None
     retry_after_s: float = 0.0
     new_chat_id: int | None = None
@@ -175,3 +229,109 @@ class ConsoleAlert:
     source: str
     url: str | None
     rules: tuple[str, ...]
+
+
+class StoryAssignment(NamedTuple):
+    """An article's place in a story, with the fingerprint that put it there (kept, so that
+    grouping survives restarts)."""
+
+    article_id: int
+    story_id: int
+    fingerprint: bytes
+    published: datetime
+    source: str
+
+
+class UnalertedMatch(NamedTuple):
+    """A match the alert planner has not looked at yet (a NamedTuple: an ingest at 10k
+    rules reads tens of thousands)."""
+
+    article_id: int
+    rule_id: str
+    story_id: int | None           # the article's story (None until it is grouped)
+
+
+@dataclass(frozen=True)
+class StoredMatch:
+    """The fact that an article matched a rule of a version, as the store keeps it."""
+
+    article_id: int
+    rule_id: str
+    rule_version: str
+    created: datetime
+    alerted: bool                  # the alert planner has seen it
+
+
+@dataclass(frozen=True)
+class DigestChat:
+    """A chat that gets a digest: its own time and zone (None: the configured default) and
+    where its last digest ended."""
+
+    chat_id: int
+    digest_time: str | None        # "HH:MM"
+    digest_tz: str | None
+    language: str | None
+    last_end: datetime | None      # None before its first digest
+
+
+@dataclass(frozen=True)
+class DigestMatch:
+    """A match of a digest's period with its article and the article's story."""
+
+    rule_id: str
+    article_id: int
+    title: str
+    url: str | None
+    source: str
+    language: str
+    published: datetime
+    text: str
+    story_id: int                  # the article's own id while it has no story
+    story_sources: tuple[str, ...]  # the story's distinct sources
+
+
+class Count(NamedTuple):
+    """One line of a count by something: a language, a source, a rule, an outbox status."""
+
+    key: str
+    n: int
+
+
+@dataclass(frozen=True)
+class Stats:
+    """The counts of `monitor stats` and /stats."""
+
+    articles: int
+    matches: int
+    by_language: list[Count]
+    by_source: list[Count]
+    matches_by_rule: list[Count]
+    outbox: list[Count]            # rows by OutboxStatus
+
+
+@dataclass(frozen=True)
+class Operations:
+    """What the minutely admin checks watch."""
+
+    pending: int                   # outbox rows waiting
+    oldest_pending: datetime | None
+    failing_feeds: list[Feed]
+
+
+@dataclass(frozen=True)
+class Activity:
+    """For /stats: the last digest recorded, and today's matches by rule."""
+
+    last_digest: datetime | None
+    matches_today: list[Count]
+
+
+@dataclass(frozen=True)
+class Retention:
+    """What one retention pass deleted."""
+
+    articles: int
+    stories: int
+    outbox: int
+    keys: int                      # remembered article keys forgotten
+    alert_keys: int                # alert claims forgotten

@@ -39,8 +39,17 @@ from monitor.matching import (
 )
 from monitor.matching.archive_index import INDEX_VERSION, article_terms
 from monitor.matching.collector import FREEZE_FROM, out_of_collectors_sight
-from monitor.models import WATCH_PREFIX, Article, ConsoleAlert, Feed, FeedOutcome, RawItem
-from monitor.store import FeedConflict, Store, from_db_time, utc_now
+from monitor.models import (
+    Article,
+    ConsoleAlert,
+    Feed,
+    FeedOutcome,
+    PlannedAlert,
+    RawItem,
+    StoryAssignment,
+    UnalertedMatch,
+)
+from monitor.store import FeedConflict, Store, utc_now
 from monitor.stories import (
     StoryIndex,
     fingerprint,
@@ -199,8 +208,9 @@ class Pipeline:
             for article in batch:
                 fp = fingerprint(article.title, article.text)
                 story_id = index.add(article.stored_id, fp, article.published, article.source)
-                assignments.append((article.stored_id, story_id, fingerprint_to_bytes(fp),
-                                    article.published, article.source))
+                assignments.append(StoryAssignment(
+                    article.stored_id, story_id, fingerprint_to_bytes(fp), article.published,
+                    article.source))
             self.store.save_story_assignments(assignments)
             report.grouped_articles += len(batch)
 
@@ -217,16 +227,16 @@ class Pipeline:
         """The rules from the files plus every chat's personal /watch rules, rebuilt on change."""
         ruleset = self.rules.ruleset
         watches = self.store.watches()
-        key = (id(ruleset), tuple((w["id"], w["query"]) for w in watches))
+        key = (id(ruleset), tuple((w.id, w.query) for w in watches))
         if self._engine is None or self._engine[0] != key:
             personal = []
             for watch in watches:
                 try:
-                    personal.append(make_rule(f"{WATCH_PREFIX}{watch['id']}", watch["query"],
-                                              ruleset.entities, name=watch["query"]))
+                    personal.append(make_rule(watch.rule_id, watch.query, ruleset.entities,
+                                              name=watch.query))
                 except QuerySyntaxError as error:  # e.g. an entity removed since
-                    log.warning("watch %s of chat %s no longer valid: %s", watch["id"],
-                                watch["chat_id"], error)
+                    log.warning("watch %s of chat %s no longer valid: %s", watch.id,
+                                watch.chat_id, error)
             combined = RuleSet(rules=ruleset.rules + tuple(personal), entities=ruleset.entities,
                                files=ruleset.files)
             self._engine = (key, Engine(combined))
@@ -263,8 +273,7 @@ class Pipeline:
         instantly and the /watch rules; all of them when the console shows every match."""
         if self.console:
             return None
-        return self.store.instant_rules() | {
-            f"{WATCH_PREFIX}{watch['id']}" for watch in self.store.watches()}
+        return self.store.instant_rules() | {watch.rule_id for watch in self.store.watches()}
 
     def index_archive(self, report: CycleReport) -> None:
         """Give archived articles that lack one an index entry (an archive from before the
@@ -288,14 +297,13 @@ class Pipeline:
         references; the dispatcher renders each alert before its first send. Without a
         Telegram token the matched articles are also shown on the console, one line each."""
         ruleset, _ = self.engine()
-        watch_chats = {f"{WATCH_PREFIX}{w['id']}": (w["chat_id"], w["query"])
-                       for w in self.store.watches()}
+        watch_chats = {w.rule_id: (w.chat_id, w.query) for w in self.store.watches()}
         while not self.stopping and (batch := self.store.unalerted_matches(limit=BATCH)):
-            subscribers = self.store.instant_subscribers({m["rule_id"] for m in batch}, now)
-            wanted: list[tuple[dict, list[int], str]] = []     # (match, chats, rule name)
+            subscribers = self.store.instant_subscribers({m.rule_id for m in batch}, now)
+            wanted: list[tuple[UnalertedMatch, list[int], str]] = []  # (match, chats, rule name)
             shown: dict[int, list[str]] = {}
             for match in batch:
-                rule_id = match["rule_id"]
+                rule_id = match.rule_id
                 if rule_id in watch_chats:
                     chat, query = watch_chats[rule_id]
                     wanted.append((match, [chat], f"🔎 {query}"))
@@ -303,14 +311,12 @@ class Pipeline:
                     if subscribers.get(rule_id):
                         wanted.append((match, subscribers[rule_id], rule.name or rule.id))
                     if self.console:
-                        shown.setdefault(match["article_id"], []).append(rule_id)
+                        shown.setdefault(match.article_id, []).append(rule_id)
                 # else: the rule is gone since it matched
-            messages = [
-                {"chat_id": chat, "rule_id": match["rule_id"], "story_id": match["story_id"],
-                 "article_id": match["article_id"], "rule_name": name}
-                for match, chats, name in wanted for chat in chats]
+            messages = [PlannedAlert(chat, match.rule_id, match.story_id, match.article_id, name)
+                        for match, chats, name in wanted for chat in chats]
             report.alerts_queued += self.store.plan_alerts(
-                [(m["article_id"], m["rule_id"]) for m in batch], messages, now)
+                [(m.article_id, m.rule_id) for m in batch], messages, now)
             if shown:
                 articles = self.store.articles_by_id(shown)
                 report.console_alerts.extend(
@@ -322,13 +328,12 @@ class Pipeline:
     def plan_digests(self, report: CycleReport, now: datetime) -> None:
         """Queue every digest that is due; a period already recorded is never sent again."""
         for chat in self.store.digest_chats():
-            at = chat["digest_time"] or self.config.digest.time
-            timezone = chat["digest_tz"] or self.config.digest.timezone
-            period = due_period(now, at, timezone, from_db_time(chat["last_end"]))
+            at = chat.digest_time or self.config.digest.time
+            timezone = chat.digest_tz or self.config.digest.timezone
+            period = due_period(now, at, timezone, chat.last_end)
             if period is not None:
-                digest = self.build_digest(chat["chat_id"], *period, timezone, chat["language"])
-                if self.store.record_digest(chat["chat_id"], *period, render_telegram(digest),
-                                            now):
+                digest = self.build_digest(chat.chat_id, *period, timezone, chat.language)
+                if self.store.record_digest(chat.chat_id, *period, render_telegram(digest), now):
                     report.digests_queued += 1
 
     def build_digest(self, chat_id: int, start: datetime, end: datetime, timezone: str,

@@ -49,7 +49,7 @@ from monitor.deliver.render import console_alert_line
 from monitor.deliver.senders import telegram_sender
 from monitor.deliver.texts import TEXTS
 from monitor.matching import BudgetExceeded
-from monitor.models import WATCH_PREFIX
+from monitor.models import Retention
 from monitor.pipeline import CycleReport, Pipeline
 from monitor.store import Store, utc_now
 
@@ -250,7 +250,7 @@ class Service:
         admins = self.config.telegram.admins
         now = self.clock()
         state = self.store.operations()
-        for feed in state["failing_feeds"]:
+        for feed in state.failing_feeds:
             if feed.failing_since and now - feed.failing_since >= FEED_FAILING_NOTICE:
                 key = f"feed-failing:{feed.name}:{feed.failing_since.isoformat()}"
                 text = (f"⚠️ Feed <b>{_escape(feed.name)}</b> fails since "
@@ -260,12 +260,13 @@ class Service:
                     log.warning("feed failing for a day feed=%s since=%s", feed.name,
                                 feed.failing_since.isoformat())
         threshold = self.config.service.backlog_alert
-        if state["pending"] >= threshold:
-            key = f"backlog:{now:%Y-%m-%dT%H}:{state['pending'] // threshold}"
-            text = (f"⚠️ Outbox backlog: {state['pending']} messages waiting "
-                    f"(oldest queued {state['oldest_pending']}).")
+        if state.pending >= threshold:
+            key = f"backlog:{now:%Y-%m-%dT%H}:{state.pending // threshold}"
+            oldest = state.oldest_pending.isoformat() if state.oldest_pending else None
+            text = (f"⚠️ Outbox backlog: {state.pending} messages waiting "
+                    f"(oldest queued {oldest}).")
             if self.store.notice_once(key, admins, text, now):
-                log.warning("outbox backlog pending=%d", state["pending"])
+                log.warning("outbox backlog pending=%d", state.pending)
 
     def _rule_errors_notice(self, errors: list[str]) -> None:
         """Tell the admins once per broken version of the rule folder (the key is the errors'
@@ -283,7 +284,7 @@ class Service:
         the chat for a /watch, the admins for a rule from the files."""
         now = self.clock()
         ruleset, _ = self.pipeline.engine()
-        watches = {f"{WATCH_PREFIX}{w['id']}": w for w in self.store.watches()}
+        watches = {w.rule_id: w for w in self.store.watches()}
         languages = self.store.chat_languages()
         by_rule: dict[str, list[BudgetExceeded]] = {}
         for case in exceeded:
@@ -292,10 +293,10 @@ class Service:
             log.warning("rule over budget rule=%s articles=%d %s", rule_id, len(cases),
                         cases[0].message)
             if (watch := watches.get(rule_id)) is not None:
-                texts = TEXTS.get(languages.get(watch["chat_id"], "de"), TEXTS["de"])
-                text = texts["watch_over_budget"].format(query=_escape(watch["query"]),
+                texts = TEXTS.get(languages.get(watch.chat_id, "de"), TEXTS["de"])
+                text = texts["watch_over_budget"].format(query=_escape(watch.query),
                                                          count=len(cases))
-                self.store.notice_once(f"budget:{rule_id}", [watch["chat_id"]], text, now)
+                self.store.notice_once(f"budget:{rule_id}", [watch.chat_id], text, now)
             elif (rule := ruleset.get(rule_id)) is not None:
                 text = (f"⚠️ Rule <b>{_escape(rule_id)}</b> ({_escape(str(rule.file or ''))}:"
                         f"{rule.line}) ran out of its work budget on {len(cases)} article(s) and "
@@ -305,16 +306,16 @@ class Service:
                 self.store.notice_once(f"budget:{rule_id}:{rule.version}",
                                        self.config.telegram.admins, text, now)
 
-    async def retention(self) -> dict[str, int]:
+    async def retention(self) -> Retention:
         now = self.clock()
         keep = self.config.retention
         deleted = await asyncio.to_thread(
             self.store.apply_retention, now - timedelta(days=keep.articles_days),
             now - timedelta(days=keep.outbox_days), now - timedelta(days=keep.keys_days), now)
-        if any(deleted.values()):
+        if deleted != Retention(0, 0, 0, 0, 0):
             log.info("retention articles=%d stories=%d outbox=%d keys=%d alert_keys=%d",
-                     deleted["articles"], deleted["stories"], deleted["outbox"],
-                     deleted["keys"], deleted["alert_keys"])
+                     deleted.articles, deleted.stories, deleted.outbox, deleted.keys,
+                     deleted.alert_keys)
         return deleted
 
     # ------------------------------------------------------------ for the bot
@@ -323,13 +324,14 @@ class Service:
         counts = self.store.stats()
         state = self.store.operations()
         activity = self.store.activity(self.clock())
-        lines = [f"articles: {counts['articles']}  matches: {counts['matches']}",
-                 f"outbox pending: {state['pending']}  last digest: "
-                 f"{activity['last_digest'] or '-'}",
-                 "matches today: " + (", ".join(f"{r['rule_id']} {r['n']}"
-                                                for r in activity["matches_today"]) or "none")]
+        last_digest = activity.last_digest.isoformat() if activity.last_digest else "-"
+        lines = [f"articles: {counts.articles}  matches: {counts.matches}",
+                 f"outbox pending: {state.pending}  last digest: {last_digest}",
+                 "matches today: " + (", ".join(f"{rule_id} {n}"
+                                                for rule_id, n in activity.matches_today)
+                                      or "none")]
         feeds = self.store.feeds()
-        failing = state["failing_feeds"]
+        failing = state.failing_feeds
         lines.append(f"feeds: {len(feeds) - len(failing)} ok, {len(failing)} failing")
         lines += [f"  {f.name}: since {f.failing_since:%d.%m. %H:%M} – {f.last_error}"
                   for f in failing if f.failing_since]

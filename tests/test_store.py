@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlite_utils import Database
 
-from monitor.models import Article, Feed
+from monitor.models import Article, Feed, PlannedAlert, StoryAssignment
 from monitor.store import (
     MAX_INTERVAL_S,
     FeedConflict,
@@ -102,7 +102,7 @@ def test_only_the_matches_of_followed_rules_wait_for_the_alert_planner(db):
     rows = [{"article_id": a, "rule_id": r, "rule_version": "v1"}
             for a in (1, 2) for r in ("followed", "instant", "nobody")]
     db.save_matches([1, 2], rows, alert_rules=db.instant_rules())
-    assert [(m["article_id"], m["rule_id"]) for m in db.unalerted_matches()] == [
+    assert [(m.article_id, m.rule_id) for m in db.unalerted_matches()] == [
         (1, "instant"), (2, "instant")]
     assert db.matched_rules(1) == ["followed", "instant", "nobody"]   # all are matches
     db.save_matches([1], rows[:3])        # matched again: an upsert keeps each match's state
@@ -155,7 +155,7 @@ def test_the_archive_index_forgets_deleted_articles_and_renamed_sources(db):
     db.add_articles([article(1, title="Putin empfängt Kim", feed_id=feed.id, source="alt"),
                      article(2, title="Wetter")])
     db.save_matches([1, 2], [], NOW, [(1, "kim source:alt"), (2, "kim")])
-    db.save_story_assignments([(1, 1, b"", NOW, "example")])
+    db.save_story_assignments([StoryAssignment(1, 1, b"", NOW, "example")])
     assert db.archive_candidates('"kim"') == [2, 1]
     db.upsert_feed(Feed(name="neu", url="https://a.example/feed"))
     # article 1's entry named the old source: gone, to be indexed again; found meanwhile
@@ -163,7 +163,7 @@ def test_the_archive_index_forgets_deleted_articles_and_renamed_sources(db):
     assert db.archive_candidates('"nothing"') == [1]
     db.index_articles([(1, "kim source:neu")])
     deleted = db.apply_retention(NOW + timedelta(minutes=1, seconds=30), NOW)
-    assert deleted["articles"] == 1
+    assert deleted.articles == 1
     assert db.archive_candidates('"kim"') == [2]
     assert db.db.execute("SELECT count(*) FROM article_terms").fetchone()[0] == 1
     db.db.execute("INSERT INTO article_index (article_index) VALUES ('integrity-check')")
@@ -206,7 +206,7 @@ def test_matches_move_into_article_order_with_their_state(tmp_path):
         assert "WITHOUT ROWID" in store.db["matches"].schema
         assert [(m["rule_id"], m["rule_version"], m["alerted"])
                 for m in store.matches_for_article(1)] == [("a", "v1", 0), ("b", "v1", 1)]
-        assert [(m["article_id"], m["rule_id"]) for m in store.unalerted_matches()] == [
+        assert [(m.article_id, m.rule_id) for m in store.unalerted_matches()] == [
             (1, "a"), (2, "b")]
         store.db.execute("DELETE FROM articles WHERE id = 2")
         assert store.matches_for_article(2) == []
@@ -217,7 +217,7 @@ def test_what_retention_deleted_never_comes_back_as_new(db):
     under another URL or GUID, is skipped."""
     db.add_articles([article(1), article(2)])
     assert db.apply_retention(NOW + timedelta(minutes=1, seconds=30), NOW,
-                              NOW - timedelta(days=3650), NOW)["articles"] == 1
+                              NOW - timedelta(days=3650), NOW).articles == 1
     assert db.add_articles([article(1)]) == []
     assert db.add_articles([article(1, url="https://other.example/1", guid=None)]) == []
     assert db.add_articles([article(1, content_hash="new", guid=None)]) == []
@@ -230,9 +230,9 @@ def test_remembered_keys_are_forgotten_only_when_nothing_repeats_them(db):
     later = NOW + timedelta(days=100)
     assert db.add_articles([article(1)], later) == []       # seen again: its keys renewed
     forgotten = db.apply_retention(NOW, NOW, later - timedelta(days=10), later)
-    assert forgotten["keys"] == 0
+    assert forgotten.keys == 0
     forgotten = db.apply_retention(NOW, NOW, later + timedelta(days=1), later)
-    assert forgotten["keys"] == 3                               # GUID, URL, text hash
+    assert forgotten.keys == 3                               # GUID, URL, text hash
     assert len(db.add_articles([article(1)], later)) == 1
 
 
@@ -241,10 +241,10 @@ def test_an_item_older_than_the_window_ages_out_by_its_arrival(db):
     (and is remembered) like everything else: no delete-and-reingest churn on every start."""
     old = article(1, published=NOW - timedelta(days=900), fetched=NOW)
     db.add_articles([old])
-    assert db.apply_retention(NOW - timedelta(days=365), NOW)["articles"] == 0
+    assert db.apply_retention(NOW - timedelta(days=365), NOW).articles == 0
     assert db.count_articles() == 1
     later = NOW + timedelta(days=366)
-    assert db.apply_retention(later - timedelta(days=365), later, now=later)["articles"] == 1
+    assert db.apply_retention(later - timedelta(days=365), later, now=later).articles == 1
     assert db.add_articles([old], later) == []
 
 
@@ -261,7 +261,7 @@ def test_article_ids_are_never_reused_after_retention(db):
 
 
 def test_a_chat_story_and_rule_is_alerted_once_even_after_the_outbox_row_is_gone(db):
-    message = {"chat_id": 5, "rule_id": "r", "story_id": 1, "article_id": 1, "rule_name": "x"}
+    message = PlannedAlert(chat_id=5, rule_id="r", story_id=1, article_id=1, rule_name="x")
     assert db.plan_alerts([], [message], NOW) == 1
     db.db.execute("UPDATE outbox SET status = 'sent'")
     db.apply_retention(NOW, NOW + timedelta(days=1), NOW - timedelta(days=3650), NOW)
@@ -271,8 +271,7 @@ def test_a_chat_story_and_rule_is_alerted_once_even_after_the_outbox_row_is_gone
 
 def test_a_batch_queues_one_alert_per_chat_rule_and_story(db):
     def message(chat, rule, story):
-        return {"chat_id": chat, "rule_id": rule, "story_id": story, "article_id": story,
-                "rule_name": f"{chat} {rule} {story}"}
+        return PlannedAlert(chat, rule, story, story, f"{chat} {rule} {story}")
 
     assert db.plan_alerts([], [message(5, "r", 1), message(5, "r", 1), message(6, "r", 1)],
                           NOW) == 2
@@ -300,9 +299,7 @@ def test_the_console_chat_of_earlier_versions_is_removed_by_the_upgrade(tmp_path
     with Store(path) as store:
         assert [m.chat_id for m in store.due_messages(NOW)] == [7]
         assert store.subscriber(0) is None and store.subscriptions(0) == []
-        assert store.plan_alerts([], [{"chat_id": 7, "rule_id": "r", "story_id": 1,
-                                       "article_id": None, "rule_name": "again"}],
-                                     NOW) == 0
+        assert store.plan_alerts([], [PlannedAlert(7, "r", 1, None, "again")], NOW) == 0
 
 
 def test_one_instance_per_database(tmp_path):

@@ -26,11 +26,12 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, ParamSpec, Protocol, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegram import (
     BotCommand,
+    Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -50,14 +51,16 @@ from telegram.ext import (
     filters,
 )
 
+from monitor import models
 from monitor.config import DAY, ConfigError, TelegramConfig, parse_duration
 from monitor.deliver.render import html_to_plain, linked
 from monitor.deliver.texts import COMMANDS, MAX_CALLBACK, TEXTS
-from monitor.models import Article
+from monitor.models import Article, DeliveryMode
 from monitor.store import Store, utc_now
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+P = ParamSpec("P")
 
 RULES_PER_PAGE = 8
 FLOOD_COMMANDS, FLOOD_WINDOW_S = 8, 20.0
@@ -75,7 +78,7 @@ class RuleInfo:
     id: str
     name: str
     description: str
-    delivery: str
+    delivery: DeliveryMode
 
 
 class ChatSearch(NamedTuple):
@@ -96,12 +99,22 @@ class Catalog(Protocol):
     def search(self, query: str, limit: int) -> ChatSearch: ...
 
 
+# What a chat may type after /subscribe RULE_ID.
+MODES: dict[str, DeliveryMode] = {"instant": "instant", "digest": "digest"}
+
+
 def chat_id_of(update: Update) -> int:
     """The chat of a command or button (the handlers are registered for those only)."""
     chat = update.effective_chat
     if chat is None:
         raise ValueError("an update without a chat")
     return chat.id
+
+
+def chat_type_of(chat: Chat) -> models.ChatType:
+    """Telegram's kind of chat, as the store keeps it: python-telegram-bot hands it over as a
+    plain string, and commands and buttons come from the four kinds of chat."""
+    return cast("models.ChatType", chat.type)
 
 
 def language_of(update: Update) -> str:
@@ -223,10 +236,10 @@ class MonitorBot:
         raise ApplicationHandlerStop
 
     @staticmethod
-    async def _off_loop(function: Callable[..., T], *args: Any) -> T:
+    async def _off_loop(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """A store, catalog or rule call, in a worker thread: SQLite and rule loading block,
         and the event loop serves every chat."""
-        return await asyncio.to_thread(function, *args)
+        return await asyncio.to_thread(function, *args, **kwargs)
 
     def _t(self, update: Update, key: str, **values: object) -> str:
         text = TEXTS[language_of(update)][key]
@@ -270,7 +283,7 @@ class MonitorBot:
                                                        ChatMemberStatus.OWNER):
                 await self._reply(update, self._t(update, "not_group_admin"))
                 return False
-        await self._off_loop(self.store.upsert_subscriber, chat.id, chat.type,
+        await self._off_loop(self.store.upsert_subscriber, chat.id, chat_type_of(chat),
                              chat.title or chat.full_name, language_of(update))
         return True
 
@@ -289,7 +302,7 @@ class MonitorBot:
             await self._reply(update, self._t(update, "refused", chat_id=chat.id))
             return
         if chat:
-            await self._off_loop(self.store.upsert_subscriber, chat.id, chat.type,
+            await self._off_loop(self.store.upsert_subscriber, chat.id, chat_type_of(chat),
                                  chat.title or chat.full_name, language_of(update))
         await self._reply(update, self._t(update, "start"))
 
@@ -321,13 +334,13 @@ class MonitorBot:
 
     async def subscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         args = context.args or []
-        if not args or len(args) > 2 or (len(args) == 2 and args[1] not in ("instant", "digest")):
+        if not args or len(args) > 2 or (len(args) == 2 and args[1] not in MODES):
             await self._reply(update, self._t(update, "usage_subscribe"))
             return
-        await self._subscribe(update, context, args[0], args[1] if len(args) == 2 else None)
+        await self._subscribe(update, context, args[0], MODES[args[1]] if len(args) == 2 else None)
 
     async def _subscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE,
-                         rule_id: str, mode: str | None) -> None:
+                         rule_id: str, mode: DeliveryMode | None) -> None:
         if not await self._may_change(update, context):
             return
         rule = self._rule(rule_id)
@@ -375,7 +388,7 @@ class MonitorBot:
             lines.append(line)
         if watches:
             lines.append(self._t(update, "list_watches"))
-            lines.extend(f"{w['id']}. <code>{html.escape(w['query'])}</code>" for w in watches)
+            lines.extend(f"{w.id}. <code>{html.escape(w.query)}</code>" for w in watches)
         subscriber = await self._off_loop(self.store.subscriber, chat_id)
         digest_time = subscriber.digest_time if subscriber else None
         if digest_time == "off":

@@ -25,7 +25,8 @@ class RulesCatalog:
 
     def rules(self) -> list[RuleInfo]:
         ruleset = self.watcher.ruleset
-        return [RuleInfo(r.id, r.name or r.id, r.description, r.delivery)
+        return [RuleInfo(r.id, r.name or r.id, r.description,
+                         "digest" if r.delivery == "digest" else "instant")
                 for r in ruleset if r.enabled]
 
     def query_error(self, query: str) -> str | None:

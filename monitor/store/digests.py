@@ -5,18 +5,19 @@ written in one transaction with the digest's outbox rows, so a period is sent on
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Any
 
-from monitor.store.connection import Connection, to_db_time
+from monitor.models import DigestChat, DigestMatch
+from monitor.store.connection import Connection, from_db_time, marks, to_db_time
 from monitor.store.outbox import claim_and_queue
 
 
 class DigestStore(Connection):
-    def digest_chats(self) -> list[dict[str, Any]]:
+    def digest_chats(self) -> list[DigestChat]:
         """Active chats with a digest subscription and their digest time, zone and last period."""
         with self._lock:
-            return list(self.db.query(
+            rows = self.db.execute(
                 """
                 SELECT c.chat_id, c.digest_time, c.digest_tz, c.language,
                        (SELECT max(period_end) FROM digests d WHERE d.chat_id = c.chat_id)
@@ -26,7 +27,9 @@ class DigestStore(Connection):
                   AND EXISTS (SELECT 1 FROM subscriptions s
                               WHERE s.chat_id = c.chat_id AND s.mode = 'digest')
                 ORDER BY c.chat_id
-                """))
+                """).fetchall()
+        return [DigestChat(chat_id, digest_time, digest_tz, language, from_db_time(last_end))
+                for chat_id, digest_time, digest_tz, language, last_end in rows]
 
     def digest_rules(self, chat_id: int) -> list[str]:
         with self._lock:
@@ -35,22 +38,27 @@ class DigestStore(Connection):
                 "ORDER BY rule_id", [chat_id])]
 
     def matches_between(self, rule_ids: list[str], start: datetime,
-                        end: datetime) -> list[dict[str, Any]]:
-        """Matches of these rules recorded in (start, end], with article and story details."""
+                        end: datetime) -> list[DigestMatch]:
+        """Matches of these rules recorded in (start, end], with article and story details,
+        by rule and then in the order the articles were published."""
         if not rule_ids:
             return []
-        marks = ",".join("?" * len(rule_ids))
         with self._lock:
-            return list(self.db.query(
+            rows = self.db.execute(
                 f"""
                 SELECT m.rule_id, a.id AS article_id, a.title, a.url, a.source, a.language,
                        a.published, a.text, coalesce(a.story_id, a.id) AS story_id,
                        coalesce(s.sources, json_array(a.source)) AS story_sources
                 FROM matches m JOIN articles a ON a.id = m.article_id
                 LEFT JOIN stories s ON s.id = a.story_id
-                WHERE m.rule_id IN ({marks}) AND m.created > ? AND m.created <= ?
+                WHERE m.rule_id IN ({marks(rule_ids)}) AND m.created > ? AND m.created <= ?
                 ORDER BY m.rule_id, a.published
-                """, [*rule_ids, to_db_time(start), to_db_time(end)]))
+                """, [*rule_ids, to_db_time(start), to_db_time(end)]).fetchall()
+        return [DigestMatch(rule_id, article_id, title, url, source, language,
+                            from_db_time(published), text, story_id,
+                            tuple(json.loads(sources)) if sources else ())
+                for (rule_id, article_id, title, url, source, language, published, text,
+                     story_id, sources) in rows]
 
     def record_digest(self, chat_id: int, start: datetime, end: datetime,
                       messages: list[str], now: datetime | None = None) -> bool:

@@ -16,7 +16,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from monitor.models import Article
+from monitor.models import Article, PlannedAlert, StoryAssignment, UnalertedMatch
 from monitor.store.archive import ArchiveStore, set_index_complete
 from monitor.store.articles import article_from_row
 from monitor.store.connection import from_db_time, to_db_time, utc_now
@@ -31,18 +31,16 @@ class MatchStore(ArchiveStore):
                 "SELECT * FROM articles WHERE story_id IS NULL ORDER BY id LIMIT ?", [limit])
             return [article_from_row(r) for r in rows]
 
-    def story_fingerprints_since(self, since: datetime
-                                 ) -> list[tuple[int, int, bytes, datetime, str]]:
-        """(article_id, story_id, fingerprint, published, source) inside the grouping window."""
+    def story_fingerprints_since(self, since: datetime) -> list[StoryAssignment]:
+        """The articles' story assignments inside the grouping window, in article order."""
         with self._lock:
             rows = self.db.execute(
                 "SELECT article_id, story_id, fingerprint, published, source "
                 "FROM story_fingerprints WHERE published >= ? ORDER BY article_id",
                 [to_db_time(since)]).fetchall()
-        return [(a, s, fp, from_db_time(p), src) for a, s, fp, p, src in rows]
+        return [StoryAssignment(a, s, fp, from_db_time(p), src) for a, s, fp, p, src in rows]
 
-    def save_story_assignments(
-            self, assignments: list[tuple[int, int, bytes, datetime, str]]) -> None:
+    def save_story_assignments(self, assignments: list[StoryAssignment]) -> None:
         """Each article's story and fingerprint; the touched stories' size and sources are
         recounted from the articles, so they stay right however often this runs."""
         with self.transaction():
@@ -53,7 +51,7 @@ class MatchStore(ArchiveStore):
                 conn.execute(
                     "INSERT OR REPLACE INTO story_fingerprints VALUES (?, ?, ?, ?, ?)",
                     [article_id, story_id, fingerprint, to_db_time(published), source])
-            for story_id in sorted({a[1] for a in assignments}):
+            for story_id in sorted({a.story_id for a in assignments}):
                 conn.execute(
                     """
                     INSERT INTO stories (id, first_article_id, size, sources, first_seen, last_seen)
@@ -115,28 +113,28 @@ class MatchStore(ArchiveStore):
 
     # ------------------------------------------------------------ alert planning
 
-    def unalerted_matches(self, limit: int = 1000) -> list[dict[str, Any]]:
-        """Matches not yet turned into alerts: article id, rule id and the article's story."""
+    def unalerted_matches(self, limit: int = 1000) -> list[UnalertedMatch]:
+        """Matches not yet turned into alerts, in (article, rule) order."""
         with self._lock:
             rows = self.db.conn.execute(
                 "SELECT m.article_id, m.rule_id, a.story_id "
                 "FROM matches m JOIN articles a ON a.id = m.article_id WHERE m.alerted = 0 "
                 "ORDER BY m.article_id, m.rule_id LIMIT ?", [limit]).fetchall()
-        return [{"article_id": article_id, "rule_id": rule_id, "story_id": story_id}
-                for article_id, rule_id, story_id in rows]
+        return list(map(UnalertedMatch._make, rows))
 
     def plan_alerts(self, matches: Iterable[tuple[int, str]],
-                    messages: Iterable[dict[str, Any]], now: datetime | None = None) -> int:
+                    messages: Iterable[PlannedAlert], now: datetime | None = None) -> int:
         """Queue the alerts of a batch of matches and mark those matches alerted, atomically.
 
-        A (chat, rule, story) is alerted once in the archive's lifetime: the claim in `alerted`
-        outlives both the outbox row and the articles. A later article of the same story is
+        `matches` are (article id, rule id) pairs. A (chat, rule, story) is alerted once in
+        the archive's lifetime: the claim in `alerted` outlives both the outbox row and the
+        articles. A later article of the same story is
         counted for the digest, not alerted again; of one batch's messages for the same
         (chat, rule, story), the first is queued. Returns the alerts queued.
         """
         stamp = to_db_time(now or utc_now())
-        rows = [(m["chat_id"], m["rule_id"], m["story_id"], m["article_id"], m["rule_name"],
-                 stamp, stamp, m["chat_id"], m["rule_id"], m["story_id"]) for m in messages]
+        rows = [(m.chat_id, m.rule_id, m.story_id, m.article_id, m.rule_name,
+                 stamp, stamp, m.chat_id, m.rule_id, m.story_id) for m in messages]
         with self.transaction():
             conn = self.db.conn
             # Queued unless claimed before; outbox_one_alert keeps the first of a batch. The

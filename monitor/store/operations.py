@@ -6,11 +6,11 @@ the admins' minutely checks, and the counts of `monitor stats` and `/stats`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
+from monitor.models import Activity, Count, Operations, Retention, Stats
 from monitor.store.archive import unindex
 from monitor.store.articles import article_keys, remember_keys
-from monitor.store.connection import to_db_time, utc_now
+from monitor.store.connection import from_db_time, to_db_time, utc_now
 from monitor.store.feeds import FeedStore
 from monitor.store.outbox import OutboxStore
 
@@ -18,7 +18,7 @@ from monitor.store.outbox import OutboxStore
 class OperationsStore(FeedStore, OutboxStore):
     def apply_retention(self, articles_before: datetime, outbox_before: datetime,
                         keys_before: datetime | None = None,
-                        now: datetime | None = None) -> dict[str, int]:
+                        now: datetime | None = None) -> Retention:
         """Delete old articles (their matches and fingerprints go with them), stories left
         without articles, and finished outbox rows. Pending messages are never touched.
 
@@ -53,51 +53,48 @@ class OperationsStore(FeedStore, OutboxStore):
                                     [to_db_time(keys_before)]).rowcount
                 alert_keys = conn.execute("DELETE FROM alerted WHERE created < ?",
                                           [to_db_time(keys_before)]).rowcount
-        return {"articles": articles, "stories": stories, "outbox": outbox, "keys": keys,
-                "alert_keys": alert_keys}
+        return Retention(articles, stories, outbox, keys, alert_keys)
 
-    def operations(self) -> dict[str, Any]:
+    def operations(self) -> Operations:
         """What the minutely admin checks watch: failing feeds and the outbox backlog."""
         with self._lock:
-            return {
-                "pending": self.pending_count(),
-                "oldest_pending": self.db.execute(
-                    "SELECT min(created) FROM outbox WHERE status = 'pending'").fetchone()[0],
-                "failing_feeds": [f for f in self.feeds() if f.error_count],
-            }
+            return Operations(
+                pending=self.pending_count(),
+                oldest_pending=from_db_time(self.db.execute(
+                    "SELECT min(created) FROM outbox WHERE status = 'pending'").fetchone()[0]),
+                failing_feeds=[f for f in self.feeds() if f.error_count],
+            )
 
-    def activity(self, now: datetime) -> dict[str, Any]:
+    def activity(self, now: datetime) -> Activity:
         """For admin /stats only (it reads every match of the day): last digest, matches today."""
         day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
         with self._lock:
-            return {
-                "last_digest": self.db.execute(
-                    "SELECT max(created) FROM digests").fetchone()[0],
-                "matches_today": list(self.db.query(
+            return Activity(
+                last_digest=from_db_time(self.db.execute(
+                    "SELECT max(created) FROM digests").fetchone()[0]),
+                matches_today=self._counts(
                     "SELECT rule_id, count(*) AS n FROM matches WHERE created >= ? "
-                    "GROUP BY rule_id ORDER BY n DESC, rule_id", [to_db_time(day_start)])),
-            }
+                    "GROUP BY rule_id ORDER BY n DESC, rule_id", to_db_time(day_start)),
+            )
 
-    def stats(self) -> dict[str, Any]:
-        """Counts for `monitor stats`: articles by language and source, feed health, outbox."""
+    def stats(self) -> Stats:
+        """Counts for `monitor stats`: articles by language and source, matches, outbox."""
         with self._lock:
-            q = self.db.query
-            return {
-                "articles": self.db.execute("SELECT count(*) FROM articles").fetchone()[0],
-                "by_language": list(q(
+            return Stats(
+                articles=self.db.execute("SELECT count(*) FROM articles").fetchone()[0],
+                matches=self.db.execute("SELECT count(*) FROM matches").fetchone()[0],
+                by_language=self._counts(
                     "SELECT language, count(*) AS n FROM articles GROUP BY language "
-                    "ORDER BY n DESC, language"
-                )),
-                "by_source": list(q(
+                    "ORDER BY n DESC, language"),
+                by_source=self._counts(
                     "SELECT source, count(*) AS n FROM articles GROUP BY source "
-                    "ORDER BY n DESC, source"
-                )),
-                "matches": self.db.execute("SELECT count(*) FROM matches").fetchone()[0],
-                "matches_by_rule": list(q(
+                    "ORDER BY n DESC, source"),
+                matches_by_rule=self._counts(
                     "SELECT rule_id, count(*) AS n FROM matches GROUP BY rule_id "
-                    "ORDER BY n DESC, rule_id"
-                )),
-                "outbox": list(q(
-                    "SELECT status, count(*) AS n FROM outbox GROUP BY status ORDER BY status"
-                )),
-            }
+                    "ORDER BY n DESC, rule_id"),
+                outbox=self._counts(
+                    "SELECT status, count(*) AS n FROM outbox GROUP BY status ORDER BY status"),
+            )
+
+    def _counts(self, sql: str, *params: object) -> list[Count]:
+        return [Count(key, n) for key, n in self.db.execute(sql, params).fetchall()]

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from monitor.models import OutboxMessage
+from monitor.models import MessageKind, OutboxMessage
 from monitor.store.connection import Connection, to_db_time, utc_now
 
 
@@ -116,7 +116,7 @@ def claim_and_queue(conn: sqlite3.Connection, claim_sql: str, claim: list[Any], 
 
 def _message_from_row(row: dict[str, Any]) -> OutboxMessage:
     return OutboxMessage(
-        id=row["id"], chat_id=row["chat_id"], kind=row["kind"], text=row["text"],
+        id=row["id"], chat_id=row["chat_id"], kind=MessageKind(row["kind"]), text=row["text"],
         rule_id=row["rule_id"], story_id=row["story_id"], article_id=row["article_id"],
         buttons=tuple(tuple(b) for b in json.loads(row["buttons"])), attempts=row["attempts"],
         rule_name=row["rule_name"],

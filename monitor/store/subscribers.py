@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
-from monitor.models import Subscriber, Subscription
+from monitor.models import ChatType, DeliveryMode, Subscriber, Subscription, Watch
 from monitor.store.connection import Connection, chunks, from_db_time, marks, to_db_time, utc_now
 
 
 class SubscriberStore(Connection):
-    def upsert_subscriber(self, chat_id: int, chat_type: str, title: str | None,
+    def upsert_subscriber(self, chat_id: int, chat_type: ChatType, title: str | None,
                           language: str | None) -> None:
         """Remember a chat (again active, with its current title and language)."""
         with self._lock:
@@ -81,7 +80,7 @@ class SubscriberStore(Connection):
 
     # ------------------------------------------------------------ subscriptions
 
-    def subscribe(self, chat_id: int, rule_id: str, mode: str) -> bool:
+    def subscribe(self, chat_id: int, rule_id: str, mode: DeliveryMode) -> bool:
         """Subscribe or change the mode; True when the subscription is new."""
         with self._lock:
             existed = self.db.execute(
@@ -155,12 +154,15 @@ class SubscriberStore(Connection):
             return self.db.execute("DELETE FROM watches WHERE chat_id = ? AND id = ?",
                                    [chat_id, watch_id]).rowcount == 1
 
-    def watches(self, chat_id: int | None = None) -> list[dict[str, Any]]:
-        """One chat's personal rules, or everyone's (to build the engine)."""
+    def watches(self, chat_id: int | None = None) -> list[Watch]:
+        """One chat's personal rules, or every active chat's (to build the engine)."""
         with self._lock:
             if chat_id is None:
-                return list(self.db.query(
-                    "SELECT w.* FROM watches w JOIN subscribers c ON c.chat_id = w.chat_id "
-                    "WHERE c.active = 1 ORDER BY w.id"))
-            return list(self.db.query(
-                "SELECT * FROM watches WHERE chat_id = ? ORDER BY id", [chat_id]))
+                rows = self.db.execute(
+                    "SELECT w.id, w.chat_id, w.query FROM watches w JOIN subscribers c "
+                    "ON c.chat_id = w.chat_id WHERE c.active = 1 ORDER BY w.id").fetchall()
+            else:
+                rows = self.db.execute(
+                    "SELECT id, chat_id, query FROM watches WHERE chat_id = ? ORDER BY id",
+                    [chat_id]).fetchall()
+        return [Watch(*row) for row in rows]

@@ -171,7 +171,7 @@ def queue_alerts(db, chats, title="Kim reist nach Moskau"):
     queues them."""
     from datetime import UTC, datetime
 
-    from monitor.models import Article
+    from monitor.models import Article, PlannedAlert
     now = datetime(2026, 11, 30, 8, tzinfo=UTC)
     [article] = db.add_articles([Article(
         title=title, text="Kim traf Putin in Moskau. Die Gespräche dauerten zwei Tage.",
@@ -179,8 +179,7 @@ def queue_alerts(db, chats, title="Kim reist nach Moskau"):
         published=now, fetched=now, content_hash=title)])
     db.save_matches([article.id], [{"article_id": article.id, "rule_id": "r",
                                     "rule_version": "1"}])
-    db.plan_alerts([], [{"chat_id": chat, "rule_id": "r", "story_id": article.id,
-                         "article_id": article.id, "rule_name": "Kim-Reisen"}
+    db.plan_alerts([], [PlannedAlert(chat, "r", article.id, article.id, "Kim-Reisen")
                         for chat in chats])
     return article
 
@@ -242,13 +241,13 @@ async def test_an_alerts_buttons_are_made_with_it_in_the_chats_language(db, bota
     """The planner queues references; the buttons come with the rendering, in the language
     of the chat (English here), and a personal /watch rule's alert has none."""
     from monitor.deliver.texts import TEXTS
+    from monitor.models import PlannedAlert
 
     db.upsert_subscriber(1, "private", "Anna", "en")
     article = queue_alerts(db, [1, 2])
     db.save_matches([article.id], [{"article_id": article.id, "rule_id": "watch-4",
                                     "rule_version": "1"}])
-    db.plan_alerts([], [{"chat_id": 2, "rule_id": "watch-4", "story_id": article.id,
-                         "article_id": article.id, "rule_name": "🔎 Kim"}])
+    db.plan_alerts([], [PlannedAlert(2, "watch-4", article.id, article.id, "🔎 Kim")])
     assert {r["buttons"] for r in db.db.query("SELECT buttons FROM outbox")} == {"[]"}
     assert await drain(db, Dispatcher(db, TelegramSender(bot))) == 0
     [english] = botapi.messages_to(1)
