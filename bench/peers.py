@@ -34,7 +34,7 @@ What each timing includes (per article; analysis excluded for all three):
 - ours: Engine.verify(AnalyzedText) -> Verified(rules, exceeded), the pipeline's matching
   step: from the tokenised article (distinct raw words per field; their forms come from the
   analyser's per-word cache) to the matching rules, as the peers return them; a second row,
-  "ours with hits", times Engine.match_analyzed, which also works out every match's hits
+  "ours with hits", times Engine.match_text, which also works out every match's hits
   (field, positions and words of every matched term: what `highlight` does later for the
   matches that are shown);
 - perq: perq.Document(exact forms) (which validates every term and makes a frozenset) and
@@ -55,7 +55,7 @@ builds a MemoryStore; mokaccino makes its queries, adds them and optimises. Afte
 the process's objects are frozen out of the cycle collector's sight (gc.freeze), for all three
 alike (our engine does it for itself anyway). Timed passes keep no results.
 
---profile adds, through our engine's private API and in the same rounds, the presearch
+--profile adds, through our engine's internal modules and in the same rounds, the presearch
 view alone (the article's term ids and candidate postings); and runs cProfile over one pass
 of our engine at each rule count of 10,000 and more, printing its top functions.
 --subset-from/--subset-step time every n-th article only from some rule count on (the whole
@@ -224,7 +224,7 @@ def run(args: argparse.Namespace) -> None:       # noqa: C901 (one script, read 
         for text in texts:
             seen_profiles.setdefault(text.profile, text)
         for text in seen_profiles.values():
-            engine.match_analyzed(fresh(text))          # builds that profile's index
+            engine.match_text(fresh(text))          # builds that profile's index
         build_ours = time.perf_counter() - start
         roots = [rule.query.root for rule in ruleset.rules]
 
@@ -255,7 +255,7 @@ def run(args: argparse.Namespace) -> None:       # noqa: C901 (one script, read 
             return engine.verify(text).rules
 
         def ours_with_hits(text: AnalyzedText) -> list:
-            return engine.match_analyzed(text)
+            return engine.match_text(text).matches
 
         def perq_one(terms: list[str]) -> list:
             return list(matches(doc(terms)))
@@ -286,7 +286,7 @@ def run(args: argparse.Namespace) -> None:       # noqa: C901 (one script, read 
         # --- first pass: warm-up and the check
         ours_ids = [{int(r.id[1:]) for r in ours_one(t)} for t in map(fresh, texts_n)]
         assert [{int(m.rule_id[1:]) for m in ours_with_hits(t)} for t in map(fresh, texts_n)] \
-            == ours_ids, "verify finds other rules than match_analyzed"
+            == ours_ids, "verify finds other rules than match_text"
         perq_ids = [set(perq_one(terms)) for terms in forms_n]
         moka_ids = [set(moka_one(terms)) for terms in forms_n]
         if args.profile:           # the view alone: warmed up too
@@ -347,10 +347,10 @@ def run(args: argparse.Namespace) -> None:       # noqa: C901 (one script, read 
           "engines (first pass).")
     for count, _, rates, *_ in rows:
         faster = max(rates["perq"], rates["mokaccino"])
-        print(f"  {count:>8,}: ours with hits (Engine.match_analyzed, in the same rounds) "
+        print(f"  {count:>8,}: ours with hits (Engine.match_text, in the same rounds) "
               f"{rates['ours with hits']:,.0f} art/s "
               f"({rates['ours with hits'] / faster:.2f}x the faster peer)"
-              + (f"; the presearch view alone (--profile, private API) "
+              + (f"; the presearch view alone (--profile, internal API) "
                  f"{rates['ours, view only']:,.0f} art/s" if "ours, view only" in rates else ""))
     for count, n, text in profiles:
         print(f"\n=== cProfile of our engine, one pass, {count:,} rules, {n} articles ===")
@@ -358,16 +358,16 @@ def run(args: argparse.Namespace) -> None:       # noqa: C901 (one script, read 
 
 
 def internals(engine) -> dict[str, Callable]:
-    """A part of our engine's work, through its private API (a diagnostic for --profile):
-    the presearch view alone (_View: the article's term ids and candidate postings)."""
+    """A part of our engine's work, through its internal modules (a diagnostic for --profile):
+    the presearch view alone (ArticleView: the article's term ids and candidate postings)."""
     from monitor.matching.collector import CollectorPaused
-    from monitor.matching.engine import _View
+    from monitor.matching.verify import ArticleView
 
-    compiled, budget = engine._compiled, engine.budget
+    index, budget = engine.index, engine.budget
 
     def view_only(text) -> None:
         with CollectorPaused():
-            _View(text, compiled.profile(text.profile), budget)
+            ArticleView(text, index.profile(text.profile), budget)
 
     return {"ours, view only": view_only}
 

@@ -364,23 +364,6 @@ class Analyzer:
             sources=source_keys(article.source, article.url),
         )
 
-    def word_forms(self, analyzed: AnalyzedText) -> int:
-        """Forms of every distinct word, without positions; returns their count. (With
-        token_forms: what analysis costs on its own, for bench/match.py.)"""
-        words = analyzed.title.words | analyzed.body.words
-        return len(list(map(self.cache(analyzed.profile).__getitem__, words)))
-
-    def token_forms(self, analyzed: AnalyzedText) -> int:
-        """The whole analysed token stream: the forms of the word at every position and of
-        every joined compound at its positions, as an analyser hands them to an index
-        (rules-language.md: forms and positions); returns the number of tokens."""
-        forms = self.cache(analyzed.profile).__getitem__
-        tokens = 0
-        for text in (analyzed.title, analyzed.body):
-            tokens += len(list(map(forms, text.tokens)))
-            tokens += len([(forms(joined), first, last) for joined, first, last in text.joins])
-        return tokens
-
 
 ANALYZER = Analyzer()
 

@@ -54,7 +54,7 @@ def test_a_chain_of_four_nears_over_a_long_article_is_linear_work():
     engine = Engine(ruleset(chain=CHAIN_4))
     report = engine.match_report(item)
     assert [m.rule_id for m in report.matches] == ["chain"] and report.exceeded == []
-    work = engine.verification_work(item)["chain"]
+    work = engine.debug().verification_work(item)["chain"]
     assert 0 < work <= 4 * positions                  # each word's positions, a few times
     assert rule_matches(engine.ruleset.rules[0], Document.from_article(item))
 
@@ -65,7 +65,7 @@ def test_a_chain_of_five_nears_is_linear_work_too():
     item = article("", text, article_id=8)
     engine = Engine(ruleset(chain=CHAIN_5))
     assert [m.rule_id for m in engine.match(item)] == ["chain"]
-    assert engine.verification_work(item)["chain"] <= 4 * len(text.split())
+    assert engine.debug().verification_work(item)["chain"] <= 4 * len(text.split())
     assert rule_matches(engine.ruleset.rules[0], Document.from_article(item))
 
 
@@ -76,7 +76,7 @@ def test_short_distances_keep_a_span_per_position_and_stay_linear():
     item = article("", text)
     engine = Engine(ruleset(chain=" NEAR/1 ".join(["die", "der", "und", "das"] * 2)))
     assert engine.match(item)
-    assert engine.verification_work(item)["chain"] <= 8 * 3 * len(text.split())
+    assert engine.debug().verification_work(item)["chain"] <= 8 * 3 * len(text.split())
 
 
 def test_a_nested_chain_of_phrases_and_groups_is_bounded():
@@ -85,7 +85,7 @@ def test_a_nested_chain_of_phrases_and_groups_is_bounded():
     query = '("die der" NEAR/3 (und OR das)) NEAR/1000 ("und das" NEAR/2 (die NEAR/1 der))'
     engine = Engine(ruleset(nested=query))
     assert engine.match(item)
-    assert engine.verification_work(item)["nested"] <= 8 * 3 * len(text.split())
+    assert engine.debug().verification_work(item)["nested"] <= 8 * 3 * len(text.split())
 
 
 def test_a_rule_over_budget_does_not_match_is_reported_and_the_article_goes_on():
@@ -167,7 +167,7 @@ def infix_rules(count: int = 55) -> dict[str, str]:
 
 def counting(engine: Engine) -> Lookups:
     """Counts the lookups *mid* wildcards make: their anchors and their fixed parts."""
-    compiled, lookups = engine._compiled, Lookups()
+    compiled, lookups = engine.index, Lookups()
     compiled.infixes = CountingDict(compiled.infixes, lookups)
     compiled.infix_anchors = CountingDict(compiled.infix_anchors, lookups)
     return lookups
@@ -193,7 +193,7 @@ def test_many_infix_wildcards_never_look_into_very_long_tokens():
     # the title's "Putin" only: three starts ("put", "uti", "tin"), none begins a fixed part;
     # at most 3 + 6 (*abc*, *bcde* and *cdefg* could be in a word of 5 letters)
     assert lookups.count == 3
-    assert engine._compiled.infix_work(engine.analyzer.analyse(item)) == 3 + 6
+    assert engine.debug().wildcard_work(item) == 3 + 6
 
 
 def test_infix_wildcards_still_match_words_up_to_the_cap():
@@ -220,7 +220,7 @@ def test_an_article_over_the_wildcard_budget_skips_infix_rules_and_reports_them(
         ("w0", 4, "wildcards"), ("w20", 4, "wildcards"), ("w40", 4, "wildcards")]
     work = report.exceeded[0].work
     assert work > WILDCARD_BUDGET and report.exceeded[0].limit == WILDCARD_BUDGET
-    assert work == engine._compiled.infix_work(engine.analyzer.analyse(item))
+    assert work == engine.debug().wildcard_work(item)
     assert lookups.count == 0
     assert "*mid* wildcards would have looked into too many words" in report.exceeded[0].message
     assert engine.match_report(item) == report             # the same answer every time
@@ -237,7 +237,7 @@ def test_wildcard_lookups_within_the_budget_are_what_the_article_costs():
     words = len(item.text.split())
     assert 0.9 * words * (MAX_WILDCARD_WORD - 2) <= lookups.count
     assert lookups.count <= words * (MAX_WILDCARD_WORD + 2)
-    estimate = engine._compiled.infix_work(engine.analyzer.analyse(item))
+    estimate = engine.debug().wildcard_work(item)
     assert lookups.count <= estimate <= WILDCARD_BUDGET
 
 

@@ -118,7 +118,7 @@ def test_presearch_verifies_only_rules_sharing_a_term():
     ruleset = rules(*queries)
     engine = Engine(ruleset)
     item = article(text="Putin traf Kim und word7")
-    candidates = {r.id for r in engine.candidates(engine.analyzer.analyse(item))}
+    candidates = {r.id for r in engine.debug().candidates(engine.analyzer.analyse(item))}
     # the AND is indexed under one of its words only (the longer one, "other7" for r7)
     assert candidates == {"r200", "r201"}
     assert fired(ruleset, item) == ["r200", "r201"]
@@ -126,9 +126,9 @@ def test_presearch_verifies_only_rules_sharing_a_term():
 
 def test_engines_over_the_same_rule_set_share_their_index():
     first, second = Engine(SHIPPED), Engine(SHIPPED)
-    assert first._compiled is second._compiled
+    assert first.index is second.index
     reloaded = dataclasses.replace(SHIPPED)
-    assert Engine(reloaded)._compiled is not first._compiled
+    assert Engine(reloaded).index is not first.index
 
 
 def test_articles_in_languages_without_a_stemmer_match_exactly():
@@ -140,7 +140,7 @@ def test_articles_in_languages_without_a_stemmer_match_exactly():
 def test_without_presearch_the_result_is_the_same():
     engine = Engine(SHIPPED)
     item = seed_article()
-    assert engine.match_without_presearch(item) == engine.match(item)
+    assert engine.debug().without_presearch(item) == engine.match(item)
 
 
 def test_clauses_say_what_every_match_contains_and_when_that_is_enough():
@@ -164,10 +164,12 @@ def test_rules_their_clauses_decide_match_without_a_test():
     item = article(text="Kim Jong Un, Putin und die Einladung")
     engine = Engine(ruleset)
     assert [m.rule_id for m in engine.match(item)] == ["r0", "r1", "r2", "r3", "r4"]
-    tests = engine._compiled.profile("german").tests
+    presearched = engine.debug().presearch(engine.analyzer.analyse(item))
     # one or two clauses that are enough: matched by the presearch alone; a third clause or
     # the word order of a phrase needs the rule's test
-    assert [test is None for test in tests] == [True, True, True, False, False]
+    assert [rule.id for rule in presearched.passed] == ["r0", "r1", "r2", "r3", "r4"]
+    assert [rule.id for rule in presearched.decided] == ["r0", "r1", "r2"]
+    assert [test is None for test in engine.index.tests] == [True, True, True, False, False]
     assert fired(ruleset, article(text="Kim und Trump")) == []
 
 
@@ -190,7 +192,7 @@ def test_bounded_word_tables_never_lose_a_match():
         found = small.match(item)
         assert [m.rule_id for m in found] == fired(ruleset, item)
         assert found == large.match(item)
-    table = small._compiled.profile("german").word_postings
+    table = small.index.profile("german").word_postings
     assert len(table) <= 3 + len(set(texts[1].split()))
 
 
@@ -231,8 +233,7 @@ def test_an_engine_leaves_the_collector_alone_and_a_frozen_index_is_freed_when_d
     import weakref
 
     from monitor.matching.collector import FREEZE_FROM, out_of_collectors_sight
-    from monitor.matching.engine import _COMPILED
-
+    
     def large(word: str) -> RuleSet:
         return RuleSet(tuple(make_rule(f"r{n}", f"{word}{n} OR Putin", ENTITIES)
                              for n in range(FREEZE_FROM)), ENTITIES)
@@ -243,7 +244,7 @@ def test_an_engine_leaves_the_collector_alone_and_a_frozen_index_is_freed_when_d
         assert Engine(first).match(article(text="Putin"))
         assert gc.get_freeze_count() == 0 and gc.isenabled()
         out_of_collectors_sight()
-        compiled = _COMPILED[first]
+        compiled = Engine(first).index
         old = [weakref.ref(compiled), *map(weakref.ref, compiled.profiles.values())]
         del first, compiled
         assert [ref() for ref in old] == [None] * len(old)    # freed by refcounting alone

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.matching import Document, Engine, RuleSet, make_rule
-from monitor.matching.engine import _near as engine_near
-from monitor.matching.engine import _near_any as engine_near_any
 from monitor.matching.evaluate import maximal, near_spans, occurrences, rule_matches, spans
 from monitor.matching.query import Near, Not, Or, Phrase, Term
+from monitor.matching.verify import any_near as engine_near_any
+from monitor.matching.verify import near_spans as engine_near
 
 from .support import ENTITIES, article
 
