@@ -12,9 +12,11 @@ from pathlib import Path
 
 from monitor.config import Config, TelegramConfig
 from monitor.logs import RedactSecrets
+from monitor.models import MessageKind, OutboxMessage
 from monitor.pipeline import Pipeline
 from monitor.service import Service
 from monitor.store import utc_now
+from tests.queueing import queue_alerts, queue_message
 
 TEXT = ("Kim Jong Un und Wladimir Putin trafen sich am Mittwoch im Weltraumbahnhof Wostotschny "
         "im Fernen Osten Russlands. Putin nahm eine Einladung nach Nordkorea an, meldete die "
@@ -36,6 +38,11 @@ def seed(folder: Path, name: str, items: list[dict]) -> None:
     (folder / "seeds" / name).write_text(json.dumps(items), encoding="utf-8")
 
 
+def notices(db) -> list[OutboxMessage]:
+    """The operator notices waiting in the outbox, in the order queued."""
+    return [m for m in db.due_messages(utc_now()) if m.kind == MessageKind.NOTICE]
+
+
 def test_a_later_article_of_an_alerted_story_sends_no_new_alert(tmp_path, db):
     config = deployment(tmp_path, db)
     db.upsert_subscriber(1, "private", "A", "de")
@@ -49,8 +56,10 @@ def test_a_later_article_of_an_alerted_story_sends_no_new_alert(tmp_path, db):
                                "text": TEXT + " Mit Material von Reuters.", "source": "zeitung"}])
     second = asyncio.run(pipeline.run_once())
     assert (second.new_articles, second.matches, second.alerts_queued) == (1, 1, 0)
-    [story] = db.db.query("SELECT size, sources FROM stories")
-    assert story["size"] == 2 and sorted(json.loads(story["sources"])) == ["agentur", "zeitung"]
+    first, later = db.matches_between(["kim-putin"], utc_now() - timedelta(days=1),
+                                      utc_now() + timedelta(days=1))
+    assert first.story_id == later.story_id
+    assert sorted(first.story_sources) == ["agentur", "zeitung"]
 
 
 def test_an_alert_bolds_the_words_its_rule_matched_and_only_those(tmp_path, db, dispatch):
@@ -86,9 +95,8 @@ def test_admins_hear_once_about_a_feed_failing_for_a_day(tmp_path, db):
     service = Service(config, db)
     service._operations()
     service._operations()
-    notices = list(db.db.query("SELECT chat_id, text FROM outbox WHERE kind = 'notice'"))
-    assert len(notices) == 1 and notices[0]["chat_id"] == 900
-    assert "tot" in notices[0]["text"] and "HTTP 410 Gone" in notices[0]["text"]
+    [notice] = notices(db)
+    assert notice.chat_id == 900 and "tot" in notice.text and "HTTP 410 Gone" in notice.text
 
 
 def test_admins_hear_once_about_rule_file_errors_and_a_backlog(tmp_path, db):
@@ -97,11 +105,10 @@ def test_admins_hear_once_about_rule_file_errors_and_a_backlog(tmp_path, db):
     service = Service(config, db)
     service._rule_errors_notice(["rules/r.toml:3:9: unknown entity '@x'"])
     service._rule_errors_notice(["rules/r.toml:3:9: unknown entity '@x'"])
-    for chat in range(5):
-        db.enqueue(chat, "alert", "x", rule_id="r", story_id=chat)
+    queue_alerts(db, range(5))
     service._operations()
     service._operations()
-    texts = [r["text"] for r in db.db.query("SELECT text FROM outbox WHERE kind = 'notice'")]
+    texts = [notice.text for notice in notices(db)]
     assert len(texts) == 2
     assert "unknown entity" in texts[0] and "backlog" in texts[1]
 
@@ -134,8 +141,8 @@ def test_an_edited_config_is_reloaded_and_a_broken_one_kept_out(tmp_path, db):
     path.write_text("[[feeds]]\nname = 'kaputt'\n", encoding="utf-8")
     service.reload_config()
     assert [f.name for f in service.config.feeds] == ["neu"]
-    [notice] = db.db.query("SELECT text FROM outbox WHERE kind = 'notice'")
-    assert "Config not reloaded" in notice["text"] and "feeds[0].url" in notice["text"]
+    [notice] = notices(db)
+    assert "Config not reloaded" in notice.text and "feeds[0].url" in notice.text
 
 
 def test_admin_stats_show_feed_health_backlog_last_digest_and_matches_today(tmp_path, db):
@@ -147,7 +154,7 @@ def test_admin_stats_show_feed_health_backlog_last_digest_and_matches_today(tmp_
     feed = db.upsert_feed(Feed(name="tot", url="https://tot.example/feed"))
     db.save_feed_state(replace(feed, error_count=2, failing_since=utc_now(),
                                last_fetched=utc_now(), last_error="HTTP 503"))
-    db.enqueue(5, "alert", "x", rule_id="kim-putin", story_id=99)
+    queue_message(db, 5, "x")
     text = Service(config, db).stats_text()
     assert "outbox pending: 1" in text and "last digest: -" in text
     assert "matches today: kim-putin 1" in text
@@ -168,7 +175,7 @@ def test_edited_rules_apply_on_the_next_cycle_and_a_broken_file_keeps_the_last_g
         report = asyncio.run(pipeline.run_once())
         [article] = added
         added.clear()
-        return report, [m["rule_id"] for m in db.matches_for_article(article.id)]
+        return report, db.matched_rules(article.id)
 
     report, fired = cycle("a.json", "Treffen in Wostotschny")
     assert fired == ["kim-putin"] and report.rule_errors == []
@@ -212,15 +219,13 @@ def test_a_rule_over_its_budget_is_told_to_its_owner_once_and_the_article_goes_o
             report = asyncio.run(service.ingest())
         assert sorted({e.rule_id for e in report.over_budget}) == ["chain", "watch-1"]
         assert report.alerts_queued == 1          # kim-putin matched the same article
-    notices = list(db.db.query("SELECT chat_id, text FROM outbox WHERE kind = 'notice' "
-                               "ORDER BY chat_id"))
-    assert [n["chat_id"] for n in notices] == [2, 900]
-    assert "Your rule <code>die NEAR/1000" in notices[0]["text"]
-    assert "chain" in notices[1]["text"] and "200,000 steps" in notices[1]["text"]
+    watch_owner, admin = sorted(notices(db), key=lambda notice: notice.chat_id)
+    assert (watch_owner.chat_id, admin.chat_id) == (2, 900)
+    assert "Your rule <code>die NEAR/1000" in watch_owner.text
+    assert "chain" in admin.text and "200,000 steps" in admin.text
     logged = [r.getMessage() for r in caplog.records if "over budget" in r.getMessage()]
     assert len(logged) == 4 and all("articles=1" in line for line in logged)
-    matched = {r["rule_id"] for r in db.db.query("SELECT rule_id FROM matches")}
-    assert matched == {"kim-putin"}
+    assert [count.key for count in db.stats().matches_by_rule] == ["kim-putin"]
 
 
 def test_an_archive_from_before_the_index_is_indexed_by_the_pipeline_newest_first(tmp_path, db):

@@ -8,7 +8,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlite_utils import Database
 
 from monitor.models import Article, Feed, PlannedAlert, StoryAssignment
 from monitor.store import (
@@ -21,6 +20,8 @@ from monitor.store import (
     instance_lock,
     migrations,
 )
+from tests import rawdb
+from tests.queueing import queue_alerts
 
 NOW = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
 
@@ -39,13 +40,13 @@ def test_wal_and_every_migration_applied_once(tmp_path):
     Store(path).close()
     with Store(path):  # reopening applies nothing again
         pass
-    db = Database(sqlite3.connect(path))
-    assert db.journal_mode == "wal"
-    applied = [r["name"] for r in db["_sqlite_migrations"].rows]
+    # the file itself: its journal mode, the migrations recorded in it, its tables
+    assert rawdb.value(path, "PRAGMA journal_mode") == "wal"
+    applied = [r["name"] for r in rawdb.query(path, "SELECT name FROM _sqlite_migrations")]
     assert applied == [m.name for m in migrations._migrations]
+    tables = {r["name"] for r in rawdb.query(path, "SELECT name FROM sqlite_master")}
     assert {"feeds", "articles", "article_index", "article_terms", "matches", "stories",
-            "subscribers",
-            "subscriptions", "outbox", "digests"} <= set(db.table_names())
+            "subscribers", "subscriptions", "outbox", "digests"} <= tables
 
 
 def test_data_survives_reopening(tmp_path):
@@ -146,7 +147,8 @@ def test_feeds_are_keyed_by_url_and_named_by_the_config(db):
 
 def test_an_absurd_stored_interval_is_read_back_within_bounds(db):
     db.upsert_feed(Feed(name="a", url="https://a.example/feed"))
-    db.db.execute("UPDATE feeds SET interval_s = 8639999999999913600")
+    # as an older version let it in (upsert_feed clamps it)
+    rawdb.execute(db, "UPDATE feeds SET interval_s = 8639999999999913600")
     assert db.feed_by_name("a").interval_s == MAX_INTERVAL_S
 
 
@@ -165,23 +167,25 @@ def test_the_archive_index_forgets_deleted_articles_and_renamed_sources(db):
     deleted = db.apply_retention(NOW + timedelta(minutes=1, seconds=30), NOW)
     assert deleted.articles == 1
     assert db.archive_candidates('"kim"') == [2]
-    assert db.db.execute("SELECT count(*) FROM article_terms").fetchone()[0] == 1
-    db.db.execute("INSERT INTO article_index (article_index) VALUES ('integrity-check')")
-    assert db.db.execute("SELECT count(*) FROM matches").fetchone()[0] == 0
+    # The contentless index holds no trace of article 1: only its own check can tell.
+    assert rawdb.value(db, "SELECT count(*) FROM article_terms") == 1
+    rawdb.execute(db, "INSERT INTO article_index (article_index) VALUES ('integrity-check')")
+    assert db.stats().matches == 0
 
 
 def test_an_old_database_upgrades_in_place(tmp_path):
     """A database made by the first schema version gains every later migration, data kept."""
     path = tmp_path / "old.db"
-    old = Database(sqlite3.connect(path))
-    migrations.apply(old, stop_before="m0002_outbox_buttons")
+    old = rawdb.old_database(path, stop_before="m0002_outbox_buttons")
     old.execute("INSERT INTO articles (source, title, text, language, published, fetched, "
                 "content_hash) VALUES ('s', 'Alt', 'Text', 'de', '2020-01-01', '2020-01-01', 'h')")
     old.conn.close()
     with Store(path) as store:
         assert [a.title for a in store.iter_articles()] == ["Alt"]
         assert store.unalerted_matches() == []
-        store.enqueue(1, "alert", "x", buttons=[("a", "b")])
+        queue_alerts(store, [1])
+        [alert] = store.due_messages(NOW + timedelta(days=3650))
+        store.save_alert_text(alert.id, "x", [("a", "b")])
         assert store.due_messages(NOW + timedelta(days=3650))[0].buttons == (("a", "b"),)
 
 
@@ -190,8 +194,7 @@ def test_matches_move_into_article_order_with_their_state(tmp_path):
     version, time and alerted mark, the planner still finds the unalerted ones, and deleting
     an article still deletes its matches."""
     path = tmp_path / "old.db"
-    old = Database(sqlite3.connect(path))
-    migrations.apply(old, stop_before="m0015_matches_by_article")
+    old = rawdb.old_database(path, stop_before="m0015_matches_by_article")
     for number in (1, 2):
         old.execute("INSERT INTO articles (id, source, title, text, language, published, "
                     "fetched, content_hash) VALUES (?, 's', 't', 'x', 'de', '2020-01-01', "
@@ -203,12 +206,13 @@ def test_matches_move_into_article_order_with_their_state(tmp_path):
     old.conn.commit()
     old.conn.close()
     with Store(path) as store:
-        assert "WITHOUT ROWID" in store.db["matches"].schema
+        assert "WITHOUT ROWID" in rawdb.value(
+            path, "SELECT sql FROM sqlite_master WHERE name = 'matches'")
         assert [(m["rule_id"], m["rule_version"], m["alerted"])
                 for m in store.matches_for_article(1)] == [("a", "v1", 0), ("b", "v1", 1)]
         assert [(m.article_id, m.rule_id) for m in store.unalerted_matches()] == [
             (1, "a"), (2, "b")]
-        store.db.execute("DELETE FROM articles WHERE id = 2")
+        rawdb.execute(path, "DELETE FROM articles WHERE id = 2")   # the foreign key's work
         assert store.matches_for_article(2) == []
 
 
@@ -263,9 +267,10 @@ def test_article_ids_are_never_reused_after_retention(db):
 def test_a_chat_story_and_rule_is_alerted_once_even_after_the_outbox_row_is_gone(db):
     message = PlannedAlert(chat_id=5, rule_id="r", story_id=1, article_id=1, rule_name="x")
     assert db.plan_alerts([], [message], NOW) == 1
-    db.db.execute("UPDATE outbox SET status = 'sent'")
+    [queued] = db.due_messages(NOW)
+    db.mark_sent(queued.id, 1, NOW)
     db.apply_retention(NOW, NOW + timedelta(days=1), NOW - timedelta(days=3650), NOW)
-    assert db.db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+    assert db.stats().outbox == []
     assert db.plan_alerts([], [message], NOW) == 0
 
 
@@ -277,15 +282,13 @@ def test_a_batch_queues_one_alert_per_chat_rule_and_story(db):
                           NOW) == 2
     assert db.plan_alerts([], [message(5, "r", 1), message(5, "q", 1), message(5, "r", 2)],
                           NOW) == 2
-    assert [(r["rule_name"], r["text"]) for r in db.db.query(
-        "SELECT rule_name, text FROM outbox ORDER BY id")] == [
+    assert [(m.rule_name, m.text) for m in db.due_messages(NOW)] == [
         ("5 r 1", ""), ("6 r 1", ""), ("5 q 1", ""), ("5 r 2", "")]   # rendered when sent
 
 
 def test_the_console_chat_of_earlier_versions_is_removed_by_the_upgrade(tmp_path):
     path = tmp_path / "old.db"
-    old = Database(sqlite3.connect(path))
-    migrations.apply(old, stop_before="m0008_keys_outlive_articles")
+    old = rawdb.old_database(path, stop_before="m0008_keys_outlive_articles")
     old.execute("INSERT INTO subscribers (chat_id, chat_type, title, created) "
                 "VALUES (0, 'console', 'console', '2026-01-01'), (7, 'private', 'x', '2026-01-01')")
     old.execute("INSERT INTO subscriptions (chat_id, rule_id, created) VALUES (0, 'r', '2026'), "
@@ -337,9 +340,7 @@ def test_read_only_opening_reads_and_never_writes(tmp_path):
 
 def test_a_database_of_an_older_version_is_not_upgraded_by_a_reader(tmp_path):
     path = tmp_path / "old.db"
-    old = Database(sqlite3.connect(path))
-    migrations.apply(old, stop_before="m0008_keys_outlive_articles")
-    old.conn.close()
+    rawdb.old_database(path, stop_before="m0008_keys_outlive_articles").conn.close()
     with pytest.raises(StoreError, match="made by an older version"):
         Store(path, readonly=True)
     Store(path).close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from monitor.models import DigestChat, DigestMatch
+from monitor.models import DigestChat, DigestMatch, MessageKind
 from monitor.store.connection import Connection, from_db_time, marks, to_db_time
 from monitor.store.outbox import claim_and_queue
 
@@ -69,4 +69,4 @@ class DigestStore(Connection):
                 self.db.conn,
                 "INSERT OR IGNORE INTO digests (chat_id, period_end, period_start, created) "
                 "VALUES (?, ?, ?, ?)", [chat_id, to_db_time(end), to_db_time(start)],
-                "digest", [(chat_id, text) for text in messages], now)
+                MessageKind.DIGEST, [(chat_id, text) for text in messages], now)

@@ -16,10 +16,11 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from monitor.models import Article, PlannedAlert, StoryAssignment, UnalertedMatch
+from monitor.models import Article, MessageKind, PlannedAlert, StoryAssignment, UnalertedMatch
 from monitor.store.archive import ArchiveStore, set_index_complete
 from monitor.store.articles import article_from_row
 from monitor.store.connection import from_db_time, to_db_time, utc_now
+from monitor.store.outbox import QUEUE, queued_row
 
 
 class MatchStore(ArchiveStore):
@@ -128,25 +129,23 @@ class MatchStore(ArchiveStore):
 
         `matches` are (article id, rule id) pairs. A (chat, rule, story) is alerted once in
         the archive's lifetime: the claim in `alerted` outlives both the outbox row and the
-        articles. A later article of the same story is
-        counted for the digest, not alerted again; of one batch's messages for the same
-        (chat, rule, story), the first is queued. Returns the alerts queued.
+        articles. A later article of the same story is counted for the digest, not alerted
+        again; of one batch's messages for the same (chat, rule, story), the first is
+        queued. Returns the alerts queued.
         """
         stamp = to_db_time(now or utc_now())
-        rows = [(m.chat_id, m.rule_id, m.story_id, m.article_id, m.rule_name,
-                 stamp, stamp, m.chat_id, m.rule_id, m.story_id) for m in messages]
+        messages = list(messages)
+        rows = [queued_row(m.chat_id, MessageKind.ALERT, "", stamp, rule_id=m.rule_id,
+                           story_id=m.story_id, article_id=m.article_id, rule_name=m.rule_name)
+                for m in messages]
         with self.transaction():
             conn = self.db.conn
-            # Queued unless claimed before; outbox_one_alert keeps the first of a batch. The
-            # text (and buttons) are empty until the alert is rendered, before its first send.
-            queued = conn.executemany(
-                "INSERT OR IGNORE INTO outbox (chat_id, kind, rule_id, story_id, article_id, "
-                "rule_name, text, next_attempt_at, created) "
-                "SELECT ?, 'alert', ?, ?, ?, ?, '', ?, ? WHERE NOT EXISTS (SELECT 1 FROM "
-                "alerted WHERE chat_id = ? AND rule_id = ? AND story_id = ?)", rows).rowcount
+            # Queued unless claimed before; outbox_one_alert keeps the first of a batch.
+            queued = conn.executemany(QUEUE, rows).rowcount
             conn.executemany(
                 "INSERT OR IGNORE INTO alerted (chat_id, rule_id, story_id, created) "
-                "VALUES (?, ?, ?, ?)", [(*row[:3], stamp) for row in rows])
+                "VALUES (?, ?, ?, ?)", [(m.chat_id, m.rule_id, m.story_id, stamp)
+                                        for m in messages])
             conn.executemany("UPDATE matches SET alerted = 1 WHERE article_id = ? AND rule_id = ?",
                              list(matches))
         return queued

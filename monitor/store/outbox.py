@@ -2,8 +2,8 @@
 sent only after Telegram accepted it (`outbox` table); operator notices are queued once per
 key (`notices`).
 
-What an outbox row is, is written once (`queue`): digests (digests.py), notices (here) and
-alerts (matches.py, in one INSERT per batch) all queue through it.
+What a queued row is, is written once (`QUEUE`, `queued_row`): digests (digests.py), notices
+(here) and alerts (matches.py, a batch in one executemany) all queue through it.
 """
 
 from __future__ import annotations
@@ -17,21 +17,29 @@ from typing import Any
 from monitor.models import MessageKind, OutboxMessage
 from monitor.store.connection import Connection, to_db_time, utc_now
 
+# Queue a message: the columns a queued row is given (the others keep their defaults:
+# pending, no attempts, no error), in the order of `queued_row`. A (chat, rule, story) gets
+# one alert row (the unique index outbox_one_alert), and none at all once it was claimed in
+# `alerted` (an alert's claim outlives its row); a message without a rule and story (a
+# digest, a notice) has no claim to look up.
+QUEUE = (
+    "INSERT OR IGNORE INTO outbox (chat_id, kind, rule_id, story_id, article_id, rule_name, "
+    "text, buttons, next_attempt_at, created) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+    "WHERE NOT EXISTS (SELECT 1 FROM alerted WHERE chat_id = ?1 AND rule_id = ?3 "
+    "AND story_id = ?4)")
+
+
+def queued_row(chat_id: int, kind: MessageKind, text: str, now: str, *,
+               rule_id: str | None = None, story_id: int | None = None,
+               article_id: int | None = None, rule_name: str | None = None
+               ) -> tuple[object, ...]:
+    """The parameters of QUEUE for one message, due at once, without buttons. An alert is
+    queued with an empty text: its text and buttons are made just before its first send
+    (save_alert_text)."""
+    return (chat_id, kind.value, rule_id, story_id, article_id, rule_name, text, "[]", now, now)
+
 
 class OutboxStore(Connection):
-    def enqueue(self, chat_id: int, kind: str, text: str, *, rule_id: str | None = None,
-                story_id: int | None = None, article_id: int | None = None,
-                buttons: Iterable[tuple[str, str]] = (), due: datetime | None = None) -> int | None:
-        """Add a message to the outbox; None when this (chat, rule, story) alert exists already."""
-        now = to_db_time(utc_now())
-        with self._lock:
-            conn = self.db.conn
-            if not queue(conn, chat_id, kind, text, now, rule_id=rule_id,
-                         story_id=story_id, article_id=article_id, buttons=buttons,
-                         due=to_db_time(due)):
-                return None
-            return conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-
     def due_messages(self, now: datetime, limit: int = 500) -> list[OutboxMessage]:
         """Pending messages whose time has come, oldest first (per chat in the order queued)."""
         with self._lock:
@@ -48,7 +56,8 @@ class OutboxStore(Connection):
         with self._lock:
             self.db.execute(
                 "UPDATE outbox SET text = ?, buttons = ? WHERE id = ? AND text = ''",
-                [text, json.dumps([list(b) for b in buttons], ensure_ascii=False), message_id])
+                [text, json.dumps([list(b) for b in buttons], ensure_ascii=False),
+                 message_id])
 
     def pending_count(self) -> int:
         with self._lock:
@@ -85,32 +94,18 @@ class OutboxStore(Connection):
         with self.transaction():
             return claim_and_queue(
                 self.db.conn, "INSERT OR IGNORE INTO notices (key, created) VALUES (?, ?)",
-                [key], "notice", [(chat, text) for chat in chat_ids], now)
+                [key], MessageKind.NOTICE, [(chat, text) for chat in chat_ids], now)
 
 
-def queue(conn: sqlite3.Connection, chat_id: int, kind: str, text: str, now: str, *,
-          rule_id: str | None = None, story_id: int | None = None,
-          article_id: int | None = None, buttons: Iterable[tuple[str, str]] = (),
-          due: str | None = None) -> int:
-    """The INSERT of one message into the outbox (plan_alerts inserts a batch's alerts
-    in one executemany); 0 when this (chat, rule, story) alert exists."""
-    return conn.execute(
-        "INSERT OR IGNORE INTO outbox (chat_id, kind, rule_id, story_id, article_id, text, "
-        "buttons, next_attempt_at, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [chat_id, kind, rule_id, story_id, article_id, text,
-         json.dumps([list(b) for b in buttons], ensure_ascii=False), due or now, now],
-    ).rowcount
-
-
-def claim_and_queue(conn: sqlite3.Connection, claim_sql: str, claim: list[Any], kind: str,
-                    messages: list[tuple[int, str]], now: datetime | None) -> bool:
+def claim_and_queue(conn: sqlite3.Connection, claim_sql: str, claim: list[Any],
+                    kind: MessageKind, messages: list[tuple[int, str]],
+                    now: datetime | None) -> bool:
     """Insert the claim row and queue the messages, inside the caller's transaction; nothing
     at all when the claim exists already (the row's last parameter is the creation time)."""
     now_text = to_db_time(now or utc_now())
     if conn.execute(claim_sql, [*claim, now_text]).rowcount == 0:
         return False
-    for chat, text in messages:
-        queue(conn, chat, kind, text, now_text)
+    conn.executemany(QUEUE, [queued_row(chat, kind, text, now_text) for chat, text in messages])
     return True
 
 

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 
 import pytest
 
 from monitor.config import TelegramConfig
 from monitor.deliver.outbox import Dispatcher, RateLimiter
 from monitor.deliver.senders import TelegramSender, TokenRejected, telegram_sender
+from monitor.models import PlannedAlert, Subscription
+from monitor.store import utc_now
+from tests import rawdb
 from tests.botapi_server import TOKEN
+from tests.queueing import queue_alerts, queue_message
 
 
 async def drain(db, dispatcher, timeout=20.0):
@@ -24,32 +29,30 @@ async def drain(db, dispatcher, timeout=20.0):
 
 
 def rows(db):
-    return list(db.db.query("SELECT chat_id, status, attempts, last_error FROM outbox ORDER BY id"))
+    """What the dispatcher recorded on each row (status, attempts, last error): production
+    never reads these back, so the file is read beneath the store (tests/rawdb.py)."""
+    return rawdb.query(db, "SELECT chat_id, status, attempts, last_error FROM outbox ORDER BY id")
+
+
+def later(hours=2):
+    """A dispatcher's clock this much ahead: every retry scheduled until then is due."""
+    return lambda: utc_now() + timedelta(hours=hours)
 
 
 async def test_due_rows_are_sent_once_and_marked(db, botapi, bot):
     for chat in (1, 2, 3):
-        db.enqueue(chat, "alert", f"<b>Alarm</b> für {chat}", rule_id="r", story_id=1,
-                   buttons=[("Stumm 1 Tag", "mute:r:1d")])
+        queue_message(db, chat, f"<b>Alarm</b> für {chat}")
     dispatcher = Dispatcher(db, TelegramSender(bot))
     report = await dispatcher.dispatch_due()
     assert report.sent == 3
     assert (await dispatcher.dispatch_due()).sent == 0
     assert [s.plain for s in botapi.messages_to(2)] == ["Alarm für 2"]
-    assert botapi.messages_to(2)[0].reply_markup == {
-        "inline_keyboard": [[{"text": "Stumm 1 Tag", "callback_data": "mute:r:1d"}]]}
     assert {r["status"] for r in rows(db)} == {"sent"}
-
-
-async def test_same_alert_for_a_story_is_queued_once(db):
-    assert db.enqueue(1, "alert", "a", rule_id="r", story_id=7) is not None
-    assert db.enqueue(1, "alert", "b", rule_id="r", story_id=7) is None
-    assert db.enqueue(1, "alert", "c", rule_id="other", story_id=7) is not None
 
 
 async def test_429_storm_delays_but_loses_nothing(db, botapi, bot):
     for chat in range(1, 6):
-        db.enqueue(chat, "alert", f"Nachricht {chat}", rule_id="r", story_id=chat)
+        queue_message(db, chat, f"Nachricht {chat}")
     botapi.inject("429", 1, times=4)
     dispatcher = Dispatcher(db, TelegramSender(bot))
     assert await drain(db, dispatcher) == 0
@@ -60,7 +63,7 @@ async def test_429_storm_delays_but_loses_nothing(db, botapi, bot):
 
 
 async def test_server_errors_are_retried_with_backoff(db, botapi, bot):
-    db.enqueue(1, "alert", "x", rule_id="r", story_id=1)
+    queue_message(db, 1, "x")
     botapi.inject("500")
     dispatcher = Dispatcher(db, TelegramSender(bot))
     report = await dispatcher.dispatch_due()
@@ -71,41 +74,42 @@ async def test_server_errors_are_retried_with_backoff(db, botapi, bot):
 
 
 async def test_blocked_chat_is_marked_inactive_and_its_rows_dropped(db, botapi, bot):
-    db.db["subscribers"].insert({"chat_id": 9, "chat_type": "private", "created": "x"})
-    db.enqueue(9, "alert", "a", rule_id="r", story_id=1)
-    db.enqueue(9, "alert", "b", rule_id="r", story_id=2)
-    db.enqueue(10, "alert", "c", rule_id="r", story_id=1)
+    db.upsert_subscriber(9, "private", None, None)
+    queue_message(db, 9, "a")
+    queue_message(db, 9, "b")
+    queue_message(db, 10, "c")
     botapi.blocked.add(9)
     report = await Dispatcher(db, TelegramSender(bot)).dispatch_due()
     assert (report.sent, report.dropped_chats) == (1, 1)
-    assert db.db["subscribers"].get(9)["active"] == 0
+    assert db.subscriber(9).active is False
     assert [r["status"] for r in rows(db)] == ["dropped", "dropped", "sent"]
 
 
 async def test_rejected_markup_falls_back_to_plain_text(db, botapi, bot):
-    db.enqueue(1, "alert", "<p>kaputt</p> &amp; gut", rule_id="r", story_id=1)
+    queue_message(db, 1, "<p>kaputt</p> &amp; gut")
     await Dispatcher(db, TelegramSender(bot)).dispatch_due()
     [sent] = botapi.messages_to(1)
     assert (sent.text, sent.parse_mode) == ("kaputt & gut", None)
 
 
 async def test_group_migrated_to_supergroup_follows_the_new_id(db, botapi, bot):
-    db.db["subscribers"].insert({"chat_id": -5, "chat_type": "group", "created": "x"})
-    db.db["subscriptions"].insert({"chat_id": -5, "rule_id": "r", "created": "x"})
-    db.enqueue(-5, "alert", "Gruppe", rule_id="r", story_id=1)
+    db.upsert_subscriber(-5, "group", "Gruppe", None)
+    db.subscribe(-5, "r", "instant")
+    queue_message(db, -5, "Gruppe")
     botapi.migrated[-5] = -1005
     dispatcher = Dispatcher(db, TelegramSender(bot))
     await dispatcher.dispatch_due()
     await dispatcher.dispatch_due()
     assert [s.plain for s in botapi.messages_to(-1005)] == ["Gruppe"]
-    assert db.db["subscriptions"].get((-1005, "r"))["rule_id"] == "r"
+    assert db.subscriptions(-1005) == [Subscription("r", "instant")]
+    assert db.subscriber(-5) is None
 
 
 async def test_an_unreachable_telegram_ends_the_pass_early_and_keeps_every_row(db):
     """Connection refused: one attempt per chat in flight at most, not one per chat, and
     every row stays pending for the next pass."""
     for chat in range(1, 41):
-        db.enqueue(chat, "alert", f"Alarm {chat}", rule_id="r", story_id=chat)
+        queue_message(db, chat, f"Alarm {chat}")
     settings = TelegramConfig(api_url="http://127.0.0.1:9")   # discard port: nothing listens
     async with telegram_sender(settings, TOKEN) as sender:
         report = await Dispatcher(db, sender, max_in_flight=4).dispatch_due()
@@ -150,7 +154,7 @@ async def test_a_send_that_times_out_is_retried_and_may_arrive_twice(db, botapi)
 
     from tests.botapi_server import TOKEN
 
-    db.enqueue(1, "alert", "langsam", rule_id="r", story_id=1)
+    queue_message(db, 1, "langsam")
     botapi.inject("slow", 1.5)
     request = HTTPXRequest(read_timeout=0.5, write_timeout=0.5, connect_timeout=0.5)
     async with Bot(TOKEN, base_url=f"{botapi.url}/bot", request=request) as slow_bot:
@@ -159,36 +163,18 @@ async def test_a_send_that_times_out_is_retried_and_may_arrive_twice(db, botapi)
         assert (report.sent, report.retried) == (0, 1)
         assert "timed out (may have been delivered)" in rows(db)[0]["last_error"]
         assert botapi.wait_for(lambda api: len(api.sent) == 1, timeout=5)  # it did arrive
-        db.db.execute("UPDATE outbox SET next_attempt_at = '2000-01-01T00:00:00+00:00'")
+        dispatcher.clock = later()         # the retry is due
         await asyncio.sleep(1.1)   # Telegram's 1/s per chat
         assert (await dispatcher.dispatch_due()).sent == 1
     # the documented window
     assert [s.plain for s in botapi.messages_to(1)] == ["langsam", "langsam"]
 
 
-def queue_alerts(db, chats, title="Kim reist nach Moskau"):
-    """An article, its match of rule r, and one unrendered alert per chat, as the pipeline
-    queues them."""
-    from datetime import UTC, datetime
-
-    from monitor.models import Article, PlannedAlert
-    now = datetime(2026, 11, 30, 8, tzinfo=UTC)
-    [article] = db.add_articles([Article(
-        title=title, text="Kim traf Putin in Moskau. Die Gespräche dauerten zwei Tage.",
-        url=f"https://example.org/{len(title)}-{title}", guid=None, source="agentur", language="de",
-        published=now, fetched=now, content_hash=title)])
-    db.save_matches([article.id], [{"article_id": article.id, "rule_id": "r",
-                                    "rule_version": "1"}])
-    db.plan_alerts([], [PlannedAlert(chat, "r", article.id, article.id, "Kim-Reisen")
-                        for chat in chats])
-    return article
-
-
 async def test_an_alert_is_rendered_before_its_first_send_and_retried_as_it_was(db, botapi,
                                                                                bot):
     article = queue_alerts(db, [1])
-    [queued] = db.db.query("SELECT text FROM outbox")
-    assert queued["text"] == ""                          # a reference until it is due
+    [queued] = db.due_messages(utc_now())
+    assert (queued.text, queued.buttons) == ("", ())     # a reference until it is due
     botapi.inject("500")
     asked = []
 
@@ -198,21 +184,25 @@ async def test_an_alert_is_rendered_before_its_first_send_and_retried_as_it_was(
 
     dispatcher = Dispatcher(db, TelegramSender(bot), matched_words=matched_words)
     assert (await dispatcher.dispatch_due()).retried == 1 and botapi.sent == []
-    [kept] = db.db.query("SELECT text FROM outbox")
-    assert "Kim-Reisen" in kept["text"] and "<b>Kim</b> traf Putin" in kept["text"]
+    dispatcher.clock = later()                           # the retry is due
+    [kept] = db.due_messages(dispatcher.clock())
+    assert "Kim-Reisen" in kept.text and "<b>Kim</b> traf Putin" in kept.text
     assert asked == [(article.id, ["r"])]                # the rules the article matched
-    db.db.execute("UPDATE outbox SET next_attempt_at = '2000-01-01T00:00:00+00:00'")
-    db.db.execute("UPDATE articles SET title = 'changed since'")   # the retry sends as before
+    # the retry sends as before, whatever became of the article (rawdb: no public call
+    # changes a stored article's title)
+    rawdb.execute(db, "UPDATE articles SET title = 'changed since'")
     assert (await dispatcher.dispatch_due()).sent == 1
     [sent] = botapi.messages_to(1)
-    assert sent.text == kept["text"] and "changed since" not in sent.text
+    assert sent.text == kept.text and "changed since" not in sent.text
 
 
 async def test_an_alert_whose_article_is_gone_fails_with_the_reason_and_the_rest_go_out(
         db, botapi, bot):
     gone = queue_alerts(db, [1, 2], title="Alt")
     queue_alerts(db, [1], title="Neu")
-    db.db.execute("DELETE FROM articles WHERE id = ?", [gone.id])
+    # Retention keeps the article of a pending alert: only damage (or a row older than
+    # that rule) takes it away, so it is deleted beneath the store.
+    rawdb.execute(db, "DELETE FROM articles WHERE id = ?", gone.id)
     report = await Dispatcher(db, TelegramSender(bot)).dispatch_due()
     assert (report.sent, report.failed) == (1, 2)
     assert [s.plain.split("\n")[1] for s in botapi.sent] == ["Neu"]
@@ -241,14 +231,13 @@ async def test_an_alerts_buttons_are_made_with_it_in_the_chats_language(db, bota
     """The planner queues references; the buttons come with the rendering, in the language
     of the chat (English here), and a personal /watch rule's alert has none."""
     from monitor.deliver.texts import TEXTS
-    from monitor.models import PlannedAlert
 
     db.upsert_subscriber(1, "private", "Anna", "en")
     article = queue_alerts(db, [1, 2])
     db.save_matches([article.id], [{"article_id": article.id, "rule_id": "watch-4",
                                     "rule_version": "1"}])
     db.plan_alerts([], [PlannedAlert(2, "watch-4", article.id, article.id, "🔎 Kim")])
-    assert {r["buttons"] for r in db.db.query("SELECT buttons FROM outbox")} == {"[]"}
+    assert {m.buttons for m in db.due_messages(utc_now())} == {()}
     assert await drain(db, Dispatcher(db, TelegramSender(bot))) == 0
     [english] = botapi.messages_to(1)
     assert [b["text"] for b in english.reply_markup["inline_keyboard"][0]] == [
