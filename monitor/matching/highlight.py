@@ -13,7 +13,6 @@ words come from the profile's word table, its positions from the article's view.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import partial
 from itertools import chain
 from typing import Any, NamedTuple
 
@@ -52,10 +51,6 @@ class RuleMatch(NamedTuple):
 
 _Place = tuple[str, tuple[int, ...], tuple[str, ...]]    # a Hit without its term
 HitKey = tuple[str, tuple[int, ...], str | None]      # (label, term ids, field) of a word term
-# NamedTuple's own __new__ is Python code; these build the same tuples in C, one per term
-# per match.
-_new_hit = partial(tuple.__new__, Hit)
-_new_match = partial(tuple.__new__, RuleMatch)
 _FIELD_NAMES = ("title", "body")
 
 
@@ -87,13 +82,14 @@ class HitPlan:
                              if len(group) > 1 or not isinstance(group[0][0], Term))
 
     def result(self, hits: Highlights) -> RuleMatch:
-        """The match of a rule with grouped terms (phrases, or several terms under one
-        label); `results` makes those of word-only rules itself, in one step."""
-        return _new_match((self.rule_id, self.version, self.hits(hits)))
+        """The rule's match on the article whose hits the memo holds."""
+        return RuleMatch(self.rule_id, self.version, self.hits(hits))
 
     def hits(self, memo: Highlights) -> tuple[Hit, ...]:
         """Every positive term that occurs, per field: positions and the article's words."""
         found = tuple(chain.from_iterable(map(memo.__getitem__, self.simple)))
+        if not self.grouped:
+            return found
         more: list[Hit] = []
         where, phrase_places = memo.where, memo.phrase_places
         for label, group in self.grouped:
@@ -159,8 +155,7 @@ class Highlights(dict[int, tuple[Hit, ...]]):
                 places = self.word_places(word)
         else:
             places = self._places_of(found, field)
-        hits = self[key] = ((_new_hit((label, *places[0])),) if len(places) == 1
-                            else tuple(map(_new_hit, map((label,).__add__, places))))
+        hits = self[key] = tuple(Hit(label, *place) for place in places)
         return hits
 
     def where(self, ids: tuple[int, ...], field: str | None) -> list[_Place]:
@@ -249,15 +244,7 @@ class Highlights(dict[int, tuple[Hit, ...]]):
 
 
 def results(profile: Profile, view: ArticleView, numbers: Iterable[int]) -> list[RuleMatch]:
-    """The matches of these rules with their hits. Most matching rules have word terms only,
-    whose hits are the memo's entries: for them, the match is made here in one step."""
+    """The matches of these rules with their hits, from one memo of the article's hits."""
     memo = Highlights(view, profile)
-    plans, hits = profile.hit_plans, memo.__getitem__
-    found = []
-    for number in numbers:
-        plan = plans[number] or hit_plan(profile, number)
-        simple = plan.simple
-        found.append(plan.result(memo) if plan.grouped else _new_match(
-            (plan.rule_id, plan.version, hits(simple[0]) if len(simple) == 1
-             else tuple(chain.from_iterable(map(hits, simple))))))
-    return found
+    plans = profile.hit_plans
+    return [(plans[number] or hit_plan(profile, number)).result(memo) for number in numbers]
