@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from monitor.cli import main
 from monitor.config import Config, DigestConfig
+from monitor.models import MessageKind
 from monitor.pipeline import CycleReport, Pipeline
 from monitor.store import utc_now
 
@@ -64,7 +65,9 @@ def last_digest_time() -> datetime:
 
 
 def digests(db):
-    return [r["text"] for r in db.db.query("SELECT text FROM outbox WHERE kind = 'digest'")]
+    """The texts of the digest messages queued (none of them is sent here)."""
+    return [m.text for m in db.due_messages(utc_now() + timedelta(days=3650))
+            if m.kind == MessageKind.DIGEST]
 
 
 async def test_one_line_per_story_with_its_sources(setup, db):
@@ -198,8 +201,7 @@ def test_a_markdown_digest_file_of_hostile_feed_items_renders_as_text(setup, db,
     # each stored title is shown as its text, control characters as spaces (links or not)
     shown = {"".join(c.content for c in t.children if c.type == "text")
              for t in tokens if t.type == "inline"}
-    stored = [row["title"] for row in db.db.query(
-        "SELECT title FROM articles WHERE source LIKE 'quelle-%'")]
+    stored = [a.title for a in db.iter_articles() if a.source.startswith("quelle-")]
     assert "<script>alert(1)</script>" in stored    # the entity title, unescaped at ingest
     for title in stored:
         assert any(line.startswith(f"{one_line(title)} (") for line in shown), title

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,9 +21,12 @@ from pathlib import Path
 
 import pytest
 
+from monitor.models import Count
+from monitor.store import Store
+from tests import rawdb
 from tests.botapi_server import TOKEN
 from tests.feed_server import FeedServer
-from tests.test_service import RULE, rows, rss
+from tests.test_service import RULE, rss, stored
 
 MONITOR = Path(sys.executable).parent / "monitor"
 ADMIN = 99
@@ -62,15 +64,11 @@ jitter = 0.01
 """, encoding="utf-8")
     subprocess.run([str(MONITOR), "feeds", "list"], cwd=tmp_path, check=True,
                    capture_output=True)   # creates the database
-    db = sqlite3.connect(tmp_path / "monitor.db")
-    with db:
+    with Store(tmp_path / "monitor.db") as store:
         for chat in [*chats, ADMIN]:
-            db.execute("INSERT INTO subscribers (chat_id, chat_type, created) VALUES (?, ?, 'x')",
-                       [chat, "group" if chat < 0 else "private"])
+            store.upsert_subscriber(chat, "group" if chat < 0 else "private", None, None)
         for chat in chats:
-            db.execute("INSERT INTO subscriptions (chat_id, rule_id, mode, created) "
-                       "VALUES (?, 'putin', 'instant', 'x')", [chat])
-    db.close()
+            store.subscribe(chat, "putin", "instant")
     return tmp_path
 
 
@@ -141,7 +139,8 @@ def test_a_second_instance_is_refused_and_every_message_goes_once(tmp_path, feed
     assert first.stop() == 0
     copies = Counter((s.chat_id, s.text) for s in botapi.sent)
     assert len(copies) == 12 and set(copies.values()) == {1}
-    assert rows(workdir, "SELECT name FROM feeds ORDER BY name") == [("extra",), ("news",)]
+    with stored(workdir) as db:
+        assert [feed.name for feed in db.feeds()] == ["extra", "news"]
 
     killed = Running(workdir)          # kill -9 leaves no stale lock behind
     killed.wait_for("service started")
@@ -184,23 +183,22 @@ def test_restarts_over_an_archive_older_than_retention_alert_once_and_never_refi
     assert service.stop() == 0
     counts = []
     for restart in range(3):
-        if restart == 1:   # the archive has now been stored for 31 days
-            db = sqlite3.connect(workdir / "monitor.db")
-            with db:
-                db.execute("UPDATE articles SET fetched = ?", [
-                    (datetime.now(UTC) - timedelta(days=31)).isoformat(timespec="seconds")])
-            db.close()
+        if restart == 1:   # the archive has now been stored for 31 days (times only rawdb moves)
+            rawdb.execute(workdir / "monitor.db", "UPDATE articles SET fetched = ?",
+                          (datetime.now(UTC) - timedelta(days=31)).isoformat(timespec="seconds"))
         service = Running(workdir)
         service.wait_for("service started")
         service.cycles(3)                  # retention ran at start; seeds read three times
         time.sleep(1.5)
         assert service.stop() == 0
-        counts.append(rows(workdir, "SELECT count(*) FROM articles")[0][0])
+        with stored(workdir) as db:
+            counts.append(db.count_articles())
     assert counts == [12, 0, 0]
     copies = Counter((s.chat_id, s.text) for s in botapi.sent)
     assert len(copies) == 24 and set(copies.values()) == {1}
     # each deleted article is remembered by its URL and its text hash (seeds have no GUID)
-    assert rows(workdir, "SELECT count(*) FROM seen_keys")[0][0] == 12 * 2
+    # (no public call reads the remembered keys back: tests/rawdb.py)
+    assert rawdb.value(workdir / "monitor.db", "SELECT count(*) FROM seen_keys") == 12 * 2
 
 
 def test_a_broken_rule_file_reaches_the_admin_while_users_read_rules(tmp_path, feeds, botapi):
@@ -244,12 +242,16 @@ def test_a_backlog_to_one_group_does_not_delay_a_new_item(tmp_path, feeds, botap
     feeds.publish("/news.xml", rss([*items, (99, "Putin neu")]))
     published_at = time.monotonic()
     deadline = published_at + 10
-    while time.monotonic() < deadline and not rows(
-            workdir, "SELECT count(*) FROM articles WHERE url = 'https://news.example/99'"
-    )[0][0]:
+
+    def stored_new_item() -> bool:
+        with stored(workdir) as db:
+            return bool(db.known_article_keys([], ["https://news.example/99"]))
+
+    while time.monotonic() < deadline and not stored_new_item():
         time.sleep(0.2)
     stored_after = time.monotonic() - published_at
-    pending = rows(workdir, "SELECT count(*) FROM outbox WHERE status = 'pending'")[0][0]
+    with stored(workdir) as db:
+        pending = db.pending_count()
     assert service.stop() == 0
     assert stored_after < 10, "the new item waited for the backlog"
     assert pending > 10                    # the backlog really was still being sent
@@ -263,8 +265,9 @@ def test_an_unreachable_telegram_does_not_stop_the_service_from_ingesting(tmp_pa
     service.wait_for("bot cannot reach Telegram")
     service.cycles(2)
     assert service.stop() == 0
-    assert rows(workdir, "SELECT count(*) FROM articles") == [(1,)]
-    assert rows(workdir, "SELECT status FROM outbox") == [("pending",)]
+    with stored(workdir) as db:
+        assert db.count_articles() == 1
+        assert db.stats().outbox == [Count("pending", 1)]
 
 
 def test_a_rejected_token_at_start_is_one_line_without_the_token(tmp_path, feeds, botapi):

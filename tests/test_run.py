@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +58,11 @@ url = "{server.url('/_status/503')}"
     return tmp_path
 
 
+def stored(workdir: Path, name: str = "data/monitor.db") -> Store:
+    """What the commands left in the database, read as `monitor stats` reads it."""
+    return Store(workdir / name, readonly=True)
+
+
 def invoke(*args: str):
     result = CliRunner().invoke(main, list(args), catch_exceptions=False)
     return result
@@ -91,9 +95,8 @@ def test_console_first_then_a_token_sends_nothing_to_a_stand_in_chat(workdir, bo
                            capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
     assert "🔔 [" in first.stdout
-    db = sqlite3.connect(workdir / "data/monitor.db")
-    assert db.execute("SELECT count(*) FROM subscribers").fetchone() == (0,)
-    assert db.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
+    with stored(workdir) as db:
+        assert db.chat_languages() == {} and db.stats().outbox == []   # no chat, no row
     config = (workdir / "config.toml").read_text(encoding="utf-8")
     (workdir / "config.toml").write_text(
         config + f'\n[telegram]\napi_url = "{botapi.url}"\n', encoding="utf-8")
@@ -135,9 +138,8 @@ def test_an_unreachable_telegram_does_not_stop_ingest(workdir, monkeypatch):
     assert "4 new articles" in result.output
     assert "delivery: Telegram unreachable" in result.output
     assert "stay queued" in result.output
-    db = sqlite3.connect(workdir / "data/monitor.db")
-    pending = db.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
-    assert pending >= 1
+    with stored(workdir) as db:
+        assert db.pending_count() >= 1
 
 
 def test_feeds_are_keyed_by_url_rename_duplicate_add_and_remove(workdir):
@@ -151,10 +153,10 @@ def test_feeds_are_keyed_by_url_rename_duplicate_add_and_remove(workdir):
     assert again.exit_code == 0, again.output
     listing = CliRunner().invoke(main, ["feeds", "list"], env={"COLUMNS": "200"}).output
     assert "welt" in listing and "│ world " not in listing
-    db = sqlite3.connect(workdir / "data/monitor.db")
-    assert db.execute("SELECT count(*) FROM articles WHERE source = 'world'").fetchone() == (0,)
-    assert db.execute("SELECT count(*) FROM articles WHERE source = 'welt'").fetchone()[0] >= 1
-    url = db.execute("SELECT url FROM feeds WHERE name = 'welt'").fetchone()[0]
+    with stored(workdir) as db:
+        sources = {article.source for article in db.iter_articles()}
+        url = db.feed_by_name("welt").url
+    assert "world" not in sources and "welt" in sources
     known = invoke("feeds", "add", url, "--name", "nochmal")
     assert known.exit_code == 1
     assert known.output == f"Error: {url} is already a feed, named 'welt'\n"
@@ -177,8 +179,8 @@ def test_a_url_twice_in_the_config_is_an_error_naming_both_blocks(workdir):
 
 def test_opml_import_skips_known_urls_and_reports_invalid_entries(workdir):
     invoke("ingest")
-    db = sqlite3.connect(workdir / "data/monitor.db")
-    known = db.execute("SELECT url FROM feeds WHERE name = 'world'").fetchone()[0]
+    with stored(workdir) as db:
+        known = db.feed_by_name("world").url
     (workdir / "list.opml").write_text(f"""<?xml version="1.0"?>
 <opml version="2.0"><body>
 <outline text="Welt" xmlUrl="{known}"/>
@@ -191,17 +193,18 @@ def test_opml_import_skips_known_urls_and_reports_invalid_entries(workdir):
     assert "list.opml:3: skipped, already a feed named 'world'" in result.output
     assert "list.opml:5:" in result.output and "http(s)" in result.output
     assert "2 feeds imported from list.opml, 1 already known, 1 invalid" in result.output
-    names = {r[0] for r in db.execute("SELECT name FROM feeds")}
-    assert {"Neu", "Neu (2)"} <= names
+    with stored(workdir) as db:
+        assert {"Neu", "Neu (2)"} <= {feed.name for feed in db.feeds()}
 
 
 def test_same_items_through_two_feeds_are_stored_once(workdir):
     invoke("ingest")
-    db = sqlite3.connect(workdir / "data/monitor.db")
-    titles = [r[0] for r in db.execute("SELECT title FROM articles ORDER BY id")]
+    with stored(workdir) as db:
+        articles = list(db.iter_articles())
+    titles = [article.title for article in articles]
     assert titles.count("Kim Jong Un meets Putin at the Vostochny cosmodrome") == 1
     assert len(titles) == 4  # the seed and the feed's three items
-    urls = [r[0] for r in db.execute("SELECT url FROM articles WHERE url IS NOT NULL")]
+    urls = [article.url for article in articles]
     assert "https://news.example.com/world/kim-putin-meeting?id=42" in urls
 
 
@@ -262,8 +265,8 @@ def test_console_script_runs_as_a_real_process(workdir):
 def test_backup_is_a_consistent_copy(workdir):
     invoke("ingest")
     assert invoke("backup", "copy.db").exit_code == 0
-    copy = sqlite3.connect(workdir / "copy.db")
-    assert copy.execute("SELECT count(*) FROM articles").fetchone() == (4,)
+    with stored(workdir, "copy.db") as copy:
+        assert copy.count_articles() == 4
     assert invoke("backup", "copy.db").exit_code == 1  # never overwrites
 
 

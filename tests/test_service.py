@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.store import Store
 from tests.botapi_server import TOKEN, FakeBotAPI
 from tests.feed_server import FeedServer
 
@@ -75,18 +75,12 @@ poll_every_s = 1
 dispatch_every_s = 1
 jitter = 0.01
 """, encoding="utf-8")
-    db = sqlite3.connect(tmp_path / "monitor.db")
-    db.close()
     subprocess.run([str(MONITOR), "feeds", "list"], cwd=tmp_path, check=True,
                    capture_output=True)   # creates the database
-    db = sqlite3.connect(tmp_path / "monitor.db")
-    with db:
+    with Store(tmp_path / "monitor.db") as store:
         for chat in chats:
-            db.execute("INSERT INTO subscribers (chat_id, chat_type, created) "
-                       "VALUES (?, 'private', 'x')", [chat])
-            db.execute("INSERT INTO subscriptions (chat_id, rule_id, mode, created) "
-                       "VALUES (?, 'putin', 'instant', 'x')", [chat])
-    db.close()
+            store.upsert_subscriber(chat, "private", None, None)
+            store.subscribe(chat, "putin", "instant")
     return tmp_path
 
 
@@ -123,12 +117,10 @@ def wait_started(process: subprocess.Popen, timeout: float = 30) -> None:
     raise AssertionError("service exited before it started")
 
 
-def rows(workdir: Path, sql: str) -> list[tuple]:
-    db = sqlite3.connect(workdir / "monitor.db")
-    try:
-        return db.execute(sql).fetchall()
-    finally:
-        db.close()
+def stored(workdir: Path) -> Store:
+    """What the processes left in the database, read as `monitor stats` reads it (also
+    while one runs)."""
+    return Store(workdir / "monitor.db", readonly=True)
 
 
 def test_sigterm_mid_dispatch_exits_0_quickly_and_loses_nothing(tmp_path, feeds, botapi):
@@ -145,7 +137,8 @@ def test_sigterm_mid_dispatch_exits_0_quickly_and_loses_nothing(tmp_path, feeds,
     assert time.monotonic() - stopped_at < 5
     sent_before = Counter(s.chat_id for s in botapi.sent)
     assert 0 < len(sent_before) < len(chats)   # it really was stopped mid-dispatch
-    states = dict(Counter(r[0] for r in rows(workdir, "SELECT status FROM outbox")))
+    with stored(workdir) as db:
+        states = dict(db.stats().outbox)
     assert states.get("sent", 0) + states.get("pending", 0) == len(chats)
 
     botapi.delay_s = 0
@@ -191,19 +184,23 @@ def test_sigkill_at_random_points_loses_nothing(tmp_path, feeds, botapi):
     def settled(api: FakeBotAPI) -> bool:
         # every alert arrived and nothing waits in the outbox any more (a row whose first
         # copy arrived just before a kill may still wait out a 429 before its resend)
-        return expected <= delivered(api) and rows(
-            workdir, "SELECT count(*) FROM outbox WHERE status = 'pending'") == [(0,)]
+        if not expected <= delivered(api):
+            return False
+        with stored(workdir) as db:
+            return db.pending_count() == 0
 
     assert botapi.wait_for(settled, timeout=120), \
         f"missing alerts: {sorted(expected - delivered(botapi))[:5]}"
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=10) == 0
 
-    urls = [r[0] for r in rows(workdir, "SELECT url FROM articles")]
+    with stored(workdir) as db:
+        urls = [article.url for article in db.iter_articles()]
+        assert db.unmatched_articles() == []
+        stats = db.stats()
     assert sorted(urls) == sorted(f"https://news.example/{n}" for n, _ in published)
-    assert rows(workdir, "SELECT count(*) FROM articles WHERE matched_at IS NULL") == [(0,)]
-    assert rows(workdir, "SELECT count(*) FROM matches") == [(len(published),)]
-    assert rows(workdir, "SELECT count(*) FROM outbox WHERE status != 'sent'") == [(0,)]
+    assert stats.matches == len(published)
+    assert [status for status, _ in stats.outbox] == ["sent"]
     copies = Counter((s.chat_id, s.text) for s in botapi.sent)
     duplicates = sum(n - 1 for n in copies.values())
     # each kill can catch at most the messages in flight between Telegram and the mark

@@ -32,6 +32,7 @@ from monitor.deliver.outbox import Dispatcher, NoLimit
 from monitor.deliver.senders import TelegramSender
 from monitor.service import Service
 from monitor.store import Store
+from tests import rawdb
 from tests.botapi_server import TOKEN, FakeBotAPI
 from tests.feed_server import FeedServer
 from tests.test_service import story
@@ -43,6 +44,7 @@ RESTART_EVERY = timedelta(days=7)
 ARTICLES_DAYS = 14
 INSTANT_CHATS = (101, 102)
 DIGEST_CHAT = 201
+JOINED = datetime(2027, 1, 3, 7, 0, tzinfo=UTC)   # the digest chat's last digest when it joined
 FEED_KEEPS_DAYS = 5
 ARCHIVE_ITEMS = 6
 
@@ -125,9 +127,7 @@ def subscribe(store: Store, now: datetime) -> None:
         store.subscribe(chat, "putin", "instant")
     store.subscribe(DIGEST_CHAT, "putin", "digest")
     # The digest subscriber joined at the start: its first digest covers the day before.
-    store.db.execute("INSERT INTO digests (chat_id, period_end, period_start, created) "
-                     "VALUES (?, ?, ?, ?)", [DIGEST_CHAT, "2027-01-03T07:00:00+00:00", None,
-                                             now.isoformat()])
+    store.record_digest(DIGEST_CHAT, JOINED - timedelta(days=1), JOINED, [], now)
 
 
 URL = re.compile(r'href="(https://(?:news|archive)\.example/[^"]+)"')
@@ -177,15 +177,16 @@ async def test_sixty_days_every_item_once_and_the_archive_within_retention(tmp_p
         assert set(listed) == expected
         assert set(listed.values()) == {1}
 
-        periods = store.db.execute(
-            "SELECT period_start, period_end FROM digests WHERE chat_id = ? AND period_start "
-            "IS NOT NULL ORDER BY period_end", [DIGEST_CHAT]).fetchall()
+        # the periods recorded (no public call reads them back: tests/rawdb.py)
+        periods = [(r["period_start"], r["period_end"]) for r in rawdb.query(
+            store, "SELECT period_start, period_end FROM digests WHERE chat_id = ? "
+            "AND period_end > ? ORDER BY period_end", DIGEST_CHAT, JOINED.isoformat())]
         assert len(periods) == DAYS
         assert all(later[0] == earlier[1] for earlier, later in pairwise(periods))
         assert len(digests) == DAYS
 
-        cutoff = (now - timedelta(days=ARTICLES_DAYS + 2)).isoformat()   # retention every 2 days
-        kept = store.db.execute("SELECT url, published, fetched FROM articles").fetchall()
+        cutoff = now - timedelta(days=ARTICLES_DAYS + 2)   # retention every 2 days
+        kept = [(a.url, a.published, a.fetched) for a in store.iter_articles()]
         assert all(max(published, fetched) >= cutoff for _, published, fetched in kept)
         assert not any(url.startswith("https://archive.example/") for url, _, _ in kept)
         assert len(kept) <= 3 * (ARTICLES_DAYS + 2)

@@ -25,20 +25,10 @@ entity's SQL; `Store` combines them, so a caller holds one object:
 
 from __future__ import annotations
 
-from monitor.store.articles import ArticleStore
-from monitor.store.connection import (
-    InstanceLocked,
-    StoreError,
-    from_db_time,
-    instance_lock,
-    utc_now,
-)
-from monitor.store.digests import DigestStore
+from monitor.store import articles, digests, matches, operations, subscribers
+from monitor.store.connection import InstanceLocked, StoreError, instance_lock, utc_now
 from monitor.store.feeds import MAX_INTERVAL_S, FeedConflict, FeedExists
-from monitor.store.matches import MatchStore
 from monitor.store.migrations import migrations
-from monitor.store.operations import OperationsStore
-from monitor.store.subscribers import SubscriberStore
 
 __all__ = [
     "MAX_INTERVAL_S",
@@ -47,13 +37,13 @@ __all__ = [
     "InstanceLocked",
     "Store",
     "StoreError",
-    "from_db_time",
     "instance_lock",
     "migrations",
     "utc_now",
 ]
 
 
-class Store(ArticleStore, MatchStore, SubscriberStore, DigestStore, OperationsStore):
+class Store(articles.ArticleStore, matches.MatchStore, subscribers.SubscriberStore,
+            digests.DigestStore, operations.OperationsStore):
     """One SQLite database and everything stored in it. Safe to share between threads:
     access is serialised by a lock (connection.py)."""
