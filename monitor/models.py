@@ -69,7 +69,6 @@ class Subscriber:
     language: str | None             # the user's language code when the chat was last used
     digest_time: str | None          # "HH:MM", "off", or None for the configured default
     digest_tz: str | None            # an IANA zone, or None for the configured default
-    last_digest_at: datetime | None
     active: bool = True              # False once the chat blocked the bot or was deleted
 
 

@@ -34,8 +34,7 @@ class SubscriberStore(Connection):
         return Subscriber(
             chat_id=row["chat_id"], chat_type=row["chat_type"], title=row["title"],
             language=row["language"], digest_time=row["digest_time"],
-            digest_tz=row["digest_tz"], last_digest_at=from_db_time(row["last_digest_at"]),
-            active=bool(row["active"]))
+            digest_tz=row["digest_tz"], active=bool(row["active"]))
 
     def chat_languages(self) -> dict[int, str]:
         with self._lock:
