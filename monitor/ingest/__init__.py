@@ -12,3 +12,9 @@ another step or touches the database:
 - `seeds`: the files in `seeds/`.
 - `opml`: feed lists in and out.
 """
+
+import lazy_loader
+
+# The names are those of __init__.pyi, imported when first used: a command that lists
+# feeds does not load the feed parsers.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -19,41 +19,8 @@ Public API (used by the pipeline, the CLI and the Telegram bot):
   a .message to log or to tell the rule's owner.
 """
 
-from monitor.errors import MatchingError
-from monitor.matching.analysis import ANALYZER, Analyzer, Document
-from monitor.matching.engine import (
-    BatchMatches,
-    Budget,
-    BudgetExceeded,
-    Engine,
-    Hit,
-    MatchReport,
-    RuleMatch,
-    Verified,
-    is_negative_only,
-    match_batch,
-)
-from monitor.matching.query import Query, QuerySyntaxError, parse_query
-from monitor.matching.rules import (
-    Entity,
-    Example,
-    Rule,
-    RuleError,
-    RuleErrors,
-    RuleReload,
-    RuleSet,
-    RuleWatcher,
-    load_entities,
-    load_rule_files,
-    load_rules,
-    make_rule,
-)
+import lazy_loader
 
-__all__ = [
-    "ANALYZER", "Analyzer", "BatchMatches", "Budget", "BudgetExceeded", "Document", "Engine",
-    "Entity", "Example", "Hit", "MatchReport", "MatchingError", "Query",
-    "QuerySyntaxError", "Rule", "RuleError", "RuleErrors", "RuleMatch", "RuleReload", "RuleSet",
-    "RuleWatcher", "Verified", "is_negative_only", "load_entities", "load_rule_files", "load_rules",
-    "make_rule",
-    "match_batch", "parse_query",
-]
+# The names are those of __init__.pyi, imported when first used: `monitor rules check` does
+# not import the archive tools, nor `search` the rule watcher.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

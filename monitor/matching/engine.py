@@ -28,25 +28,17 @@ from monitor.matching.analysis import ANALYZER, AnalyzedText, Analyzer
 from monitor.matching.archive_index import article_terms
 from monitor.matching.collector import CollectorPaused
 from monitor.matching.debug import EngineDebug
-from monitor.matching.highlight import Hit, RuleMatch, results
+from monitor.matching.highlight import RuleMatch, results
 from monitor.matching.index import CompiledRules, Profile, compiled_rules
-from monitor.matching.presearch import clauses, is_negative_only
 from monitor.matching.rules import Rule, RuleSet
 from monitor.matching.verify import (
     DEFAULT_BUDGET,
-    VERIFY_BUDGET,
-    WILDCARD_BUDGET,
     ArticleView,
     Budget,
     Exceeded,
     matched,
 )
 from monitor.models import Article
-
-__all__ = [
-    "VERIFY_BUDGET", "WILDCARD_BUDGET", "BatchMatches", "Budget", "BudgetExceeded", "Engine",
-    "Hit", "MatchReport", "RuleMatch", "Verified", "clauses", "is_negative_only", "match_batch",
-]
 
 
 class BudgetExceeded(NamedTuple):

@@ -21,9 +21,9 @@ from monitor.matching import (
     make_rule,
     match_batch,
 )
-from monitor.matching.engine import VERIFY_BUDGET, WILDCARD_BUDGET
 from monitor.matching.evaluate import explain, rule_matches
 from monitor.matching.query import MAX_WILDCARD_WORD
+from monitor.matching.verify import VERIFY_BUDGET, WILDCARD_BUDGET
 from monitor.rules_cli import rules_group, search_command
 from monitor.store import Store
 

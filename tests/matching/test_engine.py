@@ -13,7 +13,7 @@ from monitor.matching import (
     make_rule,
     match_batch,
 )
-from monitor.matching.engine import clauses
+from monitor.matching.presearch import clauses
 
 from .support import ENTITIES, SHIPPED, article, seed_article
 
