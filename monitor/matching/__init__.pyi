@@ -16,6 +16,8 @@ from .engine import Verified as Verified
 from .engine import match_batch as match_batch
 from .highlight import Hit as Hit
 from .highlight import RuleMatch as RuleMatch
+from .hints import QueryHint as QueryHint
+from .hints import operator_hints as operator_hints
 from .presearch import is_negative_only as is_negative_only
 from .query import Query as Query
 from .query import QuerySyntaxError as QuerySyntaxError
@@ -40,6 +42,7 @@ from .tools import Found as Found
 from .tools import Verdict as Verdict
 from .tools import archive_candidates as archive_candidates
 from .tools import backtest as backtest
+from .tools import compound_hints as compound_hints
 from .tools import explain_article as explain_article
 from .tools import explanation_lines as explanation_lines
 from .tools import run_examples as run_examples

@@ -255,6 +255,14 @@ def parse_query(text: str, entities: Mapping[str, Any]) -> Query:
     return Query(text=text, root=root, entities=frozenset(builder.used_entities), terms=terms)
 
 
+def tokens(text: str) -> list[tuple[str, str, int]]:
+    """The query's tokens as (type, text, offset); lexing errors raise QuerySyntaxError."""
+    try:
+        return [(token.type, str(token), _start(token)) for token in _LEXER.lex(text)]
+    except UnexpectedCharacters as exc:
+        raise _syntax_error(exc, text) from None
+
+
 def _check_tokens(text: str) -> int:
     """Limits and shapes that are easiest to see on the token stream; returns the term count."""
     depth = 0

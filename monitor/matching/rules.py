@@ -26,6 +26,7 @@ from monitor.errors import MatchingError
 from monitor.language import guess_language, language_code
 from monitor.matching.analysis import ANALYSIS_VERSION, query_words, source_name
 from monitor.matching.collector import CollectorPaused
+from monitor.matching.hints import operator_hints
 from monitor.matching.query import Query, QuerySyntaxError, caret_lines, parse_query
 from monitor.matching.sourcemap import Block, SourceMap
 from monitor.models import WATCH_PREFIX, Article
@@ -188,6 +189,7 @@ class RuleSet:
     rules: tuple[Rule, ...] = ()
     entities: Mapping[str, Entity] = field(default_factory=dict)
     files: tuple[Path, ...] = ()
+    warnings: tuple[RuleError, ...] = ()    # valid, but probably not meant (hints.py)
 
     def get(self, rule_id: str) -> Rule | None:
         """By id in constant time (the alert planner looks up every match's rule)."""
@@ -247,6 +249,7 @@ class _Loader:
 
     def __init__(self) -> None:
         self.errors: list[RuleError] = []
+        self.warnings: list[RuleError] = []
         self.entities: dict[str, Entity] = {}
         self.raw_rules: list[_RawRule] = []
         self.files: list[Path] = []
@@ -375,7 +378,8 @@ class _Loader:
                 rules.append(rule)
         if self.errors:
             raise RuleErrors(self.errors)
-        return RuleSet(tuple(rules), dict(self.entities), tuple(self.files))
+        return RuleSet(tuple(rules), dict(self.entities), tuple(self.files),
+                       tuple(self.warnings))
 
     def build_rule(self, raw: _RawRule) -> Rule | None:
         path, source, block, table = raw.path, raw.source, raw.block, raw.table
@@ -445,12 +449,18 @@ class _Loader:
                        f"{prefix}: query is required, a non-empty string")
             return None
         try:
-            return parse_query(text, self.entities)
+            query = parse_query(text, self.entities)
         except QuerySyntaxError as exc:
             where = (source.string_position(block, "query", text, exc.offset)
                      or source.key_or_header(block, "query"))
             self.error(path, source, where, f"{prefix}: {exc.message}")
             return None
+        for hint in operator_hints(text):
+            where = (source.string_position(block, "query", text, hint.column - 1)
+                     or source.key_or_header(block, "query"))
+            self.warnings.append(RuleError(path, *where, f"warning: {prefix}: {hint.message}",
+                                           source.line_text(where[0])))
+        return query
 
     def read_examples(self, raw: _RawRule, prefix: str) -> list[Example]:
         path, source = raw.path, raw.source

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from monitor.matching.analysis import Document, FieldTokens, Token
+from monitor.matching.analysis import Document, FieldTokens, Token, exact_form
 from monitor.matching.archive_index import INDEX_VERSION, archive_query
 from monitor.matching.engine import BudgetExceeded, Engine, RuleMatch
 from monitor.matching.evaluate import Explanation, explain, field_position, rule_applies
+from monitor.matching.hints import QueryHint
 from monitor.matching.query import (
     And,
     Lang,
@@ -28,8 +29,9 @@ from monitor.matching.query import (
     Source,
     Term,
     bare_words,
+    leaves,
 )
-from monitor.matching.rules import Entity, Example, Rule, RuleSet
+from monitor.matching.rules import Entity, Example, Rule, RuleSet, make_rule
 from monitor.models import Article
 from monitor.store import Store
 
@@ -143,6 +145,52 @@ def archive_candidates(store: Store, rule: Rule, since: datetime | None = None) 
     if ids is None:
         return Candidates(store.archive_candidates(None, since) or [], True, "no terms")
     return Candidates(ids, False)
+
+
+MIN_COMPOUND_PART = 4       # shorter words are inside too many others to hint about
+MIN_INSIDE = 3              # articles with longer words that a compound hint needs
+COMPOUND_EXAMPLES = 3       # the commonest of the first COMPOUND_COUNTED longer words
+COMPOUND_COUNTED = 50
+
+
+def compound_hints(store: Store, rule: Rule) -> list[QueryHint]:
+    """The rule's plain words that the archive has mostly inside longer words ("Klima":
+    "Klimawandel", "Weltklima"), with the wildcard that finds those (hints.py). Counted with
+    the archive index: articles with the word itself against articles with a word that
+    contains it; an example is a word at least three letters longer (not an inflection)."""
+    if not store.index_is_current(INDEX_VERSION):
+        return []
+    hints = []
+    for label in dict.fromkeys(leaf.label for leaf, negated in leaves(rule.query.root)
+                               if not negated and isinstance(leaf, Term) and leaf.kind == "stem"):
+        folded = exact_form(label)
+        if len(folded) < MIN_COMPOUND_PART:
+            continue
+        anywhere = archive_candidates(store, make_rule("hint", f"*{folded}*", {}))
+        anywhere_infix = not anywhere.scanned
+        if not anywhere_infix:      # in too many words to look them up: those it begins
+            anywhere = archive_candidates(store, make_rule("hint", f"{folded}*", {}))
+            if anywhere.scanned:
+                continue
+        alone = set(archive_candidates(store, make_rule("hint", label, {})).ids)
+        inside = len(set(anywhere.ids) - alone)
+        if inside < MIN_INSIDE or inside < len(alone):
+            continue
+        hints.append(QueryHint("compound", label, rule.query_text.find(label) + 1,
+                               f"*{folded}*" if anywhere_infix else f"{label}*", len(alone),
+                               inside, _commonest_longer(store, folded)))
+    return hints
+
+
+def _commonest_longer(store: Store, folded: str) -> tuple[str, ...]:
+    """The archive's commonest words that contain `folded` and are at least three letters
+    longer (not an inflection of it); none when it is inside too many words to list."""
+    words = store.index_words("infix", folded, WILDCARD_WORDS) or []
+    longer = sorted((w for w in words if len(w) >= len(folded) + 3),
+                    key=lambda w: (len(w), w))[:COMPOUND_COUNTED]
+    counts = {w: len(archive_candidates(store, make_rule("hint", f'"{w}"', {})))
+              for w in longer}
+    return tuple(sorted(counts, key=lambda w: (-counts[w], w))[:COMPOUND_EXAMPLES])
 
 
 @dataclass(frozen=True)
