@@ -158,28 +158,59 @@ def check_command(paths: tuple[Path, ...], config_path: str | None) -> None:
     """Validate rule files: every error as file:line:column with a caret (exit 1).
 
     PATHs (files or folders) are checked together with the rules folder, as they would go
-    live. Warnings: queries that are only negative, and entity aliases that no archived
-    article has ever matched.
+    live. Warnings: lower-case operators between terms, queries that are only negative,
+    entity aliases that no archived article has ever matched, and plain words that the
+    archive mostly has inside longer words (for the rules of PATHs, or of a folder of at
+    most COMPOUND_HINT_RULES rules).
     """
     from monitor.matching import is_negative_only
-    from monitor.matching.rules import display_path
+    from monitor.matching.rules import display_path, rule_files
 
     config = open_config(config_path)
     files = _files_to_check(config, paths)
     if not files:
         raise click.ClickException(terminal_safe(f"no rule files (*.toml) in {config.rules_dir}"))
     ruleset = _load(files)
-    warnings = [
+    warnings = [str(warning) for warning in ruleset.warnings]
+    warnings += [
         f"{display_path(rule.file)}:{rule.line}: warning: rule '{rule.id}' has only negative "
         "terms: it is checked against every article and matches all that lack them"
         for rule in ruleset if rule.file is not None and is_negative_only(rule)
     ]
     alias_warnings, notes = _alias_warnings(config, ruleset)
     warnings += alias_warnings
+    named = {file.resolve() for path in paths
+             for file in (rule_files(path) if path.is_dir() else [path])}
+    hint_warnings, hint_notes = _compound_warnings(config, ruleset, named)
+    warnings += hint_warnings
+    notes += hint_notes
     for line in warnings + notes:
         _echo(line)
     _echo(f"ok: {len(ruleset)} rules, {len(ruleset.entities)} entities in {len(files)} "
           f"file(s)" + (f", {len(warnings)} warning(s)" if warnings else ""))
+
+
+COMPOUND_HINT_RULES = 500   # beyond: only the rules of the files named on the command line
+
+
+def _compound_warnings(config: Config, ruleset: RuleSet, named: set[Path]
+                       ) -> tuple[list[str], list[str]]:
+    """Hints for plain words the archive mostly has inside longer words (matching.hints),
+    and a note when they were not looked for."""
+    from monitor.matching import compound_hints
+    from monitor.matching.rules import display_path
+    from monitor.store import Store
+
+    rules = [rule for rule in ruleset if rule.file is not None
+             and (rule.file.resolve() in named or len(ruleset) <= COMPOUND_HINT_RULES)]
+    if not rules:
+        return [], [f"note: compound words not looked for in {len(ruleset):,} rules: name "
+                    "the files to look at"] if len(ruleset) else []
+    if not Path(config.database_path).exists():
+        return [], []           # _alias_warnings notes the missing archive
+    with Store(config.database_path, readonly=True) as store:
+        return [f"{display_path(rule.file)}:{rule.line}: warning: rule '{rule.id}': "
+                f"{hint.message}" for rule in rules for hint in compound_hints(store, rule)], []
 
 
 def _files_to_check(config: Config, paths: tuple[Path, ...]) -> list[Path]:

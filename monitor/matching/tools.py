@@ -162,7 +162,8 @@ def compound_hints(store: Store, rule: Rule) -> list[QueryHint]:
         return []
     hints = []
     for label in dict.fromkeys(leaf.label for leaf, negated in leaves(rule.query.root)
-                               if not negated and isinstance(leaf, Term) and leaf.kind == "stem"):
+                               if not negated and isinstance(leaf, Term) and leaf.kind == "stem"
+                               and exact_form(leaf.label) == exact_form(leaf.form)):
         folded = exact_form(label)
         if len(folded) < MIN_COMPOUND_PART:
             continue

@@ -78,6 +78,24 @@ def test_check_warns_about_negative_only_rules(workspace):
     assert "extra.toml:2: warning: rule 'no-weather' has only negative terms" in result.output
 
 
+def test_check_hints_at_lower_case_operators_and_words_mostly_inside_compounds(workspace):
+    with Store(workspace / "data" / "monitor.db") as store:
+        index_as_the_pipeline_does(store, [
+            article(f"Umwelt {n}", text, "de", published=NOW) for n, text in enumerate(
+                ["Der Klimawandel und der Klimaschutz"] * 4 + ["Klimaschutz jetzt"] * 2)])
+    (workspace / "rules" / "extra.toml").write_text(
+        '[[rules]]\nid = "lower"\nquery = "Putin and Kim"\n\n'
+        '[[rules]]\nid = "klima"\nquery = "Klima OR Wetter"\n', encoding="utf-8")
+    result = run(rules_group, workspace, "check")
+    assert result.exit_code == 0, result.output
+    assert ("extra.toml:3:16: warning: rule 'lower': 'and' is searched as a word (operators "
+            "are upper case): did you mean AND?") in result.output
+    assert ("extra.toml:6: warning: rule 'klima': 'Klima' stands alone in 0 articles and "
+            "inside longer words in 6 (klimaschutz, klimawandel): *klima* finds those too"
+            ) in result.output
+    assert "Wetter" not in result.output.split("ok:")[0].split("'klima'", 1)[1]
+
+
 def test_check_lists_every_error_with_file_line_column_and_caret(workspace, tmp_path):
     broken = tmp_path / "broken.toml"
     broken.write_text(
