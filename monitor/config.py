@@ -10,16 +10,20 @@ Feeds are keyed by URL and named by the config: two [[feeds]] blocks may share n
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import math
 import re
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.errors import MonitorError
+from monitor.sourcemap import SourceMap
 
 DEFAULT_CONFIG_NAMES = ("config.toml", "config.example.toml")
 
@@ -28,7 +32,12 @@ MAX_INTERVAL_S = 30 * DAY   # the longest feed interval, and parse_duration's de
 
 
 class ConfigError(MonitorError):
-    """The config file cannot be used; the message names the file and the key."""
+    """The config file cannot be used; the message has a line per problem (all of them),
+    each naming the file, the line and column, and the key."""
+
+
+# What `source:` in a query accepts as a name (analysis.source_name folds it the same way).
+FEED_NAME = re.compile(r"[\w.-]+")
 
 
 @dataclass(frozen=True)
@@ -172,6 +181,7 @@ class Config:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
 
 
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
 _DURATION = re.compile(r"\s*([0-9]+)\s*(s|m|h|d)?\s*")
 _UNITS = {None: 1, "s": 1, "m": MINUTE, "h": HOUR, "d": DAY}
 
@@ -244,165 +254,266 @@ def load_config(explicit: str | Path | None = None, cwd: Path | None = None) -> 
             seeds_dir=base / "seeds", rules_dir=base / "rules",
         )
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+        found = _TOML_POSITION.search(str(exc))
+        where = f"{found.group(1)}:{found.group(2)}:" if found else ""
+        raise ConfigError(f"{path}:{where} {_TOML_POSITION.sub('', str(exc)).strip()}") from exc
     except ValueError as exc:       # tomllib: an integer of more than 4300 digits
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    return parse_config(raw, path)
+    return parse_config(raw, path, SourceMap(text))
 
 
-def parse_config(raw: dict[str, Any], path: Path) -> Config:
+class _Invalid(Exception):
+    """One problem with one key ("feeds[1].url", "digest.time"); `keyed`: the text already
+    names the key (an unknown key)."""
+
+    def __init__(self, key: str, text: str, keyed: bool = False):
+        super().__init__(text)
+        self.key, self.text, self.keyed = key, text, keyed
+
+
+class _Problems:
+    """Every problem of a config file, each at its line and column: `check()` blocks record
+    the problem raised inside and the reading goes on with the next setting."""
+
+    def __init__(self, path: Path, source: SourceMap | None):
+        self.path, self.source = path, source
+        self.found: list[tuple[int, int, str]] = []
+
+    @contextmanager
+    def check(self) -> Iterator[None]:
+        try:
+            yield
+        except _Invalid as problem:
+            line, column = self.position(problem.key)
+            text = problem.text if problem.keyed else f"{problem.key}: {problem.text}"
+            self.found.append((line, column, text))
+
+    def position(self, key: str) -> tuple[int, int]:
+        """Where a key stands: 'feeds[1].url' is the url line of the second [[feeds]]."""
+        if self.source is None:
+            return 1, 1
+        first, _, rest = key.partition(".")
+        name, _, index = first.partition("[")
+        block = self.source.table_block(name, int(index.rstrip("]") or 0))
+        if block is None:                      # a top-level key, or an inline table
+            return self.source.key(self.source.top_block(), name) or (1, 1)
+        rest = rest.partition("[")[0]
+        return (self.source.key(block, rest) if rest else None) or self.source.header(block)
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise ConfigError("\n".join(f"{self.path}:{line}:{column}: {text}"
+                                         for line, column, text in sorted(self.found)))
+
+
+def parse_config(raw: dict[str, Any], path: Path, source: SourceMap | None = None) -> Config:
+    """The settings of a parsed TOML file; a ConfigError lists every problem, each with its
+    line and column (found in `source`, the file's text) and its key."""
+    problems = _Problems(path, source)
     base = path.parent
-    _only_keys(raw, {"database", "sources", "feeds", "fetch", "telegram", "digest", "service",
-                     "retention"}, path, "")
-    database = _table(raw, "database", path)
-    _only_keys(database, {"path"}, path, "database")
-    sources = _table(raw, "sources", path)
-    _only_keys(sources, {"seeds", "rules"}, path, "sources")
+    with problems.check():
+        _only_keys(raw, {"database", "sources", "feeds", "fetch", "telegram", "digest",
+                         "service", "retention"}, "")
+    database = _section(problems, raw, "database", {"path"})
+    sources = _section(problems, raw, "sources", {"seeds", "rules"})
+    feeds = _feeds(problems, raw.get("feeds", []))
 
-    feeds = []
-    by_name: dict[str, str] = {}    # name → the block that has it, e.g. "feeds[1]"
-    by_url: dict[str, str] = {}     # URL → "feeds[1] ('zeit')"
-    raw_feeds = raw.get("feeds", [])
-    if not isinstance(raw_feeds, list):
-        raise ConfigError(f"{path}: feeds: must be a list of tables ([[feeds]])")
-    for index, item in enumerate(raw_feeds):
-        where = f"feeds[{index}]"
-        if not isinstance(item, dict):
-            raise ConfigError(f"{path}: {where}: must be a table ([[feeds]])")
-        _only_keys(item, {"name", "url", "interval", "language", "full_text"}, path, where)
-        name, url = item.get("name"), item.get("url")
-        if not isinstance(name, str) or not name.strip():
-            raise ConfigError(f"{path}: {where}.name: required, a non-empty string")
-        if isinstance(url, str):
-            url = url.strip()
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{path}: {where}.url: required, an http(s) URL")
-        if name in by_name:
-            raise ConfigError(f"{path}: {where}.name: {name!r} is used by two feeds, "
-                              f"{by_name[name]} and {where}")
-        if url in by_url:
-            raise ConfigError(f"{path}: {where} ({name!r}) has the same url as "
-                              f"{by_url[url]}: {url}")
-        by_name[name] = where
-        by_url[url] = f"{where} ({name!r})"
-        feeds.append(FeedConfig(
-            name=name, url=url,
-            interval_s=parse_duration(item.get("interval", "10m"),
-                                      where=f"{path}: {where}.interval"),
-            language=_optional_str(item, "language", path, where),
-            full_text=_bool(item, "full_text", False, path, where),
-        ))
-
-    fetch_raw = dict(_table(raw, "fetch", path))
-    allow_networks = _networks(fetch_raw.pop("allow_networks", []), path, "fetch.allow_networks")
-    fetch = replace(_dataclass_from(FetchConfig, fetch_raw, path, "fetch"),
-                    allow_networks=allow_networks)
-    telegram_raw = _table(raw, "telegram", path)
-    telegram = _dataclass_from(TelegramConfig, telegram_raw, path, "telegram")
-    if telegram.access not in ("allowlist", "open"):
-        raise ConfigError(f"{path}: telegram.access: must be 'allowlist' or 'open'")
-    digest = _dataclass_from(DigestConfig, _table(raw, "digest", path), path, "digest")
-    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", digest.time):
-        raise ConfigError(f"{path}: digest.time: {digest.time!r} is not HH:MM")
-    try:
-        ZoneInfo(digest.timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(f"{path}: digest.timezone: unknown timezone {digest.timezone!r}") from exc
-
-    service = _dataclass_from(ServiceConfig, _table(raw, "service", path), path, "service")
-    retention = _dataclass_from(RetentionConfig, _table(raw, "retention", path), path,
-                                "retention")
-    if retention.keys_days < retention.articles_days:
-        raise ConfigError(
-            f"{path}: retention.keys_days: {retention.keys_days} is shorter than "
-            f"retention.articles_days ({retention.articles_days}); the archive must remember "
-            f"every article it still keeps, so keys_days must be at least articles_days")
+    fetch, telegram, digest = FetchConfig(), TelegramConfig(), DigestConfig()
+    service, retention = ServiceConfig(), RetentionConfig()
+    fetch_raw = dict(_section(problems, raw, "fetch"))
+    allow_networks: tuple[Network, ...] = ()
+    with problems.check():
+        allow_networks = _networks(fetch_raw.pop("allow_networks", []), "fetch.allow_networks")
+    with problems.check():
+        fetch = replace(_dataclass_from(FetchConfig, fetch_raw, "fetch"),
+                        allow_networks=allow_networks)
+    with problems.check():
+        telegram = _dataclass_from(TelegramConfig, _section(problems, raw, "telegram"),
+                                   "telegram")
+        if telegram.access not in ("allowlist", "open"):
+            raise _Invalid("telegram.access", "must be 'allowlist' or 'open'")
+    with problems.check():
+        digest = _dataclass_from(DigestConfig, _section(problems, raw, "digest"), "digest")
+    with problems.check():
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", digest.time):
+            raise _Invalid("digest.time", f"{digest.time!r} is not HH:MM")
+    with problems.check():
+        try:
+            ZoneInfo(digest.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise _Invalid("digest.timezone", f"unknown timezone {digest.timezone!r}") from None
+    with problems.check():
+        service = _dataclass_from(ServiceConfig, _section(problems, raw, "service"), "service")
+    with problems.check():
+        retention = _dataclass_from(RetentionConfig, _section(problems, raw, "retention"),
+                                    "retention")
+        if retention.keys_days < retention.articles_days:
+            raise _Invalid(
+                "retention.keys_days", f"{retention.keys_days} is shorter than "
+                f"retention.articles_days ({retention.articles_days}); the archive must "
+                "remember every article it still keeps, so keys_days must be at least "
+                "articles_days")
+    paths = {}
+    for table, key, default in ((database, "path", "data/monitor.db"),
+                                (sources, "seeds", "seeds"), (sources, "rules", "rules")):
+        paths[key] = default
+        with problems.check():
+            paths[key] = _str(table, key, default, "database" if key == "path" else "sources")
+    problems.raise_any()
     return Config(
-        path=path,
-        database_path=base / _str(database, "path", "data/monitor.db", path, "database"),
-        seeds_dir=base / _str(sources, "seeds", "seeds", path, "sources"),
-        rules_dir=base / _str(sources, "rules", "rules", path, "sources"),
-        feeds=tuple(feeds), fetch=fetch, telegram=telegram, digest=digest, service=service,
-        retention=retention,
+        path=path, database_path=base / paths["path"], seeds_dir=base / paths["seeds"],
+        rules_dir=base / paths["rules"], feeds=tuple(feeds), fetch=fetch, telegram=telegram,
+        digest=digest, service=service, retention=retention,
     )
 
 
-def _networks(value: Any, path: Path, where: str) -> tuple[Network, ...]:
+def _section(problems: _Problems, raw: dict[str, Any], key: str,
+             allowed: set[str] | None = None) -> dict[str, Any]:
+    """A [table] of the file ({} when it is missing or not a table, which is recorded)."""
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        with problems.check():
+            raise _Invalid(key, "must be a table ([" + key + "])")
+        return {}
+    if allowed is not None:
+        with problems.check():
+            _only_keys(value, allowed, key)
+    return value
+
+
+def _feeds(problems: _Problems, raw_feeds: Any) -> list[FeedConfig]:
+    """The [[feeds]] blocks; a block with a problem is left out and the others still read."""
+    if not isinstance(raw_feeds, list):
+        with problems.check():
+            raise _Invalid("feeds", "must be a list of tables ([[feeds]])")
+        return []
+    feeds = []
+    by_name: dict[str, str] = {}    # name → the block that has it, e.g. "feeds[1]"
+    by_url: dict[str, str] = {}     # URL → "feeds[1] ('zeit')"
+    for index, item in enumerate(raw_feeds):
+        where = f"feeds[{index}]"
+        if not isinstance(item, dict):
+            with problems.check():
+                raise _Invalid(where, "must be a table ([[feeds]])")
+            continue
+        before = len(problems.found)
+        with problems.check():
+            _only_keys(item, {"name", "url", "interval", "language", "full_text"}, where)
+        name, url = item.get("name"), item.get("url")
+        with problems.check():
+            if not isinstance(name, str) or not name.strip():
+                raise _Invalid(f"{where}.name", "required, a non-empty string")
+            if not FEED_NAME.fullmatch(name):
+                raise _Invalid(f"{where}.name", f"{_shown(name)}: a feed name is letters, "
+                               "digits, '.', '_' and '-' (what source: in a query accepts)")
+            if name in by_name:
+                raise _Invalid(f"{where}.name", f"{name!r} is used by two feeds, "
+                               f"{by_name[name]} and {where}")
+            by_name[name] = where
+        with problems.check():
+            if isinstance(url, str):
+                url = url.strip()
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                raise _Invalid(f"{where}.url", "required, an http(s) URL")
+            if url in by_url:
+                raise _Invalid(f"{where}.url", f"{where} ({name!r}) has the same url as "
+                               f"{by_url[url]}: {url}", keyed=True)
+            by_url[url] = f"{where} ({name!r})"
+        interval_s, language, full_text = 600, None, False
+        with problems.check():
+            interval_s = _duration(item.get("interval", "10m"), f"{where}.interval",
+                                   MAX_INTERVAL_S)
+        with problems.check():
+            language = _optional_str(item, "language", where)
+        with problems.check():
+            full_text = _bool(item, "full_text", False, where)
+        if len(problems.found) == before and isinstance(name, str) and isinstance(url, str):
+            feeds.append(FeedConfig(name=name, url=url, interval_s=interval_s,
+                                    language=language, full_text=full_text))
+    return feeds
+
+
+def _duration(value: Any, key: str, maximum: int) -> int:
+    try:
+        return parse_duration(value, where=key, maximum=maximum)
+    except ConfigError as exc:
+        raise _Invalid(key, str(exc).removeprefix(f"{key}: ")) from None
+
+
+def _networks(value: Any, where: str) -> tuple[Network, ...]:
     """A TOML list of CIDR strings → networks; the error names the entry and says why."""
     if not isinstance(value, list):
-        raise ConfigError(f"{path}: {where}: must be a list of networks such as "
-                          f"[\"127.0.0.0/8\", \"fd00::/8\"]")
+        raise _Invalid(where, "must be a list of networks such as [\"127.0.0.0/8\", "
+                       "\"fd00::/8\"]")
     networks = []
     for index, entry in enumerate(value):
         try:
             networks.append(parse_network(entry))
         except ValueError as exc:
-            raise ConfigError(f"{path}: {where}[{index}]: {exc}") from exc
+            raise _Invalid(f"{where}[{index}]", str(exc)) from exc
     return tuple(networks)
 
 
-def _table(raw: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
-    value = raw.get(key, {})
-    if not isinstance(value, dict):
-        raise ConfigError(f"{path}: [{key}] must be a table")
-    return value
-
-
-def _only_keys(table: dict[str, Any], allowed: set[str], path: Path, where: str) -> None:
+def _only_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
     for key in table:
         if key not in allowed:
             name = f"{where}.{key}" if where else key
-            raise ConfigError(f"{path}: unknown key {name!r} (known: {', '.join(sorted(allowed))})")
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise _Invalid(name, f"unknown key {name!r} ({hint}known: "
+                           f"{', '.join(sorted(allowed))})", keyed=True)
 
 
-def _str(table: dict[str, Any], key: str, default: str, path: Path, where: str) -> str:
+def _str(table: dict[str, Any], key: str, default: str, where: str) -> str:
     value = table.get(key, default)
     if not isinstance(value, str) or not value:
-        raise ConfigError(f"{path}: {where}.{key}: must be a non-empty string")
+        raise _Invalid(f"{where}.{key}", "must be a non-empty string")
     return value
 
 
-def _optional_str(table: dict[str, Any], key: str, path: Path, where: str) -> str | None:
+def _optional_str(table: dict[str, Any], key: str, where: str) -> str | None:
     value = table.get(key)
     if value is not None and not isinstance(value, str):
-        raise ConfigError(f"{path}: {where}.{key}: must be a string")
+        raise _Invalid(f"{where}.{key}", "must be a string")
     return value
 
 
-def _bool(table: dict[str, Any], key: str, default: bool, path: Path, where: str) -> bool:
+def _bool(table: dict[str, Any], key: str, default: bool, where: str) -> bool:
     value = table.get(key, default)
     if not isinstance(value, bool):
-        raise ConfigError(f"{path}: {where}.{key}: must be true or false")
+        raise _Invalid(f"{where}.{key}", "must be true or false")
     return value
 
 
-def _dataclass_from(cls: type, table: dict[str, Any], path: Path, where: str) -> Any:
+def _dataclass_from(cls: type, table: dict[str, Any], where: str) -> Any:
     """Build a settings dataclass from a TOML table, checking keys, value types and, for
     numbers, the range in NUMBER_RANGES."""
     known = {f.name: f for f in fields(cls)}
-    _only_keys(table, set(known), path, where)
+    _only_keys(table, set(known), where)
     ranges = NUMBER_RANGES.get(cls, {})
     values: dict[str, Any] = {}
     defaults = cls()
     for key, value in table.items():
         default = getattr(defaults, key)
+        name = f"{where}.{key}"
         if key in ranges:
-            value = _number(value, ranges[key], f"{path}: {where}.{key}")
+            value = _number(value, ranges[key], name)
         elif isinstance(default, tuple):
             if not isinstance(value, list) or not all(isinstance(v, int) for v in value):
-                raise ConfigError(f"{path}: {where}.{key}: must be a list of integer ids")
+                raise _Invalid(name, "must be a list of integer ids")
             value = tuple(value)
         elif isinstance(default, bool) or isinstance(value, bool):
             if not isinstance(value, bool) or not isinstance(default, bool):
-                raise ConfigError(f"{path}: {where}.{key}: wrong type")
+                raise _Invalid(name, "wrong type")
         elif isinstance(default, (int, float)):
             raise AssertionError(f"{cls.__name__}.{key} has no entry in NUMBER_RANGES")
         elif not isinstance(value, type(default)):
-            raise ConfigError(f"{path}: {where}.{key}: must be a {type(default).__name__}")
+            raise _Invalid(name, f"must be a {type(default).__name__}")
         values[key] = value
     return cls(**values)
 
@@ -411,20 +522,20 @@ def _number(value: Any, allowed: NumberRange, where: str) -> int | float:
     """A TOML value checked against its range: finite, whole if it counts, never a bool."""
     shown = _shown(value)
     if allowed.duration and isinstance(value, str):
-        value = parse_duration(value, where=where, maximum=int(allowed.high))
+        value = _duration(value, where, int(allowed.high))
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         kind = "a number of seconds or a duration such as '10m'" if allowed.duration else "a number"
-        raise ConfigError(f"{where}: must be {kind}")
+        raise _Invalid(where, f"must be {kind}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{where}: must be a finite number, not {shown}")
+        raise _Invalid(where, f"must be a finite number, not {shown}")
     if allowed.integer and isinstance(value, float) and not value.is_integer():
-        raise ConfigError(f"{where}: must be a whole number, not {shown}")
+        raise _Invalid(where, f"must be a whole number, not {shown}")
     if allowed.duration:
         if value < allowed.low:
-            raise ConfigError(f"{where}: {shown} is shorter than {_seconds_text(allowed.low)}")
+            raise _Invalid(where, f"{shown} is shorter than {_seconds_text(allowed.low)}")
         if value > allowed.high:
-            raise ConfigError(f"{where}: {shown} is longer than {_seconds_text(allowed.high)}")
+            raise _Invalid(where, f"{shown} is longer than {_seconds_text(allowed.high)}")
     elif not allowed.low <= value <= allowed.high:
-        raise ConfigError(f"{where}: must be between {allowed.low} and {allowed.high}, "
+        raise _Invalid(where, f"must be between {allowed.low} and {allowed.high}, "
                           f"not {shown}")
     return int(value) if allowed.integer else float(value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from dataclasses import fields
 from pathlib import Path
 
@@ -69,13 +70,15 @@ def test_errors_name_file_and_key(tmp_path, text, message):
 
 
 def error_of(tmp_path: Path, text: str) -> str:
-    """The message of the ConfigError that loading `text` raises, without the file name."""
+    """The message of the ConfigError that loading `text` raises (one problem), without the
+    file name, line and column."""
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as error:
         load_config(path)
     message = str(error.value)
-    assert message.startswith(f"{path}: ")
-    return message.removeprefix(f"{path}: ")
+    assert re.match(rf"{re.escape(str(path))}:(\d+:\d+:)? ", message), message
+    assert "\n" not in message, message
+    return re.sub(rf"^{re.escape(str(path))}:(\d+:\d+:)? ", "", message)
 
 
 def test_durations():
@@ -312,3 +315,37 @@ def test_allow_networks_sits_with_the_other_fetch_keys(tmp_path):
     path = write(tmp_path, '[fetch]\nmax_redirects = 2\nallow_networks = ["10.0.0.0/8"]\n')
     fetch = load_config(path).fetch
     assert fetch.max_redirects == 2 and len(fetch.allow_networks) == 1
+
+
+def test_every_problem_is_reported_at_once_each_at_its_line_and_column(tmp_path):
+    path = write(tmp_path, (
+        "[database]\npaht = 'x'\n\n"
+        "[[feeds]]\nname = 'ok'\nurl = 'https://ok.example/rss'\n\n"
+        "[[feeds]]\nname = 'b'\n  url = 'ftp://x'\ninterval = 'soon'\n\n"
+        "[digest]\ntime = '25:00'\n\n[fetch]\nmax_bytes = -1\n"))
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert str(error.value).split("\n") == [
+        f"{path}:2:1: unknown key 'database.paht' (did you mean 'path'? known: path)",
+        f"{path}:10:3: feeds[1].url: required, an http(s) URL",
+        f"{path}:11:1: feeds[1].interval: 'soon' is not a duration such as '10m', '2h' or '7d'",
+        f"{path}:14:1: digest.time: '25:00' is not HH:MM",
+        f"{path}:17:1: fetch.max_bytes: must be between 1024 and 1073741824, not -1",
+    ]
+
+
+def test_a_toml_syntax_error_has_its_line_and_column(tmp_path):
+    path = write(tmp_path, "[database]\npath = = 'x'\n")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}:2:\d+: "):
+        load_config(path)
+
+
+@pytest.mark.parametrize("name", ["Deutsche Welle", "a(b)", 'x"y', "tages:schau"])
+def test_feed_names_are_what_source_queries_accept(tmp_path, name):
+    message = error_of(tmp_path, f"[[feeds]]\nname = {name!r}\nurl = 'https://x.example'\n")
+    assert message.startswith(f"feeds[0].name: {name!r}: a feed name is letters, digits")
+
+
+def test_feed_names_may_be_any_script_with_dots_dashes_and_underscores(tmp_path):
+    path = write(tmp_path, "[[feeds]]\nname = 'медуза_ru-1.0'\nurl = 'https://x.example'\n")
+    assert [feed.name for feed in load_config(path).feeds] == ["медуза_ru-1.0"]

@@ -28,8 +28,8 @@ from monitor.matching.analysis import ANALYSIS_VERSION, query_words, source_name
 from monitor.matching.collector import CollectorPaused
 from monitor.matching.hints import operator_hints
 from monitor.matching.query import Query, QuerySyntaxError, caret_lines, parse_query
-from monitor.matching.sourcemap import Block, SourceMap
 from monitor.models import WATCH_PREFIX, Article
+from monitor.sourcemap import Block, SourceMap
 
 RULE_KEYS = {"id", "name", "description", "query", "languages", "sources", "delivery",
              "enabled", "examples"}

@@ -1,4 +1,4 @@
-"""Line and column of keys and string values in a TOML rule file.
+"""Line and column of keys and string values in a TOML file (rule files, the config).
 
 tomllib gives values without positions, so errors are located here in the source text: the
 n-th `[[rules]]` header is the n-th rule, a key is a `key =` line inside its table's block, and
@@ -70,6 +70,11 @@ class SourceMap:
         examples = [block for block in self.blocks[start:end]
                     if block.name == "rules.examples" and block.array]
         return examples[example] if example < len(examples) else None
+
+    def table_block(self, name: str, index: int = 0) -> Block | None:
+        """The `index`-th block of the table or array of tables `name` ([feeds], [[feeds]])."""
+        found = [block for block in self.blocks if block.name == name]
+        return found[index] if index < len(found) else None
 
     def entity_block(self, entity_id: str) -> Block | None:
         for block in self.blocks:
