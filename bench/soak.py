@@ -16,7 +16,6 @@ import os
 import random
 import re
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # for tests.*
 
+from monitor.store import Store  # noqa: E402
 from tests.botapi_server import TOKEN, FakeBotAPI  # noqa: E402
 from tests.feed_server import FeedServer  # noqa: E402
 
@@ -97,16 +97,11 @@ def deployment(folder: Path, feeds: FeedServer, botapi: FakeBotAPI, interval: in
         f'[database]\npath = "soak.db"\n{feed_blocks}[telegram]\napi_url = "{botapi.url}"\n'
         f'access = "open"\n[service]\npoll_every_s = 2\ndispatch_every_s = 1\n',
         encoding="utf-8")
-    subprocess.run([str(MONITOR), "stats"], cwd=folder, check=True, capture_output=True)
-    db = sqlite3.connect(folder / "soak.db")
-    with db:
+    with Store(folder / "soak.db") as store:        # creates the database
         for chat in range(1, SUBSCRIBERS + 1):
-            db.execute("INSERT INTO subscribers (chat_id, chat_type, created) "
-                       "VALUES (?, 'private', 'x')", [chat])
+            store.upsert_subscriber(chat, "private", None, None)
             for rule in rng.sample(range(RULES), 2):
-                db.execute("INSERT INTO subscriptions (chat_id, rule_id, mode, created) "
-                           "VALUES (?, ?, 'instant', 'x')", [chat, f"r{rule}"])
-    db.close()
+                store.subscribe(chat, f"r{rule}", "instant")
 
 
 def rss_kib(pid: int) -> int:
