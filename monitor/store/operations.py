@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from monitor.models import Activity, Count, Operations, Retention, Stats
+from monitor.models import Activity, Count, Operations, OutboxStatus, Retention, Stats
 from monitor.store.archive import unindex
 from monitor.store.articles import article_keys, remember_keys
 from monitor.store.connection import from_db_time, to_db_time, utc_now
@@ -92,8 +92,8 @@ class OperationsStore(FeedStore, OutboxStore):
                 matches_by_rule=self._counts(
                     "SELECT rule_id, count(*) AS n FROM matches GROUP BY rule_id "
                     "ORDER BY n DESC, rule_id"),
-                outbox=self._counts(
-                    "SELECT status, count(*) AS n FROM outbox GROUP BY status ORDER BY status"),
+                outbox=[Count(OutboxStatus(status), n) for status, n in self._counts(
+                    "SELECT status, count(*) AS n FROM outbox GROUP BY status ORDER BY status")],
             )
 
     def _counts(self, sql: str, *params: object) -> list[Count]:

@@ -3,7 +3,9 @@ sent only after Telegram accepted it (`outbox` table); operator notices are queu
 key (`notices`).
 
 What a queued row is, is written once (`QUEUE`, `queued_row`): digests (digests.py), notices
-(here) and alerts (matches.py, a batch in one executemany) all queue through it.
+(here) and alerts (matches.py, a batch in one executemany) all queue through it. A row's
+kind and status are models.MessageKind and models.OutboxStatus; the SQL spells them as
+literals (`status = 'pending'`), which is what lets SQLite use the partial index outbox_due.
 """
 
 from __future__ import annotations
