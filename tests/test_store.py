@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.models import Article, Feed, PlannedAlert, StoryAssignment
+from monitor.models import Article, Feed, PlannedAlert, StoredMatch, StoryAssignment
 from monitor.store import (
     MAX_INTERVAL_S,
     FeedConflict,
@@ -89,8 +89,8 @@ def test_articles_are_unmatched_until_their_matches_are_saved(db):
     assert [a.id for a in db.unmatched_articles()] == [1, 2]
     db.save_matches([1], [{"article_id": 1, "rule_id": "r", "rule_version": "v1"}])
     assert [a.id for a in db.unmatched_articles()] == [2]
-    assert [(m["rule_id"], m["rule_version"]) for m in db.matches_for_article(1)] == [
-        ("r", "v1")]
+    [match] = db.matches_for_article(1)
+    assert (match.rule_id, match.rule_version, match.alerted) == ("r", "v1", False)
     assert db.matched_rules(1) == ["r"]
 
 
@@ -208,8 +208,9 @@ def test_matches_move_into_article_order_with_their_state(tmp_path):
     with Store(path) as store:
         assert "WITHOUT ROWID" in rawdb.value(
             path, "SELECT sql FROM sqlite_master WHERE name = 'matches'")
-        assert [(m["rule_id"], m["rule_version"], m["alerted"])
-                for m in store.matches_for_article(1)] == [("a", "v1", 0), ("b", "v1", 1)]
+        assert store.matches_for_article(1) == [
+            StoredMatch(1, "a", "v1", datetime(2020, 1, 1, tzinfo=UTC), False),
+            StoredMatch(1, "b", "v1", datetime(2020, 1, 1, tzinfo=UTC), True)]
         assert [(m.article_id, m.rule_id) for m in store.unalerted_matches()] == [
             (1, "a"), (2, "b")]
         rawdb.execute(path, "DELETE FROM articles WHERE id = 2")   # the foreign key's work

@@ -16,7 +16,14 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from monitor.models import Article, MessageKind, PlannedAlert, StoryAssignment, UnalertedMatch
+from monitor.models import (
+    Article,
+    MessageKind,
+    PlannedAlert,
+    StoredMatch,
+    StoryAssignment,
+    UnalertedMatch,
+)
 from monitor.store.archive import ArchiveStore, set_index_complete
 from monitor.store.articles import article_from_row
 from monitor.store.connection import from_db_time, to_db_time, utc_now
@@ -107,10 +114,14 @@ class MatchStore(ArchiveStore):
                 "SELECT rule_id FROM matches WHERE article_id = ? ORDER BY rule_id",
                 [article_id])]
 
-    def matches_for_article(self, article_id: int) -> list[dict[str, Any]]:
+    def matches_for_article(self, article_id: int) -> list[StoredMatch]:
+        """An article's matches as stored, by rule id (matched_rules has just the ids)."""
         with self._lock:
-            return list(self.db.query(
-                "SELECT * FROM matches WHERE article_id = ? ORDER BY rule_id", [article_id]))
+            rows = self.db.execute(
+                "SELECT article_id, rule_id, rule_version, created, alerted FROM matches "
+                "WHERE article_id = ? ORDER BY rule_id", [article_id]).fetchall()
+        return [StoredMatch(article, rule_id, version, from_db_time(created), bool(alerted))
+                for article, rule_id, version, created, alerted in rows]
 
     # ------------------------------------------------------------ alert planning
 
