@@ -89,8 +89,8 @@ def test_match_rows_are_stored_and_read_back(db):
     rows = match_batch(Engine(SHIPPED), [stored]).rows
     assert {r["rule_id"] for r in rows} >= {"kim-putin", "vostochny"}
     db.save_matches([stored.id], rows)
-    saved = {m["rule_id"]: m for m in db.matches_for_article(stored.id)}
-    assert saved["kim-putin"]["rule_version"] == SHIPPED.get("kim-putin").version
+    saved = {m.rule_id: m for m in db.matches_for_article(stored.id)}
+    assert saved["kim-putin"].rule_version == SHIPPED.get("kim-putin").version
     assert db.matched_rules(stored.id) == sorted(r["rule_id"] for r in rows)
 
 
