@@ -1,16 +1,18 @@
 """The Telegram bot: subscribers manage what they receive from inside the chat.
 
-python-telegram-bot 22 `Application` with long polling, in its own idiom: flood control is a
-`TypeHandler` in group -1 that stops a flooding user's update (`ApplicationHandlerStop`)
-before any command sees it; each command is one `CommandHandler`, each kind of button one
+python-telegram-bot 22 `Application` with long polling, in its own idiom: flood control and
+access control are `TypeHandler`s in groups -2 and -1 that stop an update (`ApplicationHandlerStop`)
+before any command sees it, so a handler only does its command; each command is one
+`CommandHandler`, each kind of button one
 `CallbackQueryHandler(pattern=...)`; every store, catalog and rule call runs in a worker
 thread (`_off_loop`), so one chat's SQLite or rule work never holds up the others. Answers
 are in German or English after the user's language (texts.py). Alerts themselves are not
 sent here but by the outbox dispatcher; the bot only answers commands and buttons.
 
-Access: with `access = "allowlist"` only `allowed_chats` may subscribe or watch; others get
-a polite refusal and nothing is stored about them. In groups only group admins change
-subscriptions. Admin commands (/stats, /reload) only for `admins`. A user who floods the
+Access: with `access = "allowlist"` only `allowed_chats` are served; others get a polite
+refusal and nothing is stored about them. In groups only group admins change what the chat
+receives (CHANGING_COMMANDS, CHANGING_BUTTONS). Admin commands (/stats, /reload) only for
+`admins`, in any chat. A user who floods the
 bot with commands is told once and then ignored for a short while; others are still served.
 """
 
@@ -99,6 +101,41 @@ class Catalog(Protocol):
     def search(self, query: str, limit: int) -> ChatSearch: ...
 
 
+# Commands and buttons that change what a chat receives: in groups, for the group's admins.
+CHANGING_COMMANDS = frozenset({"subscribe", "unsubscribe", "digest", "watch", "unwatch", "mute",
+                               "stop"})
+CHANGING_BUTTONS = frozenset({"sub", "unsub", "mute"})
+ADMIN_COMMANDS = frozenset({"stats", "reload"})
+
+
+class Request(NamedTuple):
+    """What an update asks for, as the access check sees it: a command's name or a button's
+    kind ("sub" of "sub:kim-putin"), and whether it changes what the chat receives."""
+
+    name: str
+    changes: bool
+
+
+def request_of(update: Update, bot_username: str | None, commands: frozenset[str]
+               ) -> Request | None:
+    """The command or button of an update; None for anything else, and for a command
+    addressed to another bot in a group (/start@OtherBot)."""
+    query = update.callback_query
+    if query is not None:
+        kind = (query.data or "").partition(":")[0]
+        return Request(kind, kind in CHANGING_BUTTONS)
+    message = update.effective_message
+    text = message.text if message else None
+    if not text or not text.startswith("/"):
+        return None
+    command, _, argument = text[1:].partition(" ")
+    name, _, addressee = command.partition("@")
+    name = name.lower()
+    if addressee and addressee.lower() != (bot_username or "").lower() or name not in commands:
+        return None
+    return Request(name, name in CHANGING_COMMANDS and (name != "digest" or bool(argument.strip())))
+
+
 # What a chat may type after /subscribe RULE_ID.
 MODES: dict[str, DeliveryMode] = {"instant": "instant", "digest": "digest"}
 
@@ -163,6 +200,7 @@ class MonitorBot:
         self.stats_text = stats_text
         self.reload_rules = reload_rules
         self.flood = FloodGuard()
+        self.commands: frozenset[str] = frozenset()
         self._last_search: dict[int, float] = {}
         self._errors_told: set[str] = set()
 
@@ -182,8 +220,11 @@ class MonitorBot:
             "search": self.search, "mute": self.mute, "stop": self.stop,
             "stats": self.stats, "reload": self.reload,
         }
-        # Before every other handler: flood control, which stops a flooding user's update.
-        app.add_handler(TypeHandler(Update, self.flood_control), group=-1)
+        self.commands = frozenset(commands)
+        # Before every other handler: flood control, then access control, each in a group of
+        # its own (a group runs one handler per update); either stops an update.
+        app.add_handler(TypeHandler(Update, self.flood_control), group=-2)
+        app.add_handler(TypeHandler(Update, self.access_control), group=-1)
         for name, handler in commands.items():
             # Updates are handled one after another; a search may take a second of the
             # engine's time (in a worker thread), so it does not hold up the other chats.
@@ -268,24 +309,35 @@ class MonitorBot:
     def _allowed(self, chat_id: int) -> bool:
         return self.settings.access == "open" or chat_id in self.settings.allowed_chats
 
-    async def _may_change(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-        """Allowed chat, and in groups an admin of the group; answers the refusal itself."""
+    async def access_control(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Admin commands for `admins` only; everything else for allowed chats only; and what
+        changes a group's subscriptions for the group's admins only, after which the chat is
+        recorded. A refused update is answered and goes no further."""
+        request = request_of(update, context.bot.username, self.commands)
         chat = update.effective_chat
-        if chat is None:
-            return False
+        if request is None or chat is None:
+            return
+        if request.name in ADMIN_COMMANDS:
+            if not self._is_admin(update):
+                await self._refuse(update, "not_admin")
+            return
         if not self._allowed(chat.id):
-            await self._reply(update, self._t(update, "refused", chat_id=chat.id))
-            return False
+            await self._refuse(update, "refused", chat_id=chat.id)
+        if not request.changes:
+            return
         if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
             user = update.effective_user
             member = await context.bot.get_chat_member(chat.id, user.id) if user else None
             if member is None or member.status not in (ChatMemberStatus.ADMINISTRATOR,
                                                        ChatMemberStatus.OWNER):
-                await self._reply(update, self._t(update, "not_group_admin"))
-                return False
-        await self._off_loop(self.store.upsert_subscriber, chat.id, chat_type_of(chat),
-                             chat.title or chat.full_name, language_of(update))
-        return True
+                await self._refuse(update, "not_group_admin")
+        if request.name != "stop":
+            await self._off_loop(self.store.upsert_subscriber, chat.id, chat_type_of(chat),
+                                 chat.title or chat.full_name, language_of(update))
+
+    async def _refuse(self, update: Update, key: str, **values: object) -> None:
+        await self._reply(update, self._t(update, key, **values))
+        raise ApplicationHandlerStop
 
     def _rule(self, rule_id: str) -> RuleInfo | None:
         return next((r for r in self.catalog.rules() if r.id == rule_id), None)
@@ -298,9 +350,6 @@ class MonitorBot:
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
-        if chat and not self._allowed(chat.id):
-            await self._reply(update, self._t(update, "refused", chat_id=chat.id))
-            return
         if chat:
             await self._off_loop(self.store.upsert_subscriber, chat.id, chat_type_of(chat),
                                  chat.title or chat.full_name, language_of(update))
@@ -341,8 +390,6 @@ class MonitorBot:
 
     async def _subscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE,
                          rule_id: str, mode: DeliveryMode | None) -> None:
-        if not await self._may_change(update, context):
-            return
         rule = self._rule(rule_id)
         if rule is None:
             await self._reply(update, self._t(update, "unknown_rule", rule=rule_id))
@@ -361,8 +408,6 @@ class MonitorBot:
 
     async def _unsubscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE,
                            rule_id: str) -> None:
-        if not await self._may_change(update, context):
-            return
         if await self._off_loop(self.store.unsubscribe, chat_id_of(update), rule_id):
             rule = self._rule(rule_id)
             await self._reply(update, self._t(update, "unsubscribed",
@@ -402,9 +447,8 @@ class MonitorBot:
     async def digest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         args = context.args or []
         if args == ["off"]:
-            if await self._may_change(update, context):
-                await self._off_loop(self.store.set_digest_time, chat_id_of(update), "off", None)
-                await self._reply(update, self._t(update, "digest_off"))
+            await self._off_loop(self.store.set_digest_time, chat_id_of(update), "off", None)
+            await self._reply(update, self._t(update, "digest_off"))
             return
         if not 1 <= len(args) <= 2 or not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", args[0]):
             await self._reply(update, self._t(update, "usage_digest"))
@@ -415,11 +459,9 @@ class MonitorBot:
         except (ZoneInfoNotFoundError, ValueError):
             await self._reply(update, self._t(update, "bad_tz", tz=tz))
             return
-        if await self._may_change(update, context):
-            time_of_day = args[0].zfill(5)
-            await self._off_loop(self.store.set_digest_time, chat_id_of(update), time_of_day,
-                                 tz)
-            await self._reply(update, self._t(update, "digest_set", time=time_of_day, tz=tz))
+        time_of_day = args[0].zfill(5)
+        await self._off_loop(self.store.set_digest_time, chat_id_of(update), time_of_day, tz)
+        await self._reply(update, self._t(update, "digest_set", time=time_of_day, tz=tz))
 
     async def _typed_query(self, update: Update, usage: str) -> str | None:
         """The query after the command, or None once the user was told why not: missing, too
@@ -442,12 +484,8 @@ class MonitorBot:
         return query
 
     async def watch(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat = update.effective_chat
-        if chat and not self._allowed(chat.id):       # refused before any parsing
-            await self._reply(update, self._t(update, "refused", chat_id=chat.id))
-            return
         query = await self._typed_query(update, "usage_watch")
-        if query is None or not await self._may_change(update, context):
+        if query is None:
             return
         if len(await self._off_loop(self.store.watches, chat_id_of(update))) >= MAX_WATCHES:
             await self._reply(update, self._t(update, "too_many_watches", limit=MAX_WATCHES))
@@ -460,17 +498,12 @@ class MonitorBot:
         if len(args) != 1 or not args[0].isdigit() or len(args[0]) > 9:
             await self._reply(update, self._t(update, "usage_unwatch"))
             return
-        if await self._may_change(update, context):
-            removed = await self._off_loop(self.store.remove_watch, chat_id_of(update),
-                                           int(args[0]))
-            await self._reply(update, self._t(update, "watch_removed" if removed
-                                              else "watch_unknown", n=args[0]))
+        removed = await self._off_loop(self.store.remove_watch, chat_id_of(update), int(args[0]))
+        await self._reply(update, self._t(update, "watch_removed" if removed else "watch_unknown",
+                                          n=args[0]))
 
     async def search(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
-        if chat and not self._allowed(chat.id):
-            await self._reply(update, self._t(update, "refused", chat_id=chat.id))
-            return
         query = await self._typed_query(update, "usage_search")
         if query is None:
             return
@@ -506,8 +539,6 @@ class MonitorBot:
 
     async def _mute(self, update: Update, context: ContextTypes.DEFAULT_TYPE, rule_id: str,
                     seconds: int) -> None:
-        if not await self._may_change(update, context):
-            return
         until = utc_now() + timedelta(seconds=seconds)
         if not await self._off_loop(self.store.mute, chat_id_of(update), rule_id, until):
             await self._reply(update, self._t(update, "not_subscribed", rule=rule_id))
@@ -517,26 +548,14 @@ class MonitorBot:
                                           until=until.strftime("%d.%m.%Y %H:%M UTC")))
 
     async def stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat = update.effective_chat
-        if chat is None:
-            return
-        if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and not await self._may_change(
-                update, context):
-            return
-        await self._off_loop(self.store.forget_chat, chat.id)
+        await self._off_loop(self.store.forget_chat, chat_id_of(update))
         await self._reply(update, self._t(update, "stopped"))
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if not self._is_admin(update):
-            await self._reply(update, self._t(update, "not_admin"))
-            return
         stats = await self._off_loop(self.stats_text)
         await self._reply(update, f"<pre>{html.escape(stats)}</pre>")
 
     async def reload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if not self._is_admin(update):
-            await self._reply(update, self._t(update, "not_admin"))
-            return
         summary = await self._off_loop(self.reload_rules)
         await self._reply(update, self._t(update, "reloaded", summary=summary))
 

@@ -132,8 +132,24 @@ async def test_usage_errors_get_a_clear_answer(app, botapi):
     assert "Bitte so: /subscribe" in (await say(botapi, ALLOWED, "/subscribe"))[0]
     assert "Bitte so: /subscribe" in (await say(botapi, 101, "/subscribe kim-putin weekly"))[0]
     assert "Bitte so: /mute" in (await say(botapi, 102, "/mute kim-putin soon"))[0]
-    assert "Bitte so: /mute" in (await say(botapi, 103, "/mute kim-putin 99999999999d"))[0]
+    assert "Bitte so: /mute" in (await say(botapi, ALLOWED, "/mute kim-putin 99999999999d"))[0]
     assert "Unbekannte Zeitzone" in (await say(botapi, ALLOWED, "/digest 07:30 Mars/Base"))[0]
+    # a chat that is not allowed is refused before its arguments are looked at
+    assert "nicht freigeschaltet" in (await say(botapi, 103, "/mute kim-putin soon"))[0]
+
+
+async def test_the_access_check_stops_updates_before_any_handler(app, botapi, db):
+    """One check in group -1 for every command and button: /help and the rule pages in a
+    chat that is not allowed, a button pressed there, and a command for another bot."""
+    for text in ("/help", "/rules", "/list"):
+        assert "nicht freigeschaltet" in (await say(botapi, OTHER, text))[0]
+    before = len(botapi.messages_to(OTHER))
+    botapi.user_message(OTHER, "/help@SomeOtherBot")          # not ours: no answer at all
+    await say(botapi, OTHER, "/help")
+    await asyncio.sleep(0.2)
+    assert len(botapi.messages_to(OTHER)) == before + 1
+    assert "Befehle" in (await say(botapi, ALLOWED, "/help@monitor_test_bot"))[0]
+    assert db.subscriber(OTHER) is None
 
 
 async def test_digest_time_and_off(app, botapi, db):
