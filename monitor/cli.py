@@ -102,7 +102,7 @@ def print_article(article: Article) -> None:
 
 
 def print_report(report: CycleReport) -> None:
-    from monitor.deliver.render import console_alert_line
+    from monitor.deliver import console_alert_line
 
     for seed_error in report.seed_errors:
         err_console.print(f"[red]seed {seed_error.path}:[/red] {_escape(seed_error.reason)}",
@@ -144,15 +144,14 @@ def _escape(text: object, *, single_line: bool = True) -> str:
     (rich passes escape sequences through) and rich's own markup escaped."""
     from rich.markup import escape
 
-    from monitor.deliver.render import terminal_safe
+    from monitor.deliver import terminal_safe
     return escape(terminal_safe(str(text), single_line=single_line))
 
 
 async def _cycle(config: Config, store: Store, *, deliver: bool) -> CycleReport:
     """One pipeline cycle. With a token (and `deliver`) due messages go to Telegram; without
     one, the console shows the matched articles and the outbox keeps its rows."""
-    from monitor.deliver.outbox import Dispatcher
-    from monitor.deliver.senders import telegram_sender
+    from monitor.deliver import Dispatcher, telegram_sender
     from monitor.pipeline import Pipeline
 
     token = os.environ.get(config.telegram.token_env, "").strip()
@@ -172,7 +171,7 @@ async def _cycle(config: Config, store: Store, *, deliver: bool) -> CycleReport:
 def _run_cycle(config: Config, store: Store, *, deliver: bool) -> CycleReport:
     import asyncio
 
-    from monitor.deliver.senders import TokenRejected
+    from monitor.deliver import TokenRejected
 
     try:
         return asyncio.run(_cycle(config, store, deliver=deliver))
@@ -197,7 +196,7 @@ def run(config_path: str | None, once: bool) -> None:
             return
         import asyncio
 
-        from monitor.deliver.senders import TokenRejected
+        from monitor.deliver import TokenRejected
         from monitor.logs import setup_logging
         from monitor.service import Service
 
@@ -292,7 +291,7 @@ def feeds_import_opml(config_path: str | None, file: str, interval: str) -> None
     line; the rest are imported.
     """
     from monitor.config import ConfigError, parse_duration
-    from monitor.ingest.opml import OpmlError, parse_opml
+    from monitor.ingest import OpmlError, parse_opml
     from monitor.models import Feed
     from monitor.store import Store
 
@@ -352,7 +351,7 @@ def feeds_remove(config_path: str | None, name: str) -> None:
 @config_option
 def feeds_export_opml(config_path: str | None) -> None:
     """Print all feeds as OPML."""
-    from monitor.ingest.opml import export_opml
+    from monitor.ingest import export_opml
 
     click.echo(export_opml(_all_feeds(config_path)))
 
@@ -455,7 +454,7 @@ def digest(config_path: str | None, chat_id: int | None, all_chats: bool, dry_ru
     """
     from datetime import timedelta
 
-    from monitor.deliver.render import html_to_plain
+    from monitor.deliver import html_to_plain
     from monitor.digest import render_html_page, render_markdown, render_telegram
     from monitor.pipeline import Pipeline
     from monitor.store import Store, utc_now
@@ -506,7 +505,7 @@ def digest(config_path: str | None, chat_id: int | None, all_chats: bool, dry_ru
 def summarize(config_path: str | None, article_id: int | None, file_path: Path | None,
               language: str | None, sentences: int) -> None:
     """Print the extractive summary of an archived article or a text file."""
-    from monitor.deliver.render import terminal_safe
+    from monitor.deliver import terminal_safe
     from monitor.language import detect_language
     from monitor.store import Store
     from monitor.summarize import summarize as summarize_text

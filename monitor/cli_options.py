@@ -21,7 +21,7 @@ config_option = click.option(
 
 def terminal_safe(text: str, *, single_line: bool = False) -> str:
     """monitor.deliver.render.terminal_safe, imported on first use rather than at startup."""
-    from monitor.deliver.render import terminal_safe as safe
+    from monitor.deliver import terminal_safe as safe
 
     return safe(text, single_line=single_line)
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from monitor.deliver.render import (
+from monitor.deliver import (
     MAX_TEXT,
     escape,
     linked,

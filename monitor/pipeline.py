@@ -21,24 +21,33 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from monitor.config import Config
-from monitor.deliver.outbox import Dispatcher, DispatchReport
+from monitor.deliver import Dispatcher, DispatchReport
 from monitor.digest import Digest, build_digest, due_period, render_telegram
-from monitor.ingest.fetch import Fetcher
-from monitor.ingest.normalize import normalize_item, stored_keys
-from monitor.ingest.poll import fill_full_text, full_text_status, poll_feeds
-from monitor.ingest.seeds import SeedCache, SeedError, seed_files
+from monitor.ingest import (
+    Fetcher,
+    SeedCache,
+    SeedError,
+    fill_full_text,
+    full_text_status,
+    normalize_item,
+    poll_feeds,
+    seed_files,
+    stored_keys,
+)
 from monitor.matching import (
+    FREEZE_FROM,
+    INDEX_VERSION,
     BudgetExceeded,
     Engine,
     QuerySyntaxError,
     RuleError,
     RuleSet,
     RuleWatcher,
+    article_terms,
     make_rule,
     match_batch,
+    out_of_collectors_sight,
 )
-from monitor.matching.archive_index import INDEX_VERSION, article_terms
-from monitor.matching.collector import FREEZE_FROM, out_of_collectors_sight
 from monitor.models import (
     Article,
     ConsoleAlert,

@@ -24,9 +24,7 @@ from monitor.cli_options import TEXT, config_option, open_config, read_text_file
 
 if TYPE_CHECKING:
     from monitor.config import Config
-    from monitor.matching import BudgetExceeded, RuleSet
-    from monitor.matching.rules import Rule
-    from monitor.matching.tools import Backtest, Candidates, Found, Verdict
+    from monitor.matching import Backtest, BudgetExceeded, Candidates, Found, Rule, RuleSet, Verdict
     from monitor.models import Article
     from monitor.store import Store
 
@@ -163,8 +161,7 @@ def check_command(paths: tuple[Path, ...], config_path: str | None) -> None:
     archive mostly has inside longer words (for the rules of PATHs, or of a folder of at
     most COMPOUND_HINT_RULES rules).
     """
-    from monitor.matching import is_negative_only
-    from monitor.matching.rules import display_path, rule_files
+    from monitor.matching import display_path, is_negative_only, rule_files
 
     config = open_config(config_path)
     files = _files_to_check(config, paths)
@@ -197,8 +194,7 @@ def _compound_warnings(config: Config, ruleset: RuleSet, named: set[Path]
                        ) -> tuple[list[str], list[str]]:
     """Hints for plain words the archive mostly has inside longer words (matching.hints),
     and a note when they were not looked for."""
-    from monitor.matching import compound_hints
-    from monitor.matching.rules import display_path
+    from monitor.matching import compound_hints, display_path
     from monitor.store import Store
 
     rules = [rule for rule in ruleset if rule.file is not None
@@ -214,7 +210,7 @@ def _compound_warnings(config: Config, ruleset: RuleSet, named: set[Path]
 
 
 def _files_to_check(config: Config, paths: tuple[Path, ...]) -> list[Path]:
-    from monitor.matching.rules import rule_files
+    from monitor.matching import rule_files
 
     files = {p.resolve(): p for p in rule_files(config.rules_dir)}
     for path in paths:
@@ -226,8 +222,7 @@ def _files_to_check(config: Config, paths: tuple[Path, ...]) -> list[Path]:
 def _alias_warnings(config: Config, ruleset: RuleSet) -> tuple[list[str], list[str]]:
     """Warnings for aliases no archived article matched, and notes when that could not be
     checked."""
-    from monitor.matching.rules import display_path
-    from monitor.matching.tools import unused_aliases
+    from monitor.matching import display_path, unused_aliases
     from monitor.store import Store
 
     if not ruleset.entities:
@@ -254,8 +249,7 @@ def _alias_warnings(config: Config, ruleset: RuleSet) -> tuple[list[str], list[s
 @config_option
 def test_command(rule_ids: tuple[str, ...], config_path: str | None) -> None:
     """Run every [[rules.examples]] (or those of RULE_IDS); exit 1 on any failure."""
-    from monitor.matching.rules import display_path, rule_files
-    from monitor.matching.tools import explain_article, run_examples
+    from monitor.matching import display_path, explain_article, rule_files, run_examples
 
     config = open_config(config_path)
     ruleset = _load(rule_files(config.rules_dir))
@@ -296,7 +290,7 @@ def explain_command(rule_id: str | None, query_text: str | None, article_id: int
                     config_path: str | None) -> None:
     """Whether RULE_ID (or --query) matches an article, which term matched where, and the
     matched words highlighted."""
-    from monitor.matching.tools import explain_article
+    from monitor.matching import explain_article
 
     if (rule_id is None) == (query_text is None):
         raise click.UsageError("give either RULE_ID or --query")
@@ -322,9 +316,7 @@ def explain_command(rule_id: str | None, query_text: str | None, article_id: int
 
 
 def _rule_or_query(config: Config, rule_id: str | None, query_text: str | None) -> Rule:
-    from monitor.matching import make_rule
-    from monitor.matching.query import QuerySyntaxError
-    from monitor.matching.rules import load_entities, rule_files
+    from monitor.matching import QuerySyntaxError, load_entities, make_rule, rule_files
 
     if rule_id is not None:
         return _find_rule(_load(rule_files(config.rules_dir)), rule_id)
@@ -350,7 +342,7 @@ def _article_from_file(path: Path, language: str | None) -> Article:
 
 def _echo_verdict(verdict: Verdict, rule: Rule, highlight: Callable[[str], str],
                   indent: str = "") -> None:
-    from monitor.matching.tools import explanation_lines, snippets
+    from monitor.matching import explanation_lines, snippets
 
     _echo(f"{indent}{'MATCH' if verdict.matched else 'NO MATCH'}")
     if not verdict.limits_ok:
@@ -380,8 +372,7 @@ def _echo_verdict(verdict: Verdict, rule: Rule, highlight: Callable[[str], str],
 @config_option
 def backtest_command(rule_id: str, since: str | None, config_path: str | None) -> None:
     """What RULE_ID would have sent: hits per day, distinct stories and sample titles."""
-    from monitor.matching.rules import rule_files
-    from monitor.matching.tools import archive_candidates, backtest
+    from monitor.matching import archive_candidates, backtest, rule_files
 
     config = open_config(config_path)
     ruleset = _load(rule_files(config.rules_dir))
@@ -443,11 +434,14 @@ def _chart_rows(per_day: dict[date, int]) -> tuple[str, list[tuple[str, int]]]:
 def search_command(query: str, since: str | None, limit: int, as_json: bool,
                    config_path: str | None) -> None:
     """Archived articles that match QUERY (the rule language), newest first."""
-    from monitor.deliver.render import terminal_json
-    from monitor.matching import make_rule
-    from monitor.matching.query import QuerySyntaxError
-    from monitor.matching.rules import load_entities
-    from monitor.matching.tools import archive_candidates, search_archive
+    from monitor.deliver import terminal_json
+    from monitor.matching import (
+        QuerySyntaxError,
+        archive_candidates,
+        load_entities,
+        make_rule,
+        search_archive,
+    )
 
     config = open_config(config_path)
     entities = load_entities(config.rules_dir)

@@ -42,12 +42,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from telegram.error import InvalidToken, NetworkError
 
 from monitor.config import Config, ConfigError, load_config
-from monitor.deliver.bot import MonitorBot
-from monitor.deliver.catalog import RulesCatalog
-from monitor.deliver.outbox import Dispatcher
-from monitor.deliver.render import console_alert_line
-from monitor.deliver.senders import telegram_sender
-from monitor.deliver.texts import TEXTS
+from monitor.deliver import (
+    TEXTS,
+    Dispatcher,
+    MonitorBot,
+    RulesCatalog,
+    console_alert_line,
+    telegram_sender,
+)
 from monitor.matching import BudgetExceeded
 from monitor.models import Retention
 from monitor.pipeline import CycleReport, Pipeline

@@ -8,8 +8,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from monitor.deliver.bot import ChatSearch, RuleInfo
-from monitor.matching import QuerySyntaxError, RuleWatcher, make_rule
-from monitor.matching.tools import Candidates, archive_candidates, search_archive
+from monitor.matching import (
+    Candidates,
+    QuerySyntaxError,
+    RuleWatcher,
+    archive_candidates,
+    make_rule,
+    search_archive,
+)
 from monitor.store import Store, utc_now
 
 # A /search that has to read articles one by one (nothing to look up in the index, or no
