@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))  # for tests.botapi_server
 from monitor.config import TelegramConfig  # noqa: E402
 from monitor.deliver.outbox import Dispatcher  # noqa: E402
 from monitor.deliver.senders import TelegramSender, delivery_bot  # noqa: E402
-from monitor.models import Article, PlannedAlert  # noqa: E402
+from monitor.models import Article, NewMatch, PlannedAlert  # noqa: E402
 from monitor.store import Store  # noqa: E402
 from tests.botapi_server import TOKEN, FakeBotAPI  # noqa: E402
 
@@ -63,10 +63,8 @@ def articles(count: int) -> list[Article]:
 def queue_alerts(store: Store, chats: int) -> None:
     """One alert per chat, ten chats per article, through the pipeline's store calls."""
     stored = store.add_articles(articles(-(-chats // CHATS_PER_ARTICLE)))
-    words = ["Putin", "Kim", "Moskau", "Berlin", "Regierung"]
     store.save_matches([a.id for a in stored], [
-        {"article_id": a.id, "rule_id": "kim-putin", "rule_version": "1",
-         "matched": {"words": words}} for a in stored])
+        NewMatch(a.stored_id, "kim-putin", "1") for a in stored])
     store.plan_alerts([], [
         PlannedAlert(chat, "kim-putin", article.id, article.id, "Kim & Putin")
         for chat, article in zip(range(1, chats + 1),

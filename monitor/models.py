@@ -250,6 +250,15 @@ class UnalertedMatch(NamedTuple):
     story_id: int | None           # the article's story (None until it is grouped)
 
 
+class NewMatch(NamedTuple):
+    """A match the matching stage found, as the store takes it (a NamedTuple: a batch at
+    100,000 rules has hundreds of thousands)."""
+
+    article_id: int
+    rule_id: str
+    rule_version: str
+
+
 @dataclass(frozen=True)
 class StoredMatch:
     """The fact that an article matched a rule of a version, as the store keeps it."""

@@ -8,7 +8,7 @@ import itertools
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from monitor.models import Article, PlannedAlert
+from monitor.models import Article, NewMatch, PlannedAlert
 from monitor.store import Store
 
 _keys = itertools.count()
@@ -28,8 +28,7 @@ def queue_alerts(db: Store, chats: Iterable[int], title: str = "Kim reist nach M
         title=title, text="Kim traf Putin in Moskau. Die Gespräche dauerten zwei Tage.",
         url=f"https://example.org/{len(title)}-{title}", guid=None, source="agentur",
         language="de", published=now, fetched=now, content_hash=title)])
-    db.save_matches([article.stored_id], [{"article_id": article.id, "rule_id": rule_id,
-                                           "rule_version": "1"}])
+    db.save_matches([article.stored_id], [NewMatch(article.stored_id, rule_id, "1")])
     db.plan_alerts([], [PlannedAlert(chat, rule_id, article.id, article.id, rule_name)
                         for chat in chats])
     return article

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.models import Article, Feed, PlannedAlert, StoredMatch, StoryAssignment
+from monitor.models import Article, Feed, NewMatch, PlannedAlert, StoredMatch, StoryAssignment
 from monitor.store import (
     MAX_INTERVAL_S,
     FeedConflict,
@@ -87,7 +87,7 @@ def test_the_archive_index_takes_its_terms_with_the_matches_and_finds_by_them(db
 def test_articles_are_unmatched_until_their_matches_are_saved(db):
     db.add_articles([article(1), article(2)])
     assert [a.id for a in db.unmatched_articles()] == [1, 2]
-    db.save_matches([1], [{"article_id": 1, "rule_id": "r", "rule_version": "v1"}])
+    db.save_matches([1], [NewMatch(1, "r", "v1")])
     assert [a.id for a in db.unmatched_articles()] == [2]
     [match] = db.matches_for_article(1)
     assert (match.rule_id, match.rule_version, match.alerted) == ("r", "v1", False)
@@ -100,8 +100,7 @@ def test_only_the_matches_of_followed_rules_wait_for_the_alert_planner(db):
     db.subscribe(7, "followed", "digest")
     db.subscribe(7, "instant", "instant")
     assert db.instant_rules() == {"instant"}
-    rows = [{"article_id": a, "rule_id": r, "rule_version": "v1"}
-            for a in (1, 2) for r in ("followed", "instant", "nobody")]
+    rows = [NewMatch(a, r, "v1") for a in (1, 2) for r in ("followed", "instant", "nobody")]
     db.save_matches([1, 2], rows, alert_rules=db.instant_rules())
     assert [(m.article_id, m.rule_id) for m in db.unalerted_matches()] == [
         (1, "instant"), (2, "instant")]

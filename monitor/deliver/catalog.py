@@ -31,8 +31,7 @@ class RulesCatalog:
 
     def rules(self) -> list[RuleInfo]:
         ruleset = self.watcher.ruleset
-        return [RuleInfo(r.id, r.name or r.id, r.description,
-                         "digest" if r.delivery == "digest" else "instant")
+        return [RuleInfo(r.id, r.name or r.id, r.description, r.delivery)
                 for r in ruleset if r.enabled]
 
     def query_error(self, query: str) -> str | None:

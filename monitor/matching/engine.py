@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from monitor.matching.analysis import ANALYZER, AnalyzedText, Analyzer
 from monitor.matching.archive_index import article_terms
@@ -38,7 +38,7 @@ from monitor.matching.verify import (
     Exceeded,
     matched,
 )
-from monitor.models import Article
+from monitor.models import Article, NewMatch
 
 
 class BudgetExceeded(NamedTuple):
@@ -85,7 +85,7 @@ class BatchMatches(NamedTuple):
     no hits), the rules that ran out of budget on one of its articles, each article's
     archive index terms and the words of them all (archive_index.py)."""
 
-    rows: list[dict[str, Any]]
+    rows: list[NewMatch]
     exceeded: list[BudgetExceeded]
     terms: list[tuple[int, str]]
     words: set[str]
@@ -181,6 +181,5 @@ def match_batch(engine: Engine, articles: list[Article]) -> BatchMatches:
         entry = article_terms(text, engine.analyzer)
         terms.append((article.stored_id, entry.terms))
         words |= entry.words
-        rows += [{"article_id": article.id, "rule_id": rule.id, "rule_version": rule.version}
-                 for rule in verified.rules]
+        rows += [NewMatch(article.stored_id, rule.id, rule.version) for rule in verified.rules]
     return BatchMatches(rows, exceeded, terms, words)

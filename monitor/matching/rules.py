@@ -28,7 +28,7 @@ from monitor.matching.analysis import ANALYSIS_VERSION, query_words, source_name
 from monitor.matching.collector import CollectorPaused
 from monitor.matching.hints import operator_hints
 from monitor.matching.query import Query, QuerySyntaxError, caret_lines, parse_query
-from monitor.models import WATCH_PREFIX, Article
+from monitor.models import WATCH_PREFIX, Article, DeliveryMode
 from monitor.sourcemap import Block, SourceMap
 
 RULE_KEYS = {"id", "name", "description", "query", "languages", "sources", "delivery",
@@ -36,7 +36,7 @@ RULE_KEYS = {"id", "name", "description", "query", "languages", "sources", "deli
 ENTITY_KEYS = {"name", "aliases", "description"}
 EXAMPLE_KEYS = {"title", "text", "match", "language", "source", "url"}
 TOP_KEYS = {"rules", "entities"}
-DELIVERY_MODES = ("instant", "digest")
+DELIVERY_MODES: dict[str, DeliveryMode] = {"instant": "instant", "digest": "digest"}
 _ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 # tomllib parses arrays and inline tables by recursion (about three frames a level), so a file
@@ -144,7 +144,7 @@ class Rule:
     description: str = ""
     languages: frozenset[str] = frozenset()
     sources: frozenset[str] = frozenset()
-    delivery: str = "instant"
+    delivery: DeliveryMode = "instant"
     enabled: bool = True
     examples: tuple[Example, ...] = ()
     version: str = ""
@@ -406,7 +406,7 @@ class _Loader:
             if not isinstance(value, str):
                 self.error(path, source, at(key), f"{prefix}: {key} must be a string")
             strings[key] = value
-        if strings["delivery"] not in DELIVERY_MODES:
+        if isinstance(strings["delivery"], str) and strings["delivery"] not in DELIVERY_MODES:
             self.error(path, source, at("delivery"),
                        f"{prefix}: delivery must be \"instant\" or \"digest\"")
         enabled = table.get("enabled", True)
@@ -426,7 +426,8 @@ class _Loader:
         sources_set = frozenset(source_name(x) for x in sources)
         return Rule(
             id=rule_id, query=query, name=strings["name"], description=strings["description"],
-            languages=languages_set, sources=sources_set, delivery=strings["delivery"],
+            languages=languages_set, sources=sources_set,
+            delivery=DELIVERY_MODES[strings["delivery"]],
             enabled=enabled, examples=tuple(examples),
             version=rule_version(query, languages_set, sources_set, self.entities),
             file=path, line=at("id")[0],

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Container, Iterable
 from datetime import datetime
 from operator import itemgetter
-from typing import Any
 
 from monitor.models import (
     Article,
     MessageKind,
+    NewMatch,
     PlannedAlert,
     StoredMatch,
     StoryAssignment,
@@ -72,7 +72,7 @@ class MatchStore(ArchiveStore):
 
     # --------------------------------------------------------------- matches
 
-    def save_matches(self, article_ids: Iterable[int], matches: Iterable[dict[str, Any]],
+    def save_matches(self, article_ids: Iterable[int], matches: Iterable[NewMatch],
                      now: datetime | None = None,
                      index_terms: Iterable[tuple[int, str]] = (), index_words: Iterable[str] = (),
                      alert_rules: Container[str] | None = None) -> None:
@@ -97,8 +97,8 @@ class MatchStore(ArchiveStore):
                     "INSERT INTO matches (article_id, rule_id, rule_version, created, alerted) "
                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (article_id, rule_id) DO UPDATE SET "
                     "rule_version = excluded.rule_version, created = excluded.created",
-                    sorted(((match["article_id"], match["rule_id"], match["rule_version"], stamp,
-                             int(alert_rules is not None and match["rule_id"] not in alert_rules))
+                    sorted(((match.article_id, match.rule_id, match.rule_version, stamp,
+                             int(alert_rules is not None and match.rule_id not in alert_rules))
                             for match in matches), key=itemgetter(1)))
                 conn.executemany(
                     "UPDATE articles SET matched_at = ? WHERE id = ?",

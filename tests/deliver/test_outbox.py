@@ -12,7 +12,7 @@ import pytest
 from monitor.config import TelegramConfig
 from monitor.deliver.outbox import Dispatcher, RateLimiter
 from monitor.deliver.senders import TelegramSender, TokenRejected, telegram_sender
-from monitor.models import PlannedAlert, Subscription
+from monitor.models import NewMatch, PlannedAlert, Subscription
 from monitor.store import utc_now
 from tests import rawdb
 from tests.botapi_server import TOKEN
@@ -234,8 +234,7 @@ async def test_an_alerts_buttons_are_made_with_it_in_the_chats_language(db, bota
 
     db.upsert_subscriber(1, "private", "Anna", "en")
     article = queue_alerts(db, [1, 2])
-    db.save_matches([article.id], [{"article_id": article.id, "rule_id": "watch-4",
-                                    "rule_version": "1"}])
+    db.save_matches([article.id], [NewMatch(article.stored_id, "watch-4", "1")])
     db.plan_alerts([], [PlannedAlert(2, "watch-4", article.id, article.id, "🔎 Kim")])
     assert {m.buttons for m in db.due_messages(utc_now())} == {()}
     assert await drain(db, Dispatcher(db, TelegramSender(bot))) == 0

@@ -117,7 +117,7 @@ def test_match_batch_gives_rows_and_what_ran_out():
              article("Putin", "kurz", article_id=2)]
     engine = Engine(ruleset(chain=CHAIN_4, putin="Putin"), budget=Budget(verify=500))
     batch = match_batch(engine, items)
-    assert [(row["article_id"], row["rule_id"]) for row in batch.rows] == [(2, "putin")]
+    assert [(row.article_id, row.rule_id) for row in batch.rows] == [(2, "putin")]
     assert [(e.rule_id, e.article_id, e.reason) for e in batch.exceeded] == [
         ("chain", 1, "verify")]
 

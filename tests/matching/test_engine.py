@@ -87,11 +87,11 @@ def test_hits_name_the_joined_compound_that_matched():
 def test_match_rows_are_stored_and_read_back(db):
     [stored] = db.add_articles([seed_article()])
     rows = match_batch(Engine(SHIPPED), [stored]).rows
-    assert {r["rule_id"] for r in rows} >= {"kim-putin", "vostochny"}
+    assert {r.rule_id for r in rows} >= {"kim-putin", "vostochny"}
     db.save_matches([stored.id], rows)
     saved = {m.rule_id: m for m in db.matches_for_article(stored.id)}
     assert saved["kim-putin"].rule_version == SHIPPED.get("kim-putin").version
-    assert db.matched_rules(stored.id) == sorted(r["rule_id"] for r in rows)
+    assert db.matched_rules(stored.id) == sorted(r.rule_id for r in rows)
 
 
 def test_verify_finds_the_rules_that_match_finds_without_their_hits():
