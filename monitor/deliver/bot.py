@@ -27,7 +27,7 @@ from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple, ParamSpec, Protocol, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -49,6 +49,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    MessageHandler,
     TypeHandler,
     filters,
 )
@@ -240,6 +241,9 @@ class MonitorBot:
         for pattern, handler in buttons.items():
             app.add_handler(CallbackQueryHandler(handler, pattern=pattern))
         app.add_handler(CallbackQueryHandler(self.unknown_button))    # not a button we made
+        app.add_handler(MessageHandler(filters.COMMAND & messages, self.unknown_command))
+        app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE
+                                       & filters.UpdateType.MESSAGE, self.free_text))
         app.add_error_handler(self.on_error)
         return app
 
@@ -339,6 +343,11 @@ class MonitorBot:
         await self._reply(update, self._t(update, key, **values))
         raise ApplicationHandlerStop
 
+    async def _chat_zone(self, chat_id: int) -> ZoneInfo:
+        """The chat's time zone: the one of its digest, else the configured default."""
+        subscriber = await self._off_loop(self.store.subscriber, chat_id)
+        return ZoneInfo((subscriber.digest_tz if subscriber else None) or self.default_digest[1])
+
     def _rule(self, rule_id: str) -> RuleInfo | None:
         return next((r for r in self.catalog.rules() if r.id == rule_id), None)
 
@@ -356,7 +365,19 @@ class MonitorBot:
         await self._reply(update, self._t(update, "start"))
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._reply(update, TEXTS[language_of(update)]["help"])
+        texts = TEXTS[language_of(update)]
+        await self._reply(update, texts["help"] + (texts["help_admin"]
+                                                   if self._is_admin(update) else ""))
+
+    async def unknown_command(self, update: Update,
+                              context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A command this bot does not have (not one for another bot in a group)."""
+        if request_of(update, context.bot.username, frozenset({_command_name(update)})):
+            await self._reply(update, self._t(update, "unknown_command"))
+
+    async def free_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Text without a command in a private chat (in groups the bot keeps quiet)."""
+        await self._reply(update, self._t(update, "free_text"))
 
     async def rules(self, update: Update, context: ContextTypes.DEFAULT_TYPE,
                     page: int = 1) -> None:
@@ -425,11 +446,13 @@ class MonitorBot:
         names = {r.id: r.name for r in self.catalog.rules()}
         lines = [self._t(update, "list_head")]
         now = utc_now()
+        zone = await self._chat_zone(chat_id)
         for sub in subscriptions:
             line = (f"• <code>{html.escape(sub.rule_id)}</code> "
                     f"{html.escape(names.get(sub.rule_id, '?'))} ({sub.mode})")
             if sub.muted_until is not None and sub.muted_until > now:
-                line += " 🔇"
+                line += " " + self._t(update, "list_muted",
+                                      until=_local(sub.muted_until, zone))
             lines.append(line)
         if watches:
             lines.append(self._t(update, "list_watches"))
@@ -544,8 +567,9 @@ class MonitorBot:
             await self._reply(update, self._t(update, "not_subscribed", rule=rule_id))
             return
         rule = self._rule(rule_id)
+        zone = await self._chat_zone(chat_id_of(update))
         await self._reply(update, self._t(update, "muted", name=rule.name if rule else rule_id,
-                                          until=until.strftime("%d.%m.%Y %H:%M UTC")))
+                                          until=_local(until, zone)))
 
     async def stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._off_loop(self.store.forget_chat, chat_id_of(update))
@@ -621,6 +645,18 @@ def _is_text(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _command_name(update: Update) -> str:
+    """'mute' of '/Mute@monitor_bot kim 2h'."""
+    message = update.effective_message
+    text = (message.text or "") if message else ""
+    return text[1:].partition(" ")[0].partition("@")[0].lower()
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    """A time as the chat reads it: in its zone, with the zone's abbreviation."""
+    return moment.astimezone(zone).strftime("%d.%m.%Y %H:%M %Z")
 
 
 def _command_argument(update: Update) -> str:

@@ -47,6 +47,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "list_watches": "<b>Eigene Regeln</b>",
         "list_digest": "Tagesüberblick: {time} ({tz})",
         "list_digest_off": "Tagesüberblick: aus",
+        "list_muted": "🔇 bis {until}",
+        "unknown_command": "Diesen Befehl kenne ich nicht. /help zeigt alle Befehle.",
+        "free_text": "Ich verstehe nur Befehle. /help zeigt sie, /rules die Themen.",
+        "help_admin": "\n\n<b>Für Betreiber</b>\n/stats – Zustand des Monitors\n/reload – Regeln "
+                      "neu laden",
         "rules_head": "<b>Themen</b> (Seite {page}/{pages})",
         "search_none": "Keine Treffer im Archiv.",
         "search_head": "<b>Treffer im Archiv</b>",
@@ -109,6 +114,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "list_watches": "<b>Personal rules</b>",
         "list_digest": "Daily digest: {time} ({tz})",
         "list_digest_off": "Daily digest: off",
+        "list_muted": "🔇 until {until}",
+        "unknown_command": "I do not know this command. /help lists them all.",
+        "free_text": "I only understand commands. /help lists them, /rules the topics.",
+        "help_admin": "\n\n<b>For operators</b>\n/stats – the monitor's state\n/reload – "
+                      "reload the rules",
         "rules_head": "<b>Topics</b> (page {page}/{pages})",
         "search_none": "Nothing in the archive.",
         "search_head": "<b>Archive matches</b>",

@@ -388,3 +388,29 @@ async def test_a_slow_reload_leaves_the_event_loop_free(db, botapi, settings):
                 break
             await asyncio.sleep(0.05)
         assert botapi.messages_to(ADMIN)[-1].plain == "Regeln neu geladen: 6 rules"
+
+
+async def test_unknown_commands_and_free_text_get_a_pointer_to_help(app, botapi):
+    assert (await say(botapi, ALLOWED, "/subscirbe kim-putin"))[0] == \
+        "Diesen Befehl kenne ich nicht. /help zeigt alle Befehle."
+    assert (await say(botapi, 101, "hello?", language_code="en"))[0] == \
+        "I only understand commands. /help lists them, /rules the topics."
+    before = len(botapi.messages_to(GROUP))
+    botapi.user_message(GROUP, "hallo zusammen", user_id=8, chat_type="group")
+    await say(botapi, GROUP, "/help", user_id=8, chat_type="group")
+    assert len(botapi.messages_to(GROUP)) == before + 1        # free text in a group: quiet
+
+
+async def test_help_shows_operators_their_commands(app, botapi):
+    assert "/stats" not in (await say(botapi, 101, "/help"))[0]
+    [answer] = await say(botapi, ADMIN, "/help", language_code="en")
+    assert "For operators" in answer and "/stats" in answer and "/reload" in answer
+
+
+async def test_times_are_shown_in_the_chats_time_zone(app, botapi):
+    await say(botapi, ALLOWED, "/digest 07:30 Asia/Tokyo")
+    await say(botapi, ALLOWED, "/subscribe kim-putin")
+    [muted] = await say(botapi, ALLOWED, "/mute kim-putin 2h")
+    assert muted.endswith(" JST.")
+    [listed] = await say(botapi, ALLOWED, "/list")
+    assert "🔇 bis " in listed and " JST" in listed
