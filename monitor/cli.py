@@ -484,6 +484,9 @@ def digest(config_path: str | None, chat_id: int | None, all_chats: bool, dry_ru
             elif dry_run:
                 click.echo(f"── digest for chat {chat} ──")
                 click.echo("\n\n".join(html_to_plain(m) for m in render_telegram(built)))
+            elif built.empty:
+                click.echo(f"chat {chat}: nothing new since {start:%Y-%m-%d %H:%M} UTC; "
+                           "nothing queued")
             elif store.record_digest(chat, start, now, render_telegram(built)):
                 click.echo(f"digest for chat {chat} queued")
         if out_path:

@@ -51,15 +51,19 @@ def local_slot(day: date, at: str, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=tz).astimezone(UTC)
 
 
-def due_period(now: datetime, at: str, timezone: str,
-               last_end: datetime | None) -> tuple[datetime, datetime] | None:
-    """The (start, end] of the digest due now, or None when the latest slot was sent already."""
+def due_period(now: datetime, at: str, timezone: str, last_end: datetime | None,
+               since: datetime | None = None) -> tuple[datetime, datetime] | None:
+    """The (start, end] of the digest due now, or None when the latest slot was sent already
+    or came before the chat subscribed (`since`): the first digest is the next scheduled
+    one, not one sent at once about the day before the subscription."""
     tz = ZoneInfo(timezone)
     today = now.astimezone(tz).date()
     end = local_slot(today, at, tz)
     if end > now:
         end = local_slot(today - timedelta(days=1), at, tz)
     if last_end is not None and last_end >= end:
+        return None
+    if last_end is None and since is not None and end <= since:
         return None
     start = last_end if last_end is not None else local_slot(
         end.astimezone(tz).date() - timedelta(days=1), at, tz)

@@ -280,6 +280,7 @@ class DigestChat:
     digest_tz: str | None
     language: str | None
     last_end: datetime | None      # None before its first digest
+    since: datetime | None = None  # its first digest subscription (the first slot after it)
 
 
 @dataclass(frozen=True)

@@ -339,7 +339,7 @@ class Pipeline:
         for chat in self.store.digest_chats():
             at = chat.digest_time or self.config.digest.time
             timezone = chat.digest_tz or self.config.digest.timezone
-            period = due_period(now, at, timezone, chat.last_end)
+            period = due_period(now, at, timezone, chat.last_end, chat.since)
             if period is not None:
                 digest = self.build_digest(chat.chat_id, *period, timezone, chat.language)
                 if self.store.record_digest(chat.chat_id, *period, render_telegram(digest), now):

@@ -124,8 +124,36 @@ def test_digest_command_dry_run_and_files(setup, db, tmp_path, monkeypatch):
     assert "[Putin nimmt Kims Einladung an](https://a.example/1)" in markdown.read_text()
     queued = runner.invoke(main, ["digest", "--chat", str(CHAT), "--config", str(toml)])
     assert "queued" in queued.output and len(digests(db)) == 1
+    again = runner.invoke(main, ["digest", "--chat", str(CHAT), "--config", str(toml)])
+    assert again.exit_code == 0 and "nothing new since" in again.output
+    assert len(digests(db)) == 1                   # the second run queues nothing
     unknown = runner.invoke(main, ["digest", "--chat", "1", "--config", str(toml)])
     assert unknown.exit_code == 1 and "no digest subscription" in unknown.output
+
+
+def test_the_first_digest_after_subscribing_is_the_next_scheduled_one():
+    from monitor.digest import due_period
+
+    berlin = ZoneInfo("Europe/Berlin")
+    subscribed = datetime(2026, 12, 3, 22, 39, tzinfo=berlin)     # digest time 08:00
+    assert due_period(subscribed, "08:00", "Europe/Berlin", None, subscribed) is None
+    assert due_period(subscribed + timedelta(hours=9), "08:00", "Europe/Berlin", None,
+                      subscribed) is None                          # 07:39: not yet
+    start, end = due_period(subscribed + timedelta(hours=10), "08:00", "Europe/Berlin", None,
+                            subscribed)
+    assert end == datetime(2026, 12, 4, 8, 0, tzinfo=berlin)
+    assert start == end - timedelta(days=1)
+    # without a subscription time (older databases): the latest slot, as before
+    assert due_period(subscribed, "08:00", "Europe/Berlin", None) is not None
+
+
+def test_a_new_digest_subscriber_gets_nothing_until_the_next_slot(setup, db):
+    config, pipeline = setup
+    db.upsert_subscriber(77, "private", "Neu", "de")
+    db.subscribe(77, "kim-putin", "digest")
+    report = CycleReport()
+    pipeline.plan_digests(report, utc_now())
+    assert report.digests_queued == 0
 
 
 def test_a_long_digest_is_split_between_stories():

@@ -21,15 +21,18 @@ class DigestStore(Connection):
                 """
                 SELECT c.chat_id, c.digest_time, c.digest_tz, c.language,
                        (SELECT max(period_end) FROM digests d WHERE d.chat_id = c.chat_id)
-                           AS last_end
+                           AS last_end,
+                       (SELECT min(created) FROM subscriptions s
+                        WHERE s.chat_id = c.chat_id AND s.mode = 'digest') AS since
                 FROM subscribers c
                 WHERE c.active = 1 AND coalesce(c.digest_time, '') != 'off'
                   AND EXISTS (SELECT 1 FROM subscriptions s
                               WHERE s.chat_id = c.chat_id AND s.mode = 'digest')
                 ORDER BY c.chat_id
                 """).fetchall()
-        return [DigestChat(chat_id, digest_time, digest_tz, language, from_db_time(last_end))
-                for chat_id, digest_time, digest_tz, language, last_end in rows]
+        return [DigestChat(chat_id, digest_time, digest_tz, language, from_db_time(last_end),
+                           from_db_time(since))
+                for chat_id, digest_time, digest_tz, language, last_end, since in rows]
 
     def digest_rules(self, chat_id: int) -> list[str]:
         with self._lock:
