@@ -35,6 +35,38 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class CoalescedRuns(logging.Filter):
+    """Drops APScheduler's warning that a job run was skipped because the previous one still
+    runs: the jobs are coalesced on purpose (max_instances 1), so a long ingest is not a
+    problem to warn about (it was ~33 warnings per start)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in str(record.msg)
+
+
+class RepeatedConditions:
+    """Problems that hold run after run (a broken seed file read again every cycle) are
+    logged when they start and when they end, with how often they were seen, not each time.
+    `report(scope, problems)` gives the problems of one thing (a seed file) as they are now;
+    a scope not reported in a run keeps its problems as they were."""
+
+    def __init__(self, logger: logging.Logger):
+        self.logger = logger
+        self.active: dict[str, dict[str, int]] = {}      # scope → problem → times seen
+
+    def report(self, scope: str, problems: list[str]) -> None:
+        before = self.active.pop(scope, {})
+        for problem in problems:
+            if problem not in before:
+                self.logger.warning("%s (said once while it lasts)", problem)
+        for problem, count in before.items():
+            if problem not in problems:
+                self.logger.info("no longer: %s (seen %d time%s)", problem, count,
+                                 "" if count == 1 else "s")
+        if problems:
+            self.active[scope] = {problem: before.get(problem, 0) + 1 for problem in problems}
+
+
 def setup_logging(level: int = logging.INFO, secrets: list[str] | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -47,3 +79,4 @@ def setup_logging(level: int = logging.INFO, secrets: list[str] | None = None) -
     root.setLevel(level)
     for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("apscheduler.scheduler").addFilter(CoalescedRuns())

@@ -34,6 +34,7 @@ from monitor.ingest import (
     seed_files,
     stored_keys,
 )
+from monitor.logs import RepeatedConditions
 from monitor.matching import (
     FREEZE_FROM,
     INDEX_VERSION,
@@ -125,6 +126,7 @@ class Pipeline:
         self._stories: StoryIndex | None = None
         self._engine: tuple[tuple[int, tuple], Engine] | None = None
         self._seed_cache: SeedCache = {}    # seed files are read again when changed (or daily)
+        self.seed_problems = RepeatedConditions(log)
 
     def sync_configured_feeds(self, report: CycleReport | None = None) -> None:
         """Feeds from the config file join those added with `monitor feeds add`; a config
@@ -151,8 +153,8 @@ class Pipeline:
         that memory does not grow with the seed folder."""
         for seed_file in seed_files(self.config.seeds_dir, self._seed_cache, now):
             report.seed_errors.extend(seed_file.errors)
-            for error in seed_file.errors:
-                log.info("seed %s unreadable: %s", error.path, error.reason)
+            self.seed_problems.report(str(seed_file.path), [
+                f"seed {error.path} unreadable: {error.reason}" for error in seed_file.errors])
             path, items = seed_file.path, seed_file.items
             for start in range(0, len(items), BATCH):
                 if self.stopping:
