@@ -122,9 +122,9 @@ def print_report(report: CycleReport) -> None:
                           "the messages stay queued for the next run", highlight=False)
     sent = f", {delivery.sent} sent" if delivery else ""
     console.print(
-        f"{report.new_articles} new articles, {report.feeds_polled} feeds polled, "
-        f"{report.matched_articles} articles matched ({report.matches} matches), "
-        f"{report.alerts_queued} alerts queued{sent}",
+        f"{report.new_articles:,} new articles, {report.feeds_polled:,} feeds polled, "
+        f"{report.matched_articles:,} articles checked against the rules, "
+        f"{report.matches:,} matches, {report.alerts_queued:,} alerts queued{sent}",
         highlight=False,
     )
 
@@ -258,12 +258,15 @@ def feeds_add(config_path: str | None, url: str, name: str | None, interval: str
     """Add a feed; a URL that is a feed already, or a name that another feed has, is refused."""
     from urllib.parse import urlsplit
 
-    from monitor.config import ConfigError, parse_duration
+    from monitor.config import FEED_NAME, ConfigError, parse_duration
     from monitor.models import Feed
     from monitor.store import Store, StoreError
 
     if not url.startswith(("http://", "https://")):
         raise click.BadParameter("must be an http(s) URL", param_hint="URL")
+    if name is not None and not FEED_NAME.fullmatch(name):
+        raise click.BadParameter("a feed name is letters, digits, '.', '_' and '-' (what "
+                                 "source: in a query accepts)", param_hint="--name")
     try:
         seconds = parse_duration(interval, where="--interval")
     except ConfigError as exc:
@@ -404,38 +407,49 @@ def _counts_table(title: str, key: str, rows: list[Count]) -> Table:
 
 
 def _feed_table(feed_list: list[Feed], *, with_url: bool = False) -> Table:
+    """One row per feed that fits 80 columns: the state of a feed in one cell ("failing
+    since 12-04 10:00, 3 errors, HTTP 503: …"), the URL without its scheme, folded."""
     from rich.table import Table
 
     from monitor.store import utc_now
 
     table = Table(title="Feeds", title_justify="left")
-    table.add_column("name", no_wrap=True)
-    table.add_column("health", no_wrap=True)
-    table.add_column("failing since", no_wrap=True)
-    table.add_column("status", justify="right")
-    table.add_column("errors", justify="right")
-    table.add_column("next due", no_wrap=True)
-    table.add_column("last error", overflow="fold", min_width=16, ratio=1)
+    table.add_column("name", overflow="fold", max_width=20)
     if with_url:
-        table.add_column("interval", justify="right")
-        table.add_column("url", overflow="fold")
+        table.add_column("every", justify="right", no_wrap=True)
+    table.add_column("next", no_wrap=True)
+    table.add_column("health", overflow="fold", ratio=1, min_width=12)
+    if with_url:
+        table.add_column("url", overflow="fold", ratio=1, min_width=12)
     now = utc_now()
     for feed in feed_list:
-        since = f"{feed.failing_since:%m-%d %H:%M}" if feed.failing_since else ""
         if feed.last_fetched is None:
             health = "[dim]new[/dim]"
         elif feed.error_count:
-            health = "[red]failing[/red]"
+            since = f" since {feed.failing_since:%m-%d %H:%M}" if feed.failing_since else ""
+            errors = f", {feed.error_count} error" + ("s" if feed.error_count != 1 else "")
+            status = f", HTTP {feed.last_status}" if feed.last_status else ""
+            detail = f": {_escape(feed.last_error)}" if feed.last_error else ""
+            health = f"[red]failing[/red]{since}{errors}{status}{detail}"
         else:
             health = "[green]ok[/green]"
         due = "now" if not feed.next_due or feed.next_due <= now else f"{feed.next_due:%m-%d %H:%M}"
-        row = [_escape(feed.name), health, since, str(feed.last_status or "-"),
-               str(feed.error_count), due, _escape(feed.last_error or "")]
+        row = [_escape(feed.name)]
         if with_url:
-            row += [f"{feed.interval_s // 60}m" if feed.interval_s >= 60 else f"{feed.interval_s}s",
-                    _escape(feed.url)]
+            row.append(duration_text(feed.interval_s))
+        row += [due, health]
+        if with_url:
+            row.append(_escape(feed.url.partition("://")[2] or feed.url))
         table.add_row(*row)
     return table
+
+
+def duration_text(seconds: int) -> str:
+    """Seconds as an interval is written: 90 → '90s', 600 → '10m', 7200 → '2h', 86400 → '1d'."""
+    for unit, letter in ((86400, "d"), (3600, "h"), (60, "m")):
+        if seconds % unit == 0:
+            return f"{seconds // unit}{letter}"
+    return f"{seconds}s"
 
 
 @main.command()

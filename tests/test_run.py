@@ -78,6 +78,7 @@ def test_run_once_ingests_matches_and_alerts_on_the_console(workdir):
     assert any("kim-putin" in line and SEED_TITLE in line for line in shown), first.output
     assert len(shown) == len({line for line in shown})          # one line per matched article
     assert "feed broken: HTTP 503" in first.output
+    assert " articles checked against the rules, " in out and " matches, " in out
 
     again = invoke("run", "--once")
     assert again.exit_code == 0
@@ -233,6 +234,24 @@ def test_malformed_config_is_a_clear_error(workdir):
     result = invoke("run", "--once")
     assert result.exit_code == 1
     assert "unknown key 'database.paht'" in result.output
+
+
+def test_feeds_list_fits_80_columns_and_shows_intervals_as_written(workdir):
+    long_url = "https://www.example-news.org/" + "very/long/path/" * 4 + "rss.xml?lang=de"
+    assert invoke("feeds", "add", long_url, "--name", "lang", "--interval", "90s").exit_code == 0
+    listing = CliRunner().invoke(main, ["feeds", "list"], env={"COLUMNS": "80"}).output
+    lines = listing.splitlines()
+    assert max(map(len, lines)) <= 80
+    row = [line for line in lines if "│ lang" in line][0]
+    assert "90s" in row                                # not "1m"
+    folded = "".join(line.split("│")[-2].strip() for line in lines[lines.index(row):]
+                     if line.startswith("│"))
+    assert long_url.removeprefix("https://") in folded
+
+
+def test_feed_names_that_source_queries_cannot_use_are_refused(workdir):
+    refused = invoke("feeds", "add", "https://example.org/a.xml", "--name", "Deutsche Welle")
+    assert refused.exit_code == 2 and "a feed name is letters, digits" in refused.output
 
 
 def test_feeds_add_list_and_opml_round_trip(workdir, tmp_path):
