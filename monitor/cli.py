@@ -432,7 +432,8 @@ def _feed_table(feed_list: list[Feed], *, with_url: bool = False) -> Table:
             detail = f": {_escape(feed.last_error)}" if feed.last_error else ""
             health = f"[red]failing[/red]{since}{errors}{status}{detail}"
         else:
-            health = "[green]ok[/green]"
+            health = "[green]ok[/green]" + (f", HTTP {feed.last_status}" if feed.last_status
+                                            else "")
         due = "now" if not feed.next_due or feed.next_due <= now else f"{feed.next_due:%m-%d %H:%M}"
         row = [_escape(feed.name)]
         if with_url:
