@@ -438,8 +438,10 @@ def search_command(query: str, since: str | None, limit: int, as_json: bool,
     from monitor.matching import (
         QuerySyntaxError,
         archive_candidates,
+        compound_hints,
         load_entities,
         make_rule,
+        operator_hints,
         search_archive,
     )
 
@@ -452,6 +454,8 @@ def search_command(query: str, since: str | None, limit: int, as_json: bool,
         sys.exit(1)
     since_time = _since(since)
     with _archive(config) as store:
+        for hint in [*operator_hints(query), *compound_hints(store, rule)]:
+            _echo(f"hint: {hint.message}", err=True)
         candidates = archive_candidates(store, rule, since_time)
         with _progress(len(candidates), "search") as advance:
             search = search_archive(store, rule, entities, since_time, limit, advance,

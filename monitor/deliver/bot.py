@@ -58,6 +58,7 @@ from monitor import models
 from monitor.config import DAY, ConfigError, TelegramConfig, parse_duration
 from monitor.deliver.render import html_to_plain, linked
 from monitor.deliver.texts import COMMANDS, MAX_CALLBACK, TEXTS
+from monitor.matching import QueryHint
 from monitor.models import Article, DeliveryMode
 from monitor.store import Store, utc_now
 
@@ -99,6 +100,7 @@ class Catalog(Protocol):
 
     def rules(self) -> list[RuleInfo]: ...
     def query_error(self, query: str) -> str | None: ...
+    def query_hints(self, query: str) -> list[QueryHint]: ...
     def search(self, query: str, limit: int) -> ChatSearch: ...
 
 
@@ -348,6 +350,14 @@ class MonitorBot:
         subscriber = await self._off_loop(self.store.subscriber, chat_id)
         return ZoneInfo((subscriber.digest_tz if subscriber else None) or self.default_digest[1])
 
+    async def _hints(self, update: Update, query: str) -> list[str]:
+        """The query's hints (a lower-case operator, a word mostly inside compounds), in the
+        user's language."""
+        hints = await self._off_loop(self.catalog.query_hints, query)
+        return [self._t(update, f"hint_{hint.kind}", word=hint.word, fix=hint.fix,
+                        alone=f"{hint.alone:,}", inside=f"{hint.inside:,}",
+                        examples=", ".join(hint.examples) or "…") for hint in hints]
+
     def _rule(self, rule_id: str) -> RuleInfo | None:
         return next((r for r in self.catalog.rules() if r.id == rule_id), None)
 
@@ -514,7 +524,9 @@ class MonitorBot:
             await self._reply(update, self._t(update, "too_many_watches", limit=MAX_WATCHES))
             return
         number = await self._off_loop(self.store.add_watch, chat_id_of(update), query)
-        await self._reply(update, self._t(update, "watch_added", n=number, query=query))
+        await self._reply(update, "\n".join([self._t(update, "watch_added", n=number,
+                                                     query=query),
+                                             *await self._hints(update, query)]))
 
     async def unwatch(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         args = context.args or []
@@ -544,6 +556,7 @@ class MonitorBot:
             title = linked(html.escape(article.title), article.url)
             lines.append(f"• {title} <i>({html.escape(article.source)}, "
                          f"{article.published:%d.%m.%Y})</i>")
+        lines += await self._hints(update, query)
         if found.recent_days is not None:
             key = "search_no_index" if found.why == "no index" else "search_no_terms"
             lines.append(self._t(update, key, days=found.recent_days))

@@ -10,10 +10,13 @@ from datetime import timedelta
 from monitor.deliver.bot import ChatSearch, RuleInfo
 from monitor.matching import (
     Candidates,
+    QueryHint,
     QuerySyntaxError,
     RuleWatcher,
     archive_candidates,
+    compound_hints,
     make_rule,
+    operator_hints,
     search_archive,
 )
 from monitor.store import Store, utc_now
@@ -42,6 +45,12 @@ class RulesCatalog:
         except QuerySyntaxError as error:
             return str(error)
         return None
+
+    def query_hints(self, query: str) -> list[QueryHint]:
+        """What a valid query probably does not mean: lower-case operators, and plain words
+        the archive mostly has inside longer words (matching.hints)."""
+        rule = make_rule("query", query, self.watcher.ruleset.entities)
+        return [*operator_hints(query), *compound_hints(self.store, rule)]
 
     def search(self, query: str, limit: int) -> ChatSearch:
         """The newest `limit` articles the query matches. A query with no term to look up in

@@ -48,6 +48,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "list_digest": "Tagesüberblick: {time} ({tz})",
         "list_digest_off": "Tagesüberblick: aus",
         "list_muted": "🔇 bis {until}",
+        "hint_operator": "💡 „{word}“ wird als Wort gesucht (Operatoren schreibt man groß): "
+                         "meinten Sie {fix}?",
+        "hint_compound": "💡 „{word}“ steht in {alone} Artikeln allein und in {inside} in "
+                         "längeren Wörtern ({examples}): {fix} findet auch diese.",
         "unknown_command": "Diesen Befehl kenne ich nicht. /help zeigt alle Befehle.",
         "free_text": "Ich verstehe nur Befehle. /help zeigt sie, /rules die Themen.",
         "help_admin": "\n\n<b>Für Betreiber</b>\n/stats – Zustand des Monitors\n/reload – Regeln "
@@ -115,6 +119,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "list_digest": "Daily digest: {time} ({tz})",
         "list_digest_off": "Daily digest: off",
         "list_muted": "🔇 until {until}",
+        "hint_operator": "💡 '{word}' is searched as a word (operators are upper case): did "
+                         "you mean {fix}?",
+        "hint_compound": "💡 '{word}' stands alone in {alone} articles and inside longer words "
+                         "in {inside} ({examples}): {fix} finds those too.",
         "unknown_command": "I do not know this command. /help lists them all.",
         "free_text": "I only understand commands. /help lists them, /rules the topics.",
         "help_admin": "\n\n<b>For operators</b>\n/stats – the monitor's state\n/reload – "

@@ -414,3 +414,12 @@ async def test_times_are_shown_in_the_chats_time_zone(app, botapi):
     assert muted.endswith(" JST.")
     [listed] = await say(botapi, ALLOWED, "/list")
     assert "🔇 bis " in listed and " JST" in listed
+
+
+async def test_watch_and_search_hint_at_lower_case_operators_in_the_users_language(app, botapi):
+    [answer] = await say(botapi, ALLOWED, "/watch Putin and Kim")
+    assert answer.startswith("Eigene Regel")
+    assert "💡 „and“ wird als Wort gesucht (Operatoren schreibt man groß): meinten Sie AND?" \
+        in answer
+    [answer] = await say(botapi, 101, "/search Putin or Kim", language_code="en")
+    assert "💡 'or' is searched as a word (operators are upper case): did you mean OR?" in answer

@@ -256,6 +256,15 @@ def test_search_query_errors(workspace):
     assert "expected ')' to close the '(' at column 1 (column 5)" in result.output
 
 
+def test_search_hints_at_a_lower_case_operator_before_its_results(workspace):
+    result = CliRunner().invoke(search_command, ["Putin and Kim", "--config",
+                                                 str(workspace / "config.toml")])
+    assert result.exit_code == 0
+    assert result.stderr.startswith("hint: 'and' is searched as a word (operators are upper "
+                                    "case): did you mean AND?\n")
+    assert "hint:" not in result.stdout
+
+
 # ------------------------------------------------------------------------------ backtest
 
 def test_backtest_shows_hits_per_day_stories_and_samples(workspace):
