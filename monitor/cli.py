@@ -122,7 +122,10 @@ def print_report(report: CycleReport) -> None:
                           "the messages stay queued for the next run", highlight=False)
     sent = f", {delivery.sent} sent" if delivery else ""
     console.print(
-        f"{report.new_articles:,} new articles, {report.feeds_polled:,} feeds polled, "
+        f"{report.new_articles:,} new articles"
+        + (f" ({report.known_items:,} items already known, skipped)" if report.known_items
+           else "")
+        + f", {report.feeds_polled:,} feeds polled, "
         f"{report.matched_articles:,} articles checked against the rules, "
         f"{report.matches:,} matches, {report.alerts_queued:,} alerts queued{sent}",
         highlight=False,

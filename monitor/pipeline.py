@@ -79,6 +79,7 @@ class CycleReport:
     """What one pass did, for the console, `monitor stats` and the tests."""
 
     new_articles: int = 0          # stored this cycle (the articles themselves go to on_article)
+    known_items: int = 0           # items that were in the archive already: not stored again
     seed_errors: list[SeedError] = field(default_factory=list)
     feed_errors: dict[str, str] = field(default_factory=dict)
     config_errors: list[str] = field(default_factory=list)
@@ -154,7 +155,7 @@ class Pipeline:
         for seed_file in seed_files(self.config.seeds_dir, self._seed_cache, now):
             report.seed_errors.extend(seed_file.errors)
             self.seed_problems.report(str(seed_file.path), [
-                f"seed {error.path} unreadable: {error.reason}" for error in seed_file.errors])
+                f"seed {error.path}: {error.reason}" for error in seed_file.errors])
             path, items = seed_file.path, seed_file.items
             for start in range(0, len(items), BATCH):
                 if self.stopping:
@@ -207,6 +208,7 @@ class Pipeline:
     def _store_new(self, articles: list[Article], report: CycleReport, now: datetime) -> None:
         added = self.store.add_articles(articles, now)
         report.new_articles += len(added)
+        report.known_items += len(articles) - len(added)
         if self.on_article:
             for article in added:
                 self.on_article(article)

@@ -82,7 +82,7 @@ def test_run_once_ingests_matches_and_alerts_on_the_console(workdir):
 
     again = invoke("run", "--once")
     assert again.exit_code == 0
-    assert "0 new articles" in again.output
+    assert "0 new articles (" in again.output and " items already known, skipped)" in again.output
     assert "🔔" not in again.output
 
 

@@ -14,6 +14,7 @@ Hidden files (".gitkeep") are skipped.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -124,7 +125,7 @@ def read_seed_file(path: Path) -> Iterator[RawItem | SeedError]:
     elif suffix in TEXT_SUFFIXES:
         yield _text_item(_decode(data), markdown=suffix != ".txt")
     elif suffix == ".jsonl":
-        yield from _jsonl_items(path, _decode(data))
+        yield from _jsonl_items(path, data)
     else:
         yield from _json_items(path, _decode(data))
 
@@ -184,17 +185,27 @@ def _html_item(data: bytes) -> RawItem:
     )
 
 
-def _jsonl_items(path: Path, content: str) -> Iterator[RawItem | SeedError]:
-    for number, line in enumerate(content.splitlines(), start=1):
-        if not line.strip():
+def _jsonl_items(path: Path, data: bytes) -> Iterator[RawItem | SeedError]:
+    """One record per line; a line that is not UTF-8 or not JSON is reported by its number
+    and the others are read."""
+    unknown = _UnknownKeys()
+    for number, raw in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
+        if not raw.strip():
             continue
         where = f"line {number}"
         try:
-            yield _json_record(json.loads(line), where)
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield SeedError(path, f"{where}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at "
+                                  f"column {exc.start + 1}); save the file as UTF-8")
+            continue
+        try:
+            yield _json_record(json.loads(line), where, unknown)
         except json.JSONDecodeError as exc:
             yield SeedError(path, f"{where}: invalid JSON: {exc.msg} (column {exc.colno})")
         except _Unreadable as exc:
             yield SeedError(path, str(exc))
+    yield from unknown.errors(path)
 
 
 def _json_items(path: Path, content: str) -> Iterator[RawItem | SeedError]:
@@ -209,20 +220,55 @@ def _json_items(path: Path, content: str) -> Iterator[RawItem | SeedError]:
         records, single = document, False
     else:
         raise _Unreadable("JSON must be an object or a list of objects")
+    unknown = _UnknownKeys()
     for number, record in enumerate(records, start=1):
         where = "" if single else f"item {number}"
         try:
-            yield _json_record(record, where)
+            yield _json_record(record, where, unknown)
         except _Unreadable as exc:
             if single:
                 raise
             yield SeedError(path, str(exc))
+    yield from unknown.errors(path)
 
 
-def _json_record(record: Any, where: str) -> RawItem:
+RECORD_KEYS = ("title", "text", "url", "language", "source", "published")
+# Keys other formats use for ours (trafilatura's JSON, common exports): named in the message.
+_KNOWN_AS = {"lang": "language", "date": "published", "sitename": "source", "link": "url",
+             "content": "text", "body": "text", "headline": "title", "pubdate": "published"}
+
+
+class _UnknownKeys:
+    """Keys of a file's records that the seed format does not have, each reported once per
+    file with how many records have it and where it first appears: a file of exported
+    articles (`lang`, `date`, `sitename`) would otherwise lose its dates without a word."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[int, str]] = {}       # key → (records, first where)
+
+    def add(self, record: dict[str, Any], where: str) -> None:
+        for key in record:
+            if key not in RECORD_KEYS:
+                count, first = self.seen.get(key, (0, where))
+                self.seen[key] = (count + 1, first)
+
+    def errors(self, path: Path) -> Iterator[SeedError]:
+        for key, (count, first) in self.seen.items():
+            nearest = _KNOWN_AS.get(str(key).lower()) or next(
+                iter(difflib.get_close_matches(str(key), RECORD_KEYS, n=1)), None)
+            hint = f"; did you mean {nearest!r}?" if nearest else ""
+            at = f" (first: {first})" if first else ""
+            yield SeedError(path, f"unknown key {key!r} in {count:,} record"
+                                  f"{'' if count == 1 else 's'}{at}, ignored{hint} "
+                                  f"(known: {', '.join(RECORD_KEYS)})")
+
+
+def _json_record(record: Any, where: str, unknown: _UnknownKeys | None = None) -> RawItem:
     prefix = f"{where}: " if where else ""
     if not isinstance(record, dict):
         raise _Unreadable(f"{prefix}expected an object with 'title' and 'text'")
+    if unknown is not None:
+        unknown.add(record, where)
     text = record.get("text")
     if not isinstance(text, str) or not text.strip():
         raise _Unreadable(f"{prefix}no 'text' (a non-empty string is required)")

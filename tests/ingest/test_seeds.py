@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -176,3 +177,28 @@ def test_a_seed_file_the_caller_stopped_in_is_read_again(tmp_path: Path):
     files.close()                 # stopped while a.txt was being stored: not counted as read
     assert [f.path.name for f in seed_files(tmp_path, cache, NOW)] == ["a.txt", "b.txt"]
     assert list(seed_files(tmp_path, cache, NOW)) == []
+
+
+def test_keys_the_seed_format_does_not_have_are_reported_once_with_the_nearest_one(tmp_path):
+    lines = [json.dumps({"title": f"T{n}", "text": f"Text {n}", "date": "2024-05-01",
+                         "lang": "de", "sitename": "ADAC", "xyz": 1}) for n in range(3)]
+    (tmp_path / "export.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    items, errors = read_seed_folder(tmp_path)
+    assert len(items) == 3                          # the records are still read
+    reasons = {e.reason.split(" in ")[0]: e.reason for e in errors}
+    assert set(reasons) == {"unknown key 'date'", "unknown key 'lang'", "unknown key 'sitename'",
+                            "unknown key 'xyz'"}
+    assert "3 records (first: line 1), ignored; did you mean 'published'?" in \
+        reasons["unknown key 'date'"]
+    assert "did you mean 'language'?" in reasons["unknown key 'lang'"]
+    assert "did you mean 'source'?" in reasons["unknown key 'sitename'"]
+    assert "did you mean" not in reasons["unknown key 'xyz'"]
+
+
+def test_a_jsonl_line_that_is_not_utf8_is_reported_by_number_and_the_others_load(tmp_path):
+    good = b'{"title": "Gut", "text": "Ein Text"}'
+    (tmp_path / "mixed.jsonl").write_bytes(good + b'\n{"title": "b\xff", "text": "x"}\n' + good)
+    items, errors = read_seed_folder(tmp_path)
+    assert [item.title for _, item in items] == ["Gut", "Gut"]
+    assert [e.reason for e in errors] == [
+        "line 2: not valid UTF-8 (byte 0xff at column 13); save the file as UTF-8"]
