@@ -132,6 +132,22 @@ def print_report(report: CycleReport) -> None:
     )
 
 
+def check_folders(config: Config) -> None:
+    """A rules folder that is not there is an error (the monitor would run with no rules,
+    silently); a missing seeds folder is said once (a monitor of feeds alone needs none)."""
+    from monitor.deliver import terminal_safe
+
+    where = f"[sources] in {config.path}" if config.path else "the built-in default"
+    if not config.rules_dir.is_dir():
+        raise click.ClickException(terminal_safe(
+            f"rules folder not found: {config.rules_dir} (from {where}); create it or set "
+            "[sources] rules"))
+    if not config.seeds_dir.is_dir():
+        err_console.print(f"[yellow]note:[/yellow] no seeds folder at "
+                          f"{_escape(str(config.seeds_dir))} (from {_escape(where)}): only "
+                          "feeds are read", highlight=False)
+
+
 @contextlib.contextmanager
 def pipeline_database(config: Config) -> Iterator[Store]:
     """The database for a command that runs pipeline stages: it takes the one-instance lock
@@ -193,6 +209,7 @@ def run(config_path: str | None, once: bool) -> None:
     Ctrl-C, and exits 0 after finishing or safely abandoning the work in flight.
     """
     config = open_config(config_path)
+    check_folders(config)
     with pipeline_database(config) as store:
         if once:
             print_report(_run_cycle(config, store, deliver=True))
@@ -216,6 +233,7 @@ def run(config_path: str | None, once: bool) -> None:
 def ingest(config_path: str | None) -> None:
     """One ingest pass of seeds and feeds, then matching; no delivery."""
     config = open_config(config_path)
+    check_folders(config)
     with pipeline_database(config) as store:
         print_report(_run_cycle(config, store, deliver=False))
 

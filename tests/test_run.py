@@ -345,3 +345,15 @@ def test_invalid_bytes_in_arguments_are_a_usage_error_not_a_traceback(workdir):
                               timeout=60)
         assert done.returncode == 2, (args, done.stderr)
         assert b"not valid UTF-8 text" in done.stderr and b"Traceback" not in done.stderr
+
+
+def test_a_missing_rules_folder_is_an_error_and_a_missing_seeds_folder_is_said(workdir):
+    shutil.rmtree(workdir / "seeds")
+    result = invoke("ingest")
+    assert result.exit_code == 0
+    assert "note: no seeds folder at " in result.output and "only feeds are read" in result.output
+    shutil.rmtree(workdir / "rules")
+    for command in (["ingest"], ["run", "--once"]):
+        refused = invoke(*command)
+        assert refused.exit_code == 1
+        assert "rules folder not found: " in refused.output and "[sources] rules" in refused.output
