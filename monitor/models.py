@@ -89,7 +89,8 @@ WATCH_PREFIX = "watch-"
 class Watch:
     """A chat's personal rule, typed with /watch."""
 
-    id: int                          # the number the chat sees (/unwatch N)
+    id: int                          # unique: the rule's id is watch-ID
+    number: int                      # the number the chat sees (/unwatch N), per chat
     chat_id: int
     query: str
 

@@ -188,6 +188,29 @@ def test_an_old_database_upgrades_in_place(tmp_path):
         assert store.due_messages(NOW + timedelta(days=3650))[0].buttons == (("a", "b"),)
 
 
+def test_personal_rules_are_numbered_per_chat_also_those_made_before(tmp_path):
+    """m0016 numbers the watches of each chat 1, 2, ... in the order they were made, keeping
+    their ids (the rules' ids); new ones continue each chat's numbers."""
+    path = tmp_path / "old.db"
+    old = rawdb.old_database(path, stop_before="m0016_watch_numbers_per_chat")
+    for chat in (7, 8):
+        old.execute("INSERT INTO subscribers (chat_id, chat_type, title, active, created) "
+                    "VALUES (?, 'private', 'x', 1, '2020-01-01')", [chat])
+    old.conn.executemany("INSERT INTO watches (id, chat_id, query, created) VALUES "
+                         "(?, ?, ?, '2020-01-01')", [(1, 7, "A"), (2, 8, "B"), (3, 7, "C")])
+    old.conn.commit()
+    old.conn.close()
+    with Store(path) as store:
+        assert [(w.number, w.id, w.query) for w in store.watches(7)] == [(1, 1, "A"), (2, 3, "C")]
+        assert [(w.number, w.id) for w in store.watches(8)] == [(1, 2)]
+        assert store.add_watch(8, "D") == 2
+        store.upsert_subscriber(9, "private", "Neu", "de")
+        assert store.add_watch(9, "E") == 1            # a chat's first is 1, whatever others have
+        assert store.remove_watch(7, 1) and not store.remove_watch(8, 3)
+        assert [w.query for w in store.watches(7)] == ["C"]
+        assert [w.rule_id for w in store.watches(8)] == ["watch-2", "watch-4"]
+
+
 def test_matches_move_into_article_order_with_their_state(tmp_path):
     """m0015 rebuilds the matches as a table in (article, rule) order: every match keeps its
     version, time and alerted mark, the planner still finds the unalerted ones, and deleting

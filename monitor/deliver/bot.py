@@ -466,7 +466,7 @@ class MonitorBot:
             lines.append(line)
         if watches:
             lines.append(self._t(update, "list_watches"))
-            lines.extend(f"{w.id}. <code>{html.escape(w.query)}</code>" for w in watches)
+            lines.extend(f"{w.number}. <code>{html.escape(w.query)}</code>" for w in watches)
         subscriber = await self._off_loop(self.store.subscriber, chat_id)
         digest_time = subscriber.digest_time if subscriber else None
         if digest_time == "off":

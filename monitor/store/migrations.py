@@ -358,3 +358,15 @@ def m0015_matches_by_article(db: Database) -> None:
     db.execute("CREATE INDEX matches_rule ON matches(rule_id, created)")
     db.execute("CREATE INDEX matches_unalerted ON matches(article_id, rule_id) "
                "WHERE alerted = 0")
+
+
+@migrations()
+def m0016_watch_numbers_per_chat(db: Database) -> None:
+    """A chat's personal rules are numbered 1, 2, ... in that chat (a user's first /watch was
+    "2" when another chat had one). The global id stays the rule's id (`watch-ID`), which
+    matches and alerts refer to; existing watches are numbered in the order they were
+    made."""
+    db.execute("ALTER TABLE watches ADD COLUMN number INTEGER")
+    db.execute("UPDATE watches SET number = (SELECT count(*) FROM watches w "
+               "WHERE w.chat_id = watches.chat_id AND w.id <= watches.id)")
+    db.execute("CREATE UNIQUE INDEX watches_by_chat ON watches(chat_id, number)")

@@ -141,27 +141,31 @@ class SubscriberStore(Connection):
     # ------------------------------------------------------------ personal rules
 
     def add_watch(self, chat_id: int, query: str) -> int:
-        with self._lock:
-            added = self.db.execute(
-                "INSERT INTO watches (chat_id, query, created) VALUES (?, ?, ?)",
-                [chat_id, query, to_db_time(utc_now())]).lastrowid
-            assert added is not None        # an INSERT's row
-            return added
+        """A chat's new personal rule; its number in the chat (1 + the highest there)."""
+        with self.transaction():
+            number: int = self.db.execute(
+                "SELECT coalesce(max(number), 0) + 1 FROM watches WHERE chat_id = ?",
+                [chat_id]).fetchone()[0]
+            self.db.execute(
+                "INSERT INTO watches (chat_id, number, query, created) VALUES (?, ?, ?, ?)",
+                [chat_id, number, query, to_db_time(utc_now())])
+            return number
 
-    def remove_watch(self, chat_id: int, watch_id: int) -> bool:
+    def remove_watch(self, chat_id: int, number: int) -> bool:
         with self._lock:
-            return self.db.execute("DELETE FROM watches WHERE chat_id = ? AND id = ?",
-                                   [chat_id, watch_id]).rowcount == 1
+            return self.db.execute("DELETE FROM watches WHERE chat_id = ? AND number = ?",
+                                   [chat_id, number]).rowcount == 1
 
     def watches(self, chat_id: int | None = None) -> list[Watch]:
         """One chat's personal rules, or every active chat's (to build the engine)."""
         with self._lock:
             if chat_id is None:
                 rows = self.db.execute(
-                    "SELECT w.id, w.chat_id, w.query FROM watches w JOIN subscribers c "
+                    "SELECT w.id, w.number, w.chat_id, w.query FROM watches w JOIN subscribers c "
                     "ON c.chat_id = w.chat_id WHERE c.active = 1 ORDER BY w.id").fetchall()
             else:
                 rows = self.db.execute(
-                    "SELECT id, chat_id, query FROM watches WHERE chat_id = ? ORDER BY id",
+                    "SELECT id, number, chat_id, query FROM watches WHERE chat_id = ? "
+                    "ORDER BY number",
                     [chat_id]).fetchall()
         return [Watch(*row) for row in rows]

@@ -423,3 +423,11 @@ async def test_watch_and_search_hint_at_lower_case_operators_in_the_users_langua
         in answer
     [answer] = await say(botapi, 101, "/search Putin or Kim", language_code="en")
     assert "💡 'or' is searched as a word (operators are upper case): did you mean OR?" in answer
+
+
+async def test_personal_rules_are_numbered_per_chat(app, botapi):
+    assert (await say(botapi, ALLOWED, "/watch Putin"))[0].startswith("Eigene Regel 1 ")
+    assert (await say(botapi, 101, "/watch Kim"))[0].startswith("Eigene Regel 1 ")
+    assert (await say(botapi, 101, "/watch Moskau"))[0].startswith("Eigene Regel 2 ")
+    assert (await say(botapi, 101, "/unwatch 1"))[0] == "Eigene Regel 1 gelöscht."
+    assert "2. Moskau" in (await say(botapi, 101, "/list"))[0]
