@@ -57,8 +57,8 @@ from telegram.ext import (
 from monitor import models
 from monitor.config import DAY, ConfigError, TelegramConfig, parse_duration
 from monitor.deliver.render import html_to_plain, linked
-from monitor.deliver.texts import COMMANDS, MAX_CALLBACK, TEXTS
-from monitor.matching import QueryHint
+from monitor.deliver.texts import COMMANDS, MAX_CALLBACK, TEXTS, query_error_text
+from monitor.matching import QueryHint, QuerySyntaxError
 from monitor.models import Article, DeliveryMode
 from monitor.store import Store, utc_now
 
@@ -99,7 +99,7 @@ class Catalog(Protocol):
     """What the bot needs from the rules: listing, validating a personal query, searching."""
 
     def rules(self) -> list[RuleInfo]: ...
-    def query_error(self, query: str) -> str | None: ...
+    def query_error(self, query: str) -> QuerySyntaxError | None: ...
     def query_hints(self, query: str) -> list[QueryHint]: ...
     def search(self, query: str, limit: int) -> ChatSearch: ...
 
@@ -512,7 +512,11 @@ class MonitorBot:
             return None
         error = await self._off_loop(self.catalog.query_error, query)
         if error:
-            await self._reply(update, self._t(update, "watch_error", error=error))
+            language = language_of(update)
+            where = f"{'Spalte' if language == 'de' else 'column'} {error.column}"
+            caret = str(error).partition("\n")[2]
+            shown = f"{query_error_text(error.message, language)} ({where})\n{caret}"
+            await self._reply(update, self._t(update, "watch_error", error=shown))
             return None
         return query
 

@@ -37,13 +37,13 @@ class RulesCatalog:
         return [RuleInfo(r.id, r.name or r.id, r.description, r.delivery)
                 for r in ruleset if r.enabled]
 
-    def query_error(self, query: str) -> str | None:
-        """None for a valid query, else the parser's message with the caret line."""
+    def query_error(self, query: str) -> QuerySyntaxError | None:
+        """None for a valid query, else the parser's error (message, column, caret)."""
         ruleset = self.watcher.ruleset
         try:
             make_rule("query", query, ruleset.entities)
         except QuerySyntaxError as error:
-            return str(error)
+            return error
         return None
 
     def query_hints(self, query: str) -> list[QueryHint]:

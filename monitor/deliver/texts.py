@@ -4,6 +4,8 @@ German is the default for a chat whose language is not known."""
 
 from __future__ import annotations
 
+import re
+
 # Telegram's limit for a button's callback data, in bytes.
 MAX_CALLBACK = 64
 
@@ -167,3 +169,72 @@ def alert_buttons(rule_id: str, language: str) -> tuple[tuple[str, str], ...]:
     if len(mute.encode()) > MAX_CALLBACK:
         return ()
     return ((texts["button_mute"], mute), (texts["button_unsub"], unsub))
+
+
+# The query parser's messages (matching/query.py) in German, by pattern; a message not
+# listed stays in English (a test holds every message the parser can give to this list).
+_PARTS_DE = {"a term": "ein Begriff", "a term or ')'": "ein Begriff oder ')'", "')'": "')'",
+             "an operator": "ein Operator", "the end of the query": "das Ende der Anfrage"}
+QUERY_ERRORS_DE: list[tuple[str, str]] = [
+    (r"the query is longer than (\d+) characters \((\d+)\)",
+     r"die Anfrage ist länger als \1 Zeichen (\2)"),
+    (r"the query is empty", "die Anfrage ist leer"),
+    (r"the query contains characters that are not valid text",
+     "die Anfrage enthält Zeichen, die kein gültiger Text sind"),
+    (r"more than (\d+) levels of parentheses", r"mehr als \1 Klammerebenen"),
+    (r"more than (\d+) terms", r"mehr als \1 Begriffe"),
+    (r"more than (\d+) wildcards", r"mehr als \1 Platzhalter"),
+    (r"a term cannot be negated twice", "ein Begriff kann nicht doppelt verneint werden"),
+    (r"a term can have only one field", "ein Begriff kann nur ein Feld haben"),
+    (r"this quotation mark is never closed", "dieses Anführungszeichen wird nie geschlossen"),
+    (r"'-' must stand directly before a term, as in -Trump",
+     "'-' muss direkt vor einem Begriff stehen, wie in -Trump"),
+    (r"unexpected character (.+)", r"unerwartetes Zeichen \1"),
+    (r"expected '\)' to close the '\(' at column (\d+)",
+     r"')' fehlt zur '(' in Spalte \1"),
+    (r"the query ends where a term is expected",
+     "die Anfrage endet, wo ein Begriff stehen muss"),
+    (r"'\)' without a matching '\('", "')' ohne passende '('"),
+    (r"expected (a term or '\)'|a term|'\)'|an operator), found (.+)",
+     "erwartet: {1}, gefunden: {2}"),
+    (r"(.+) has no letters or digits", r"\1 enthält keine Buchstaben oder Ziffern"),
+    (r"'\*' can only stand at the start or the end of a word",
+     "'*' darf nur am Anfang oder am Ende eines Wortes stehen"),
+    (r"a wildcard works within one word: (.+)",
+     r"ein Platzhalter wirkt nur innerhalb eines Wortes: \1"),
+    (r"a wildcard needs at least (\d+) letters or digits besides '\*': (.+)",
+     r"ein Platzhalter braucht mindestens \1 Buchstaben oder Ziffern außer '*': \2"),
+    (r"'@' must be followed by an entity id, as in @putin",
+     "nach '@' muss eine Entitäts-ID folgen, wie in @putin"),
+    (r"unknown entity '@([^']*)' \(did you mean (.+)\?\)",
+     r"unbekannte Entität '@\1' (meinten Sie \2?)"),
+    (r"unknown entity '@([^']*)'", r"unbekannte Entität '@\1'"),
+    (r"entity '@([^']*)' has no alias with letters or digits",
+     r"die Entität '@\1' hat keinen Alias mit Buchstaben oder Ziffern"),
+    (r"lang: needs a language code such as de, en or ru",
+     "lang: braucht einen Sprachcode wie de, en oder ru"),
+    (r"source: needs a feed name or a domain, as in source:tagesschau",
+     "source: braucht einen Feed-Namen oder eine Domain, wie in source:tagesschau"),
+    (r"(\w+): cannot contain another field", r"\1: kann kein weiteres Feld enthalten"),
+    (r"NEAR needs words, phrases, wildcards, entities or OR-groups of these on both sides",
+     "NEAR braucht auf beiden Seiten Wörter, Phrasen, Platzhalter, Entitäten oder "
+     "OR-Gruppen davon"),
+    (r"NEAR can join at most (\d+) operands, nested NEARs included",
+     r"NEAR verbindet höchstens \1 Operanden, verschachtelte NEARs mitgezählt"),
+    (r"NEAR/n needs a distance n from 1 to (\d+), written with the digits 0-9",
+     r"NEAR/n braucht einen Abstand n von 1 bis \1, mit den Ziffern 0-9 geschrieben"),
+]
+
+
+def query_error_text(message: str, language: str) -> str:
+    """A parser message in the chat's language."""
+    if language != "de":
+        return message
+    for pattern, german in QUERY_ERRORS_DE:
+        found = re.fullmatch(pattern, message, re.DOTALL)
+        if found:
+            if "{1}" in german:      # the parts of "expected X, found Y" translated too
+                return german.format(None, *(_PARTS_DE.get(part, part)
+                                             for part in found.groups()))
+            return found.expand(german)
+    return message

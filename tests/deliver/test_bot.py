@@ -117,6 +117,9 @@ async def test_watch_shows_the_caret_and_list_shows_watches(app, botapi, db):
     [answer] = await say(botapi, ALLOWED, "/watch Putin AND (Kim", language_code="en")
     assert "The query has an error" in answer
     assert "Putin AND (Kim\n              ^" in answer
+    [answer] = await say(botapi, ALLOWED, "/watch Putin AND (Kim")
+    assert "Die Anfrage ist fehlerhaft:\n')' fehlt zur '(' in Spalte 11 (Spalte 15)\n" \
+        "Putin AND (Kim\n              ^" in answer
     [answer] = await say(botapi, ALLOWED, "/watch Putin NEAR/5 Einladung")
     assert answer.startswith("Eigene Regel 1 gespeichert")
     await say(botapi, ALLOWED, "/subscribe vostochny digest")
