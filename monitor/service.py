@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from telegram.error import InvalidToken, NetworkError
@@ -209,8 +210,7 @@ class Service:
             config = load_config(self.config.path)
         except ConfigError as error:
             log.error("config not reloaded error=%r", str(error))
-            self.store.notice_once(f"config:{stamp}", self.config.telegram.admins,
-                                   f"⚠️ Config not reloaded: {_escape(str(error))}")
+            self._tell_admins(f"config:{stamp}", "notice_config", error=str(error))
             return
         self.config = self.pipeline.config = config
         if self._bot is not None:
@@ -249,34 +249,28 @@ class Service:
         await asyncio.to_thread(self._operations)
 
     def _operations(self) -> None:
-        admins = self.config.telegram.admins
         now = self.clock()
         state = self.store.operations()
         for feed in state.failing_feeds:
             if feed.failing_since and now - feed.failing_since >= FEED_FAILING_NOTICE:
                 key = f"feed-failing:{feed.name}:{feed.failing_since.isoformat()}"
-                text = (f"⚠️ Feed <b>{_escape(feed.name)}</b> fails since "
-                        f"{feed.failing_since:%d.%m.%Y %H:%M} UTC: "
-                        f"{_escape(feed.last_error or '')}")
-                if self.store.notice_once(key, admins, text, now):
+                if self._tell_admins(key, "notice_feed_failing", now, name=feed.name,
+                                     since=feed.failing_since, error=feed.last_error or ""):
                     log.warning("feed failing for a day feed=%s since=%s", feed.name,
                                 feed.failing_since.isoformat())
         threshold = self.config.service.backlog_alert
         if state.pending >= threshold:
             key = f"backlog:{now:%Y-%m-%dT%H}:{state.pending // threshold}"
-            oldest = state.oldest_pending.isoformat() if state.oldest_pending else None
-            text = (f"⚠️ Outbox backlog: {state.pending} messages waiting "
-                    f"(oldest queued {oldest}).")
-            if self.store.notice_once(key, admins, text, now):
+            if self._tell_admins(key, "notice_backlog", now, pending=f"{state.pending:,}",
+                                 oldest=state.oldest_pending or now):
                 log.warning("outbox backlog pending=%d", state.pending)
 
     def _rule_errors_notice(self, errors: list[str]) -> None:
         """Tell the admins once per broken version of the rule folder (the key is the errors'
         text), however often the cycle sees it and whoever reloaded first."""
         key = "rules:" + hashlib.sha256("\n".join(errors).encode()).hexdigest()[:16]
-        text = "⚠️ Rule files have errors; the previous rules stay active:\n<pre>" + _escape(
-            "\n".join(errors))[:3500] + "</pre>"
-        if self.store.notice_once(key, self.config.telegram.admins, text, self.clock()):
+        if self._tell_admins(key, "notice_rule_errors", self.clock(),
+                             errors="\n".join(errors)[:3500]):
             for error in errors:
                 log.error("rule file error %s", error)
 
@@ -300,13 +294,9 @@ class Service:
                                                          count=len(cases))
                 self.store.notice_once(f"budget:{rule_id}", [watch.chat_id], text, now)
             elif (rule := ruleset.get(rule_id)) is not None:
-                text = (f"⚠️ Rule <b>{_escape(rule_id)}</b> ({_escape(str(rule.file or ''))}:"
-                        f"{rule.line}) ran out of its work budget on {len(cases)} article(s) and "
-                        f"did not match them: {_escape(cases[0].message)}. Fewer NEARs, smaller "
-                        f"distances or fewer *wildcards* help; `monitor rules explain` shows "
-                        f"the article.")
-                self.store.notice_once(f"budget:{rule_id}:{rule.version}",
-                                       self.config.telegram.admins, text, now)
+                self._tell_admins(f"budget:{rule_id}:{rule.version}", "notice_rule_budget", now,
+                                  rule=rule_id, where=f"{rule.file or ''}:{rule.line}",
+                                  count=len(cases), message=cases[0].message)
 
     async def retention(self) -> Retention:
         now = self.clock()
@@ -322,32 +312,58 @@ class Service:
 
     # ------------------------------------------------------------ for the bot
 
-    def stats_text(self) -> str:
+    def stats_text(self, language: str = "de", zone: str | None = None) -> str:
+        """The monitor's state for an admin's /stats, in the admin's language and zone."""
+        texts = TEXTS.get(language, TEXTS["de"])
+        tz = ZoneInfo(zone or self.config.digest.timezone)
         counts = self.store.stats()
         state = self.store.operations()
         activity = self.store.activity(self.clock())
-        last_digest = activity.last_digest.isoformat() if activity.last_digest else "-"
-        lines = [f"articles: {counts.articles}  matches: {counts.matches}",
-                 f"outbox pending: {state.pending}  last digest: {last_digest}",
-                 "matches today: " + (", ".join(f"{rule_id} {n}"
-                                                for rule_id, n in activity.matches_today)
-                                      or "none")]
-        feeds = self.store.feeds()
         failing = state.failing_feeds
-        lines.append(f"feeds: {len(feeds) - len(failing)} ok, {len(failing)} failing")
-        lines += [f"  {f.name}: since {f.failing_since:%d.%m. %H:%M} – {f.last_error}"
-                  for f in failing if f.failing_since]
-        return "\n".join(lines)
+        text = texts["stats"].format(
+            articles=f"{counts.articles:,}", matches=f"{counts.matches:,}",
+            pending=f"{state.pending:,}",
+            last_digest=_local(activity.last_digest, tz) if activity.last_digest else "-",
+            today=", ".join(f"{rule_id} {n}" for rule_id, n in activity.matches_today)
+            or texts["stats_none"], ok=len(self.store.feeds()) - len(failing),
+            failing=len(failing))
+        return "\n".join([text, *(texts["stats_failing"].format(
+            name=f.name, since=_local(f.failing_since, tz), error=f.last_error)
+            for f in failing if f.failing_since)])
 
-    def reload_rules(self) -> str:
+    def reload_rules(self, language: str = "de") -> str:
         """The admin's /reload: the pipeline's watcher re-reads now; errors reach every admin
         through the same once-per-version notice as in the cycle."""
+        texts = TEXTS.get(language, TEXTS["de"])
         reloaded = self.pipeline.rules.reload()
-        summary = f"{len(reloaded.ruleset)} rules"
         if reloaded.errors:
             self._rule_errors_notice([str(e) for e in reloaded.errors])
-            summary += f", {len(reloaded.errors)} errors (previous rules stay active)"
-        return summary
+            return texts["reloaded_errors"].format(rules=len(reloaded.ruleset),
+                                                   errors=len(reloaded.errors))
+        return texts["reloaded_summary"].format(rules=len(reloaded.ruleset))
+
+    def _tell_admins(self, key: str, text_key: str, now: datetime | None = None,
+                     **values: object) -> bool:
+        """A notice to the admins, once per key, each in their chat's language and with
+        times in their chat's zone (the admins are grouped by both); True when it was
+        queued now. Values are escaped for Telegram's HTML; datetimes become local times."""
+        groups: dict[tuple[str, str], list[int]] = {}
+        for admin in self.config.telegram.admins:
+            subscriber = self.store.subscriber(admin)
+            language = (subscriber.language if subscriber else None) or "de"
+            zone = (subscriber.digest_tz if subscriber else None) or self.config.digest.timezone
+            groups.setdefault((language if language in TEXTS else "de", zone), []).append(admin)
+        queued = False
+        for (language, zone), chats in groups.items():
+            shown = {name: _local(value, ZoneInfo(zone)) if isinstance(value, datetime)
+                     else _escape(str(value)) for name, value in values.items()}
+            text = TEXTS[language][text_key].format(**shown)
+            queued |= self.store.notice_once(f"{key}:{language}:{zone}", chats, text, now)
+        return queued
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%d.%m.%Y %H:%M %Z")
 
 
 def _stamp(path: Path | None) -> tuple[int, int] | None:

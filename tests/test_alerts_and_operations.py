@@ -110,7 +110,29 @@ def test_admins_hear_once_about_rule_file_errors_and_a_backlog(tmp_path, db):
     service._operations()
     texts = [notice.text for notice in notices(db)]
     assert len(texts) == 2
-    assert "unknown entity" in texts[0] and "backlog" in texts[1]
+    assert texts[0].startswith("⚠️ Die Regeldateien haben Fehler") and "unknown entity" in texts[0]
+    assert texts[1].startswith("⚠️ Warteschlange: 6 Nachrichten warten (die älteste seit ")
+
+
+def test_admins_hear_in_their_language_with_times_in_their_zone(tmp_path, db):
+    config = deployment(tmp_path, db)
+    config = replace(config, telegram=replace(config.telegram, admins=(900, 901)))
+    db.upsert_subscriber(901, "private", "Ops", "en")
+    db.set_digest_time(901, None, "Asia/Tokyo")
+    service = Service(config, db)
+    from monitor.models import Feed
+    feed = db.upsert_feed(Feed(name="tot", url="https://tot.example/feed"))
+    since = utc_now() - timedelta(days=2)
+    db.save_feed_state(replace(feed, error_count=9, failing_since=since, last_fetched=utc_now(),
+                               last_error="HTTP 503"))
+    service._operations()
+    service._operations()
+    by_chat = {notice.chat_id: notice.text for notice in notices(db)}
+    assert set(by_chat) == {900, 901}
+    assert by_chat[900].startswith("⚠️ Feed <b>tot</b> ist gestört seit ")
+    assert by_chat[900].endswith(" CET: HTTP 503") or by_chat[900].endswith(" CEST: HTTP 503")
+    assert by_chat[901].startswith("⚠️ Feed <b>tot</b> fails since ")
+    assert by_chat[901].endswith(" JST: HTTP 503")
 
 
 def test_the_token_never_reaches_a_log_line():
@@ -142,7 +164,7 @@ def test_an_edited_config_is_reloaded_and_a_broken_one_kept_out(tmp_path, db):
     service.reload_config()
     assert [f.name for f in service.config.feeds] == ["neu"]
     [notice] = notices(db)
-    assert "Config not reloaded" in notice.text and "feeds[0].url" in notice.text
+    assert "Konfiguration nicht neu geladen" in notice.text and "feeds[0].url" in notice.text
 
 
 def test_admin_stats_show_feed_health_backlog_last_digest_and_matches_today(tmp_path, db):
@@ -155,7 +177,7 @@ def test_admin_stats_show_feed_health_backlog_last_digest_and_matches_today(tmp_
     db.save_feed_state(replace(feed, error_count=2, failing_since=utc_now(),
                                last_fetched=utc_now(), last_error="HTTP 503"))
     queue_message(db, 5, "x")
-    text = Service(config, db).stats_text()
+    text = Service(config, db).stats_text("en")
     assert "outbox pending: 1" in text and "last digest: -" in text
     assert "matches today: kim-putin 1" in text
     assert "0 ok, 1 failing" in text and "tot: since" in text and "HTTP 503" in text

@@ -217,7 +217,7 @@ def test_a_broken_rule_file_reaches_the_admin_while_users_read_rules(tmp_path, f
         assert botapi.wait_for(lambda api, seen=seen: len(api.messages_to(ADMIN)) > seen,
                                timeout=30)
         notices = botapi.messages_to(ADMIN)
-        assert "Rule files have errors" in notices[-1].plain
+        assert "Die Regeldateien haben Fehler" in notices[-1].plain
         assert "broken.toml" in notices[-1].plain
     service.cycles(3)                      # still broken: not told again
     assert service.stop() == 0

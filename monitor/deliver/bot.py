@@ -194,8 +194,8 @@ class MonitorBot:
     """Builds the Application and holds the handlers; state lives in the store."""
 
     def __init__(self, settings: TelegramConfig, store: Store, catalog: Catalog, *,
-                 default_digest: tuple[str, str], stats_text: Callable[[], str],
-                 reload_rules: Callable[[], str]):
+                 default_digest: tuple[str, str], stats_text: Callable[[str, str], str],
+                 reload_rules: Callable[[str], str]):
         self.settings = settings
         self.store = store
         self.catalog = catalog
@@ -593,11 +593,12 @@ class MonitorBot:
         await self._reply(update, self._t(update, "stopped"))
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        stats = await self._off_loop(self.stats_text)
+        zone = await self._chat_zone(chat_id_of(update))
+        stats = await self._off_loop(self.stats_text, language_of(update), zone.key)
         await self._reply(update, f"<pre>{html.escape(stats)}</pre>")
 
     async def reload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        summary = await self._off_loop(self.reload_rules)
+        summary = await self._off_loop(self.reload_rules, language_of(update))
         await self._reply(update, self._t(update, "reloaded", summary=summary))
 
     # ------------------------------------------------------------- buttons

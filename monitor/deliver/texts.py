@@ -50,6 +50,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "list_digest": "Tagesüberblick: {time} ({tz})",
         "list_digest_off": "Tagesüberblick: aus",
         "list_muted": "🔇 bis {until}",
+        "stats": "Artikel: {articles}  Treffer: {matches}\nWarteschlange: {pending}  letzter "
+                 "Tagesüberblick: {last_digest}\nTreffer heute: {today}\nFeeds: {ok} in "
+                 "Ordnung, {failing} gestört",
+        "stats_none": "keine",
+        "stats_failing": "  {name}: seit {since} – {error}",
+        "reloaded_summary": "{rules} Regeln",
+        "reloaded_errors": "{rules} Regeln, {errors} Fehler (die bisherigen Regeln bleiben "
+                           "aktiv)",
+        "notice_config": "⚠️ Konfiguration nicht neu geladen: {error}",
+        "notice_feed_failing": "⚠️ Feed <b>{name}</b> ist gestört seit {since}: {error}",
+        "notice_backlog": "⚠️ Warteschlange: {pending} Nachrichten warten (die älteste seit "
+                          "{oldest}).",
+        "notice_rule_errors": "⚠️ Die Regeldateien haben Fehler; die bisherigen Regeln bleiben "
+                              "aktiv:\n<pre>{errors}</pre>",
+        "notice_rule_budget": "⚠️ Regel <b>{rule}</b> ({where}) hat ihr Arbeitsbudget auf "
+                              "{count} Artikel(n) überschritten und sie nicht getroffen: "
+                              "{message}. Weniger NEARs, kleinere Abstände oder weniger "
+                              "*Platzhalter* helfen; `monitor rules explain` zeigt den Artikel.",
         "hint_operator": "💡 „{word}“ wird als Wort gesucht (Operatoren schreibt man groß): "
                          "meinten Sie {fix}?",
         "hint_compound": "💡 „{word}“ steht in {alone} Artikeln allein und in {inside} in "
@@ -121,6 +139,23 @@ TEXTS: dict[str, dict[str, str]] = {
         "list_digest": "Daily digest: {time} ({tz})",
         "list_digest_off": "Daily digest: off",
         "list_muted": "🔇 until {until}",
+        "stats": "articles: {articles}  matches: {matches}\noutbox pending: {pending}  last "
+                 "digest: {last_digest}\nmatches today: {today}\nfeeds: {ok} ok, {failing} "
+                 "failing",
+        "stats_none": "none",
+        "stats_failing": "  {name}: since {since} – {error}",
+        "reloaded_summary": "{rules} rules",
+        "reloaded_errors": "{rules} rules, {errors} errors (the previous rules stay active)",
+        "notice_config": "⚠️ Config not reloaded: {error}",
+        "notice_feed_failing": "⚠️ Feed <b>{name}</b> fails since {since}: {error}",
+        "notice_backlog": "⚠️ Outbox backlog: {pending} messages waiting (the oldest since "
+                          "{oldest}).",
+        "notice_rule_errors": "⚠️ Rule files have errors; the previous rules stay active:\n"
+                              "<pre>{errors}</pre>",
+        "notice_rule_budget": "⚠️ Rule <b>{rule}</b> ({where}) ran out of its work budget on "
+                              "{count} article(s) and did not match them: {message}. Fewer "
+                              "NEARs, smaller distances or fewer *wildcards* help; `monitor "
+                              "rules explain` shows the article.",
         "hint_operator": "💡 '{word}' is searched as a word (operators are upper case): did "
                          "you mean {fix}?",
         "hint_compound": "💡 '{word}' stands alone in {alone} articles and inside longer words "

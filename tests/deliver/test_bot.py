@@ -37,7 +37,8 @@ async def app(db, botapi, settings):
     watcher.reload()                      # the owner (the pipeline) loads; the catalog reads
     catalog = RulesCatalog(watcher, db)
     monitor_bot = MonitorBot(settings, db, catalog, default_digest=("08:00", "Europe/Berlin"),
-                             stats_text=lambda: "1 articles", reload_rules=lambda: "6 rules")
+                             stats_text=lambda language, zone: f"1 articles {language} {zone}",
+                             reload_rules=lambda language: f"6 rules {language}")
     application = monitor_bot.build(TOKEN)
     async with monitor_bot.running(application, poll_timeout=1):
         yield application
@@ -187,9 +188,11 @@ async def test_rules_are_paged_with_buttons(app, botapi):
 
 
 async def test_admin_commands_only_for_admins(app, botapi):
-    assert (await say(botapi, ADMIN, "/stats"))[0] == "1 articles"
+    assert (await say(botapi, ADMIN, "/stats"))[0] == "1 articles de Europe/Berlin"
+    assert (await say(botapi, ADMIN, "/stats", language_code="en"))[0] == \
+        "1 articles en Europe/Berlin"
     assert "Betreibern vorbehalten" in (await say(botapi, 101, "/stats", user_id=101))[0]
-    assert "6 rules" in (await say(botapi, ADMIN, "/reload"))[0]
+    assert (await say(botapi, ADMIN, "/reload"))[0] == "Regeln neu geladen: 6 rules de"
 
 
 async def test_flood_of_commands_is_limited_per_user_and_others_are_served(app, botapi):
@@ -229,8 +232,8 @@ async def test_rules_pages_with_more_rules_than_fit(db, botapi, settings, tmp_pa
     watcher = RuleWatcher(tmp_path)
     watcher.reload()
     monitor_bot = MonitorBot(settings, db, RulesCatalog(watcher, db),
-                             default_digest=("08:00", "Europe/Berlin"), stats_text=str,
-                             reload_rules=str)
+                             default_digest=("08:00", "Europe/Berlin"),
+                             stats_text=lambda language, zone: "", reload_rules=str)
     async with monitor_bot.running(monitor_bot.build(TOKEN), poll_timeout=1):
         [first] = await say(botapi, ALLOWED, "/rules")
         assert "Seite 1/2" in first and "thema-07" in first and "thema-08" not in first
@@ -294,7 +297,8 @@ async def test_a_slow_search_does_not_hold_up_other_chats(db, botapi, settings):
     watcher.reload()
     monitor_bot = MonitorBot(settings, db, SlowCatalog(watcher, db),
                              default_digest=("08:00", "Europe/Berlin"),
-                             stats_text=lambda: "1 articles", reload_rules=lambda: "6 rules")
+                             stats_text=lambda language, zone: f"1 articles {language} {zone}",
+                             reload_rules=lambda language: f"6 rules {language}")
     application = monitor_bot.build(TOKEN)
     async with monitor_bot.running(application, poll_timeout=1):
         botapi.user_message(101, "/search Putin")
@@ -367,7 +371,7 @@ async def test_a_slow_reload_leaves_the_event_loop_free(db, botapi, settings):
 
     began, release = threading.Event(), threading.Event()
 
-    def slow_reload() -> str:
+    def slow_reload(language: str) -> str:
         began.set()
         release.wait(10)
         return "6 rules"
@@ -376,7 +380,7 @@ async def test_a_slow_reload_leaves_the_event_loop_free(db, botapi, settings):
     watcher.reload()
     monitor_bot = MonitorBot(settings, db, RulesCatalog(watcher, db),
                              default_digest=("08:00", "Europe/Berlin"),
-                             stats_text=lambda: "1 articles", reload_rules=slow_reload)
+                             stats_text=lambda language, zone: "", reload_rules=slow_reload)
     application = monitor_bot.build(TOKEN)
     async with monitor_bot.running(application, poll_timeout=1):
         started = time.monotonic()
