@@ -19,7 +19,7 @@ import click
 
 from monitor.cli_options import TEXT, config_option, open_config, read_text_file
 from monitor.errors import MonitorError
-from monitor.logs import NOISY_LOGGERS
+from monitor.logs import quiet_libraries
 from monitor.rules_cli import rules_group, search_command
 
 if TYPE_CHECKING:
@@ -84,8 +84,7 @@ def main(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in NOISY_LOGGERS:
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_libraries()
 
 
 main.add_command(rules_group, "rules")
@@ -102,6 +101,8 @@ def print_article(article: Article) -> None:
 
 
 def print_report(report: CycleReport) -> None:
+    """The cycle's summary and every problem it met (for `ingest` and `run --once`, whose
+    pipeline does not log what this prints)."""
     from monitor.deliver import console_alert_line
 
     for seed_error in report.seed_errors:
@@ -192,6 +193,10 @@ def _run_cycle(config: Config, store: Store, *, deliver: bool) -> CycleReport:
 
     from monitor.deliver import TokenRejected
 
+    # The report printed after the cycle names every problem; the pipeline's own warnings
+    # of them would say each twice (with --verbose, every log line is wanted).
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger("monitor.pipeline").setLevel(logging.ERROR)
     try:
         return asyncio.run(_cycle(config, store, deliver=deliver))
     except TokenRejected as error:

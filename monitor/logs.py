@@ -15,6 +15,17 @@ import time
 # Loggers held at WARNING by every entry point: httpx logs every request URL at INFO, and
 # Bot API URLs carry the token.
 NOISY_LOGGERS = ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater")
+# Libraries whose failures the monitor reports itself, in its own words (a seed page without
+# main text, a full-text page that could not be extracted): their own lines would say the
+# same thing again, in theirs ("discarding data: None").
+REPORTED_BY_US = ("trafilatura", "htmldate", "courlan", "justext")
+
+
+def quiet_libraries() -> None:
+    for noisy in NOISY_LOGGERS:
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    for library in REPORTED_BY_US:
+        logging.getLogger(library).setLevel(logging.CRITICAL)
 
 
 class RedactSecrets(logging.Filter):
@@ -77,6 +88,7 @@ def setup_logging(level: int = logging.INFO, secrets: list[str] | None = None) -
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in NOISY_LOGGERS:
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    logging.getLogger("apscheduler.scheduler").addFilter(CoalescedRuns())
+    quiet_libraries()
+    scheduler = logging.getLogger("apscheduler.scheduler")
+    if not any(isinstance(f, CoalescedRuns) for f in scheduler.filters):
+        scheduler.addFilter(CoalescedRuns())

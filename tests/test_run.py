@@ -357,3 +357,17 @@ def test_a_missing_rules_folder_is_an_error_and_a_missing_seeds_folder_is_said(w
         refused = invoke(*command)
         assert refused.exit_code == 1
         assert "rules folder not found: " in refused.output and "[sources] rules" in refused.output
+
+
+def test_a_seed_page_without_text_is_said_once_in_the_monitors_words(workdir):
+    """trafilatura's own "discarding data: None" and the pipeline's warning would repeat what
+    the report says; a user of `monitor ingest` reads one line about the page."""
+    (workdir / "seeds" / "empty.html").write_text("<html><body></body></html>", encoding="utf-8")
+    monitor = Path(sys.executable).parent / "monitor"
+    result = subprocess.run([str(monitor), "ingest"], cwd=workdir, capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if "empty.html" in line]
+    assert lines == [f"seed {workdir / 'seeds' / 'empty.html'}: no main text found in the HTML "
+                     "page"]
+    assert "trafilatura" not in result.stderr
