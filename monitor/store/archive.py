@@ -2,7 +2,7 @@
 (`article_index`, postings only), the terms themselves compressed (`article_terms`: a
 contentless entry is removed by repeating what it held), and the index's words reversed
 (`index_words`, for `*suffix` and `*infix*` lookups). What the terms are is
-matching/presearch.py's business; this module stores and queries them.
+matching/archive_index.py's business; this module stores and queries them.
 
 `counters.index_version` names the analyser version the index was built by (another one is
 dropped and rebuilt by the pipeline), and `counters.index_complete` says that every matched
@@ -126,7 +126,7 @@ class ArchiveStore(Connection):
     def archive_candidates(self, query: str | None,
                            since: datetime | None = None) -> list[int] | None:
         """Ids of the articles published since `since`, newest first, that an index query
-        (presearch.archive_query) finds, plus those not indexed yet; with no query, all of
+        (archive_index.archive_query) finds, plus those not indexed yet; with no query, all of
         the window. None when FTS5 refuses the query (too deep): the caller scans."""
         since_text = to_db_time(since) or ""
         window = "SELECT published, id FROM articles WHERE published >= ?"

@@ -275,7 +275,7 @@ def m0009_archive_index(db: Database) -> None:
 
     The FTS5 index of raw titles and texts could not answer the rule language (stems,
     folding, compounds) and was read by no command; every insert paid for it. Now
-    `article_index` holds the terms the engine sees (matching/presearch.py), written when an
+    `article_index` holds the terms the engine sees (matching/archive_index.py), written when an
     article is matched; `article_terms` keeps each article's terms, compressed, because a
     contentless FTS5 table can only forget an entry when it is told what it held. The index
     of an existing archive is built by the pipeline in the background (`index_version`).
@@ -332,7 +332,7 @@ def m0014_index_vocabulary(db: Database) -> None:
     """The words of the archive index, reversed, for `*fix` and `*mid*`: a suffix is a
     range of this table's key, where FTS5's own vocabulary (fts5vocab) is a pass over every
     term's postings (2.3 s for `*schaftlich` on 100k articles). Filled as the index is, so
-    a new index version (presearch.INDEX_FORMAT 3) has the pipeline build both again."""
+    a new index version (archive_index.INDEX_FORMAT 3) has the pipeline build both again."""
     db.execute("CREATE TABLE index_words (reversed TEXT PRIMARY KEY) WITHOUT ROWID")
 
 

@@ -1,6 +1,6 @@
 """Searching through the archive index finds exactly what scanning the archive finds.
 
-The index holds the analyser's terms (presearch.py) and is only a filter: the engine verifies
+The index holds the analyser's terms (archive_index.py) and is only a filter: the engine verifies
 every candidate. If the index ever missed an article the engine would match (folding,
 transcriptions, compounds, stems across languages, wildcards, lang:, source:), a search
 through it would find less than a scan of the whole window. Hypothesis generates queries
