@@ -106,7 +106,7 @@ class Catalog(Protocol):
 
 # Commands and buttons that change what a chat receives: in groups, for the group's admins.
 CHANGING_COMMANDS = frozenset({"subscribe", "unsubscribe", "digest", "watch", "unwatch", "mute",
-                               "stop"})
+                               "stop", "language"})
 CHANGING_BUTTONS = frozenset({"sub", "unsub", "mute"})
 ADMIN_COMMANDS = frozenset({"stats", "reload"})
 
@@ -204,6 +204,10 @@ class MonitorBot:
         self.reload_rules = reload_rules
         self.flood = FloodGuard()
         self.commands: frozenset[str] = frozenset()
+        # The language of each group or channel seen (its own, chosen with /language or taken
+        # from whoever it was first recorded by): a group reads one language, not each
+        # member's. Private chats follow their user's Telegram language.
+        self.chat_languages: dict[int, str] = {}
         self._last_search: dict[int, float] = {}
         self._errors_told: set[str] = set()
 
@@ -221,7 +225,7 @@ class MonitorBot:
             "subscribe": self.subscribe, "unsubscribe": self.unsubscribe, "list": self.list,
             "digest": self.digest, "watch": self.watch, "unwatch": self.unwatch,
             "search": self.search, "mute": self.mute, "stop": self.stop,
-            "stats": self.stats, "reload": self.reload,
+            "stats": self.stats, "reload": self.reload, "language": self.language,
         }
         self.commands = frozenset(commands)
         # Before every other handler: flood control, then access control, each in a group of
@@ -288,8 +292,17 @@ class MonitorBot:
         and the event loop serves every chat."""
         return await asyncio.to_thread(function, *args, **kwargs)
 
+    def _language(self, update: Update) -> str:
+        """The language to answer in: a group's or channel's own, else the user's."""
+        chat = update.effective_chat
+        if chat is not None and chat.type != ChatType.PRIVATE:
+            chosen = self.chat_languages.get(chat.id)
+            if chosen is not None:
+                return chosen
+        return language_of(update)
+
     def _t(self, update: Update, key: str, **values: object) -> str:
-        text = TEXTS[language_of(update)][key]
+        text = TEXTS[self._language(update)][key]
         return text.format(**{k: html.escape(str(v)) for k, v in values.items()})
 
     async def _reply(self, update: Update, text: str,
@@ -323,6 +336,10 @@ class MonitorBot:
         chat = update.effective_chat
         if request is None or chat is None:
             return
+        if chat.type != ChatType.PRIVATE and chat.id not in self.chat_languages:
+            subscriber = await self._off_loop(self.store.subscriber, chat.id)
+            if subscriber is not None and subscriber.language in TEXTS:
+                self.chat_languages[chat.id] = subscriber.language
         if request.name in ADMIN_COMMANDS:
             if not self._is_admin(update):
                 await self._refuse(update, "not_admin")
@@ -339,7 +356,7 @@ class MonitorBot:
                 await self._refuse(update, "not_group_admin")
         if request.name != "stop":
             await self._off_loop(self.store.upsert_subscriber, chat.id, chat_type_of(chat),
-                                 chat.title or chat.full_name, language_of(update))
+                                 chat.title or chat.full_name, self._language(update))
 
     async def _refuse(self, update: Update, key: str, **values: object) -> None:
         await self._reply(update, self._t(update, key, **values))
@@ -371,11 +388,11 @@ class MonitorBot:
         chat = update.effective_chat
         if chat:
             await self._off_loop(self.store.upsert_subscriber, chat.id, chat_type_of(chat),
-                                 chat.title or chat.full_name, language_of(update))
+                                 chat.title or chat.full_name, self._language(update))
         await self._reply(update, self._t(update, "start"))
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        texts = TEXTS[language_of(update)]
+        texts = TEXTS[self._language(update)]
         await self._reply(update, texts["help"] + (texts["help_admin"]
                                                    if self._is_admin(update) else ""))
 
@@ -512,7 +529,7 @@ class MonitorBot:
             return None
         error = await self._off_loop(self.catalog.query_error, query)
         if error:
-            language = language_of(update)
+            language = self._language(update)
             where = f"{'Spalte' if language == 'de' else 'column'} {error.column}"
             caret = str(error).partition("\n")[2]
             shown = f"{query_error_text(error.message, language)} ({where})\n{caret}"
@@ -592,13 +609,26 @@ class MonitorBot:
         await self._off_loop(self.store.forget_chat, chat_id_of(update))
         await self._reply(update, self._t(update, "stopped"))
 
+    async def language(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/language de|en: the chat's language (a group's for all its members)."""
+        args = context.args or []
+        if len(args) != 1 or args[0].lower() not in TEXTS:
+            await self._reply(update, self._t(update, "usage_language"))
+            return
+        chat = update.effective_chat
+        assert chat is not None              # the access check let a chat's command through
+        self.chat_languages[chat.id] = chosen = args[0].lower()
+        await self._off_loop(self.store.upsert_subscriber, chat.id, chat_type_of(chat),
+                             chat.title or chat.full_name, chosen)
+        await self._reply(update, self._t(update, "language_set"))
+
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         zone = await self._chat_zone(chat_id_of(update))
-        stats = await self._off_loop(self.stats_text, language_of(update), zone.key)
+        stats = await self._off_loop(self.stats_text, self._language(update), zone.key)
         await self._reply(update, f"<pre>{html.escape(stats)}</pre>")
 
     async def reload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        summary = await self._off_loop(self.reload_rules, language_of(update))
+        summary = await self._off_loop(self.reload_rules, self._language(update))
         await self._reply(update, self._t(update, "reloaded", summary=summary))
 
     # ------------------------------------------------------------- buttons

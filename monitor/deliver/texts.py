@@ -17,7 +17,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "help": "<b>Befehle</b>\n/rules – Themen anzeigen\n/subscribe THEMA [instant|digest]\n"
                 "/unsubscribe THEMA\n/list – Ihre Abos\n/digest HH:MM [Zeitzone] oder /digest off\n"
                 "/watch ANFRAGE – eigene Regel, z. B. <code>Putin NEAR/5 Einladung</code>\n"
-                "/unwatch N\n/search ANFRAGE\n/mute THEMA 2h\n/stop – alles über diesen Chat "
+                "/unwatch N\n/search ANFRAGE\n/mute THEMA 2h\n/language de|en – Sprache des "
+                "Chats\n/stop – alles über diesen Chat "
                 "löschen",
         "refused": "Dieser Chat ist für den Medienmonitor nicht freigeschaltet. Bitte wenden Sie "
                    "sich an die Betreiber (Chat-ID {chat_id}).",
@@ -50,6 +51,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "list_digest": "Tagesüberblick: {time} ({tz})",
         "list_digest_off": "Tagesüberblick: aus",
         "list_muted": "🔇 bis {until}",
+        "language_set": "Dieser Chat spricht jetzt Deutsch.",
+        "usage_language": "Bitte so: /language de oder /language en",
         "stats": "Artikel: {articles}  Treffer: {matches}\nWarteschlange: {pending}  letzter "
                  "Tagesüberblick: {last_digest}\nTreffer heute: {today}\nFeeds: {ok} in "
                  "Ordnung, {failing} gestört",
@@ -107,7 +110,8 @@ TEXTS: dict[str, dict[str, str]] = {
                 "/unsubscribe TOPIC\n/list – your subscriptions\n/digest HH:MM [timezone] or "
                 "/digest off\n/watch QUERY – a personal rule, e.g. "
                 "<code>Putin NEAR/5 invitation</code>\n/unwatch N\n/search QUERY\n"
-                "/mute TOPIC 2h\n/stop – forget everything about this chat",
+                "/mute TOPIC 2h\n/language de|en – the chat's language\n"
+                "/stop – forget everything about this chat",
         "refused": "This chat is not enabled for the media monitor. Please ask the operators "
                    "(chat id {chat_id}).",
         "not_group_admin": "In groups only administrators can change subscriptions.",
@@ -139,6 +143,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "list_digest": "Daily digest: {time} ({tz})",
         "list_digest_off": "Daily digest: off",
         "list_muted": "🔇 until {until}",
+        "language_set": "This chat speaks English now.",
+        "usage_language": "Usage: /language de or /language en",
         "stats": "articles: {articles}  matches: {matches}\noutbox pending: {pending}  last "
                  "digest: {last_digest}\nmatches today: {today}\nfeeds: {ok} ok, {failing} "
                  "failing",
@@ -193,7 +199,7 @@ COMMANDS = [
     ("list", "My subscriptions / Meine Abos"), ("digest", "Daily digest / Tagesüberblick"),
     ("watch", "Personal rule / Eigene Regel"), ("unwatch", "Remove personal rule"),
     ("search", "Search the archive / Archiv durchsuchen"), ("mute", "Mute a topic / Stumm"),
-    ("stop", "Forget this chat / Chat löschen"),
+    ("language", "Language / Sprache: de, en"), ("stop", "Forget this chat / Chat löschen"),
 ]
 
 

@@ -438,3 +438,18 @@ async def test_personal_rules_are_numbered_per_chat(app, botapi):
     assert (await say(botapi, 101, "/watch Moskau"))[0].startswith("Eigene Regel 2 ")
     assert (await say(botapi, 101, "/unwatch 1"))[0] == "Eigene Regel 1 gelöscht."
     assert "2. Moskau" in (await say(botapi, 101, "/list"))[0]
+
+
+async def test_a_group_speaks_its_own_language_a_private_chat_its_users(app, botapi, db):
+    botapi.group_admins[GROUP].add(7)
+    [answer] = await say(botapi, GROUP, "/language en", user_id=7, chat_type="group")
+    assert answer == "This chat speaks English now."
+    for user, language in ((8, "de"), (9, "en")):        # every member reads English there
+        [answer] = await say(botapi, GROUP, "/help", user_id=user, chat_type="group",
+                             language_code=language)
+        assert answer.startswith("Commands")
+    assert db.subscriber(GROUP).language == "en"
+    [answer] = await say(botapi, GROUP, "/language de", user_id=8, chat_type="group")
+    assert answer == "In groups only administrators can change subscriptions."
+    assert (await say(botapi, ALLOWED, "/help"))[0].startswith("Befehle")   # private: the user's
+    assert "Bitte so: /language" in (await say(botapi, ALLOWED, "/language fr"))[0]
