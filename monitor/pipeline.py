@@ -82,6 +82,7 @@ class CycleReport:
     known_items: int = 0           # items that were in the archive already: not stored again
     seed_errors: list[SeedError] = field(default_factory=list)
     feed_errors: dict[str, str] = field(default_factory=dict)
+    feeds_ok: list[str] = field(default_factory=list)     # polled this cycle without error
     config_errors: list[str] = field(default_factory=list)
     feeds_polled: int = 0
     grouped_articles: int = 0
@@ -181,6 +182,8 @@ class Pipeline:
         feed = outcome.feed
         if outcome.error:
             report.feed_errors[feed.name] = outcome.error
+        else:
+            report.feeds_ok.append(feed.name)
         items: list[tuple[RawItem, str | None]] = [(item, None) for item in outcome.items]
         if feed.full_text and outcome.items:
             keys = [stored_keys(item, feed.name) for item in outcome.items]

@@ -51,6 +51,7 @@ from monitor.deliver import (
     console_alert_line,
     telegram_sender,
 )
+from monitor.logs import RepeatedConditions
 from monitor.matching import BudgetExceeded
 from monitor.models import Retention
 from monitor.pipeline import CycleReport, Pipeline
@@ -75,6 +76,9 @@ class Service:
         self.dispatcher: Dispatcher | None = None
         self.stopping = asyncio.Event()
         self._inflight: set[asyncio.Task] = set()
+        # A feed that keeps failing is logged when it starts and when it recovers, not at
+        # every poll (the admins hear of it after a day: _operations).
+        self.feed_problems = RepeatedConditions(log)
         self._bot: MonitorBot | None = None
         self._config_stamp = _stamp(config.path)
 
@@ -225,7 +229,9 @@ class Service:
                  report.new_articles, report.feeds_polled, report.matched_articles, report.matches,
                  report.alerts_queued, report.digests_queued)
         for name, error in report.feed_errors.items():
-            log.warning("feed failed feed=%s error=%r", name, error)
+            self.feed_problems.report(name, [f"feed failed feed={name} error={error!r}"])
+        for name in report.feeds_ok:
+            self.feed_problems.report(name, [])
         if report.rule_errors:
             await asyncio.to_thread(self._rule_errors_notice,
                                     [str(e) for e in report.rule_errors])

@@ -84,3 +84,27 @@ def test_overlapping_job_runs_are_coalesced_without_a_warning(caplog):
     finally:
         scheduler_log.removeFilter(coalesced)
     assert [r.getMessage() for r in caplog.records] == []
+
+
+def test_a_feed_that_keeps_failing_is_logged_when_it_starts_and_when_it_recovers(
+        tmp_path, db, caplog):
+    from monitor.pipeline import CycleReport
+    from monitor.service import Service
+
+    config = Config(path=None, database_path=db.path, seeds_dir=tmp_path / "seeds",
+                    rules_dir=tmp_path / "rules")
+    service = Service(config, db)
+    reports = [CycleReport(feed_errors={"tot": "HTTP 503"}) for _ in range(3)]
+    reports.append(CycleReport(feeds_ok=["tot"]))
+
+    async def cycle() -> CycleReport:
+        return reports.pop(0)
+
+    service.pipeline.run_once = cycle          # type: ignore[method-assign]
+    caplog.set_level(logging.INFO, logger="monitor.service")
+    for _ in range(4):
+        asyncio.run(service.ingest())
+    assert [r.getMessage() for r in caplog.records if "feed=tot" in r.getMessage()] == [
+        "feed failed feed=tot error='HTTP 503' (said once while it lasts)",
+        "no longer: feed failed feed=tot error='HTTP 503' (seen 3 times)",
+    ]
