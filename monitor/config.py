@@ -359,11 +359,12 @@ def parse_config(raw: dict[str, Any], path: Path, source: SourceMap | None = Non
                 "remember every article it still keeps, so keys_days must be at least "
                 "articles_days")
     paths = {}
-    for table, key, default in ((database, "path", "data/monitor.db"),
-                                (sources, "seeds", "seeds"), (sources, "rules", "rules")):
+    for section, table, key, default in (("database", database, "path", "data/monitor.db"),
+                                         ("sources", sources, "seeds", "seeds"),
+                                         ("sources", sources, "rules", "rules")):
         paths[key] = default
         with problems.check():
-            paths[key] = _str(table, key, default, "database" if key == "path" else "sources")
+            paths[key] = _str(table, key, default, section)
     problems.raise_any()
     return Config(
         path=path, database_path=base / paths["path"], seeds_dir=base / paths["seeds"],

@@ -49,6 +49,7 @@ from monitor.deliver import (
     MonitorBot,
     RulesCatalog,
     console_alert_line,
+    local_time,
     telegram_sender,
 )
 from monitor.logs import RepeatedConditions
@@ -329,12 +330,13 @@ class Service:
         text = texts["stats"].format(
             articles=f"{counts.articles:,}", matches=f"{counts.matches:,}",
             pending=f"{state.pending:,}",
-            last_digest=_local(activity.last_digest, tz) if activity.last_digest else "-",
+            last_digest=(local_time(activity.last_digest, tz, named=True)
+                         if activity.last_digest else "-"),
             today=", ".join(f"{rule_id} {n}" for rule_id, n in activity.matches_today)
             or texts["stats_none"], ok=len(self.store.feeds()) - len(failing),
             failing=len(failing))
         return "\n".join([text, *(texts["stats_failing"].format(
-            name=f.name, since=_local(f.failing_since, tz), error=f.last_error)
+            name=f.name, since=local_time(f.failing_since, tz, named=True), error=f.last_error)
             for f in failing if f.failing_since)])
 
     def reload_rules(self, language: str = "de") -> str:
@@ -361,15 +363,11 @@ class Service:
             groups.setdefault((language if language in TEXTS else "de", zone), []).append(admin)
         queued = False
         for (language, zone), chats in groups.items():
-            shown = {name: _local(value, ZoneInfo(zone)) if isinstance(value, datetime)
+            shown = {name: local_time(value, zone, named=True) if isinstance(value, datetime)
                      else _escape(str(value)) for name, value in values.items()}
             text = TEXTS[language][text_key].format(**shown)
             queued |= self.store.notice_once(f"{key}:{language}:{zone}", chats, text, now)
         return queued
-
-
-def _local(moment: datetime, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%d.%m.%Y %H:%M %Z")
 
 
 def _stamp(path: Path | None) -> tuple[int, int] | None:

@@ -27,7 +27,7 @@ from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, NamedTuple, ParamSpec, Protocol, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -56,7 +56,7 @@ from telegram.ext import (
 
 from monitor import models
 from monitor.config import DAY, ConfigError, TelegramConfig, parse_duration
-from monitor.deliver.render import html_to_plain, linked
+from monitor.deliver.render import html_to_plain, linked, local_time
 from monitor.deliver.texts import COMMANDS, MAX_CALLBACK, TEXTS, query_error_text
 from monitor.matching import QueryHint, QuerySyntaxError
 from monitor.models import Article, DeliveryMode
@@ -119,23 +119,32 @@ class Request(NamedTuple):
     changes: bool
 
 
-def request_of(update: Update, bot_username: str | None, commands: frozenset[str]
-               ) -> Request | None:
-    """The command or button of an update; None for anything else, and for a command
-    addressed to another bot in a group (/start@OtherBot)."""
-    query = update.callback_query
-    if query is not None:
-        kind = (query.data or "").partition(":")[0]
-        return Request(kind, kind in CHANGING_BUTTONS)
+def command_of(update: Update, bot_username: str | None) -> tuple[str, str] | None:
+    """The name and argument of a command to this bot ('mute', 'kim 2h' of '/Mute@bot kim
+    2h'); None for other text, and for a command addressed to another bot in a group."""
     message = update.effective_message
     text = message.text if message else None
     if not text or not text.startswith("/"):
         return None
     command, _, argument = text[1:].partition(" ")
     name, _, addressee = command.partition("@")
-    name = name.lower()
-    if addressee and addressee.lower() != (bot_username or "").lower() or name not in commands:
+    if addressee and addressee.lower() != (bot_username or "").lower():
         return None
+    return name.lower(), argument
+
+
+def request_of(update: Update, bot_username: str | None, commands: frozenset[str]
+               ) -> Request | None:
+    """The command or button of an update; None for anything else (an unknown command, one
+    for another bot)."""
+    query = update.callback_query
+    if query is not None:
+        kind = (query.data or "").partition(":")[0]
+        return Request(kind, kind in CHANGING_BUTTONS)
+    command = command_of(update, bot_username)
+    if command is None or command[0] not in commands:
+        return None
+    name, argument = command
     return Request(name, name in CHANGING_COMMANDS and (name != "digest" or bool(argument.strip())))
 
 
@@ -399,7 +408,7 @@ class MonitorBot:
     async def unknown_command(self, update: Update,
                               context: ContextTypes.DEFAULT_TYPE) -> None:
         """A command this bot does not have (not one for another bot in a group)."""
-        if request_of(update, context.bot.username, frozenset({_command_name(update)})):
+        if command_of(update, context.bot.username) is not None:
             await self._reply(update, self._t(update, "unknown_command"))
 
     async def free_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -479,7 +488,7 @@ class MonitorBot:
                     f"{html.escape(names.get(sub.rule_id, '?'))} ({sub.mode})")
             if sub.muted_until is not None and sub.muted_until > now:
                 line += " " + self._t(update, "list_muted",
-                                      until=_local(sub.muted_until, zone))
+                                      until=local_time(sub.muted_until, zone, named=True))
             lines.append(line)
         if watches:
             lines.append(self._t(update, "list_watches"))
@@ -603,7 +612,7 @@ class MonitorBot:
         rule = self._rule(rule_id)
         zone = await self._chat_zone(chat_id_of(update))
         await self._reply(update, self._t(update, "muted", name=rule.name if rule else rule_id,
-                                          until=_local(until, zone)))
+                                          until=local_time(until, zone, named=True)))
 
     async def stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._off_loop(self.store.forget_chat, chat_id_of(update))
@@ -693,18 +702,6 @@ def _is_text(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _command_name(update: Update) -> str:
-    """'mute' of '/Mute@monitor_bot kim 2h'."""
-    message = update.effective_message
-    text = (message.text or "") if message else ""
-    return text[1:].partition(" ")[0].partition("@")[0].lower()
-
-
-def _local(moment: datetime, zone: ZoneInfo) -> str:
-    """A time as the chat reads it: in its zone, with the zone's abbreviation."""
-    return moment.astimezone(zone).strftime("%d.%m.%Y %H:%M %Z")
 
 
 def _command_argument(update: Update) -> str:

@@ -165,9 +165,11 @@ def console_alert_line(alert: ConsoleAlert) -> str:
     return terminal_safe(line)
 
 
-def local_time(moment: datetime, tz: str) -> str:
-    """A moment as day and time in a timezone: "13.09.2023 14:05"."""
-    return moment.astimezone(ZoneInfo(tz)).strftime("%d.%m.%Y %H:%M")
+def local_time(moment: datetime, tz: str | ZoneInfo, *, named: bool = False) -> str:
+    """A moment as day and time in a timezone: "13.09.2023 14:05", or with the zone's
+    abbreviation when `named` ("13.09.2023 14:05 CEST"), for a chat that reads times."""
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    return moment.astimezone(zone).strftime("%d.%m.%Y %H:%M %Z" if named else "%d.%m.%Y %H:%M")
 
 
 def bold_spans(sentence: str, spans: Iterable[tuple[int, int]]) -> str:
