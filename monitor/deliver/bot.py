@@ -582,10 +582,11 @@ class MonitorBot:
             self._last_search[chat.id] = time.monotonic()
         found = await self._off_loop(self.catalog.search, query, 10)
         lines = [self._t(update, "search_head" if found.articles else "search_none")]
+        zone = await self._chat_zone(chat_id_of(update))
         for article in found.articles:
             title = linked(html.escape(article.title), article.url)
             lines.append(f"• {title} <i>({html.escape(article.source)}, "
-                         f"{article.published:%d.%m.%Y})</i>")
+                         f"{local_time(article.published, zone)})</i>")
         lines += await self._hints(update, query)
         if found.recent_days is not None:
             key = "search_no_index" if found.why == "no index" else "search_no_terms"

@@ -7,6 +7,7 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -338,6 +339,8 @@ async def test_search_through_the_index_and_a_termless_search_of_the_last_days(a
     assert by_word.startswith("Archive matches")
     assert "Путин встретился с Кимом" in by_word and "Путин в Пекине" in by_word
     assert "were searched" not in by_word
+    shown = (now - timedelta(days=1)).astimezone(ZoneInfo("Europe/Berlin"))
+    assert f"{shown:%d.%m.%Y %H:%M})" in by_word           # in the chat's (default) zone
 
     [termless] = await say(botapi, 102, "/search NOT Trump")
     assert "Путин встретился с Кимом" in termless and "Путин в Пекине" not in termless
