@@ -4,10 +4,9 @@ apart from its CandidateMatcher. Working out where each term matched costs more 
 that the rule matches (at 100,000 rules, three times more: 5dd1c6b), so verify.py does not.
 
 The rules that match one article share terms, so hits are made once per term per article:
-`Highlights` is the article's memo, term number → hits, and a rule's hits are one C-level
-lookup per word term (0115fe4: building hits was more than half of matching at 100,000
-rules; caa7619: keyed by small numbers, 0.92 of the time at 100,000 rules). A term's
-words come from the profile's word table, its positions from the article's view.
+`Highlights` is the article's memo, term → hits, and a rule's hits are one C-level lookup
+per word term (0115fe4: building hits was more than half of matching at 100,000 rules). A
+term's words come from the profile's word table, its positions from the article's view.
 """
 
 from __future__ import annotations
@@ -75,7 +74,7 @@ class HitPlan:
                 groups.setdefault(leaf.label, []).append(
                     (leaf, slots[0] if isinstance(leaf, Term) else slots))
         # A label with one word term is the common case: its (label, ids, field), numbered.
-        self.simple = tuple(hit_number(profile, (label, group[0][1], group[0][0].field))
+        self.simple = tuple(hit_term(profile, (label, group[0][1], group[0][0].field))
                             for label, group in groups.items()
                             if len(group) == 1 and isinstance(group[0][0], Term))
         self.grouped = tuple((label, tuple(group)) for label, group in groups.items()
@@ -110,7 +109,7 @@ def hit_plan(profile: Profile, number: int) -> HitPlan:
     """A rule's hit plan in a profile, made the first time one of its matches is shown."""
     found = profile.hit_plans[number]
     if found is None:
-        with profile.compiled.lock:      # hit_number must not interleave
+        with profile.compiled.lock:      # hit_term must not interleave
             found = profile.hit_plans[number]
             if found is None:
                 found = profile.hit_plans[number] = HitPlan(profile.compiled.rules[number],
@@ -118,19 +117,17 @@ def hit_plan(profile: Profile, number: int) -> HitPlan:
     return found
 
 
-def hit_number(profile: Profile, spec: HitKey) -> int:
-    """The number of a one-word term in the profile (see Profile.hit_terms)."""
-    found = profile.hit_numbers.get(spec)
-    if found is None:
-        found = profile.hit_numbers[spec] = len(profile.hit_terms)
+def hit_term(profile: Profile, spec: HitKey) -> HitKey:
+    """A one-word term of the profile, registered with the words that carry it."""
+    if spec not in profile.hit_terms:
         label, ids, field = spec
-        profile.hit_terms.append((label, field, profile.word_postings.words_carrying(ids)))
-    return found
+        profile.hit_terms[spec] = (label, field, profile.word_postings.words_carrying(ids))
+    return spec
 
 
-class Highlights(dict[int, tuple[Hit, ...]]):
-    """The hits of one article, made on first ask: the number of a one-word term in
-    `Profile.hit_terms` → its hits (a dict with `__missing__`, so that a known term's hits
+class Highlights(dict[HitKey, tuple[Hit, ...]]):
+    """The hits of one article, made on first ask: a one-word term of `Profile.hit_terms`
+    → its hits (a dict with `__missing__`, so that a known term's hits
     are one C-level lookup), and the places of grouped terms and phrases, once each."""
 
     __slots__ = ("_phrase_places", "_places", "_word_places", "hit_terms", "relevant", "view")
@@ -145,7 +142,7 @@ class Highlights(dict[int, tuple[Hit, ...]]):
         self._phrase_places: dict[tuple[tuple[tuple[int, ...], ...], str | None],
                                   list[_Place]] = {}
 
-    def __missing__(self, key: int) -> tuple[Hit, ...]:
+    def __missing__(self, key: HitKey) -> tuple[Hit, ...]:
         label, field, carriers = self.hit_terms[key]
         found = self.relevant.intersection(carriers)
         if len(found) == 1 and field is None:     # the common case, without the calls

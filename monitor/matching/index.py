@@ -207,13 +207,10 @@ class Profile:
                 self.stems[form] = (*self.stems.get(form, ()), term_id)
         # The rules' hit plans in this profile (highlight.hit_plan), made as matches need them.
         self.hit_plans: list[HitPlan | None] = [None] * len(compiled.rules)
-        # The one-word terms of the rules compiled so far, numbered by their (label, ids,
-        # field): (label, field, the words seen so far that carry the term). A view's memo
-        # of hits is keyed by these numbers, which hash without touching the rule's objects
-        # (cold in the CPU caches on a large rule set), and a term's hits in an article are
-        # one intersection of its words with the article's.
-        self.hit_terms: list[tuple[str, str | None, set[str]]] = []
-        self.hit_numbers: dict[HitKey, int] = {}
+        # The one-word terms of the rules compiled so far, (label, ids, field) → (label,
+        # field, the words seen so far that carry the term): a term's hits in an article
+        # are one intersection of its words with the article's.
+        self.hit_terms: dict[HitKey, tuple[str, str | None, set[str]]] = {}
         me = weakref.proxy(self)
         self.word_postings = WordPostings(
             lambda word: me.postings(me._ids_of(word)), analyzer.cache_limit,
