@@ -150,7 +150,7 @@ def archive_candidates(store: Store, rule: Rule, since: datetime | None = None) 
 MIN_COMPOUND_PART = 4       # shorter words are inside too many others to hint about
 MIN_INSIDE = 3              # articles with longer words that a compound hint needs
 COMPOUND_EXAMPLES = 3       # the commonest of the first COMPOUND_COUNTED longer words
-COMPOUND_COUNTED = 50
+COMPOUND_COUNTED = 50      # an index query each
 
 
 def compound_hints(store: Store, rule: Rule) -> list[QueryHint]:
@@ -167,26 +167,26 @@ def compound_hints(store: Store, rule: Rule) -> list[QueryHint]:
         folded = exact_form(label)
         if len(folded) < MIN_COMPOUND_PART:
             continue
-        anywhere = archive_candidates(store, make_rule("hint", f"*{folded}*", {}))
-        anywhere_infix = not anywhere.scanned
-        if not anywhere_infix:      # in too many words to look them up: those it begins
-            anywhere = archive_candidates(store, make_rule("hint", f"{folded}*", {}))
-            if anywhere.scanned:
-                continue
+        # One pass over the vocabulary: the words that contain it, or None when there are
+        # too many to look up (then the articles of the words it begins are counted; the
+        # infix rule would have read every article id of the archive instead).
+        words = store.index_words("infix", folded, WILDCARD_WORDS)
+        wildcard = f"*{folded}*" if words is not None else f"{label}*"
+        anywhere = archive_candidates(store, make_rule("hint", wildcard, {}))
+        if anywhere.scanned:
+            continue
         alone = set(archive_candidates(store, make_rule("hint", label, {})).ids)
         inside = len(set(anywhere.ids) - alone)
         if inside < MIN_INSIDE or inside < len(alone):
             continue
-        hints.append(QueryHint("compound", label, rule.query_text.find(label) + 1,
-                               f"*{folded}*" if anywhere_infix else f"{label}*", len(alone),
-                               inside, _commonest_longer(store, folded)))
+        hints.append(QueryHint("compound", label, rule.query_text.find(label) + 1, wildcard,
+                               len(alone), inside, _commonest_longer(store, folded, words or [])))
     return hints
 
 
-def _commonest_longer(store: Store, folded: str) -> tuple[str, ...]:
-    """The archive's commonest words that contain `folded` and are at least three letters
-    longer (not an inflection of it); none when it is inside too many words to list."""
-    words = store.index_words("infix", folded, WILDCARD_WORDS) or []
+def _commonest_longer(store: Store, folded: str, words: list[str]) -> tuple[str, ...]:
+    """The commonest of the vocabulary's `words` that contain `folded` and are at least
+    three letters longer (not an inflection of it), counted in the archive index."""
     longer = sorted((w for w in words if len(w) >= len(folded) + 3),
                     key=lambda w: (len(w), w))[:COMPOUND_COUNTED]
     counts = {w: len(archive_candidates(store, make_rule("hint", f'"{w}"', {})))
