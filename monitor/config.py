@@ -119,6 +119,9 @@ class ServiceConfig:
     dispatch_every_s: int = 2
     jitter: float = 0.1            # a feed's next poll moves by up to this share of its interval
     backlog_alert: int = 500       # admins are told when this many messages wait in the outbox
+    # An article of an alerted story pings again (once a story) when its headline shares less
+    # than this share of words with every headline the chat saw of it; 0 turns that off.
+    new_headline_below: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,7 @@ NUMBER_RANGES: dict[type, dict[str, NumberRange]] = {
         "dispatch_every_s": NumberRange(1, HOUR, duration=True),
         "jitter": NumberRange(0, 0.5, integer=False),
         "backlog_alert": NumberRange(1, 1_000_000),
+        "new_headline_below": NumberRange(0, 1, integer=False),
     },
     RetentionConfig: {
         "articles_days": NumberRange(1, 36_500),

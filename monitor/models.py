@@ -70,6 +70,8 @@ class Subscriber:
     digest_time: str | None          # "HH:MM", "off", or None for the configured default
     digest_tz: str | None            # an IANA zone, or None for the configured default
     active: bool = True              # False once the chat blocked the bot or was deleted
+    quiet_start: str | None = None   # quiet hours, local "HH:MM" in the chat's zone
+    quiet_end: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,15 @@ class Subscription:
     rule_id: str
     mode: DeliveryMode
     muted_until: datetime | None = None
+    follow_sources: int | None = None    # /follow: answer an alert again at this many sources
+
+
+class QuietHours(NamedTuple):
+    """A chat's quiet hours: local "HH:MM" start and end, in its zone (None: the default)."""
+
+    start: str
+    end: str
+    zone: str | None
 
 
 # The rule id of a chat's personal rule (`/watch`) is this prefix and the watch's number.
@@ -160,6 +171,9 @@ class MessageKind(StrEnum):
     """What an outbox row carries."""
 
     ALERT = "alert"                # one (chat, rule, story); rendered just before it is sent
+    UPDATE = "update"              # an edit of a sent alert: the story's further sources
+    FOLLOW_UP = "follow_up"        # an answer to an alert: the story grew, or a new headline
+    FOLDED = "folded"              # the alerts of one rule held in quiet hours, in one message
     DIGEST = "digest"              # a part of a chat's daily digest
     NOTICE = "notice"              # an operator notice (admins), or a /watch owner's
 
@@ -172,6 +186,9 @@ class OutboxStatus(StrEnum):
     SENT = "sent"                  # Telegram accepted it
     FAILED = "failed"              # Telegram refused the message itself, for good
     DROPPED = "dropped"            # its chat blocked the bot or is gone
+    SKIPPED = "skipped"            # nothing left to send: an update of an alert that is gone
+    FOLDED = "folded"              # went out inside another message (held alerts, or an
+                                   # edit of an alert that went out folded)
 
 
 @dataclass(frozen=True)
@@ -188,6 +205,9 @@ class OutboxMessage:
     buttons: tuple[tuple[str, str], ...] = ()   # (label, callback data)
     attempts: int = 0
     rule_name: str | None = None   # an alert's heading; its text is "" until rendered
+    held: bool = False             # kept back by the chat's quiet hours
+    target_message_id: int | None = None   # the alert that an update edits or a follow-up answers
+    fallback_text: str | None = None       # an update's answer when its alert cannot be edited
 
 
 class PlannedAlert(NamedTuple):
@@ -199,6 +219,51 @@ class PlannedAlert(NamedTuple):
     story_id: int | None
     article_id: int | None
     rule_name: str                 # the alert's heading
+
+
+class PlannedFollowUp(NamedTuple):
+    """An answer to a chat's alert that pings again (Store.plan_alerts): its story now has
+    as many sources as the chat's `/follow` threshold, or a materially new headline. Queued
+    once per (chat, rule, story, reason)."""
+
+    chat_id: int
+    rule_id: str
+    story_id: int
+    article_id: int                # the article that brought it
+    reason: str                    # "sources" or "headline"
+    text: str                      # Telegram HTML
+
+
+class AlertedStory(NamedTuple):
+    """What the planner knows of a (chat, rule, story) that was alerted before: the alert's
+    headline, the headlines its follow-ups showed, the story's sources, the chat's threshold."""
+
+    titles: tuple[str, ...]        # the alert's, then each follow-up's
+    reasons: frozenset[str]        # follow-ups claimed already
+    sources: tuple[str, ...]       # the story's distinct sources, first reporter first
+    follow_sources: int | None     # /follow RULE N: ping when N sources report it
+
+
+class AlertThread(NamedTuple):
+    """A sent (or waiting) alert, as its updates and follow-ups need it."""
+
+    outbox_id: int
+    status: OutboxStatus
+    message_id: int | None         # Telegram's, once sent
+    text: str                      # as first sent
+    buttons: tuple[tuple[str, str], ...]
+    article_id: int | None
+    next_attempt_at: datetime
+    shown_sources: str | None      # the sources line of its last sent update
+
+
+class StorySource(NamedTuple):
+    """One outlet's article of a story, for the "+3 sources" line of its alerts."""
+
+    source: str
+    url: str | None
+    published: datetime
+    article_id: int
 
 
 # How one delivery attempt ended: sent; to be retried (429, 5xx, network); Telegram is

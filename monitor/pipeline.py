@@ -20,8 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from monitor.alerts import follow_up_reasons
 from monitor.config import Config
-from monitor.deliver import Dispatcher, DispatchReport
+from monitor.deliver import Dispatcher, DispatchReport, follow_up_text
 from monitor.digest import Digest, build_digest, due_period, render_telegram
 from monitor.ingest import (
     Fetcher,
@@ -55,6 +56,7 @@ from monitor.models import (
     Feed,
     FeedOutcome,
     PlannedAlert,
+    PlannedFollowUp,
     RawItem,
     StoryAssignment,
     UnalertedMatch,
@@ -332,7 +334,8 @@ class Pipeline:
             messages = [PlannedAlert(chat, match.rule_id, match.story_id, match.article_id, name)
                         for match, chats, name in wanted for chat in chats]
             report.alerts_queued += self.store.plan_alerts(
-                [(m.article_id, m.rule_id) for m in batch], messages, now)
+                [(m.article_id, m.rule_id) for m in batch], messages, now,
+                self._follow_ups(messages))
             if shown:
                 articles = self.store.articles_by_id(shown)
                 report.console_alerts.extend(
@@ -340,6 +343,33 @@ class Pipeline:
                                  articles[article_id].source, articles[article_id].url,
                                  tuple(rule_ids))
                     for article_id, rule_ids in shown.items())
+
+    def _follow_ups(self, messages: list[PlannedAlert]) -> list[PlannedFollowUp]:
+        """The answers that ping a chat again about a story it was alerted to: the story
+        reached the chat's /follow threshold, or brought a new headline (monitor/alerts.py).
+        Only an article that joined an earlier story can bring one."""
+        joined = [m for m in messages if m.story_id is not None and m.story_id != m.article_id]
+        if not joined:
+            return []
+        alerted = self.store.alerted_stories(
+            (m.chat_id, m.rule_id, m.story_id) for m in joined if m.story_id is not None)
+        if not alerted:
+            return []
+        articles = self.store.articles_by_id({m.article_id for m in joined if m.article_id})
+        languages = self.store.chat_languages()
+        follow_ups = []
+        for m in joined:
+            story = alerted.get((m.chat_id, m.rule_id, m.story_id or 0))
+            article = articles.get(m.article_id or 0)
+            if story is None or article is None:
+                continue
+            for reason in follow_up_reasons(story, article.title,
+                                            self.config.service.new_headline_below):
+                follow_ups.append(PlannedFollowUp(
+                    m.chat_id, m.rule_id, m.story_id or 0, article.stored_id, reason,
+                    follow_up_text(reason, m.rule_name, article, len(story.sources),
+                                   languages.get(m.chat_id, "de"))))
+        return follow_ups
 
     def plan_digests(self, report: CycleReport, now: datetime) -> None:
         """Queue every digest that is due; a period already recorded is never sent again."""

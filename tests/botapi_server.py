@@ -7,6 +7,10 @@ matters to us:
 - `getMe`, `getUpdates` long polling with `offset`/`timeout`, `deleteWebhook`,
   `setMyCommands`/`getMyCommands`, `sendMessage`, `editMessageText`, `answerCallbackQuery`,
   `getChatMember`, `getChat`;
+- `editMessageText` like Telegram's: "message is not modified" for the same content, "message
+  to edit not found" for a deleted message (`delete_message`), "message can't be edited";
+  `sendMessage` answers a message (`reply_parameters`), "message to be replied not found"
+  when it is gone unless `allow_sending_without_reply`;
 - `sendMessage`/`editMessageText` validate HTML like Telegram (only its tags, balanced, known
   entities; "Bad Request: can't parse entities: ...") and the 4,096-character limit counted
   after entity parsing, in UTF-16 code units ("Bad Request: message is too long");
@@ -107,6 +111,21 @@ class Sent:
     reply_markup: dict | None
     at: float
     edits: list[str] = field(default_factory=list)
+    reply_to: int | None = None     # the message it answers
+    deleted: bool = False           # a user deleted it (delete_message)
+
+
+def _reply_to(params: dict) -> tuple[int, bool] | None:
+    """(message id, allow_sending_without_reply) of a send that answers a message."""
+    reply = params.get("reply_parameters")
+    if isinstance(reply, str):
+        reply = json.loads(reply)
+    if reply:
+        return int(reply["message_id"]), bool(reply.get("allow_sending_without_reply"))
+    if params.get("reply_to_message_id"):
+        return (int(params["reply_to_message_id"]),
+                str(params.get("allow_sending_without_reply")).lower() == "true")
+    return None
 
 
 class BotAPIError(Exception):
@@ -131,6 +150,7 @@ class FakeBotAPI:
         self.calls: list[str] = []
         self.blocked: set[int] = set()
         self.migrated: dict[int, int] = {}
+        self.uneditable: set[tuple[int, int]] = set()    # (chat, message): "can't be edited"
         self.chat_types: dict[int, str] = {}
         self.group_admins: dict[int, set[int]] = defaultdict(set)
         self.injected: deque[tuple[str, float]] = deque()
@@ -224,6 +244,13 @@ class FakeBotAPI:
                                  "type": self.chat_types.get(sent.chat_id, "private")},
                         "text": sent.plain},
         }})
+
+    def delete_message(self, chat_id: int, message_id: int) -> None:
+        """A user deletes a message: editing it is "message to edit not found" from now on."""
+        with self.lock:
+            for sent in self.sent:
+                if sent.chat_id == chat_id and sent.message_id == message_id:
+                    sent.deleted = True
 
     def messages_to(self, chat_id: int) -> list[Sent]:
         with self.lock:
@@ -322,19 +349,33 @@ class FakeBotAPI:
         text, plain = self._checked_text(params)
         if self.enforce_limits:
             self._flood_limits(chat_id)
+        reply_to = _reply_to(params)
+        if reply_to is not None and not reply_to[1] and not any(
+                s.chat_id == chat_id and s.message_id == reply_to[0] and not s.deleted
+                for s in self.messages_to(chat_id)):
+            raise BotAPIError(400, "Bad Request: message to be replied not found")
         with self.lock:
             sent = Sent(chat_id, self._message_id(), text, plain, params.get("parse_mode"),
-                        params.get("reply_markup"), time.time())
+                        params.get("reply_markup"), time.time(),
+                        reply_to=reply_to[0] if reply_to else None)
             self.sent.append(sent)
             self.lock.notify_all()
         return self._message(sent)
 
     def api_editMessageText(self, params: dict) -> dict:  # noqa: N802
+        """Like Telegram: the same trouble and limits as a send; a deleted message is "not
+        found", one made uneditable "can't be edited", the same content "not modified"."""
         chat_id, message_id = int(params["chat_id"]), int(params["message_id"])
+        self._trouble(chat_id)
         text, plain = self._checked_text(params)
+        if (chat_id, message_id) in self.uneditable:
+            raise BotAPIError(400, "Bad Request: message can't be edited")
+        if self.enforce_limits:
+            self._flood_limits(chat_id)
         with self.lock:
             for sent in self.sent:
-                if sent.chat_id == chat_id and sent.message_id == message_id:
+                if (sent.chat_id == chat_id and sent.message_id == message_id
+                        and not sent.deleted):
                     if sent.plain == plain and sent.reply_markup == params.get("reply_markup"):
                         raise BotAPIError(400, "Bad Request: message is not modified: specified "
                                           "new message content and reply markup are exactly the "

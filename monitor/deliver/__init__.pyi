@@ -2,6 +2,7 @@
 # command line use. Read by type checkers, and by lazy_loader at run time (each name is
 # imported from its module when first used, so that printing an alert line does not import
 # python-telegram-bot). tests/test_exported_members.py holds the rooms to it.
+from .alerts import follow_up_text as follow_up_text
 from .bot import MonitorBot as MonitorBot
 from .catalog import RulesCatalog as RulesCatalog
 from .outbox import Dispatcher as Dispatcher

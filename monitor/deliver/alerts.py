@@ -11,6 +11,13 @@ any of the words its rules matched), and only the bold words differ between the 
 article that matches a thousand rules is summarised once, not a thousand times. Which words
 a rule matched is not stored with the match: the renderer asks for them (`MatchedWords`,
 the rule engine's highlighting, wired in by the pipeline) once per article it renders.
+
+An alert follows its story: its last paragraph names the story's other outlets ("+3 Quellen:
+Spiegel, DW, BBC", newest first), and an update row edits the sent alert to the story as
+it is when the update is sent. The update keeps that line in its row before the call, so
+an edit repeated after a crash shows the same text (Telegram answers "message is not
+modified", which counts as done). Follow-ups (a new message that pings) are made when
+planned; here they only learn which message they answer.
 """
 
 from __future__ import annotations
@@ -19,10 +26,28 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from typing import Literal
 
-from monitor.deliver.render import AlertContent, render_alert, split_message
-from monitor.deliver.texts import alert_buttons
-from monitor.models import WATCH_PREFIX, Article, OutboxMessage
+from monitor.deliver.render import (
+    MAX_TEXT,
+    AlertContent,
+    escape,
+    linked,
+    local_time,
+    render_alert,
+    sources_line,
+    split_message,
+    visible_length,
+)
+from monitor.deliver.texts import TEXTS, alert_buttons
+from monitor.models import (
+    WATCH_PREFIX,
+    AlertThread,
+    Article,
+    MessageKind,
+    OutboxMessage,
+    OutboxStatus,
+)
 from monitor.store import Store
 from monitor.summarize import Highlighter, summarize
 
@@ -46,6 +71,29 @@ def alert_summary(article: Article, matched_words: Iterable[str]) -> Highlighter
                        inflected=False)
 
 
+# What became of a row that the renderer did not make ready to send (see rendered).
+Disposed = Literal["failed", "skipped", "postponed"]
+
+FOLDED_SHOWN = 10       # alerts listed in a folded message; the rest are counted
+
+# The paragraph of other outlets starts with this: article text is escaped (it never holds
+# "<"), so an alert's own text is whatever comes before it.
+SOURCES_MARK = "\n\n<i>+"
+
+
+def with_sources(alert: str, line: str | None) -> str:
+    """The alert's text with `line` as its sources paragraph (in place of the one it had),
+    still one Telegram message: the summary is what gets shortened."""
+    base = alert.split(SOURCES_MARK, 1)[0]
+    if line is None:
+        return base
+    paragraph = f"\n\n<i>{line}</i>"
+    room = MAX_TEXT - visible_length(paragraph)
+    if visible_length(base) > room:
+        base = split_message(base, room)[0]
+    return base + paragraph
+
+
 def alert_text(article: Article, summary: Highlighter, rule_name: str,
                matched_words: Sequence[str], timezone: str) -> str:
     """Rule name, linked title, source, time, language, and the summary with this rule's
@@ -56,6 +104,17 @@ def alert_text(article: Article, summary: Highlighter, rule_name: str,
         highlights=summary.spans(matched_words),
     )
     return split_message(render_alert(content, timezone=timezone))[0]
+
+
+def follow_up_text(reason: str, rule_name: str, article: Article, sources: int,
+                   language: str) -> str:
+    """A follow-up's text (it answers the alert): the story's count of sources now, or its
+    new headline."""
+    texts = TEXTS.get(language, TEXTS["de"])
+    title = linked(f"<b>{escape(article.title)}</b>", article.url)
+    key = "follow_up_sources" if reason == "sources" else "follow_up_headline"
+    return split_message(texts[key].format(rule=escape(rule_name), n=sources, title=title,
+                                           source=escape(article.source)))[0]
 
 
 class AlertRenderer:
@@ -73,26 +132,101 @@ class AlertRenderer:
         self._languages: dict[int, str] | None = None
         self._lock = threading.Lock()
 
-    def rendered(self, message: OutboxMessage) -> OutboxMessage | None:
-        """The message ready to send; None for an alert whose article is gone, which is
-        failed (retention keeps the articles of pending rows, so only a row that predates
-        that rule can be one)."""
-        if message.kind != "alert" or message.text:
-            return message
+    def rendered(self, message: OutboxMessage) -> OutboxMessage | Disposed:
+        """The message ready to send, or what became of it instead: an alert whose article
+        is gone is failed (retention keeps the articles of pending rows, so only a row that
+        predates that rule can be one); an update or follow-up whose alert waits is
+        postponed, and an update whose alert went out folded or is gone is skipped."""
+        if message.kind == MessageKind.ALERT and not message.text:
+            return self._alert(message)
+        if message.kind == MessageKind.UPDATE:
+            return self._update(message)
+        if message.kind == MessageKind.FOLLOW_UP and message.target_message_id is None:
+            return self._follow_up(message)
+        return message
+
+    def _alert(self, message: OutboxMessage) -> OutboxMessage | Disposed:
         found = self._article(message.article_id)
         if found is None:
             log.error("outbox row %s: the alert's article %s is gone", message.id,
                       message.article_id)
             self.store.mark_failed(message.id, "the article is no longer in the archive")
-            return None
+            return "failed"
         article, words, summary = found
         rule_id = message.rule_id or ""
-        text = alert_text(article, summary, message.rule_name or rule_id,
-                          words.get(rule_id, []), self.timezone)
-        buttons = () if rule_id.startswith(WATCH_PREFIX) else alert_buttons(
-            rule_id, self._language(message.chat_id))
+        language = self._language(message.chat_id)
+        text = with_sources(
+            alert_text(article, summary, message.rule_name or rule_id, words.get(rule_id, []),
+                       self.timezone),
+            self._sources_line(message.story_id, article.source, language))
+        buttons = () if rule_id.startswith(WATCH_PREFIX) else alert_buttons(rule_id, language)
         self.store.save_alert_text(message.id, text, buttons)
         return replace(message, text=text, buttons=buttons)
+
+    def _update(self, message: OutboxMessage) -> OutboxMessage | Disposed:
+        """The alert as its story is now; its sources line is kept in the row at the first
+        try, so that every retry edits to the same text."""
+        thread = self.store.alert_thread(message.chat_id, message.rule_id or "",
+                                         message.story_id or 0)
+        if thread is None or thread.status != OutboxStatus.SENT or thread.message_id is None:
+            return self._without_alert(message, thread)
+        line = message.text
+        if not line:
+            article = self._article(thread.article_id)
+            line = self._sources_line(message.story_id, article[0].source if article else "",
+                                      self._language(message.chat_id)) or ""
+            if not line or line == thread.shown_sources or (
+                    thread.shown_sources is None and with_sources(thread.text, line)
+                    == thread.text):
+                self.store.skip(message.id, "the alert shows these sources already")
+                return "skipped"
+            self.store.save_alert_text(message.id, line, thread.buttons, thread.message_id)
+        rule = escape(message.rule_name or message.rule_id or "")
+        return replace(message, text=with_sources(thread.text, line),
+                       buttons=thread.buttons, target_message_id=thread.message_id,
+                       fallback_text=f"↪ <b>{rule}</b>: {line}")
+
+    def _follow_up(self, message: OutboxMessage) -> OutboxMessage | Disposed:
+        """A follow-up answers its alert (or stands alone when that one went out folded)."""
+        thread = self.store.alert_thread(message.chat_id, message.rule_id or "",
+                                         message.story_id or 0)
+        if thread is not None and thread.status == OutboxStatus.PENDING:
+            self.store.postpone(message.id, thread.next_attempt_at)
+            return "postponed"
+        if thread is not None and thread.message_id is not None:
+            self.store.set_target(message.id, thread.message_id)
+            return replace(message, target_message_id=thread.message_id)
+        return message
+
+    def _without_alert(self, message: OutboxMessage, thread: AlertThread | None) -> Disposed:
+        if thread is not None and thread.status == OutboxStatus.PENDING:
+            self.store.postpone(message.id, thread.next_attempt_at)
+            return "postponed"
+        self.store.skip(message.id, "its alert went out folded" if thread is not None
+                        and thread.status == OutboxStatus.FOLDED else "its alert is gone")
+        return "skipped"
+
+    def _sources_line(self, story_id: int | None, shown_source: str, language: str
+                      ) -> str | None:
+        if story_id is None:
+            return None
+        return sources_line(self.store.story_sources(story_id), shown_source,
+                            TEXTS.get(language, TEXTS["de"]))
+
+    def folded(self, chat_id: int, rule_name: str, messages: list[OutboxMessage]) -> str:
+        """One message for a rule's alerts held during quiet hours: each a linked title with
+        source and time, the first FOLDED_SHOWN of them."""
+        texts = TEXTS.get(self._language(chat_id), TEXTS["de"])
+        articles = self.store.articles_by_id(m.article_id for m in messages if m.article_id)
+        lines = [texts["folded"].format(rule=escape(rule_name), n=len(messages))]
+        shown = [articles[m.article_id] for m in messages if m.article_id in articles]
+        for article in shown[:FOLDED_SHOWN]:
+            when = local_time(article.published, self.timezone)[-5:]
+            lines.append(f"• {linked(escape(article.title), article.url)} "
+                         f"<i>({escape(article.source)}, {when})</i>")
+        if len(shown) > FOLDED_SHOWN:
+            lines.append(texts["folded_more"].format(n=len(shown) - FOLDED_SHOWN))
+        return split_message("\n".join(lines))[0]
 
     def _language(self, chat_id: int) -> str:
         """The chat's language for its buttons (read once per dispatch pass)."""

@@ -55,6 +55,7 @@ from telegram.ext import (
 )
 
 from monitor import models
+from monitor.alerts import parse_quiet_hours
 from monitor.config import DAY, ConfigError, TelegramConfig, parse_duration
 from monitor.deliver.render import html_to_plain, linked, local_time
 from monitor.deliver.texts import COMMANDS, MAX_CALLBACK, TEXTS, query_error_text
@@ -69,6 +70,7 @@ P = ParamSpec("P")
 RULES_PER_PAGE = 8
 FLOOD_COMMANDS, FLOOD_WINDOW_S = 8, 20.0
 MAX_MUTE_S = 365 * DAY       # longer is a typo; bounded so that the sum cannot overflow
+MAX_FOLLOW_SOURCES = 1000    # /follow RULE N: more is a typo
 # Limits at the door for what any allowed user can type: a query's length, the personal rules
 # of one chat (each is matched against every article), and how often one chat may search.
 MAX_QUERY_CHARS = 500
@@ -106,7 +108,7 @@ class Catalog(Protocol):
 
 # Commands and buttons that change what a chat receives: in groups, for the group's admins.
 CHANGING_COMMANDS = frozenset({"subscribe", "unsubscribe", "digest", "watch", "unwatch", "mute",
-                               "stop", "language"})
+                               "stop", "language", "follow", "quiet"})
 CHANGING_BUTTONS = frozenset({"sub", "unsub", "mute"})
 ADMIN_COMMANDS = frozenset({"stats", "reload"})
 
@@ -235,6 +237,7 @@ class MonitorBot:
             "digest": self.digest, "watch": self.watch, "unwatch": self.unwatch,
             "search": self.search, "mute": self.mute, "stop": self.stop,
             "stats": self.stats, "reload": self.reload, "language": self.language,
+            "follow": self.follow, "quiet": self.quiet,
         }
         self.commands = frozenset(commands)
         # Before every other handler: flood control, then access control, each in a group of
@@ -489,6 +492,8 @@ class MonitorBot:
             if sub.muted_until is not None and sub.muted_until > now:
                 line += " " + self._t(update, "list_muted",
                                       until=local_time(sub.muted_until, zone, named=True))
+            if sub.follow_sources is not None:
+                line += " " + self._t(update, "list_follow", n=sub.follow_sources)
             lines.append(line)
         if watches:
             lines.append(self._t(update, "list_watches"))
@@ -501,6 +506,9 @@ class MonitorBot:
             time_of_day = digest_time or self.default_digest[0]
             tz = (subscriber.digest_tz if subscriber else None) or self.default_digest[1]
             lines.append(self._t(update, "list_digest", time=time_of_day, tz=tz))
+        if subscriber is not None and subscriber.quiet_start and subscriber.quiet_end:
+            lines.append(self._t(update, "list_quiet", start=subscriber.quiet_start,
+                                 end=subscriber.quiet_end, tz=str(zone)))
         await self._reply(update, "\n".join(lines))
 
     async def digest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -614,6 +622,42 @@ class MonitorBot:
         zone = await self._chat_zone(chat_id_of(update))
         await self._reply(update, self._t(update, "muted", name=rule.name if rule else rule_id,
                                           until=local_time(until, zone, named=True)))
+
+    async def follow(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/follow RULE N: a new alert (one that pings) once a story has N sources; before,
+        and without a threshold (/follow RULE off), more sources edit the alert silently."""
+        args = context.args or []
+        sources: int | None = None
+        if len(args) != 2 or not (args[1] == "off" or (
+                args[1].isdigit() and 2 <= (sources := int(args[1])) <= MAX_FOLLOW_SOURCES)):
+            await self._reply(update, self._t(update, "usage_follow"))
+            return
+        if args[1] == "off":
+            sources = None
+        if not await self._off_loop(self.store.follow, chat_id_of(update), args[0], sources):
+            await self._reply(update, self._t(update, "not_subscribed", rule=args[0]))
+            return
+        rule = self._rule(args[0])
+        name = rule.name if rule else args[0]
+        await self._reply(update, self._t(update, "follow_off", name=name) if sources is None
+                          else self._t(update, "follow_set", name=name, n=sources))
+
+    async def quiet(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/quiet 22:00-07:00 in the chat's zone: alerts wait until the window ends."""
+        argument = _command_argument(update)
+        chat_id = chat_id_of(update)
+        if argument == "off":
+            await self._off_loop(self.store.set_quiet_hours, chat_id, None, None)
+            await self._reply(update, self._t(update, "quiet_off"))
+            return
+        window = parse_quiet_hours(argument)
+        if window is None:
+            await self._reply(update, self._t(update, "usage_quiet"))
+            return
+        await self._off_loop(self.store.set_quiet_hours, chat_id, *window)
+        zone = await self._chat_zone(chat_id)
+        await self._reply(update, self._t(update, "quiet_set", start=window[0], end=window[1],
+                                          tz=str(zone)))
 
     async def stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._off_loop(self.store.forget_chat, chat_id_of(update))

@@ -13,7 +13,10 @@ the row is marked sends it again on restart. Outcomes:
     unavailable → Telegram cannot be reached at all (refused connection, 5xx, token refused):
                   reschedule, and end this pass at once instead of trying every chat
 
-An alert is rendered just before its first send (deliver/alerts.py), and its text kept.
+An alert is rendered just before its first send (deliver/alerts.py), and its text kept;
+so is an update of a sent alert (an edit: the story's further sources). A chat's quiet hours
+hold its alerts and follow-ups until the window ends; then a rule's held alerts go out as
+one folded message when there are more than a few.
 Messages to one chat go out one after another, in the order they were queued; different
 chats are served concurrently. Store calls run in worker threads: a long ingest transaction
 delays a send, never the event loop.
@@ -30,15 +33,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from monitor.alerts import quiet_until
 from monitor.config import DigestConfig
 from monitor.deliver.alerts import AlertRenderer, MatchedWords, no_words
-from monitor.models import OutboxMessage, SendResult
+from monitor.models import MessageKind, OutboxMessage, QuietHours, SendResult
 from monitor.store import Store, utc_now
 
 log = logging.getLogger(__name__)
 
 BACKOFF_BASE_S = 5.0
 BACKOFF_MAX_S = 3600.0
+FOLD_ABOVE = 3          # a rule's alerts held in quiet hours go out in one message above this
+PINGS = (MessageKind.ALERT, MessageKind.FOLLOW_UP)    # what quiet hours hold back
 
 
 class Sender(Protocol):
@@ -135,21 +141,52 @@ class Dispatcher:
         for message in due:
             by_chat[message.chat_id].append(message)
         renderer = AlertRenderer(self.store, self.timezone, self.matched_words)
+        quiet = await asyncio.to_thread(self.store.quiet_hours) if by_chat else {}
         slots = asyncio.Semaphore(self.max_in_flight)
 
         async def one_chat(messages: list[OutboxMessage]) -> None:
+            if messages[0].chat_id in quiet:
+                messages = await self._quiet_hours(messages, quiet[messages[0].chat_id],
+                                                   renderer)
             for message in messages:
                 async with slots:
                     if report.unavailable or self.stopping:
                         return
                     ready = await asyncio.to_thread(renderer.rendered, message)
-                    if ready is None:
+                    if ready == "failed":
                         report.failed += 1
-                    elif not await self._deliver(ready, report):
+                    elif isinstance(ready, OutboxMessage) and not await self._deliver(
+                            ready, report):
                         return  # the chat is gone, moved, or must wait: keep its order
 
         await asyncio.gather(*(one_chat(msgs) for msgs in by_chat.values()))
         return report
+
+    async def _quiet_hours(self, messages: list[OutboxMessage], quiet: QuietHours,
+                           renderer: AlertRenderer) -> list[OutboxMessage]:
+        """The messages to send now: inside the chat's quiet hours, alerts and follow-ups
+        are held until the window ends (edits are silent and go on); after it, a rule's
+        held alerts are folded into one message when there are more than FOLD_ABOVE."""
+        until = quiet_until(self.clock(), quiet, self.timezone)
+        if until is not None:
+            held = [m for m in messages if m.kind in PINGS]
+            if held:
+                await asyncio.to_thread(self.store.hold, [m.id for m in held], until)
+            return [m for m in messages if m.kind not in PINGS]
+        by_rule: dict[str | None, list[OutboxMessage]] = defaultdict(list)
+        for message in messages:
+            if message.held and message.kind == MessageKind.ALERT and not message.text:
+                by_rule[message.rule_id].append(message)
+        folded = {m.id for alerts in by_rule.values() if len(alerts) > FOLD_ABOVE
+                  for m in alerts}
+        for alerts in by_rule.values():
+            if len(alerts) > FOLD_ABOVE:
+                text = await asyncio.to_thread(renderer.folded, alerts[0].chat_id,
+                                               alerts[0].rule_name or alerts[0].rule_id or "",
+                                               alerts)
+                await asyncio.to_thread(self.store.fold, alerts[0].chat_id, alerts[0].rule_id,
+                                        [m.id for m in alerts], text, self.clock())
+        return [m for m in messages if m.id not in folded]  # the folded ones go next pass
 
     async def _deliver(self, message: OutboxMessage, report: DispatchReport) -> bool:
         """One attempt; True when the next message to this chat may follow now."""

@@ -17,7 +17,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from monitor.models import ConsoleAlert
+from monitor.models import ConsoleAlert, StorySource
 
 MAX_TEXT = 4096
 
@@ -197,6 +197,28 @@ def render_alert(alert: AlertContent, *, timezone: str = "Europe/Berlin") -> str
     spans = alert.highlights or [[] for _ in alert.summary]
     lines.extend(bold_spans(s, sp) for s, sp in zip(alert.summary, spans, strict=False))
     return "\n".join(lines).rstrip()
+
+
+SOURCES_SHOWN = 5       # outlets named in a "+N sources" line; the rest are counted
+
+
+def sources_line(sources: Iterable[StorySource], shown_source: str, texts: dict[str, str]
+                 ) -> str | None:
+    """"+3 Quellen: Spiegel, DW, BBC": the story's outlets other than `shown_source`, each
+    once with its newest article linked, newest first; at most SOURCES_SHOWN named. None when
+    no other outlet reported it. `texts` are the chat's (deliver/texts.py)."""
+    newest: dict[str, str | None] = {}
+    for item in sources:
+        if item.source != shown_source and item.source not in newest:
+            newest[item.source] = item.url
+    if not newest:
+        return None
+    named = [linked(escape(source), url) for source, url in list(newest.items())[:SOURCES_SHOWN]]
+    line = texts["sources_one" if len(newest) == 1 else "sources"].format(
+        n=len(newest), names=", ".join(named))
+    if len(newest) > SOURCES_SHOWN:
+        line += " " + texts["sources_more"].format(n=len(newest) - SOURCES_SHOWN)
+    return line
 
 
 def visible_length(markup: str) -> int:

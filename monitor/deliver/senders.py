@@ -1,20 +1,28 @@
 """The sender: where the dispatcher's messages go, Telegram through python-telegram-bot.
 
 TelegramSender turns Telegram's answers into the dispatcher's outcomes (see outbox.py), and
-falls back to plain text once when Telegram rejects the markup. Without a token there is no
-sender at all: the outbox keeps its rows for the day a token is set, and the console only
-shows what matched (monitor/deliver/render.py, console_alert_line).
+falls back to plain text once when Telegram rejects the markup. Updates edit their alert
+(editMessageText); one that cannot be edited any more is sent as a short answer instead.
+Without a token there is no sender at all: the outbox keeps its rows for the day a token is
+set, and the console only shows what matched (monitor/deliver/render.py, console_alert_line).
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import timedelta
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    ReplyParameters,
+)
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -31,11 +39,12 @@ from telegram.request import HTTPXRequest
 from monitor.config import TelegramConfig
 from monitor.deliver.render import html_to_plain
 from monitor.errors import DeliveryError
-from monitor.models import OutboxMessage, SendResult
+from monitor.models import MessageKind, OutboxMessage, SendResult
 
 log = logging.getLogger(__name__)
 
 _CHAT_GONE = ("chat not found", "bot was kicked", "user is deactivated", "have no rights to send")
+_NOT_EDITABLE = ("message to edit not found", "message can't be edited", "message_id_invalid")
 
 
 def keyboard(buttons: tuple[tuple[str, str], ...]) -> InlineKeyboardMarkup | None:
@@ -59,25 +68,67 @@ class TelegramSender:
         self.bot = bot
 
     async def send(self, message: OutboxMessage) -> SendResult:
+        """Send (or, for an update, edit) the message; an update whose alert cannot be
+        edited any more (deleted, too old, the chat moved) becomes a short answer to it."""
+        if message.kind == MessageKind.UPDATE and message.target_message_id is not None:
+            result = await self._with_plain_fallback(message, self._edit)
+            if result.outcome == "rejected" and _not_editable(result.error or ""):
+                log.info("outbox row %s: alert %s in chat %s not editable (%s); answering it",
+                         message.id, message.target_message_id, message.chat_id, result.error)
+                return await self._with_plain_fallback(
+                    replace(message, text=message.fallback_text or message.text, buttons=()),
+                    self._send)
+            return result
+        return await self._with_plain_fallback(message, self._send)
+
+    async def _with_plain_fallback(
+            self, message: OutboxMessage,
+            call: Callable[[OutboxMessage, bool], Awaitable[SendResult]]) -> SendResult:
         try:
-            return await self._send(message, html=True)
+            return await call(message, True)
         except BadRequest as error:
             if "can't parse entities" not in error.message.lower():
                 return self._bad_request(error)
         try:  # Telegram rejected our markup: the reader still gets the words
-            return await self._send(message, html=False)
+            return await call(message, False)
         except BadRequest as error:
             return self._bad_request(error)
 
-    async def _send(self, message: OutboxMessage, *, html: bool) -> SendResult:
+    async def _send(self, message: OutboxMessage, html: bool) -> SendResult:
+        """A new message; a follow-up (or an update's answer) answers its alert, and goes
+        out alone when that message is gone."""
+        reply = None if message.target_message_id is None else ReplyParameters(
+            message.target_message_id, allow_sending_without_reply=True)
+        return await self._call(self.bot.send_message(
+            chat_id=message.chat_id,
+            text=message.text if html else html_to_plain(message.text),
+            parse_mode=ParseMode.HTML if html else None,
+            reply_markup=keyboard(message.buttons),
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+            reply_parameters=reply,
+        ))
+
+    async def _edit(self, message: OutboxMessage, html: bool) -> SendResult:
+        """Edit a sent alert; its buttons are sent again, or Telegram drops them. An edit to
+        the text it has already ("message is not modified": a repeat after a crash) is done."""
         try:
-            sent = await self.bot.send_message(
-                chat_id=message.chat_id,
+            return await self._call(self.bot.edit_message_text(
+                chat_id=message.chat_id, message_id=message.target_message_id,
                 text=message.text if html else html_to_plain(message.text),
                 parse_mode=ParseMode.HTML if html else None,
                 reply_markup=keyboard(message.buttons),
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
+            ), message.target_message_id)
+        except BadRequest as error:
+            if "message is not modified" in error.message.lower():
+                return SendResult("sent", message_id=message.target_message_id)
+            raise
+
+    @staticmethod
+    async def _call(request: Awaitable[object], message_id: int | None = None) -> SendResult:
+        """Telegram's answer in the dispatcher's terms; a BadRequest is the caller's."""
+        try:
+            sent = await request
         except RetryAfter as error:
             seconds = retry_seconds(error)
             return SendResult("retry", retry_after_s=seconds,
@@ -96,7 +147,8 @@ class TelegramSender:
             return SendResult("unavailable", error="the Bot API refused the token")
         except (NetworkError, TelegramError) as error:
             return SendResult("unavailable", error=f"Telegram unreachable: {error.message}")
-        return SendResult("sent", message_id=sent.message_id)
+        return SendResult("sent", message_id=message_id if isinstance(sent, bool)
+                          else getattr(sent, "message_id", message_id))
 
     @staticmethod
     def _bad_request(error: BadRequest) -> SendResult:
@@ -104,6 +156,12 @@ class TelegramSender:
         if any(phrase in text.lower() for phrase in _CHAT_GONE):
             return SendResult("chat_gone", error=f"400 {text}")
         return SendResult("rejected", error=f"400 {text}")
+
+
+def _not_editable(error: str) -> bool:
+    """Telegram's answers for a message that cannot be edited any more."""
+    error = error.lower()
+    return any(phrase in error for phrase in _NOT_EDITABLE)
 
 
 class TokenRejected(DeliveryError):

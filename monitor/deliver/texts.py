@@ -17,9 +17,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "help": "<b>Befehle</b>\n/rules – Themen anzeigen\n/subscribe THEMA [instant|digest]\n"
                 "/unsubscribe THEMA\n/list – Ihre Abos\n/digest HH:MM [Zeitzone] oder /digest off\n"
                 "/watch ANFRAGE – eigene Regel, z. B. <code>Putin NEAR/5 Einladung</code>\n"
-                "/unwatch N\n/search ANFRAGE\n/mute THEMA 2h\n/language de|en – Sprache des "
-                "Chats\n/stop – alles über diesen Chat "
-                "löschen",
+                "/unwatch N\n/search ANFRAGE\n/mute THEMA 2h\n/follow THEMA N – neue Meldung, "
+                "wenn ein Thema N Quellen hat\n/quiet 22:00-07:00 – Ruhezeit\n/language de|en – "
+                "Sprache des Chats\n/stop – alles über diesen Chat löschen",
         "refused": "Dieser Chat ist für den Medienmonitor nicht freigeschaltet. Bitte wenden Sie "
                    "sich an die Betreiber (Chat-ID {chat_id}).",
         "not_group_admin": "In Gruppen dürfen nur Administratoren Abos ändern.",
@@ -98,6 +98,24 @@ TEXTS: dict[str, dict[str, str]] = {
                              "aufwendig zu prüfen ({count} bisher): Diese hat sie nicht "
                              "getroffen. Weniger NEARs, kleinere Abstände oder weniger "
                              "*Platzhalter* helfen.",
+        "sources_one": "+1 Quelle: {names}",
+        "sources": "+{n} Quellen: {names}",
+        "sources_more": "und {n} weitere",
+        "follow_up_sources": "📈 <b>{rule}</b>: jetzt {n} Quellen\n{title}",
+        "follow_up_headline": "🆕 <b>{rule}</b>: neue Schlagzeile\n{title} <i>({source})</i>",
+        "folded": "🌙 <b>{rule}</b>: {n} Meldungen während der Ruhezeit",
+        "folded_more": "… und {n} weitere",
+        "usage_follow": "Bitte so: /follow THEMA N (eine neue Meldung, sobald ein Thema N "
+                        "Quellen hat) oder /follow THEMA off",
+        "follow_set": "<b>{name}</b>: eine neue Meldung, sobald ein Thema {n} Quellen hat; "
+                      "bis dahin ergänzen weitere Quellen die Meldung still.",
+        "follow_off": "<b>{name}</b>: weitere Quellen ergänzen die Meldung still.",
+        "usage_quiet": "Bitte so: /quiet 22:00-07:00 oder /quiet off",
+        "quiet_set": "Ruhezeit {start}–{end} ({tz}): Meldungen aus dieser Zeit kommen um {end}, "
+                     "mehrere zu einem Thema in einer Nachricht.",
+        "quiet_off": "Keine Ruhezeit mehr.",
+        "list_quiet": "Ruhezeit: {start}–{end} ({tz})",
+        "list_follow": "📈 ab {n} Quellen",
         "button_mute": "1 Tag stumm",
         "button_unsub": "Abbestellen",
         "button_subscribe": "Abonnieren",
@@ -110,7 +128,8 @@ TEXTS: dict[str, dict[str, str]] = {
                 "/unsubscribe TOPIC\n/list – your subscriptions\n/digest HH:MM [timezone] or "
                 "/digest off\n/watch QUERY – a personal rule, e.g. "
                 "<code>Putin NEAR/5 invitation</code>\n/unwatch N\n/search QUERY\n"
-                "/mute TOPIC 2h\n/language de|en – the chat's language\n"
+                "/mute TOPIC 2h\n/follow TOPIC N – a new alert when a story has N sources\n"
+                "/quiet 22:00-07:00 – quiet hours\n/language de|en – the chat's language\n"
                 "/stop – forget everything about this chat",
         "refused": "This chat is not enabled for the media monitor. Please ask the operators "
                    "(chat id {chat_id}).",
@@ -187,6 +206,24 @@ TEXTS: dict[str, dict[str, str]] = {
         "watch_over_budget": "⚠️ Your rule <code>{query}</code> takes too much work to check on "
                              "some articles ({count} so far): it did not match those. Fewer "
                              "NEARs, smaller distances or fewer *wildcards* help.",
+        "sources_one": "+1 source: {names}",
+        "sources": "+{n} sources: {names}",
+        "sources_more": "and {n} more",
+        "follow_up_sources": "📈 <b>{rule}</b>: {n} sources now\n{title}",
+        "follow_up_headline": "🆕 <b>{rule}</b>: a new headline\n{title} <i>({source})</i>",
+        "folded": "🌙 <b>{rule}</b>: {n} alerts during quiet hours",
+        "folded_more": "… and {n} more",
+        "usage_follow": "Usage: /follow TOPIC N (a new alert once a story has N sources) or "
+                        "/follow TOPIC off",
+        "follow_set": "<b>{name}</b>: a new alert once a story has {n} sources; until then "
+                      "further sources are added to the alert silently.",
+        "follow_off": "<b>{name}</b>: further sources are added to the alert silently.",
+        "usage_quiet": "Usage: /quiet 22:00-07:00 or /quiet off",
+        "quiet_set": "Quiet hours {start}–{end} ({tz}): alerts of that time arrive at {end}, "
+                     "several of one topic in one message.",
+        "quiet_off": "No more quiet hours.",
+        "list_quiet": "Quiet hours: {start}–{end} ({tz})",
+        "list_follow": "📈 from {n} sources",
         "button_mute": "Mute 1 day",
         "button_unsub": "Unsubscribe",
         "button_subscribe": "Subscribe",
@@ -199,6 +236,8 @@ COMMANDS = [
     ("list", "My subscriptions / Meine Abos"), ("digest", "Daily digest / Tagesüberblick"),
     ("watch", "Personal rule / Eigene Regel"), ("unwatch", "Remove personal rule"),
     ("search", "Search the archive / Archiv durchsuchen"), ("mute", "Mute a topic / Stumm"),
+    ("follow", "Ping again at N sources / Erneut melden ab N Quellen"),
+    ("quiet", "Quiet hours / Ruhezeit"),
     ("language", "Language / Sprache: de, en"), ("stop", "Forget this chat / Chat löschen"),
 ]
 

@@ -11,23 +11,27 @@ transaction too, hence `MatchStore(ArchiveStore)`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Container, Iterable
 from datetime import datetime
 from operator import itemgetter
 
 from monitor.models import (
+    AlertedStory,
     Article,
     MessageKind,
     NewMatch,
     PlannedAlert,
+    PlannedFollowUp,
     StoredMatch,
     StoryAssignment,
+    StorySource,
     UnalertedMatch,
 )
 from monitor.store.archive import ArchiveStore, set_index_complete
 from monitor.store.articles import article_from_row
 from monitor.store.connection import from_db_time, to_db_time, utc_now
-from monitor.store.outbox import QUEUE, queued_row
+from monitor.store.outbox import QUEUE, QUEUE_FOLLOW_UP, QUEUE_UPDATE, queued_row
 
 
 class MatchStore(ArchiveStore):
@@ -123,6 +127,15 @@ class MatchStore(ArchiveStore):
         return [StoredMatch(article, rule_id, version, from_db_time(created), bool(alerted))
                 for article, rule_id, version, created, alerted in rows]
 
+    def story_sources(self, story_id: int) -> list[StorySource]:
+        """A story's articles, newest first: the outlets of its alerts' "+3 sources" line."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT source, url, published, id FROM articles WHERE story_id = ? "
+                "ORDER BY published DESC, id DESC", [story_id]).fetchall()
+        return [StorySource(source, url, from_db_time(published), article_id)
+                for source, url, published, article_id in rows]
+
     # ------------------------------------------------------------ alert planning
 
     def unalerted_matches(self, limit: int = 1000) -> list[UnalertedMatch]:
@@ -134,20 +147,61 @@ class MatchStore(ArchiveStore):
                 "ORDER BY m.article_id, m.rule_id LIMIT ?", [limit]).fetchall()
         return list(map(UnalertedMatch._make, rows))
 
+    def alerted_stories(self, keys: Iterable[tuple[int, str, int]]
+                        ) -> dict[tuple[int, str, int], AlertedStory]:
+        """Of these (chat, rule, story) keys, those alerted before, with what deciding on a
+        follow-up needs (the alert's article and headline must still be in the archive)."""
+        found: dict[tuple[int, str, int], AlertedStory] = {}
+        with self._lock:
+            conn = self.db.conn
+            for key in set(keys):
+                titles = [title for title, in conn.execute(
+                    "SELECT a.title FROM outbox o JOIN articles a ON a.id = o.article_id "
+                    "WHERE o.chat_id = ? AND o.rule_id = ? AND o.story_id = ? "
+                    "AND o.kind IN ('alert', 'follow_up') ORDER BY o.id", key)]
+                if not titles:
+                    continue
+                reasons = frozenset(reason for reason, in conn.execute(
+                    "SELECT reason FROM follow_ups WHERE chat_id = ? AND rule_id = ? "
+                    "AND story_id = ?", key))
+                sources = conn.execute("SELECT sources FROM stories WHERE id = ?",
+                                       [key[2]]).fetchone()
+                threshold = conn.execute(
+                    "SELECT follow_sources FROM subscriptions WHERE chat_id = ? AND rule_id = ?",
+                    key[:2]).fetchone()
+                found[key] = AlertedStory(
+                    tuple(titles), reasons, tuple(json.loads(sources[0])) if sources else (),
+                    threshold[0] if threshold else None)
+        return found
+
     def plan_alerts(self, matches: Iterable[tuple[int, str]],
-                    messages: Iterable[PlannedAlert], now: datetime | None = None) -> int:
+                    messages: Iterable[PlannedAlert], now: datetime | None = None,
+                    follow_ups: Iterable[PlannedFollowUp] = ()) -> int:
         """Queue the alerts of a batch of matches and mark those matches alerted, atomically.
 
         `matches` are (article id, rule id) pairs. A (chat, rule, story) is alerted once in
         the archive's lifetime: the claim in `alerted` outlives both the outbox row and the
-        articles. A later article of the same story is counted for the digest, not alerted
-        again; of one batch's messages for the same (chat, rule, story), the first is
-        queued. Returns the alerts queued.
+        articles. A later article of a story alerted before queues an update of that alert
+        instead (one waiting update per alert: it shows the story as it is when sent), and
+        the `follow_ups` given (answers that ping) once per reason. Of one batch's messages
+        for the same (chat, rule, story), the first is queued; the others are in the story
+        when its alert is rendered. Returns the alerts queued.
         """
         stamp = to_db_time(now or utc_now())
         messages = list(messages)
         with self.transaction():
             conn = self.db.conn
+            # Before this batch's claims: only stories alerted earlier are updated. A story's
+            # id is its first article's, so an article that starts a story has none to update.
+            conn.executemany(QUEUE_UPDATE, (
+                (m.chat_id, m.rule_id, m.story_id, m.article_id, m.rule_name, stamp, stamp)
+                for m in messages if m.story_id != m.article_id))
+            for f in follow_ups:
+                if conn.execute("INSERT OR IGNORE INTO follow_ups (chat_id, rule_id, story_id, "
+                                "reason, created) VALUES (?, ?, ?, ?, ?)",
+                                [f.chat_id, f.rule_id, f.story_id, f.reason, stamp]).rowcount:
+                    conn.execute(QUEUE_FOLLOW_UP, [f.chat_id, f.rule_id, f.story_id,
+                                                   f.article_id, f.text, stamp, stamp])
             # Queued unless claimed before; outbox_one_alert keeps the first of a batch. The
             # rows are made as SQLite takes them: tens of thousands of tuples alive at once
             # would be promoted by the collector and bring on a full collection (80 ms).

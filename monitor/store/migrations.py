@@ -370,3 +370,36 @@ def m0016_watch_numbers_per_chat(db: Database) -> None:
     db.execute("UPDATE watches SET number = (SELECT count(*) FROM watches w "
                "WHERE w.chat_id = watches.chat_id AND w.id <= watches.id)")
     db.execute("CREATE UNIQUE INDEX watches_by_chat ON watches(chat_id, number)")
+
+
+@migrations()
+def m0019_alerts_follow_their_story(db: Database) -> None:
+    """Alerts that follow their story, and quiet hours (issue #17).
+
+    `update` rows edit a sent alert ("+3 sources"), at most one pending per (chat, rule,
+    story): a later article joins the waiting edit, which renders the story as it is when
+    sent. `follow_up` rows are new messages that answer an alert (the story grew past the
+    chat's `/follow` threshold, or got a new headline), each claimed once in `follow_ups`.
+    `target_message_id` is the Telegram message an edit or answer refers to, kept with the
+    rendered text so that a retry after a crash does the same. `held` marks alerts kept back
+    by a chat's quiet hours, which are folded into one message per rule when many.
+    """
+    db.execute("ALTER TABLE outbox ADD COLUMN target_message_id INTEGER")
+    db.execute("ALTER TABLE outbox ADD COLUMN held INTEGER NOT NULL DEFAULT 0")
+    db.execute("CREATE UNIQUE INDEX outbox_one_update ON outbox(chat_id, rule_id, story_id) "
+               "WHERE kind = 'update' AND status = 'pending'")
+    db.execute("CREATE INDEX outbox_by_story ON outbox(story_id, chat_id, rule_id) "
+               "WHERE story_id IS NOT NULL")
+    db.execute(
+        """
+        CREATE TABLE follow_ups (
+            chat_id INTEGER NOT NULL,
+            rule_id TEXT NOT NULL,
+            story_id INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            created TEXT NOT NULL,
+            PRIMARY KEY (chat_id, rule_id, story_id, reason)
+        ) WITHOUT ROWID""")
+    db.execute("ALTER TABLE subscriptions ADD COLUMN follow_sources INTEGER")
+    db.execute("ALTER TABLE subscribers ADD COLUMN quiet_start TEXT")
+    db.execute("ALTER TABLE subscribers ADD COLUMN quiet_end TEXT")

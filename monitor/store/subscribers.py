@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from monitor.models import ChatType, DeliveryMode, Subscriber, Subscription, Watch
+from monitor.models import ChatType, DeliveryMode, QuietHours, Subscriber, Subscription, Watch
 from monitor.store.connection import Connection, chunks, from_db_time, marks, to_db_time, utc_now
 
 
@@ -34,7 +34,8 @@ class SubscriberStore(Connection):
         return Subscriber(
             chat_id=row["chat_id"], chat_type=row["chat_type"], title=row["title"],
             language=row["language"], digest_time=row["digest_time"],
-            digest_tz=row["digest_tz"], active=bool(row["active"]))
+            digest_tz=row["digest_tz"], active=bool(row["active"]),
+            quiet_start=row["quiet_start"], quiet_end=row["quiet_end"])
 
     def chat_languages(self) -> dict[int, str]:
         with self._lock:
@@ -46,6 +47,22 @@ class SubscriberStore(Connection):
             self.db.execute(
                 "UPDATE subscribers SET digest_time = ?, digest_tz = ? WHERE chat_id = ?",
                 [time_of_day, timezone, chat_id])
+
+    def set_quiet_hours(self, chat_id: int, start: str | None, end: str | None) -> None:
+        """The chat's quiet hours as local "HH:MM" (in its digest's zone), or none."""
+        with self._lock:
+            self.db.execute(
+                "UPDATE subscribers SET quiet_start = ?, quiet_end = ? WHERE chat_id = ?",
+                [start, end, chat_id])
+
+    def quiet_hours(self) -> dict[int, QuietHours]:
+        """Every chat with quiet hours: their start, end and the chat's zone (None: the
+        configured default)."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT chat_id, quiet_start, quiet_end, digest_tz FROM subscribers "
+                "WHERE quiet_start IS NOT NULL").fetchall()
+        return {chat: QuietHours(start, end, zone) for chat, start, end, zone in rows}
 
     # ------------------------------------------------------------ the chat as a whole
 
@@ -74,8 +91,11 @@ class SubscriberStore(Connection):
                          [new_chat_id, old_chat_id])
             conn.execute("UPDATE OR IGNORE subscriptions SET chat_id = ? WHERE chat_id = ?",
                          [new_chat_id, old_chat_id])
-            conn.execute("UPDATE OR IGNORE outbox SET chat_id = ? WHERE chat_id = ? "
-                         "AND status = 'pending'", [new_chat_id, old_chat_id])
+            # All its rows and claims: a story alerted in the group is not alerted again in
+            # the supergroup, and its updates answer there (the old messages cannot be edited).
+            for table in ("outbox", "alerted", "follow_ups"):
+                conn.execute(f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?",
+                             [new_chat_id, old_chat_id])
 
     # ------------------------------------------------------------ subscriptions
 
@@ -101,10 +121,10 @@ class SubscriberStore(Connection):
     def subscriptions(self, chat_id: int) -> list[Subscription]:
         with self._lock:
             rows = self.db.execute(
-                "SELECT rule_id, mode, muted_until FROM subscriptions WHERE chat_id = ? "
-                "ORDER BY rule_id", [chat_id]).fetchall()
-        return [Subscription(rule_id, mode, from_db_time(muted_until))
-                for rule_id, mode, muted_until in rows]
+                "SELECT rule_id, mode, muted_until, follow_sources FROM subscriptions "
+                "WHERE chat_id = ? ORDER BY rule_id", [chat_id]).fetchall()
+        return [Subscription(rule_id, mode, from_db_time(muted_until), follow_sources)
+                for rule_id, mode, muted_until, follow_sources in rows]
 
     def mute(self, chat_id: int, rule_id: str, until: datetime) -> bool:
         with self._lock:
@@ -112,6 +132,14 @@ class SubscriberStore(Connection):
                 "UPDATE subscriptions SET muted_until = ? WHERE chat_id = ? AND rule_id = ?",
                 [to_db_time(until), chat_id, rule_id])
             return cursor.rowcount == 1
+
+    def follow(self, chat_id: int, rule_id: str, sources: int | None) -> bool:
+        """/follow RULE N: answer an alert of this rule again once its story has N sources
+        (None: never); False when the chat does not subscribe to the rule."""
+        with self._lock:
+            return self.db.execute(
+                "UPDATE subscriptions SET follow_sources = ? WHERE chat_id = ? AND rule_id = ?",
+                [sources, chat_id, rule_id]).rowcount > 0
 
     def instant_rules(self) -> set[str]:
         """The rules that some chat follows with instant delivery (muted or not)."""

@@ -456,3 +456,34 @@ async def test_a_group_speaks_its_own_language_a_private_chat_its_users(app, bot
     assert answer == "In groups only administrators can change subscriptions."
     assert (await say(botapi, ALLOWED, "/help"))[0].startswith("Befehle")   # private: the user's
     assert "Bitte so: /language" in (await say(botapi, ALLOWED, "/language fr"))[0]
+
+
+async def test_follow_is_set_shown_and_ended_from_the_chat(app, botapi, db):
+    await say(botapi, ALLOWED, "/subscribe kim-putin")
+    assert (await say(botapi, ALLOWED, "/follow kim-putin 5"))[0].startswith(
+        "Kim and Putin: eine neue Meldung, sobald ein Thema 5 Quellen hat")
+    assert db.subscriptions(ALLOWED)[0].follow_sources == 5
+    assert (await say(botapi, ALLOWED, "/follow kim-putin 1"))[0].startswith("Bitte so: /follow")
+    assert (await say(botapi, ALLOWED, "/follow nordkorea 5"))[0] == \
+        "nordkorea ist nicht abonniert."
+    listed = (await say(botapi, ALLOWED, "/list"))[0].splitlines()
+    assert listed[1].endswith("(instant) 📈 ab 5 Quellen")
+    await say(botapi, ALLOWED, "/follow kim-putin off")
+    assert db.subscriptions(ALLOWED)[0].follow_sources is None
+
+
+async def test_quiet_hours_are_set_shown_and_ended_from_the_chat(app, botapi, db):
+    chat = 101
+    await say(botapi, chat, "/subscribe kim-putin")
+    await say(botapi, chat, "/digest 08:00 Asia/Tokyo")
+    assert (await say(botapi, chat, "/quiet 22-7"))[0] == (
+        "Ruhezeit 22:00–07:00 (Asia/Tokyo): Meldungen aus dieser Zeit kommen um 07:00, "
+        "mehrere zu einem Thema in einer Nachricht.")
+    assert (await say(botapi, chat, "/quiet 22:00-22:00"))[0].startswith("Bitte so: /quiet")
+    assert (await say(botapi, chat, "/list"))[0].splitlines()[-1] == \
+        "Ruhezeit: 22:00–07:00 (Asia/Tokyo)"
+    assert (await say(botapi, chat, "/quiet off"))[0] == "Keine Ruhezeit mehr."
+    assert db.quiet_hours() == {}
+    assert (await say(botapi, chat, "/quiet 22:00-07:00", language_code="en"))[0].startswith(
+        "Quiet hours 22:00–07:00 (Asia/Tokyo): alerts of that time arrive at 07:00")
+    assert db.quiet_hours()[chat].start == "22:00"
