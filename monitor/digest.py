@@ -19,30 +19,35 @@ Split into several messages at story boundaries when needed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from monitor.deliver import (
     MAX_TEXT,
+    bold_spans,
     escape,
     linked,
     local_time,
+    markdown_bold,
     markdown_text,
     markdown_url,
     split_message,
     visible_length,
 )
 from monitor.models import DigestMatch
-from monitor.summarize import summarize
+from monitor.summarize import Highlighter, summarize
 
 TOP_STORIES = 3
 
 LABELS = {
     "de": {"digest": "Tagesüberblick", "top": "Top-Themen", "more": "weitere Quellen",
-           "nothing": "nichts Neues", "counts": "{articles} Artikel, {stories} Themen"},
+           "nothing": "nichts Neues", "counts": "{articles} Artikel, {stories} Themen",
+           "above": " ({n} davon oben)"},
     "en": {"digest": "Daily digest", "top": "Top stories", "more": "more sources",
-           "nothing": "nothing new", "counts": "{articles} articles, {stories} stories"},
+           "nothing": "nothing new", "counts": "{articles} articles, {stories} stories",
+           "above": " ({n} of them above)"},
 }
 
 
@@ -70,6 +75,9 @@ def due_period(now: datetime, at: str, timezone: str, last_end: datetime | None,
     return start, end
 
 
+Spans = tuple[tuple[int, int], ...]      # character spans of matched words, to set in bold
+
+
 @dataclass(frozen=True)
 class DigestStory:
     story_id: int
@@ -77,8 +85,15 @@ class DigestStory:
     url: str | None
     source: str
     sources: int                 # distinct sources of the story
-    published: datetime
+    published: datetime          # its first report in the period: the item's time
     summary: list[str] = field(default_factory=list)
+    last_seen: datetime | None = None    # its latest report in the period (recency)
+    title_spans: Spans = ()      # the matched words in the title
+    summary_spans: tuple[Spans, ...] = ()    # per summary sentence
+
+    def rank(self) -> tuple[int, float]:
+        """Most outlets first, then the most recently reported."""
+        return -self.sources, -(self.last_seen or self.published).timestamp()
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,7 @@ class DigestSection:
     rule_name: str
     stories: list[DigestStory]
     matches: int                  # matching articles in the period
+    shown_above: int = 0          # its stories listed under an earlier rule already
 
 
 @dataclass(frozen=True)
@@ -102,48 +118,90 @@ class Digest:
         return LABELS.get(self.language, LABELS["de"])[key].format(**values)
 
     def counts(self, section: DigestSection) -> str:
-        return self.label("counts", articles=section.matches, stories=len(section.stories))
+        counts = self.label("counts", articles=section.matches,
+                            stories=len(section.stories) + section.shown_above)
+        if section.shown_above:
+            counts += self.label("above", n=section.shown_above)
+        return counts
 
     def title(self) -> str:
         return (f"{self.label('digest')} {local_time(self.start, self.timezone)} – "
                 f"{local_time(self.end, self.timezone)}")
 
+    def when(self, story: DigestStory) -> str:
+        """The item's local time; with its day when that is not the digest's last day."""
+        zone = ZoneInfo(self.timezone)
+        moment = story.published.astimezone(zone)
+        same_day = moment.date() == self.end.astimezone(zone).date()
+        return moment.strftime("%H:%M" if same_day else "%d.%m. %H:%M")
+
     @property
     def empty(self) -> bool:
         return not any(section.stories for section in self.sections)
 
-    def top_stories(self) -> list[DigestStory]:
-        stories = {s.story_id: s for section in self.sections for s in section.stories}
-        return sorted(stories.values(), key=lambda s: (-s.sources, s.published))[:TOP_STORIES]
+    def top_stories(self) -> list[tuple[DigestStory, DigestSection]]:
+        """The TOP_STORIES highest ranked stories of the digest, each with the section that
+        lists it (a story is listed once, under the first of its rules)."""
+        listed = [(story, section) for section in self.sections for story in section.stories]
+        return sorted(listed, key=lambda pair: pair[0].rank())[:TOP_STORIES]
+
+
+# The words of a digest row's article that its rule matched (the rule engine's hits).
+MatchedWords = Callable[[DigestMatch], list[str]]
 
 
 def build_digest(chat_id: int, start: datetime, end: datetime, timezone: str,
                  rule_names: dict[str, str], rows: list[DigestMatch],
-                 language: str = "de") -> Digest:
-    """Group a period's matches (Store.matches_between) by rule and story; summarise the top
-    stories.
+                 language: str = "de", matched_words: MatchedWords | None = None) -> Digest:
+    """Group a period's matches (Store.matches_between) by rule and story, rank each rule's
+    stories by outlets and recency, list every story once (under its first rule), and
+    summarise the top stories; the matched words are set in bold.
 
-    A story appears once per rule, as its earliest matching article in the period.
+    A story is shown as its earliest matching article in the period.
     """
     sections = []
+    listed: set[int] = set()
+    first_rows: dict[int, DigestMatch] = {}
     for rule_id, name in rule_names.items():
         mine = [row for row in rows if row.rule_id == rule_id]
         stories: dict[int, DigestStory] = {}
-        for row in mine:
-            if row.story_id in stories:
-                continue
-            stories[row.story_id] = DigestStory(
-                story_id=row.story_id, title=row.title, url=row.url, source=row.source,
-                sources=max(1, len(set(row.story_sources))), published=row.published)
-        sections.append(DigestSection(rule_id, name, list(stories.values()), len(mine)))
+        for row in mine:                       # in the order the articles were published
+            known = stories.get(row.story_id)
+            if known is None:
+                stories[row.story_id] = DigestStory(
+                    story_id=row.story_id, title=row.title, url=row.url, source=row.source,
+                    sources=max(1, len(set(row.story_sources))), published=row.published,
+                    last_seen=row.published)
+                first_rows.setdefault(row.story_id, row)
+            else:
+                stories[row.story_id] = replace(known, last_seen=row.published)
+        shown = [story for story in stories.values() if story.story_id not in listed]
+        listed.update(story.story_id for story in shown)
+        sections.append(DigestSection(rule_id, name, sorted(shown, key=DigestStory.rank),
+                                      len(mine), len(stories) - len(shown)))
     digest = Digest(chat_id, start, end, timezone, sections, language)
-    texts = {row.story_id: row for row in rows}
-    summarised = {s.story_id: replace(s, summary=summarize(
-        texts[s.story_id].title, texts[s.story_id].text, texts[s.story_id].language).sentences)
-        for s in digest.top_stories()}
+    top = {story.story_id for story, _ in digest.top_stories()}
     return replace(digest, sections=[
-        replace(section, stories=[summarised.get(s.story_id, s) for s in section.stories])
+        replace(section, stories=[_with_words(story, first_rows[story.story_id],
+                                              story.story_id in top, matched_words)
+                                  for story in section.stories])
         for section in sections])
+
+
+def _with_words(story: DigestStory, row: DigestMatch, summarised: bool,
+                matched_words: MatchedWords | None) -> DigestStory:
+    """The story with its matched words marked in its title, and for a top story its
+    summary (sentences with those words preferred)."""
+    words = matched_words(row) if matched_words else []
+    title_spans = tuple(Highlighter([row.title], inflected=False).spans(words)[0]) \
+        if words else ()
+    if not summarised:
+        return replace(story, title_spans=title_spans)
+    sentences = summarize(row.title, row.text, row.language, highlight=words,
+                          inflected=False).sentences
+    spans = Highlighter(sentences, inflected=False).spans(words) if words else []
+    return replace(story, title_spans=title_spans, summary=list(sentences),
+                   summary_spans=tuple(tuple(sentence) for sentence in spans))
 
 
 # Every piece of feed or rule text goes through the escaping function of its format
@@ -151,8 +209,10 @@ def build_digest(chat_id: int, start: datetime, end: datetime, timezone: str,
 # `markdown_url` for Markdown; links only to http(s) URLs (`linked`, `markdown_url`).
 
 def _story_line(digest: Digest, story: DigestStory) -> str:
-    title = linked(escape(story.title), story.url)
-    return f"• {title} <i>({escape(story.source)}{_more(digest, story, ' ')})</i>"
+    """`• 14:05 title (source +2 more sources)`, the matched words of the title in bold."""
+    title = linked(bold_spans(story.title, story.title_spans), story.url)
+    return (f"• {digest.when(story)} {title} "
+            f"<i>({escape(story.source)}{_more(digest, story, ' ')})</i>")
 
 
 def _more(digest: Digest, story: DigestStory, lead: str) -> str:
@@ -161,25 +221,35 @@ def _more(digest: Digest, story: DigestStory, lead: str) -> str:
     return f"{lead}+{story.sources - 1} {digest.label('more')}"
 
 
+def _summary(story: DigestStory) -> str:
+    spans = story.summary_spans or tuple(() for _ in story.summary)
+    return " ".join(bold_spans(sentence, sentence_spans)
+                    for sentence, sentence_spans in zip(story.summary, spans, strict=False))
+
+
 def render_telegram(digest: Digest) -> list[str]:
-    """Telegram HTML messages, each under the length limit, split only between stories."""
+    """Telegram HTML messages, each under the length limit, split only between stories.
+
+    The top stories come first as pointers (their title, linked, and the rule they are listed
+    under); each story is listed once, under its first rule, a top story with its summary."""
     head = f"📰 <b>{escape(digest.title())}</b>"
     blocks: list[str] = [head]
     top = digest.top_stories()
     if top:
         lines = [f"<b>{digest.label('top')}</b>"]
-        for story in top:
-            lines.append(_story_line(digest, story))
-            if story.summary:
-                lines.append(escape(" ".join(story.summary)))
+        lines += [f"{number}. {linked(escape(story.title), story.url)} → "
+                  f"<i>{escape(section.rule_name)}</i>"
+                  for number, (story, section) in enumerate(top, 1)]
         blocks.append("\n".join(lines))
     for section in digest.sections:
         name = escape(section.rule_name)
-        if not section.stories:
+        if not section.stories and not section.shown_above:
             blocks.append(f"<b>{name}</b>: {digest.label('nothing')}.")
             continue
         blocks.append(f"<b>{name}</b> – {digest.counts(section)}")
-        blocks.extend(_story_line(digest, story) for story in section.stories)
+        blocks.extend(_story_line(digest, story) + (f"\n{_summary(story)}" if story.summary
+                                                     else "")
+                      for story in section.stories)
     return _pack(blocks)
 
 
@@ -213,32 +283,43 @@ def render_markdown(digest: Digest) -> str:
     top = digest.top_stories()
     if top:
         lines += [f"## {digest.label('top')}", ""]
-        for story in top:
-            lines.append(_md_item(digest, story))
-            if story.summary:
-                lines.append(f"  > {markdown_text(' '.join(story.summary))}")
+        for number, (story, section) in enumerate(top, 1):
+            lines.append(f"{number}. {_md_link(markdown_text(story.title), story.url)} → "
+                         f"{markdown_text(section.rule_name)}")
         lines.append("")
     for section in digest.sections:
         lines += [f"## {markdown_text(section.rule_name)}", ""]
-        if not section.stories:
+        if not section.stories and not section.shown_above:
             lines += [f"{digest.label('nothing').capitalize()}.", ""]
             continue
         lines += [digest.counts(section), ""]
-        lines += [_md_item(digest, s) for s in section.stories]
+        for story in section.stories:
+            lines.append(_md_item(digest, story))
+            if story.summary:
+                spans = story.summary_spans or tuple(() for _ in story.summary)
+                lines.append("  > " + " ".join(markdown_bold(sentence, sentence_spans) for
+                                               sentence, sentence_spans in zip(
+                                                   story.summary, spans, strict=False)))
         lines.append("")
     return "\n".join(lines)
 
 
+def _md_link(text: str, url: str | None) -> str:
+    """`[text](url)`; the text alone when the url is not http(s)."""
+    target = markdown_url(url)
+    return f"[{text}]({target})" if target else text
+
+
 def _md_item(digest: Digest, story: DigestStory) -> str:
-    """`- [title](url) (source, +N more sources)`; the title alone when the url is not
-    http(s)."""
-    title, url = markdown_text(story.title), markdown_url(story.url)
-    link = f"[{title}]({url})" if url else title
-    return f"- {link} ({markdown_text(story.source)}{_more(digest, story, ', ')})"
+    """`- 14:05 [title](url) (source, +N more sources)`, matched words in bold."""
+    title = _md_link(markdown_bold(story.title, story.title_spans), story.url)
+    return (f"- {digest.when(story)} {title} "
+            f"({markdown_text(story.source)}{_more(digest, story, ', ')})")
 
 
 def render_html_page(digest: Digest) -> str:
-    """A self-contained HTML page of the digest (no external resources)."""
+    """A self-contained HTML page of the digest (no external resources); the top stories
+    link to their place in the page."""
     title = digest.title()
     parts = [
         "<!doctype html>", f'<html lang="{escape(digest.language)}"><head><meta charset="utf-8">',
@@ -250,26 +331,27 @@ def render_html_page(digest: Digest) -> str:
     ]
     top = digest.top_stories()
     if top:
-        parts.append(f"<h2>{digest.label('top')}</h2><ul>")
-        for story in top:
-            parts.append(f"<li>{_html_item(digest, story)}")
-            if story.summary:
-                parts.append(f"<blockquote>{escape(' '.join(story.summary))}</blockquote>")
-            parts.append("</li>")
-        parts.append("</ul>")
+        parts.append(f"<h2>{digest.label('top')}</h2><ol>")
+        parts.extend(f'<li><a href="#story-{story.story_id}">{escape(story.title)}</a> → '
+                     f"{escape(section.rule_name)}</li>" for story, section in top)
+        parts.append("</ol>")
     for section in digest.sections:
         parts.append(f"<h2>{escape(section.rule_name)}</h2>")
-        if not section.stories:
+        if not section.stories and not section.shown_above:
             parts.append(f"<p>{digest.label('nothing').capitalize()}.</p>")
             continue
-        parts.append(f"<p>{digest.counts(section)}</p><ul>")
-        parts.extend(f"<li>{_html_item(digest, s)}</li>" for s in section.stories)
+        parts.append(f"<p>{escape(digest.counts(section))}</p><ul>")
+        for story in section.stories:
+            parts.append(f'<li id="story-{story.story_id}">{_html_item(digest, story)}')
+            if story.summary:
+                parts.append(f"<blockquote>{_summary(story)}</blockquote>")
+            parts.append("</li>")
         parts.append("</ul>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
 def _html_item(digest: Digest, story: DigestStory) -> str:
-    title = linked(escape(story.title), story.url)
+    title = linked(bold_spans(story.title, story.title_spans), story.url)
     source = escape(story.source) + escape(_more(digest, story, ", "))
-    return f'{title} <span class="src">({source})</span>'
+    return f'{escape(digest.when(story))} {title} <span class="src">({source})</span>'

@@ -53,6 +53,7 @@ from monitor.matching import (
 from monitor.models import (
     Article,
     ConsoleAlert,
+    DigestMatch,
     Feed,
     FeedOutcome,
     PlannedAlert,
@@ -389,8 +390,14 @@ class Pipeline:
         names = {rule_id: (rule.name or rule.id) if (rule := ruleset.get(rule_id)) else rule_id
                  for rule_id in rule_ids}
         rows = self.store.matches_between(rule_ids, start, end)
+
+        def matched_words(row: DigestMatch) -> list[str]:
+            article = self.store.articles_by_id([row.article_id]).get(row.article_id)
+            return [] if article is None else self.matched_words(article, [row.rule_id]).get(
+                row.rule_id, [])
+
         return build_digest(chat_id, start, end, timezone, names, rows,
-                            "en" if language == "en" else "de")
+                            "en" if language == "en" else "de", matched_words)
 
     async def deliver(self, report: CycleReport) -> None:
         """Send what is due; when Telegram cannot be reached the pass stops early, says why

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from monitor.cli import main
 from monitor.config import Config, DigestConfig
-from monitor.models import MessageKind
+from monitor.deliver import html_to_plain
+from monitor.models import DigestMatch, MessageKind
 from monitor.pipeline import CycleReport, Pipeline
 from monitor.store import utc_now
 
@@ -79,7 +80,9 @@ async def test_one_line_per_story_with_its_sources(setup, db):
     assert report.digests_queued == 1
     [text] = digests(db)
     assert "<b>Kim und Putin</b> – 4 Artikel, 2 Themen" in text
-    assert text.count("Putin nimmt Kims Einladung an") == 2   # top stories and the rule's list
+    # once as a top story, once in the rule's list, with the words the rule matched in bold
+    assert html_to_plain(text).count("Putin nimmt Kims Einladung an") == 2
+    assert "<b>Putin</b> nimmt <b>Kims</b> Einladung an</a>" in text
     assert "+2 weitere Quellen" in text
     assert "Kim testet wieder Raketen" in text
     assert "Top-Themen" in text and "Einladung nach Nordkorea" in text  # a summary sentence
@@ -117,11 +120,13 @@ def test_digest_command_dry_run_and_files(setup, db, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     html = page.read_text(encoding="utf-8")
     assert html.startswith("<!doctype html>") and "https://b.example/1" not in html
-    assert '<a href="https://a.example/1">Putin nimmt Kims Einladung an</a>' in html
+    assert ('<a href="https://a.example/1"><b>Putin</b> nimmt <b>Kims</b> Einladung an</a>'
+            in html)
     markdown = tmp_path / "digest.md"
     runner.invoke(main, ["digest", "--chat", str(CHAT), "--out", str(markdown), "--config",
                          str(toml)])
-    assert "[Putin nimmt Kims Einladung an](https://a.example/1)" in markdown.read_text()
+    assert "[**Putin** nimmt **Kims** Einladung an](https://a.example/1)" in \
+        markdown.read_text()
     queued = runner.invoke(main, ["digest", "--chat", str(CHAT), "--config", str(toml)])
     assert "queued" in queued.output and len(digests(db)) == 1
     again = runner.invoke(main, ["digest", "--chat", str(CHAT), "--config", str(toml)])
@@ -173,8 +178,8 @@ def test_a_long_digest_is_split_between_stories():
     for message in messages:
         assert utf16_len(parse_html(message)) <= 4096
         lines += [line for line in message.split("\n") if line.startswith("• ")]
-    # every story line is whole, in one message (3 top stories + 120 in the rule's list)
-    assert len(lines) == 123 and all(line.endswith("</i>") for line in lines)
+    # every story line is whole, in one message (the top stories are pointers: "1. …")
+    assert len(lines) == 120 and all(line.endswith("</i>") for line in lines)
 
 
 async def test_an_english_speaking_chat_gets_english_labels(setup, db):
@@ -221,7 +226,11 @@ def test_a_markdown_digest_file_of_hostile_feed_items_renders_as_text(setup, db,
     tokens = md.parse(source)
     kinds = {t.type for t in tokens} | {c.type for t in tokens for c in t.children or []}
     assert not kinds & {"html_block", "html_inline", "image", "code_inline", "fence",
-                        "code_block", "em_open", "strong_open"}
+                        "code_block", "em_open"}
+    # the only bold is ours: the words the rule matched, never feed text's asterisks
+    bold = {children[i + 1].content for t in tokens if (children := t.children or [])
+            for i, c in enumerate(children) if c.type == "strong_open"}
+    assert bold and bold <= {"Kim", "Kims", "Putin"}
     rendered = md.render(source)
     assert "<script" not in rendered.lower() and "<img" not in rendered.lower()
     hrefs = re.findall(r'href="([^"]*)"', rendered)
@@ -232,4 +241,47 @@ def test_a_markdown_digest_file_of_hostile_feed_items_renders_as_text(setup, db,
     stored = [a.title for a in db.iter_articles() if a.source.startswith("quelle-")]
     assert "<script>alert(1)</script>" in stored    # the entity title, unescaped at ingest
     for title in stored:
-        assert any(line.startswith(f"{one_line(title)} (") for line in shown), title
+        assert any(f" {one_line(title)} (" in line for line in shown), title
+
+
+def digest_row(rule_id: str, article_id: int, story_id: int, hour: int, sources: int,
+               title: str = "") -> DigestMatch:
+    return DigestMatch(rule_id, article_id, title or f"Meldung {article_id} über Kim",
+                       f"https://e.x/{article_id}", f"quelle-{article_id}", "de",
+                       datetime(2026, 12, 3, hour, tzinfo=UTC),
+                       f"Kim sagte etwas zu Meldung {article_id}. Mehr dazu später.", story_id,
+                       tuple(f"s{n}" for n in range(sources)))
+
+
+def test_stories_are_ranked_by_outlets_then_recency_each_listed_once_in_local_time():
+    from monitor.digest import build_digest, render_html_page, render_markdown, render_telegram
+
+    rows = [digest_row("a", 1, 1, 6, 1), digest_row("a", 2, 2, 7, 3),
+            digest_row("a", 3, 3, 8, 1), digest_row("a", 4, 4, 5, 3),
+            digest_row("a", 5, 4, 9, 3),                  # story 4 reported again, later
+            digest_row("b", 3, 3, 8, 1), digest_row("b", 6, 6, 10, 1)]
+    start, end = datetime(2026, 12, 2, 7, tzinfo=UTC), datetime(2026, 12, 3, 7, tzinfo=UTC)
+    digest = build_digest(9, start, end + timedelta(hours=4), "Europe/Berlin",
+                          {"a": "Regel A", "b": "Regel B"}, rows,
+                          matched_words=lambda row: ["Kim"])
+    a, b = digest.sections
+    # three outlets first, the more recent of them first; then one outlet, recent first
+    assert [s.story_id for s in a.stories] == [4, 2, 3, 1]
+    assert [s.story_id for s in b.stories] == [6] and b.shown_above == 1
+    assert [(s.story_id, section.rule_id) for s, section in digest.top_stories()] == [
+        (4, "a"), (2, "a"), (6, "b")]
+    [text] = render_telegram(digest)
+    plain = html_to_plain(text)
+    assert plain.count("Meldung 3 über Kim") == 1           # once, under its first rule
+    assert "• 06:00 Meldung 4 über Kim (quelle-4 +2 weitere Quellen)" in plain   # Berlin time
+    assert "1. Meldung 4 über Kim → Regel A" in plain
+    assert "<b>Regel B</b> – 2 Artikel, 2 Themen (1 davon oben)" in text
+    assert '<a href="https://e.x/4">Meldung 4 über <b>Kim</b></a>' in text
+    assert "<b>Kim</b> sagte etwas zu Meldung 4." in text     # a top story's summary
+    markdown = render_markdown(digest)
+    assert "- 06:00 [Meldung 4 über **Kim**](https://e.x/4) (quelle\\-4, +2 weitere " \
+        "Quellen)" in markdown
+    assert "1. [Meldung 4 über Kim](https://e.x/4) → Regel A" in markdown
+    page = render_html_page(digest)
+    assert '<li><a href="#story-4">Meldung 4 über Kim</a> → Regel A</li>' in page
+    assert '<li id="story-4">06:00 <a href="https://e.x/4">Meldung 4 über <b>Kim</b></a>' in page

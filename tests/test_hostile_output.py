@@ -38,6 +38,7 @@ from tests.deliver.test_render import expected_href
 from tests.hostile import HOSTILE, UNSAFE, cleaned, is_web_url, one_line
 
 WHEN = datetime(2026, 11, 28, 7, tzinfo=UTC)
+SHOWN_AT = "08:00"      # WHEN in Berlin: the time each digest item shows
 ids = {"ids": lambda t: repr(t[:40])}
 
 
@@ -92,16 +93,17 @@ def test_markdown_digest_shows_hostile_text_as_text(text, md):
     inlines = [inline_view(t) for t in tokens if t.type == "inline"]
     assert len(inlines) == 7, [i[0][:60] for i in inlines]
     shown = one_line(text)
-    item, summary, rule, rule_item = inlines[2], inlines[3], inlines[4], inlines[6]
-    assert inlines[1][0] == "Top stories" and inlines[5][0] == "1 articles, 1 stories"
+    top, rule, counts, item, summary = inlines[2:7]
+    assert inlines[1][0] == "Top stories" and counts[0] == "1 articles, 1 stories"
     assert rule == (shown, []) and summary == (shown, [])
-    assert item == rule_item
-    assert item[0] == f"{shown} ({shown}, +1 more sources)"
+    assert top[0] == f"{shown} → {shown}"
+    assert item[0] == f"{SHOWN_AT} {shown} ({shown}, +1 more sources)"
     if is_web_url(text):
-        [(link_text, href)] = item[1]
-        assert link_text == shown and unquote(href) == expected_href(text)
+        for _, links in (top, item):
+            [(link_text, href)] = links
+            assert link_text == shown and unquote(href) == expected_href(text)
     else:
-        assert item[1] == []
+        assert top[1] == item[1] == []
     rendered = md.render(source)
     assert "<script" not in rendered and "<img" not in rendered and "<b>" not in rendered
     hrefs = re.findall(r'href="([^"]*)"', rendered)
@@ -120,7 +122,8 @@ def test_markdown_escaping_in_the_file():
     assert markdown_url("javascript:alert(1)") is None
     # a story whose url is not http(s) is its title, unlinked
     source = render_markdown(hostile_digest("javascript:alert(1)"))
-    assert "- javascript:alert\\(1\\) (javascript:alert\\(1\\), +1 more sources)" in source
+    assert f"- {SHOWN_AT} javascript:alert\\(1\\) (javascript:alert\\(1\\), +1 more sources)" \
+        in source
 
 
 def test_the_reported_case_entity_title_is_not_a_script_tag():
@@ -137,8 +140,8 @@ def test_the_reported_case_entity_title_is_not_a_script_tag():
 
 # ---------------------------------------------------------------------------- HTML page
 
-PAGE_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "ul", "li", "a",
-             "span", "blockquote", "p"}
+PAGE_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "ol", "ul", "li",
+             "a", "span", "blockquote", "p"}
 
 
 class Page(HTMLParser):
@@ -185,14 +188,15 @@ def test_html_page_shows_hostile_text_as_text(text):
     shown = cleaned(text)
     assert page.texts["h2"][1] == shown and page.texts["blockquote"] == [shown]
     hrefs = [attrs["href"] for tag, attrs in page.tags if tag == "a"]
+    assert hrefs[0] == "#story-1"                  # the top story points to its item
     if is_web_url(text):
-        assert [unquote(h) for h in hrefs] == [expected_href(text)] * 2
+        assert [unquote(h) for h in hrefs[1:]] == [expected_href(text)]
         assert page.texts["a"] == [shown, shown]
     else:
-        assert hrefs == [] and "a" not in page.texts
-        assert page.texts["li"][0].startswith(shown)
+        assert hrefs[1:] == [] and page.texts["a"] == [shown]
+        assert page.texts["li"][1].startswith(f"{SHOWN_AT} {shown}")
     for _tag, attrs in page.tags:
-        assert set(attrs) <= {"lang", "charset", "href", "class"}
+        assert set(attrs) <= {"lang", "charset", "href", "class", "id"}
 
 
 # ---------------------------------------------------------------------- Telegram digest
@@ -208,9 +212,9 @@ def test_telegram_digest_shows_hostile_text_as_text(text):
     joined = "\n".join(plain)
     assert not UNSAFE.search(joined)
     if len(messages) < 3:
-        assert f"• {cleaned(text)} ({cleaned(text)} +1 more sources)" in joined
-    else:   # the long one, cut between words: all of it is there, 6 times (title and
-        #       source of the top story, its summary, the rule, title and source again)
+        assert f"• {SHOWN_AT} {cleaned(text)} ({cleaned(text)} +1 more sources)" in joined
+    else:   # the long one, cut between words: all of it is there, 6 times (the top story's
+        #       title and rule, the rule, the item's title and source, its summary)
         squeezed = re.sub(r"\s", "", joined)
         assert squeezed.count(re.sub(r"\s", "", cleaned(text))) == 6
 

@@ -8,11 +8,13 @@ from .catalog import RulesCatalog as RulesCatalog
 from .outbox import Dispatcher as Dispatcher
 from .outbox import DispatchReport as DispatchReport
 from .render import MAX_TEXT as MAX_TEXT
+from .render import bold_spans as bold_spans
 from .render import console_alert_line as console_alert_line
 from .render import escape as escape
 from .render import html_to_plain as html_to_plain
 from .render import linked as linked
 from .render import local_time as local_time
+from .render import markdown_bold as markdown_bold
 from .render import markdown_text as markdown_text
 from .render import markdown_url as markdown_url
 from .render import split_message as split_message

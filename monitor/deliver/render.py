@@ -121,6 +121,29 @@ def markdown_text(text: str) -> str:
     return _MD_PUNCTUATION.sub(r"\\\g<0>", text.replace("&", "&amp;"))
 
 
+def markdown_bold(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    """One line of Markdown text (markdown_text) with these character spans in bold. The
+    spans are whole words, so each `**` stands next to a letter or digit and CommonMark
+    takes it as emphasis."""
+    out, pos = [], 0
+    for start, end in sorted(spans):
+        if start < pos:
+            continue
+        out.append(_md_segment(text[pos:start]))
+        out.append(f"**{markdown_text(text[start:end])}**")
+        pos = end
+    out.append(_md_segment(text[pos:]))
+    return markdown_text(text) if pos == 0 else "".join(out).strip()
+
+
+def _md_segment(text: str) -> str:
+    """markdown_text of a piece between bold words, keeping the space at its ends."""
+    if not text.strip():
+        return " " if text else ""
+    return (" " if text[0].isspace() else "") + markdown_text(text) + (
+        " " if text[-1].isspace() else "")
+
+
 def markdown_url(url: str | None) -> str | None:
     """A link destination for `[text](…)`, or None when the url is not http(s): `safe_url`
     (nothing left that ends the destination: no space, `(`, `)`, `<`, `>`, control), and an
