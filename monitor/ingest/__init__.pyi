@@ -4,7 +4,7 @@
 from .fetch import Fetcher as Fetcher
 from .health import feed_health as feed_health
 from .health import next_silence_state as next_silence_state
-from .health import usual_gap_s as usual_gap_s
+from .health import usual_gap_text as usual_gap_text
 from .normalize import normalize_item as normalize_item
 from .normalize import stored_keys as stored_keys
 from .opml import OpmlError as OpmlError

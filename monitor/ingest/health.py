@@ -110,6 +110,18 @@ def usual_gap_s(gaps: Sequence[int]) -> int | None:
     return sorted(gaps)[math.ceil(GAP_QUANTILE * len(gaps)) - 1]
 
 
+def usual_gap_text(feed: Feed) -> str | None:
+    """The usual gap as an interval is written in the config, rounded: '45m', '5h', '3d'."""
+    usual = usual_gap_s(feed.new_gaps_s)
+    if usual is None:
+        return None
+    if usual >= 2 * 86400:
+        return f"{round(usual / 86400)}d"
+    if usual >= 3600:
+        return f"{round(usual / 3600)}h"
+    return f"{max(1, round(usual / 60))}m"
+
+
 def silence_floor_s(feed: Feed) -> int:
     """No feed is silent sooner than this, whatever its rhythm."""
     return max(int(SILENT_FLOOR.total_seconds()), SILENT_FLOOR_POLLS * feed.interval_s)
