@@ -434,9 +434,12 @@ def _counts_table(title: str, key: str, rows: list[Count]) -> Table:
 
 def _feed_table(feed_list: list[Feed], *, with_url: bool = False) -> Table:
     """One row per feed that fits 80 columns: the state of a feed in one cell ("failing
-    since 12-04 10:00, 3 errors, HTTP 503: …"), the URL without its scheme, folded."""
+    since 12-04 10:00, 3 errors, HTTP 503: …", "silent since 12-01 08:00, nothing new
+    (usually every 2h)"), the URL without its scheme, folded."""
     from rich.table import Table
 
+    from monitor.ingest import feed_health, usual_gap_text
+    from monitor.models import FeedHealth
     from monitor.store import utc_now
 
     table = Table(title="Feeds", title_justify="left")
@@ -449,9 +452,17 @@ def _feed_table(feed_list: list[Feed], *, with_url: bool = False) -> Table:
         table.add_column("url", overflow="fold", ratio=1, min_width=12)
     now = utc_now()
     for feed in feed_list:
-        if feed.last_fetched is None:
+        word = feed_health(feed)
+        if word == FeedHealth.NEW:
             health = "[dim]new[/dim]"
-        elif feed.error_count:
+        elif word == FeedHealth.SILENT and feed.silent_since is not None:
+            if feed.not_a_feed:
+                why = f"HTTP {feed.last_status}: {_escape(feed.last_error or '')}"
+            else:
+                usual = usual_gap_text(feed)
+                why = "nothing new" + (f" (usually every {usual})" if usual else "")
+            health = f"[yellow]silent[/yellow] since {feed.silent_since:%m-%d %H:%M}, {why}"
+        elif word == FeedHealth.FAILING:
             since = f" since {feed.failing_since:%m-%d %H:%M}" if feed.failing_since else ""
             errors = f", {feed.error_count} error" + ("s" if feed.error_count != 1 else "")
             status = f", HTTP {feed.last_status}" if feed.last_status else ""

@@ -130,6 +130,23 @@ class Feed:
     last_fetched: datetime | None = None
     last_ok: datetime | None = None
     next_due: datetime | None = None
+    # Silence (monitor.ingest.health): when a poll last brought new articles, the seconds
+    # between the last polls that did (oldest first), since when the feed is judged silent,
+    # and whether its last answer was 2xx with a body that is not a feed.
+    last_new: datetime | None = None
+    new_gaps_s: tuple[int, ...] = ()
+    silent_since: datetime | None = None
+    not_a_feed: bool = False
+
+
+class FeedHealth(StrEnum):
+    """The one word `monitor stats` and /stats show for a feed (health.feed_health)."""
+
+    NEW = "new"                    # never polled
+    OK = "ok"
+    FAILING = "failing"            # its last poll failed: no answer, an error status, a broken body
+    SILENT = "silent"              # it answers, but nothing new for far longer than usual, or
+                                   # for hours no feed at all (an HTML page)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from monitor.ingest import (
     SeedError,
     fill_full_text,
     full_text_status,
+    next_silence_state,
     normalize_item,
     poll_feeds,
     seed_files,
@@ -86,6 +87,8 @@ class CycleReport:
     seed_errors: list[SeedError] = field(default_factory=list)
     feed_errors: dict[str, str] = field(default_factory=dict)
     feeds_ok: list[str] = field(default_factory=list)     # polled this cycle without error
+    # feeds whose silence new articles ended this cycle, with the silence's start
+    feeds_recovered: list[tuple[Feed, datetime]] = field(default_factory=list)
     config_errors: list[str] = field(default_factory=list)
     feeds_polled: int = 0
     grouped_articles: int = 0
@@ -206,18 +209,24 @@ class Pipeline:
                            full_text_status=status)
             for item, status in items
         ]
-        self._store_new(articles, report, now)
+        added = self._store_new(articles, report, now)
+        # New means new to the archive: items another source brought first do not count.
+        state = next_silence_state(feed, added, now)
+        if feed.silent_since is not None and state.silent_since is None:
+            report.feeds_recovered.append((state, feed.silent_since))
         # The feed's state is saved after its articles, so a crash in between re-fetches
         # (and deduplicates) rather than skipping what was not stored.
-        self.store.save_feed_state(_jittered(feed, self.config.service.jitter, now))
+        self.store.save_feed_state(_jittered(state, self.config.service.jitter, now))
 
-    def _store_new(self, articles: list[Article], report: CycleReport, now: datetime) -> None:
+    def _store_new(self, articles: list[Article], report: CycleReport, now: datetime) -> int:
+        """Store what is new of `articles`; how many were."""
         added = self.store.add_articles(articles, now)
         report.new_articles += len(added)
         report.known_items += len(articles) - len(added)
         if self.on_article:
             for article in added:
                 self.on_article(article)
+        return len(added)
 
     def group_stories(self, report: CycleReport) -> None:
         """Give every new article its story (near-duplicates share one)."""

@@ -10,8 +10,8 @@ missed interval. Jobs:
                 for delivery, so a rate-limited backlog cannot delay a poll
     dispatch    every dispatch_every_s: send due outbox rows to Telegram (no job without a
                 token: the console shows each cycle's matched articles instead)
-    operations  every minute: tell admins about feeds failing for a day, rule-file errors
-                and a growing outbox backlog
+    operations  every minute: tell admins about feeds failing for a day, silent feeds,
+                rule-file errors and a growing outbox backlog
     retention   every six hours: delete what is older than the configured days
 
 Blocking work (parsing, matching, SQLite) runs in worker threads, so the bot keeps
@@ -52,9 +52,10 @@ from monitor.deliver import (
     local_time,
     telegram_sender,
 )
+from monitor.ingest import feed_health, usual_gap_text
 from monitor.logs import RepeatedConditions
 from monitor.matching import BudgetExceeded
-from monitor.models import Retention
+from monitor.models import Feed, FeedHealth, Retention
 from monitor.pipeline import CycleReport, Pipeline
 from monitor.store import Store, utc_now
 
@@ -233,6 +234,8 @@ class Service:
             self.feed_problems.report(name, [f"feed failed feed={name} error={error!r}"])
         for name in report.feeds_ok:
             self.feed_problems.report(name, [])
+        if report.feeds_recovered:
+            await asyncio.to_thread(self._recovered_notices, report.feeds_recovered)
         if report.rule_errors:
             await asyncio.to_thread(self._rule_errors_notice,
                                     [str(e) for e in report.rule_errors])
@@ -259,18 +262,47 @@ class Service:
         now = self.clock()
         state = self.store.operations()
         for feed in state.failing_feeds:
+            if feed.not_a_feed:         # no feed at all is told as a silence (below), not twice
+                continue
             if feed.failing_since and now - feed.failing_since >= FEED_FAILING_NOTICE:
                 key = f"feed-failing:{feed.name}:{feed.failing_since.isoformat()}"
                 if self._tell_admins(key, "notice_feed_failing", now, name=feed.name,
                                      since=feed.failing_since, error=feed.last_error or ""):
                     log.warning("feed failing for a day feed=%s since=%s", feed.name,
                                 feed.failing_since.isoformat())
+        for feed in self.store.feeds():
+            if feed.silent_since is not None:
+                self._silent_notice(feed, now)
         threshold = self.config.service.backlog_alert
         if state.pending >= threshold:
             key = f"backlog:{now:%Y-%m-%dT%H}:{state.pending // threshold}"
             if self._tell_admins(key, "notice_backlog", now, pending=f"{state.pending:,}",
                                  oldest=state.oldest_pending or now):
                 log.warning("outbox backlog pending=%d", state.pending)
+
+    def _silent_notice(self, feed: Feed, now: datetime) -> None:
+        """Once per silence (the key holds its start, which stays until new articles end it):
+        a feed that answers with nothing new for far longer than usual, or with no feed."""
+        assert feed.silent_since is not None
+        key = f"feed-silent:{feed.name}:{feed.silent_since.isoformat()}"
+        if feed.not_a_feed:
+            told = self._tell_admins(key, "notice_feed_not_a_feed", now, name=feed.name,
+                                     since=feed.silent_since, error=feed.last_error or "")
+        else:
+            told = self._tell_admins(key, "notice_feed_silent", now, name=feed.name,
+                                     since=feed.silent_since, usual=usual_gap_text(feed) or "?")
+        if told:
+            log.warning("feed silent feed=%s since=%s not_a_feed=%s", feed.name,
+                        feed.silent_since.isoformat(), feed.not_a_feed)
+
+    def _recovered_notices(self, recovered: list[tuple[Feed, datetime]]) -> None:
+        """Once per silence that ended (keyed by its start, as its notice was)."""
+        now = self.clock()
+        for feed, since in recovered:
+            if self._tell_admins(f"feed-recovered:{feed.name}:{since.isoformat()}",
+                                 "notice_feed_recovered", now, name=feed.name, since=since):
+                log.info("feed no longer silent feed=%s silent_since=%s", feed.name,
+                         since.isoformat())
 
     def _rule_errors_notice(self, errors: list[str]) -> None:
         """Tell the admins once per broken version of the rule folder (the key is the errors'
@@ -326,18 +358,23 @@ class Service:
         counts = self.store.stats()
         state = self.store.operations()
         activity = self.store.activity(self.clock())
-        failing = state.failing_feeds
+        feeds = self.store.feeds()
+        failing = [f for f in feeds if feed_health(f) == FeedHealth.FAILING]
+        silent = [f for f in feeds if feed_health(f) == FeedHealth.SILENT]
         text = texts["stats"].format(
             articles=f"{counts.articles:,}", matches=f"{counts.matches:,}",
             pending=f"{state.pending:,}",
             last_digest=(local_time(activity.last_digest, tz, named=True)
                          if activity.last_digest else "-"),
             today=", ".join(f"{rule_id} {n}" for rule_id, n in activity.matches_today)
-            or texts["stats_none"], ok=len(self.store.feeds()) - len(failing),
-            failing=len(failing))
+            or texts["stats_none"], ok=len(feeds) - len(failing) - len(silent),
+            failing=len(failing), silent=len(silent))
         return "\n".join([text, *(texts["stats_failing"].format(
             name=f.name, since=local_time(f.failing_since, tz, named=True), error=f.last_error)
-            for f in failing if f.failing_since)])
+            for f in failing if f.failing_since), *(texts["stats_silent"].format(
+                name=f.name, since=local_time(f.silent_since, tz, named=True),
+                why=f.last_error if f.not_a_feed else texts["stats_nothing_new"])
+                for f in silent if f.silent_since)])
 
     def reload_rules(self, language: str = "de") -> str:
         """The admin's /reload: the pipeline's watcher re-reads now; errors reach every admin

@@ -124,6 +124,33 @@ def test_feed_state_round_trip_and_due_feeds(db):
     assert (kept.url, kept.interval_s, kept.error_count) == ("https://a.example/feed", 60, 2)
 
 
+def test_a_feeds_silence_round_trips_and_survives_a_settings_change(db):
+    feed = db.upsert_feed(Feed(name="a", url="https://a.example/feed"))
+    assert (feed.last_new, feed.new_gaps_s, feed.silent_since, feed.not_a_feed) == (
+        None, (), None, False)
+    silent = replace(feed, last_fetched=NOW, last_new=NOW - timedelta(days=3),
+                     new_gaps_s=(3600, 7200, 3600), silent_since=NOW - timedelta(days=3),
+                     not_a_feed=True, error_count=4, failing_since=NOW - timedelta(hours=20))
+    db.save_feed_state(silent)
+    assert db.feed_by_name("a") == silent
+    db.upsert_feed(Feed(name="a", url="https://a.example/feed", interval_s=60))
+    assert db.feed_by_name("a") == replace(silent, interval_s=60)
+
+
+def test_feeds_from_before_m0017_upgrade_with_nothing_learnt_yet(tmp_path):
+    path = tmp_path / "old.db"
+    old = rawdb.old_database(path, stop_before="m0017_feed_silence")
+    old.execute("INSERT INTO feeds (name, url, interval_s, error_count, created) "
+                "VALUES ('a', 'https://a.example/feed', 600, 2, '2020-01-01')")
+    old.conn.commit()
+    old.conn.close()
+    with Store(path) as store:
+        feed = store.feed_by_name("a")
+    assert feed is not None and feed.error_count == 2
+    assert (feed.last_new, feed.new_gaps_s, feed.silent_since, feed.not_a_feed) == (
+        None, (), None, False)
+
+
 def test_feeds_are_keyed_by_url_and_named_by_the_config(db):
     """A new name for a known URL renames the feed: one row, its fetch state and its
     articles' source follow. A name held by another URL is refused, never a crash."""

@@ -55,14 +55,22 @@ TEXTS: dict[str, dict[str, str]] = {
         "usage_language": "Bitte so: /language de oder /language en",
         "stats": "Artikel: {articles}  Treffer: {matches}\nWarteschlange: {pending}  letzter "
                  "Tagesüberblick: {last_digest}\nTreffer heute: {today}\nFeeds: {ok} in "
-                 "Ordnung, {failing} gestört",
+                 "Ordnung, {failing} gestört, {silent} verstummt",
         "stats_none": "keine",
         "stats_failing": "  {name}: seit {since} – {error}",
+        "stats_silent": "  {name}: verstummt seit {since} – {why}",
+        "stats_nothing_new": "nichts Neues",
         "reloaded_summary": "{rules} Regeln",
         "reloaded_errors": "{rules} Regeln, {errors} Fehler (die bisherigen Regeln bleiben "
                            "aktiv)",
         "notice_config": "⚠️ Konfiguration nicht neu geladen: {error}",
         "notice_feed_failing": "⚠️ Feed <b>{name}</b> ist gestört seit {since}: {error}",
+        "notice_feed_silent": "⚠️ Feed <b>{name}</b> ist verstummt: er antwortet, bringt aber "
+                              "nichts Neues seit {since} (sonst etwa alle {usual}).",
+        "notice_feed_not_a_feed": "⚠️ Feed <b>{name}</b> ist verstummt: seine Adresse liefert "
+                                  "seit {since} keinen Feed mehr: {error}",
+        "notice_feed_recovered": "✅ Feed <b>{name}</b> liefert wieder (verstummt seit "
+                                 "{since}).",
         "notice_backlog": "⚠️ Warteschlange: {pending} Nachrichten warten (die älteste seit "
                           "{oldest}).",
         "notice_rule_errors": "⚠️ Die Regeldateien haben Fehler; die bisherigen Regeln bleiben "
@@ -166,13 +174,20 @@ TEXTS: dict[str, dict[str, str]] = {
         "usage_language": "Usage: /language de or /language en",
         "stats": "articles: {articles}  matches: {matches}\noutbox pending: {pending}  last "
                  "digest: {last_digest}\nmatches today: {today}\nfeeds: {ok} ok, {failing} "
-                 "failing",
+                 "failing, {silent} silent",
         "stats_none": "none",
         "stats_failing": "  {name}: since {since} – {error}",
+        "stats_silent": "  {name}: silent since {since} – {why}",
+        "stats_nothing_new": "nothing new",
         "reloaded_summary": "{rules} rules",
         "reloaded_errors": "{rules} rules, {errors} errors (the previous rules stay active)",
         "notice_config": "⚠️ Config not reloaded: {error}",
         "notice_feed_failing": "⚠️ Feed <b>{name}</b> fails since {since}: {error}",
+        "notice_feed_silent": "⚠️ Feed <b>{name}</b> has gone silent: it answers but has "
+                              "brought nothing new since {since} (usually every {usual} or so).",
+        "notice_feed_not_a_feed": "⚠️ Feed <b>{name}</b> has gone silent: its address has "
+                                  "answered with no feed since {since}: {error}",
+        "notice_feed_recovered": "✅ Feed <b>{name}</b> is back (silent since {since}).",
         "notice_backlog": "⚠️ Outbox backlog: {pending} messages waiting (the oldest since "
                           "{oldest}).",
         "notice_rule_errors": "⚠️ Rule files have errors; the previous rules stay active:\n"

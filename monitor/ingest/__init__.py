@@ -7,7 +7,7 @@ another step or touches the database:
 - `parse`: feed bytes → `ParsedFeed` (RSS, Atom, RDF via feedparser; JSON Feed by hand).
 - `fastfeed`: the same for well-formed RSS/Atom/RDF via lxml, ~10x faster, equal results.
 - `poll`: many feeds at once, and full-text pages for feeds that ask for them.
-- `health`: a feed's next fetch state (validators, error count, backoff).
+- `health`: a feed's next fetch state (validators, error count, backoff), its silence.
 - `normalize`: clean text, canonical URLs, language, content hash → `Article`.
 - `seeds`: the files in `seeds/`.
 - `opml`: feed lists in and out.

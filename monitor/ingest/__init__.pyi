@@ -2,6 +2,9 @@
 # checkers, and by lazy_loader at run time (each name is imported from its module when first
 # used). tests/test_exported_members.py holds the rooms to it.
 from .fetch import Fetcher as Fetcher
+from .health import feed_health as feed_health
+from .health import next_silence_state as next_silence_state
+from .health import usual_gap_text as usual_gap_text
 from .normalize import normalize_item as normalize_item
 from .normalize import stored_keys as stored_keys
 from .opml import OpmlError as OpmlError

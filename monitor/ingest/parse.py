@@ -48,7 +48,16 @@ _LOOKS_LIKE_HTML = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|
 
 
 class FeedError(IngestError):
-    """Nothing usable came out of a body; the message is the reason a feed's last_error shows."""
+    """Nothing usable came out of a body; the message is the reason a feed's last_error shows.
+
+    `not_a_feed`: the body is no feed at all (an HTML page, an empty body, JSON that is no
+    JSON Feed), as when a site dropped its feed; not a feed that is broken (malformed XML, a
+    corrupt or oversized body). Such a feed is silent once it lasts (ingest.health).
+    """
+
+    def __init__(self, message: str, *, not_a_feed: bool = False):
+        super().__init__(message)
+        self.not_a_feed = not_a_feed
 
 
 @dataclass(frozen=True)
@@ -69,7 +78,7 @@ def parse_feed(body: bytes, content_type: str | None, url: str,
     if body.startswith(GZIP_MAGIC):
         body = gunzip_capped(body, max_bytes)
     if not body.strip():
-        raise FeedError("empty response body")
+        raise FeedError("empty response body", not_a_feed=True)
     if _looks_like_json(body, content_type):
         return _parse_json_feed(body, url)
     return _parse_xml_feed(body, content_type, url)
@@ -152,12 +161,12 @@ def _raise_unless_empty_feed(parsed: Any, body: bytes) -> None:
     if parsed.version and not broken_xml:
         return
     if b"<" not in body[:4096]:
-        raise FeedError("not a feed: the body is neither XML nor JSON")
+        raise FeedError("not a feed: the body is neither XML nor JSON", not_a_feed=True)
     if _LOOKS_LIKE_HTML.match(body[:4096]):
-        raise FeedError("not a feed: the server sent an HTML page")
+        raise FeedError("not a feed: the server sent an HTML page", not_a_feed=True)
     if broken_xml:
         raise FeedError(f"malformed XML, no entries found: {_sax_reason(problem)}")
-    raise FeedError("not a feed: no RSS, Atom or RDF document found")
+    raise FeedError("not a feed: no RSS, Atom or RDF document found", not_a_feed=True)
 
 
 def _with_content(items: Iterable[RawItem]) -> list[RawItem]:
@@ -252,13 +261,13 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     except json.JSONDecodeError as exc:
         raise FeedError(f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
     if not isinstance(document, dict):
-        raise FeedError("not a JSON Feed: the document is not a JSON object")
+        raise FeedError("not a JSON Feed: the document is not a JSON object", not_a_feed=True)
     version = document.get("version")
     if not isinstance(version, str) or not _JSON_FEED_VERSION.match(version):
-        raise FeedError(f"not a JSON Feed: unknown version {version!r}")
+        raise FeedError(f"not a JSON Feed: unknown version {version!r}", not_a_feed=True)
     entries = document.get("items")
     if not isinstance(entries, list):
-        raise FeedError("not a JSON Feed: 'items' is missing or not a list")
+        raise FeedError("not a JSON Feed: 'items' is missing or not a list", not_a_feed=True)
     feed_language = _str_or_none(document.get("language"))
     items = _with_content(_item_from_json(entry, url, feed_language)
                           for entry in entries if isinstance(entry, dict))

@@ -47,6 +47,7 @@ async def _poll_one(feed: Feed, fetcher: Fetcher, now: datetime) -> FeedOutcome:
         result = await fetcher.fetch(feed.url, feed.etag, feed.last_modified, trusted=True)
         items: list[RawItem] = []
         error = result.error
+        not_a_feed = False
         if result.ok:
             try:
                 parsed = await asyncio.to_thread(
@@ -55,12 +56,13 @@ async def _poll_one(feed: Feed, fetcher: Fetcher, now: datetime) -> FeedOutcome:
                 )
                 items = parsed.items
             except FeedError as exc:
-                error = str(exc)
+                error, not_a_feed = str(exc), exc.not_a_feed
     except Exception as exc:  # a bug must cost one feed, not the whole poll
         log.exception("polling feed %r failed unexpectedly", feed.name)
         result = FetchResult(url=feed.url, status=None)
-        items, error = [], f"internal error: {type(exc).__name__}: {exc}"
-    state = next_feed_state(feed, result, error, now, fetcher.config.backoff_max_s)
+        items, error, not_a_feed = [], f"internal error: {type(exc).__name__}: {exc}", False
+    state = next_feed_state(feed, result, error, now, fetcher.config.backoff_max_s,
+                            not_a_feed=not_a_feed)
     return FeedOutcome(
         feed=state, items=items, error=error, not_modified=result.not_modified and not error,
         status=result.status, etag=state.etag, last_modified=state.last_modified,

@@ -1,5 +1,5 @@
 """Feeds: their settings from the config (keyed by URL, named by the config) and their fetch
-state and health after each poll (`feeds` table).
+state, health and silence after each poll (`feeds` table).
 
 A feed's name is also its articles' `source`, so a rename reaches the articles and their
 archive index entries here, in the same transaction.
@@ -7,6 +7,7 @@ archive index entries here, in the same transaction.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -108,12 +109,15 @@ class FeedStore(Connection):
             self.db.execute(
                 """
                 UPDATE feeds SET etag = ?, last_modified = ?, last_status = ?, last_error = ?,
-                    error_count = ?, failing_since = ?, last_fetched = ?, last_ok = ?, next_due = ?
+                    error_count = ?, failing_since = ?, last_fetched = ?, last_ok = ?, next_due = ?,
+                    last_new = ?, new_gaps_s = ?, silent_since = ?, not_a_feed = ?
                 WHERE id = ?
                 """,
                 [feed.etag, feed.last_modified, feed.last_status, feed.last_error,
                  feed.error_count, to_db_time(feed.failing_since), to_db_time(feed.last_fetched),
-                 to_db_time(feed.last_ok), to_db_time(feed.next_due), feed.id],
+                 to_db_time(feed.last_ok), to_db_time(feed.next_due), to_db_time(feed.last_new),
+                 json.dumps(list(feed.new_gaps_s)), to_db_time(feed.silent_since),
+                 int(feed.not_a_feed), feed.id],
             )
 
 
@@ -126,5 +130,7 @@ def _feed_from_row(row: dict[str, Any]) -> Feed:
         last_error=row["last_error"], error_count=row["error_count"],
         failing_since=from_db_time(row["failing_since"]),
         last_fetched=from_db_time(row["last_fetched"]), last_ok=from_db_time(row["last_ok"]),
-        next_due=from_db_time(row["next_due"]),
+        next_due=from_db_time(row["next_due"]), last_new=from_db_time(row["last_new"]),
+        new_gaps_s=tuple(json.loads(row["new_gaps_s"])),
+        silent_since=from_db_time(row["silent_since"]), not_a_feed=bool(row["not_a_feed"]),
     )

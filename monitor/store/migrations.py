@@ -373,6 +373,18 @@ def m0016_watch_numbers_per_chat(db: Database) -> None:
 
 
 @migrations()
+def m0017_feed_silence(db: Database) -> None:
+    """A feed that still answers but brings nothing new (or no feed at all) is silent: each
+    feed keeps when a poll last brought new articles and the gaps between such polls (a JSON
+    list of seconds, the last few), from which its usual rhythm is learnt, since when it is
+    judged silent, and whether its last answer was a body that is not a feed."""
+    db.execute("ALTER TABLE feeds ADD COLUMN last_new TEXT")
+    db.execute("ALTER TABLE feeds ADD COLUMN new_gaps_s TEXT NOT NULL DEFAULT '[]'")
+    db.execute("ALTER TABLE feeds ADD COLUMN silent_since TEXT")
+    db.execute("ALTER TABLE feeds ADD COLUMN not_a_feed INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations()
 def m0019_alerts_follow_their_story(db: Database) -> None:
     """Alerts that follow their story, and quiet hours (issue #17).
 

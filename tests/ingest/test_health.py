@@ -1,11 +1,19 @@
-"""next_feed_state: validators, health counters and exponential backoff with a cap."""
+"""next_feed_state: validators, health counters and exponential backoff with a cap;
+next_silence_state: a feed's rhythm and its silence."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from monitor.ingest.health import backoff_delay_s, next_feed_state
-from monitor.models import Feed, FetchResult
+from monitor.ingest.health import (
+    backoff_delay_s,
+    feed_health,
+    next_feed_state,
+    next_silence_state,
+    usual_gap_s,
+)
+from monitor.models import Feed, FeedHealth, FetchResult
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 FEED = Feed(name="news", url="https://example.com/rss", interval_s=600, id=1,
@@ -86,3 +94,99 @@ def test_recovery_resets_the_error_count_and_the_interval():
 def test_backoff_never_polls_a_failing_feed_more_often_than_a_healthy_one():
     assert backoff_delay_s(interval_s=86400, error_count=3, backoff_max_s=3600) == 86400
     assert backoff_delay_s(interval_s=600, error_count=10_000, backoff_max_s=3600) == 3600
+
+
+# ------------------------------------------------------------------ silence
+
+HOUR = 3600
+HOURLY = replace(FEED, last_fetched=NOW, last_ok=NOW, last_new=NOW,
+                 new_gaps_s=(HOUR, HOUR, HOUR, HOUR, HOUR))
+HTML_PAGE = "not a feed: the server sent an HTML page"
+
+
+def answered(feed: Feed, new_articles: int, now: datetime, result: FetchResult = OK,
+             error: str | None = None) -> Feed:
+    """One poll as the pipeline makes it: the fetch state, then the articles' count."""
+    state = next_feed_state(feed, result, error, now, backoff_max_s=6 * HOUR,
+                            not_a_feed=error == HTML_PAGE)
+    return next_silence_state(state, new_articles, now)
+
+
+def test_the_usual_gap_is_the_upper_quartile_and_ignores_one_long_outage():
+    assert usual_gap_s([HOUR] * 4 + [30 * 24 * HOUR]) == HOUR
+    assert usual_gap_s([HOUR, 2 * HOUR, HOUR, 3 * HOUR, HOUR, 2 * HOUR, HOUR, 9 * HOUR]) == (
+        2 * HOUR)
+    assert usual_gap_s([HOUR] * 4) is None              # four gaps are not a rhythm yet
+
+
+def test_polls_with_new_articles_learn_the_gaps_and_keep_the_last_twenty():
+    feed, now = replace(FEED, interval_s=600), NOW
+    for _ in range(25):
+        feed = answered(feed, 2, now)
+        now += timedelta(hours=1)
+    assert feed.last_new == now - timedelta(hours=1)
+    assert feed.new_gaps_s == (HOUR,) * 20
+    assert answered(feed, 0, now).new_gaps_s == (HOUR,) * 20   # nothing new: nothing learnt
+
+
+def test_nothing_new_for_four_usual_gaps_is_silent_but_never_before_the_floor():
+    hourly = replace(HOURLY, new_gaps_s=(HOUR,) * 5)          # 4 × 1 h is under the 12 h floor
+    assert answered(hourly, 0, NOW + timedelta(hours=11, minutes=50)).silent_since is None
+    assert answered(hourly, 0, NOW + timedelta(hours=12)).silent_since == NOW
+    daily = replace(HOURLY, new_gaps_s=(24 * HOUR,) * 5)
+    assert answered(daily, 0, NOW + timedelta(days=3, hours=23)).silent_since is None
+    assert answered(daily, 0, NOW + timedelta(days=4)).silent_since == NOW
+    slow = replace(HOURLY, interval_s=10 * HOUR)                # two polls: 20 h
+    assert answered(slow, 0, NOW + timedelta(hours=19)).silent_since is None
+    assert answered(slow, 0, NOW + timedelta(hours=20)).silent_since == NOW
+
+
+def test_a_feed_whose_rhythm_is_not_known_is_never_silent_for_quiet_alone():
+    young = replace(HOURLY, new_gaps_s=(HOUR,) * 4)
+    assert answered(young, 0, NOW + timedelta(days=90)).silent_since is None
+    assert answered(replace(HOURLY, last_new=None), 0, NOW + timedelta(days=90)).silent_since \
+        is None
+
+
+def test_a_304_is_nothing_new_and_new_articles_end_the_silence():
+    silent = answered(HOURLY, 0, NOW + timedelta(hours=13), NOT_MODIFIED)
+    assert silent.silent_since == NOW and feed_health(silent) == FeedHealth.SILENT
+    still = answered(silent, 0, NOW + timedelta(days=2))
+    assert still.silent_since == NOW                           # one silence, its start kept
+    back = answered(still, 1, NOW + timedelta(days=3))
+    assert (back.silent_since, back.last_new) == (None, NOW + timedelta(days=3))
+    assert back.new_gaps_s[-1] == 3 * 24 * HOUR and feed_health(back) == FeedHealth.OK
+
+
+def test_a_failure_during_a_silence_is_failing_and_keeps_the_silence():
+    silent = answered(HOURLY, 0, NOW + timedelta(hours=13))
+    down = answered(silent, 0, NOW + timedelta(hours=14), SERVER_ERROR)
+    assert (down.silent_since, feed_health(down)) == (NOW, FeedHealth.FAILING)
+    up = answered(down, 0, NOW + timedelta(hours=15))
+    assert (up.silent_since, feed_health(up)) == (NOW, FeedHealth.SILENT)
+    assert answered(replace(HOURLY, new_gaps_s=()), 0, NOW + timedelta(hours=1),
+                    SERVER_ERROR) == next_feed_state(replace(HOURLY, new_gaps_s=()),
+                                                     SERVER_ERROR, None, NOW + timedelta(hours=1),
+                                                     6 * HOUR)
+
+
+def test_a_body_that_is_no_feed_fails_at_first_and_is_silent_once_it_lasts_the_floor():
+    """Even without a known rhythm: a parking page is no quiet spell. The silence starts
+    with the first page that was not a feed."""
+    feed = replace(FEED, last_fetched=NOW, last_ok=NOW)
+    first = answered(feed, 0, NOW, error=HTML_PAGE)
+    assert (first.not_a_feed, first.error_count, first.silent_since) == (True, 1, None)
+    assert feed_health(first) == FeedHealth.FAILING
+    later = answered(first, 0, NOW + timedelta(hours=12), error=HTML_PAGE)
+    assert (later.silent_since, later.error_count) == (NOW, 2)
+    assert feed_health(later) == FeedHealth.SILENT and later.last_error == HTML_PAGE
+    a_feed_again = answered(later, 0, NOW + timedelta(hours=13))
+    assert (a_feed_again.silent_since, a_feed_again.not_a_feed) == (None, False)
+    assert feed_health(a_feed_again) == FeedHealth.OK
+
+
+def test_a_broken_feed_is_failing_not_silent():
+    broken = answered(HOURLY, 0, NOW + timedelta(days=2), error="malformed XML, no entries")
+    assert (broken.not_a_feed, broken.silent_since) == (False, None)
+    assert feed_health(broken) == FeedHealth.FAILING
+    assert feed_health(FEED) == FeedHealth.NEW

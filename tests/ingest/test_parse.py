@@ -120,6 +120,7 @@ def test_json_that_is_no_json_feed_is_a_feed_error(body, reason):
     with pytest.raises(FeedError) as error:
         parse_feed(body, "application/json", FEED_URL)
     assert str(error.value) == reason
+    assert error.value.not_a_feed == reason.startswith("not a JSON Feed")   # broken JSON: failing
 
 
 @pytest.mark.parametrize("fixture", ["windows-1251.xml", "koi8-r.xml"])
@@ -199,6 +200,8 @@ def test_bodies_without_a_feed_raise_feed_error_with_the_reason(fixture, reason)
     with pytest.raises(FeedError) as error:
         parse_fixture(fixture, "text/html" if fixture.endswith(".html") else None)
     assert str(error.value) == reason
+    # an HTML page is no feed (the feed may be silent); malformed XML is a broken one (failing)
+    assert error.value.not_a_feed == fixture.endswith(".html")
 
 
 @pytest.mark.parametrize("body, reason", [
@@ -212,6 +215,7 @@ def test_other_non_feeds(body, reason):
     with pytest.raises(FeedError) as error:
         parse_feed(body, None, FEED_URL)
     assert str(error.value) == reason
+    assert error.value.not_a_feed
 
 
 def test_a_gzipped_body_served_without_content_encoding_is_unpacked():
@@ -228,6 +232,7 @@ def test_a_gzip_bomb_inside_the_body_stops_at_the_cap():
     with pytest.raises(FeedError) as error:
         parse_feed(bomb, None, FEED_URL, max_bytes=1024 * 1024)
     assert str(error.value) == "body larger than 1,048,576 bytes after decompression"
+    assert not error.value.not_a_feed
 
 
 def test_json_feed_items_of_odd_types_are_skipped_or_coerced():
