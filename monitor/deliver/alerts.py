@@ -27,13 +27,13 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from monitor.deliver.render import (
     MAX_TEXT,
     AlertContent,
     escape,
     linked,
-    local_time,
     render_alert,
     sources_line,
     split_message,
@@ -213,15 +213,16 @@ class AlertRenderer:
         return sources_line(self.store.story_sources(story_id), shown_source,
                             TEXTS.get(language, TEXTS["de"]))
 
-    def folded(self, chat_id: int, rule_name: str, messages: list[OutboxMessage]) -> str:
+    def folded(self, chat_id: int, rule_name: str, messages: list[OutboxMessage],
+               zone: str) -> str:
         """One message for a rule's alerts held during quiet hours: each a linked title with
-        source and time, the first FOLDED_SHOWN of them."""
+        source and time (in the chat's zone), the first FOLDED_SHOWN of them."""
         texts = TEXTS.get(self._language(chat_id), TEXTS["de"])
         articles = self.store.articles_by_id(m.article_id for m in messages if m.article_id)
         lines = [texts["folded"].format(rule=escape(rule_name), n=len(messages))]
         shown = [articles[m.article_id] for m in messages if m.article_id in articles]
         for article in shown[:FOLDED_SHOWN]:
-            when = local_time(article.published, self.timezone)[-5:]
+            when = article.published.astimezone(ZoneInfo(zone)).strftime("%H:%M")
             lines.append(f"• {linked(escape(article.title), article.url)} "
                          f"<i>({escape(article.source)}, {when})</i>")
         if len(shown) > FOLDED_SHOWN:

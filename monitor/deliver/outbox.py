@@ -183,7 +183,7 @@ class Dispatcher:
             if len(alerts) > FOLD_ABOVE:
                 text = await asyncio.to_thread(renderer.folded, alerts[0].chat_id,
                                                alerts[0].rule_name or alerts[0].rule_id or "",
-                                               alerts)
+                                               alerts, quiet.zone or self.timezone)
                 await asyncio.to_thread(self.store.fold, alerts[0].chat_id, alerts[0].rule_id,
                                         [m.id for m in alerts], text, self.clock())
         return [m for m in messages if m.id not in folded]  # the folded ones go next pass
