@@ -300,6 +300,17 @@ class DigestMatch:
     story_sources: tuple[str, ...]  # the story's distinct sources
 
 
+@dataclass(frozen=True)
+class SpikeSettings:
+    """When a rule's matches count as a spike (the rule file's `[rules.spike]`, spikes.py):
+    the last hour's count is at least `min` and above the usual count by more than `k`
+    standard deviations; after a spike alert the rule stays quiet for `cooldown_s`."""
+
+    k: float = 3.0
+    min: int = 5
+    cooldown_s: int = 6 * 3600
+
+
 class Count(NamedTuple):
     """One line of a count by something: a language, a source, a rule, an outbox status."""
 
