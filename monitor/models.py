@@ -79,6 +79,7 @@ class Subscription:
     rule_id: str
     mode: DeliveryMode
     muted_until: datetime | None = None
+    spike: bool = False              # the chat also hears when the rule's matches spike
 
 
 # The rule id of a chat's personal rule (`/watch`) is this prefix and the watch's number.
@@ -162,6 +163,7 @@ class MessageKind(StrEnum):
     ALERT = "alert"                # one (chat, rule, story); rendered just before it is sent
     DIGEST = "digest"              # a part of a chat's daily digest
     NOTICE = "notice"              # an operator notice (admins), or a /watch owner's
+    SPIKE = "spike"                # a rule's matches spiked (spikes.py); rendered when queued
 
 
 class OutboxStatus(StrEnum):
@@ -309,6 +311,19 @@ class SpikeSettings:
     k: float = 3.0
     min: int = 5
     cooldown_s: int = 6 * 3600
+
+
+class SpikeArticle(NamedTuple):
+    """A matching article of a spike's hour, with its story's distinct sources: the spike
+    alert shows the hour's top stories."""
+
+    article_id: int
+    title: str
+    url: str | None
+    source: str
+    published: datetime
+    story_id: int                  # the article's own id while it has no story
+    story_sources: int             # distinct sources of the story
 
 
 class Count(NamedTuple):

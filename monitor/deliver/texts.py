@@ -17,9 +17,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "help": "<b>Befehle</b>\n/rules – Themen anzeigen\n/subscribe THEMA [instant|digest]\n"
                 "/unsubscribe THEMA\n/list – Ihre Abos\n/digest HH:MM [Zeitzone] oder /digest off\n"
                 "/watch ANFRAGE – eigene Regel, z. B. <code>Putin NEAR/5 Einladung</code>\n"
-                "/unwatch N\n/search ANFRAGE\n/mute THEMA 2h\n/language de|en – Sprache des "
-                "Chats\n/stop – alles über diesen Chat "
-                "löschen",
+                "/unwatch N\n/search ANFRAGE\n/mute THEMA 2h\n/spike THEMA on|off – Warnung, "
+                "wenn ein abonniertes Thema plötzlich viel häufiger vorkommt\n/language de|en – "
+                "Sprache des Chats\n/stop – alles über diesen Chat löschen",
         "refused": "Dieser Chat ist für den Medienmonitor nicht freigeschaltet. Bitte wenden Sie "
                    "sich an die Betreiber (Chat-ID {chat_id}).",
         "not_group_admin": "In Gruppen dürfen nur Administratoren Abos ändern.",
@@ -28,6 +28,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "usage_subscribe": "Bitte so: /subscribe THEMA [instant|digest]",
         "usage_unsubscribe": "Bitte so: /unsubscribe THEMA",
         "usage_mute": "Bitte so: /mute THEMA 2h (Dauer: 30m, 2h, 1d …)",
+        "usage_spike": "Bitte so: /spike THEMA on oder /spike THEMA off",
+        "spike_on": "<b>{name}</b>: Sie werden gewarnt, wenn das Thema plötzlich viel häufiger "
+                    "vorkommt als üblich.",
+        "spike_off": "<b>{name}</b>: keine Warnungen bei Häufungen mehr.",
+        "spike_count": "{count} Meldungen in der letzten Stunde (üblich: {usual})",
+        "spike_more": "+{n} weitere Quellen",
         "usage_digest": "Bitte so: /digest 07:30 Europe/Berlin oder /digest off",
         "usage_watch": "Bitte so: /watch Putin AND Kim",
         "usage_unwatch": "Bitte so: /unwatch N (die Nummer aus /list)",
@@ -51,6 +57,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "list_digest": "Tagesüberblick: {time} ({tz})",
         "list_digest_off": "Tagesüberblick: aus",
         "list_muted": "🔇 bis {until}",
+        "list_spike": "📈",
         "language_set": "Dieser Chat spricht jetzt Deutsch.",
         "usage_language": "Bitte so: /language de oder /language en",
         "stats": "Artikel: {articles}  Treffer: {matches}\nWarteschlange: {pending}  letzter "
@@ -110,8 +117,9 @@ TEXTS: dict[str, dict[str, str]] = {
                 "/unsubscribe TOPIC\n/list – your subscriptions\n/digest HH:MM [timezone] or "
                 "/digest off\n/watch QUERY – a personal rule, e.g. "
                 "<code>Putin NEAR/5 invitation</code>\n/unwatch N\n/search QUERY\n"
-                "/mute TOPIC 2h\n/language de|en – the chat's language\n"
-                "/stop – forget everything about this chat",
+                "/mute TOPIC 2h\n/spike TOPIC on|off – a warning when a subscribed topic "
+                "suddenly comes up far more often than usual\n/language de|en – the chat's "
+                "language\n/stop – forget everything about this chat",
         "refused": "This chat is not enabled for the media monitor. Please ask the operators "
                    "(chat id {chat_id}).",
         "not_group_admin": "In groups only administrators can change subscriptions.",
@@ -120,6 +128,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "usage_subscribe": "Usage: /subscribe TOPIC [instant|digest]",
         "usage_unsubscribe": "Usage: /unsubscribe TOPIC",
         "usage_mute": "Usage: /mute TOPIC 2h (durations: 30m, 2h, 1d …)",
+        "usage_spike": "Usage: /spike TOPIC on or /spike TOPIC off",
+        "spike_on": "<b>{name}</b>: you will be warned when the topic suddenly comes up far "
+                    "more often than usual.",
+        "spike_off": "<b>{name}</b>: no more warnings of surges.",
+        "spike_count": "{count} reports in the last hour (usual: {usual})",
+        "spike_more": "+{n} more sources",
         "usage_digest": "Usage: /digest 07:30 Europe/London or /digest off",
         "usage_watch": "Usage: /watch Putin AND Kim",
         "usage_unwatch": "Usage: /unwatch N (the number from /list)",
@@ -143,6 +157,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "list_digest": "Daily digest: {time} ({tz})",
         "list_digest_off": "Daily digest: off",
         "list_muted": "🔇 until {until}",
+        "list_spike": "📈",
         "language_set": "This chat speaks English now.",
         "usage_language": "Usage: /language de or /language en",
         "stats": "articles: {articles}  matches: {matches}\noutbox pending: {pending}  last "
@@ -199,6 +214,7 @@ COMMANDS = [
     ("list", "My subscriptions / Meine Abos"), ("digest", "Daily digest / Tagesüberblick"),
     ("watch", "Personal rule / Eigene Regel"), ("unwatch", "Remove personal rule"),
     ("search", "Search the archive / Archiv durchsuchen"), ("mute", "Mute a topic / Stumm"),
+    ("spike", "Surge warnings / Warnung bei Häufung: on, off"),
     ("language", "Language / Sprache: de, en"), ("stop", "Forget this chat / Chat löschen"),
 ]
 
