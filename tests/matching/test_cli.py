@@ -113,7 +113,7 @@ def test_check_lists_every_error_with_file_line_column_and_caret(workspace, tmp_
     lines = result.output.splitlines()
     name = str(broken)
     assert lines[0] == f"{name}:4:1: rule 'kim-putin': unknown key 'langauges' (known: " \
-        "delivery, description, enabled, examples, id, languages, name, query, sources)"
+        "delivery, description, enabled, examples, id, languages, name, query, sources, spike)"
     assert lines[1:3] == ['    langauges = ["de"]', "    ^"]
     assert lines[3] == f"{name}:3:18: rule 'kim-putin': unknown entity '@kim' " \
         "(did you mean @kim-jong-un?)"
