@@ -39,6 +39,15 @@ class SpikeStore(Connection):
         start = since if earlier else (times[0] if times else None)
         return times, start
 
+    def archive_span(self) -> tuple[datetime, datetime] | None:
+        """The publication times of the archive's oldest and newest article (None: empty):
+        a replay over the archive (`monitor rules spikes`) knows every rule's history from
+        its start."""
+        with self._lock:
+            first, last = self.db.execute(
+                "SELECT min(published), max(published) FROM articles").fetchone()
+        return (from_db_time(first), from_db_time(last)) if first and last else None
+
     def window_articles(self, rule_id: str, start: datetime, end: datetime
                         ) -> list[SpikeArticle]:
         """The rule's matched articles published in (start, end], with their stories' number
