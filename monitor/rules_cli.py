@@ -475,7 +475,11 @@ def spikes_command(rule_id: str, since: str | None, config_path: str | None) -> 
     history_start = max(span[0], read_from) if read_from else span[0]
     start = max(since_time, history_start) if since_time else history_start
     end = min(span[1], datetime.now(UTC))
-    spikes = replay(times, start, end, rule.spike, history_start) if start < end else []
+    if start >= end:
+        _echo(f"rule '{rule.id}': the archive has nothing in the last {since} (its newest "
+              f"article is from {span[1]:%Y-%m-%d %H:%M} UTC)")
+        return
+    spikes = replay(times, start, end, rule.spike, history_start)
     shown = [t for t in times if start <= t <= end]
     _echo_spikes(rule, shown, spikes, (start, end), end - history_start, since)
     _echo_search_notes(candidates, result.exceeded)

@@ -334,6 +334,11 @@ def test_spikes_since_reads_the_baseline_before_it_and_says_when_none_fired(volc
     result = run(rules_group, workspace, "spikes", "vulkan", "--since", "2d")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1] == "no spike alert would have fired"
+    with Store(workspace / "monitor.db") as store:
+        newest = store.archive_span()[1]
+    assert run(rules_group, workspace, "spikes", "vulkan", "--since", "1d").output == (
+        f"rule 'vulkan': the archive has nothing in the last 1d (its newest article is from "
+        f"{newest:%Y-%m-%d %H:%M} UTC)\n")
     missing = run(rules_group, workspace, "spikes", "volcano")
     assert missing.exit_code == 1 and "no rule 'volcano'" in missing.output
 
