@@ -82,6 +82,7 @@ class Subscription:
     mode: DeliveryMode
     muted_until: datetime | None = None
     follow_sources: int | None = None    # /follow: answer an alert again at this many sources
+    spike: bool = False              # the chat also hears when the rule's matches spike
 
 
 class QuietHours(NamedTuple):
@@ -193,6 +194,7 @@ class MessageKind(StrEnum):
     FOLDED = "folded"              # the alerts of one rule held in quiet hours, in one message
     DIGEST = "digest"              # a part of a chat's daily digest
     NOTICE = "notice"              # an operator notice (admins), or a /watch owner's
+    SPIKE = "spike"                # a rule's matches spiked (spikes.py); rendered when queued
 
 
 class OutboxStatus(StrEnum):
@@ -380,6 +382,30 @@ class DigestMatch:
     text: str
     story_id: int                  # the article's own id while it has no story
     story_sources: tuple[str, ...]  # the story's distinct sources
+
+
+@dataclass(frozen=True)
+class SpikeSettings:
+    """When a rule's matches count as a spike (the rule file's `[rules.spike]`, spikes.py):
+    the last hour's count is at least `min` and above the usual count by more than `k`
+    standard deviations; after a spike alert the rule stays quiet for `cooldown_s`."""
+
+    k: float = 3.0
+    min: int = 5
+    cooldown_s: int = 6 * 3600
+
+
+class SpikeArticle(NamedTuple):
+    """A matching article of a spike's hour, with its story's distinct sources: the spike
+    alert shows the hour's top stories."""
+
+    article_id: int
+    title: str
+    url: str | None
+    source: str
+    published: datetime
+    story_id: int                  # the article's own id while it has no story
+    story_sources: int             # distinct sources of the story
 
 
 class Count(NamedTuple):

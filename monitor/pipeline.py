@@ -1,7 +1,7 @@
 """The one orchestrator: it alone knows the order of the stages.
 
     seeds/ files ─┐
-    feeds (HTTP) ─┴─> ingest ──> stories ──> match ──> alerts + digests ──> deliver
+    feeds (HTTP) ─┴─> ingest ──> stories ──> match ──> alerts + spikes + digests ──> deliver
 
 Every stage is a function over plain data that does not call the others; this module
 passes the data along and makes each result a row in SQLite before the next stage acts on
@@ -63,6 +63,7 @@ from monitor.models import (
     StoryAssignment,
     UnalertedMatch,
 )
+from monitor.spikes import BASELINE_DAYS, WINDOW, detect, render_spike, top_stories
 from monitor.store import FeedConflict, Store, utc_now
 from monitor.stories import (
     StoryIndex,
@@ -96,6 +97,7 @@ class CycleReport:
     indexed_articles: int = 0      # archive articles given an index entry after the fact
     matches: int = 0
     alerts_queued: int = 0
+    spikes_queued: int = 0         # spike alerts (one per rule, to all its spike subscribers)
     digests_queued: int = 0
     delivery: DispatchReport | None = None
     rule_errors: list[RuleError] = field(default_factory=list)
@@ -381,6 +383,36 @@ class Pipeline:
                                    languages.get(m.chat_id, "de"))))
         return follow_ups
 
+    def plan_spikes(self, report: CycleReport, now: datetime) -> None:
+        """Queue a spike alert for each rule whose matches of the last hour are far above the
+        usual (spikes.py), to the chats that asked for them with /spike. Only the rules with
+        such a chat are looked at; the spike is recorded with its messages in one
+        transaction, which also holds the cool-down, so a restart neither loses nor repeats
+        one."""
+        ruleset, _ = self.engine()
+        languages: dict[int, str] | None = None
+        for rule_id, chats in self.store.spike_subscribers(now).items():
+            if self.stopping:
+                return
+            rule = ruleset.get(rule_id)
+            if rule is None or not rule.enabled:
+                continue
+            times, history_start = self.store.rule_activity(
+                rule_id, now - timedelta(days=BASELINE_DAYS) - WINDOW)
+            spike = detect(times, now, rule.spike, history_start,
+                           self.store.last_spike(rule_id))
+            if spike is None:
+                continue
+            stories = top_stories(self.store.window_articles(rule_id, spike.start, spike.end))
+            languages = languages or self.store.chat_languages()
+            messages = [(chat, render_spike(rule.name or rule.id, spike, stories,
+                                            languages.get(chat, "de"))) for chat in chats]
+            if self.store.record_spike(rule_id, spike.end, spike.count, spike.usual,
+                                       rule.spike.cooldown_s, messages, now):
+                report.spikes_queued += 1
+                log.info("spike rule=%s count=%d usual=%.1f chats=%d", rule_id, spike.count,
+                         spike.usual, len(chats))
+
     def plan_digests(self, report: CycleReport, now: datetime) -> None:
         """Queue every digest that is due; a period already recorded is never sent again."""
         for chat in self.store.digest_chats():
@@ -433,5 +465,6 @@ class Pipeline:
         await asyncio.to_thread(self.group_stories, report)
         await asyncio.to_thread(self.match_pending, report, now)
         await asyncio.to_thread(self.plan_alerts, report, now)
+        await asyncio.to_thread(self.plan_spikes, report, now)
         await asyncio.to_thread(self.plan_digests, report, now)
         await asyncio.to_thread(self.index_archive, report)

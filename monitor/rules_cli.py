@@ -1,4 +1,5 @@
-"""`monitor rules check|test|explain|backtest` and `monitor search`: the analysts' tools.
+"""`monitor rules check|test|explain|backtest|spikes` and `monitor search`: the analysts'
+tools.
 
 Thin: each command loads the config, calls one function of monitor.matching, and renders
 the result (rules-language.md, "What the tools show"). Exit codes: 0 fine, 1 problems found
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from monitor.config import Config
     from monitor.matching import Backtest, BudgetExceeded, Candidates, Found, Rule, RuleSet, Verdict
     from monitor.models import Article
+    from monitor.spikes import Spike
     from monitor.store import Store
 
 CHART_WIDTH = 40
@@ -396,30 +398,152 @@ def _echo_backtest(result: Backtest, since: str | None) -> None:
         return
     unit, rows = _chart_rows(result.per_day)
     _echo(f"hits per {unit}:")
-    peak = max(count for _, count in rows)
-    for label, count in rows:
-        bar = "█" * max(1 if count else 0, round(count / peak * CHART_WIDTH))
-        _echo(f"  {label}  {bar} {count}")
+    _echo_chart([(label, count, "") for label, count, _ in rows])
     _echo("sample titles:")
     for found in result.samples():
         _echo_found(found, with_url=False)
 
 
-def _chart_rows(per_day: dict[date, int]) -> tuple[str, list[tuple[str, int]]]:
+def _chart_rows(per_day: dict[date, int], marked: Collection[date] = ()
+                ) -> tuple[str, list[tuple[str, int, int]]]:
     """One row per day between the first and the last hit; per week or month when that
-    would be too many rows."""
+    would be too many rows. Each row: its label, its hits, and how many `marked` days (one
+    per spike) fall in it."""
     first, last = min(per_day), max(per_day)
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     for unit, key in (("day", lambda d: d.isoformat()),
                       ("week", lambda d: f"{d.isocalendar().year}-W{d.isocalendar().week:02}"),
                       ("month", lambda d: d.strftime("%Y-%m")),
                       ("year", lambda d: str(d.year))):
-        buckets: dict[str, int] = {}
+        buckets: dict[str, list[int]] = {}
         for day in days:
-            buckets[key(day)] = buckets.get(key(day), 0) + per_day.get(day, 0)
+            buckets.setdefault(key(day), [0, 0])[0] += per_day.get(day, 0)
         if len(buckets) <= MAX_CHART_ROWS or unit == "year":
-            return unit, list(buckets.items())
+            for day in marked:
+                if key(day) in buckets:
+                    buckets[key(day)][1] += 1
+            return unit, [(label, hits, marks) for label, (hits, marks) in buckets.items()]
     raise AssertionError("unreachable")
+
+
+def _echo_chart(rows: list[tuple[str, int, str]]) -> None:
+    """Rows of a bar chart: label, a bar as long as the count against the longest, the
+    count, and a note."""
+    peak = max((count for _, count, _ in rows), default=0) or 1
+    for label, count, note in rows:
+        bar = "█" * max(1 if count else 0, round(count / peak * CHART_WIDTH))
+        _echo(f"  {label}  {bar} {count}{'  ' + note if note else ''}".rstrip())
+
+
+# ------------------------------------------------------------------------------- spikes
+
+@rules_group.command("spikes")
+@click.argument("rule_id", type=TEXT)
+@click.option("--since", type=TEXT,
+              help="Only spikes within this time, e.g. 30d (the baseline before it is read "
+                   "as well).")
+@config_option
+def spikes_command(rule_id: str, since: str | None, config_path: str | None) -> None:
+    """When RULE_ID's spike alerts would have fired: its matches per hour or day with the
+    spikes marked, and each spike's count against the usual one.
+
+    The rule's matches in the archive (as backtest finds them) are replayed through the
+    service's detector (monitor/spikes.py) with the rule's [rules.spike] settings: at every
+    matching article's publication and every hour, the hour before against the same hour
+    of the previous 14 days, with the cool-down.
+    """
+    from monitor.matching import archive_candidates, backtest, rule_files
+    from monitor.spikes import BASELINE_DAYS, WINDOW, replay
+
+    config = open_config(config_path)
+    ruleset = _load(rule_files(config.rules_dir))
+    rule = _find_rule(ruleset, rule_id)
+    since_time = _since(since)
+    read_from = since_time - timedelta(days=BASELINE_DAYS) - WINDOW if since_time else None
+    with _archive(config) as store:
+        span = store.archive_span()
+        candidates = archive_candidates(store, rule, read_from)
+        with _progress(len(candidates), rule_id) as advance:
+            result = backtest(store, rule, dict(ruleset.entities), read_from, advance,
+                              candidates)
+    times = sorted(found.article.published for found in result.hits)
+    if span is None:
+        _echo(f"rule '{rule.id}': the archive is empty")
+        return
+    # The rule would have been applied to every archived article: its history begins with
+    # the archive (or with what was read before --since).
+    history_start = max(span[0], read_from) if read_from else span[0]
+    start = max(since_time, history_start) if since_time else history_start
+    end = min(span[1], datetime.now(UTC))
+    if start >= end:
+        _echo(f"rule '{rule.id}': the archive has nothing in the last {since} (its newest "
+              f"article is from {span[1]:%Y-%m-%d %H:%M} UTC)")
+        return
+    spikes = replay(times, start, end, rule.spike, history_start)
+    shown = [t for t in times if start <= t <= end]
+    _echo_spikes(rule, shown, spikes, (start, end), end - history_start, since)
+    _echo_search_notes(candidates, result.exceeded)
+
+
+def _echo_spikes(rule: Rule, times: list[datetime], spikes: list[Spike],
+                 span: tuple[datetime, datetime], history: timedelta, since: str | None
+                 ) -> None:
+    from monitor.spikes import BASELINE_DAYS, MIN_HISTORY_DAYS
+
+    settings = rule.spike
+    scope = f"in the last {since}" if since else "in the archive"
+    _echo(f"rule '{rule.id}': {len(times)} matching articles {scope} "
+          f"({span[0]:%Y-%m-%d %H:%M} – {span[1]:%Y-%m-%d %H:%M} UTC)")
+    _echo(f"a spike: at least {settings.min} in an hour and more than the mean + "
+          f"{settings.k:g}·σ of that hour on the {BASELINE_DAYS} days before (with at least "
+          f"{MIN_HISTORY_DAYS} days of history); then quiet for "
+          f"{_duration(settings.cooldown_s)}")
+    if times:
+        unit, rows = _spike_chart_rows(times, spikes)
+        _echo(f"matches per {unit} (⚡ a spike alert):")
+        _echo_chart(rows)
+    if not spikes:
+        too_short = history < timedelta(days=MIN_HISTORY_DAYS)
+        _echo("no spike alert would have fired" + (
+            f": the archive holds {history / timedelta(days=1):.1f} days, fewer than the "
+            f"{MIN_HISTORY_DAYS} a baseline needs" if too_short else ""))
+        return
+    _echo(f"{len(spikes)} spike alert(s) would have fired:")
+    for spike in spikes:
+        _echo(f"  {spike.end:%Y-%m-%d %H:%M} UTC  {spike.count} in the hour before (usual "
+              f"{spike.usual:.1f}, threshold {spike.threshold:.1f}, {spike.days} days)")
+
+
+def _spike_chart_rows(times: list[datetime], spikes: list[Spike]
+                      ) -> tuple[str, list[tuple[str, int, str]]]:
+    """Per hour when the matches span at most MAX_CHART_ROWS hours, else as backtest's chart
+    (per day, week, month); a ⚡ per spike in its row."""
+    first = times[0].replace(minute=0, second=0, microsecond=0)
+    hours = int((times[-1] - first) / timedelta(hours=1)) + 1
+    if hours <= MAX_CHART_ROWS:
+        labels = [first + timedelta(hours=n) for n in range(hours)]
+        counts = [0] * hours
+        marks = [0] * hours
+        for moment in times:
+            counts[int((moment - first) / timedelta(hours=1))] += 1
+        for spike in spikes:
+            # the hour its last counted article is in (the alert's moment, up to that hour)
+            marks[min(hours - 1, max(0, int((spike.end - first) / timedelta(hours=1))))] += 1
+        return "hour", [(f"{label:%Y-%m-%d %H}h", count, "⚡" * mark)
+                        for label, count, mark in zip(labels, counts, marks, strict=True)]
+    per_day: dict[date, int] = {}
+    for moment in times:
+        per_day[moment.date()] = per_day.get(moment.date(), 0) + 1
+    unit, rows = _chart_rows(per_day, [spike.end.date() for spike in spikes])
+    return unit, [(label, count, "⚡" * mark if mark <= 5 else f"⚡×{mark}")
+                  for label, count, mark in rows]
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 # ------------------------------------------------------------------------------- search

@@ -227,9 +227,10 @@ class Service:
         """One cycle of the pipeline. It queues; the dispatch job sends (never awaited here)."""
         await asyncio.to_thread(self.reload_config)
         report = await self.pipeline.run_once()
-        log.info("cycle new_articles=%d feeds=%d matched=%d matches=%d alerts=%d digests=%d",
-                 report.new_articles, report.feeds_polled, report.matched_articles, report.matches,
-                 report.alerts_queued, report.digests_queued)
+        log.info("cycle new_articles=%d feeds=%d matched=%d matches=%d alerts=%d spikes=%d "
+                 "digests=%d", report.new_articles, report.feeds_polled, report.matched_articles,
+                 report.matches, report.alerts_queued, report.spikes_queued,
+                 report.digests_queued)
         for name, error in report.feed_errors.items():
             self.feed_problems.report(name, [f"feed failed feed={name} error={error!r}"])
         for name in report.feeds_ok:

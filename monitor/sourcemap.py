@@ -71,6 +71,16 @@ class SourceMap:
                     if block.name == "rules.examples" and block.array]
         return examples[example] if example < len(examples) else None
 
+    def rule_table(self, rule: int, name: str) -> Block | None:
+        """A rule's own table such as [rules.spike]: the first block of that name between
+        the rule's [[rules]] header and the next one."""
+        if rule >= len(self._rules):
+            return None
+        start = self._rules[rule] + 1
+        end = self._rules[rule + 1] if rule + 1 < len(self._rules) else len(self.blocks)
+        return next((block for block in self.blocks[start:end]
+                     if block.name == name and not block.array), None)
+
     def table_block(self, name: str, index: int = 0) -> Block | None:
         """The `index`-th block of the table or array of tables `name` ([feeds], [[feeds]])."""
         found = [block for block in self.blocks if block.name == name]

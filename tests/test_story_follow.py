@@ -163,7 +163,7 @@ async def test_a_story_pings_again_once_at_the_chats_follow_threshold(tmp_path, 
 
     alert, ping = botapi.messages_to(CHAT)
     assert ping.reply_to == alert.message_id
-    assert ping.plain == f"📈 Kim und Putin: jetzt 3 Quellen\n{TITLE}"
+    assert ping.plain == f"🧵 Kim und Putin: jetzt 3 Quellen\n{TITLE}"
     assert alert.plain.endswith("+3 Quellen: bbc, dw, spiegel")   # the 4th only edits
     assert not db.follow(CHAT, "no-such-rule", 3)
 

@@ -108,7 +108,7 @@ class Catalog(Protocol):
 
 # Commands and buttons that change what a chat receives: in groups, for the group's admins.
 CHANGING_COMMANDS = frozenset({"subscribe", "unsubscribe", "digest", "watch", "unwatch", "mute",
-                               "stop", "language", "follow", "quiet"})
+                               "spike", "stop", "language", "follow", "quiet"})
 CHANGING_BUTTONS = frozenset({"sub", "unsub", "mute"})
 ADMIN_COMMANDS = frozenset({"stats", "reload"})
 
@@ -235,7 +235,7 @@ class MonitorBot:
             "start": self.start, "help": self.help, "rules": self.rules,
             "subscribe": self.subscribe, "unsubscribe": self.unsubscribe, "list": self.list,
             "digest": self.digest, "watch": self.watch, "unwatch": self.unwatch,
-            "search": self.search, "mute": self.mute, "stop": self.stop,
+            "search": self.search, "mute": self.mute, "spike": self.spike, "stop": self.stop,
             "stats": self.stats, "reload": self.reload, "language": self.language,
             "follow": self.follow, "quiet": self.quiet,
         }
@@ -489,6 +489,8 @@ class MonitorBot:
         for sub in subscriptions:
             line = (f"• <code>{html.escape(sub.rule_id)}</code> "
                     f"{html.escape(names.get(sub.rule_id, '?'))} ({sub.mode})")
+            if sub.spike:
+                line += " " + self._t(update, "list_spike")
             if sub.muted_until is not None and sub.muted_until > now:
                 line += " " + self._t(update, "list_muted",
                                       until=local_time(sub.muted_until, zone, named=True))
@@ -658,6 +660,21 @@ class MonitorBot:
         zone = await self._chat_zone(chat_id)
         await self._reply(update, self._t(update, "quiet_set", start=window[0], end=window[1],
                                           tz=str(zone)))
+
+    async def spike(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/spike RULE on|off: a subscription also hears when the rule's matches spike (its
+        delivery mode stays as it is; a digest subscriber can be warned at once)."""
+        args = context.args or []
+        if len(args) != 2 or args[1].lower() not in ("on", "off"):
+            await self._reply(update, self._t(update, "usage_spike"))
+            return
+        rule_id, on = args[0], args[1].lower() == "on"
+        if not await self._off_loop(self.store.set_spike, chat_id_of(update), rule_id, on):
+            await self._reply(update, self._t(update, "not_subscribed", rule=rule_id))
+            return
+        rule = self._rule(rule_id)
+        await self._reply(update, self._t(update, "spike_on" if on else "spike_off",
+                                          name=rule.name if rule else rule_id))
 
     async def stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._off_loop(self.store.forget_chat, chat_id_of(update))

@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE_S = 5.0
 BACKOFF_MAX_S = 3600.0
 FOLD_ABOVE = 3          # a rule's alerts held in quiet hours go out in one message above this
-PINGS = (MessageKind.ALERT, MessageKind.FOLLOW_UP)    # what quiet hours hold back
+# What quiet hours hold back: whatever notifies about the news (not edits, digests, notices).
+PINGS = (MessageKind.ALERT, MessageKind.FOLLOW_UP, MessageKind.SPIKE)
 
 
 class Sender(Protocol):
@@ -164,8 +165,8 @@ class Dispatcher:
 
     async def _quiet_hours(self, messages: list[OutboxMessage], quiet: QuietHours,
                            renderer: AlertRenderer) -> list[OutboxMessage]:
-        """The messages to send now: inside the chat's quiet hours, alerts and follow-ups
-        are held until the window ends (edits are silent and go on); after it, a rule's
+        """The messages to send now: inside the chat's quiet hours, alerts, follow-ups and
+        spike alerts are held until the window ends (edits are silent and go on); after it, a rule's
         held alerts are folded into one message when there are more than FOLD_ABOVE."""
         until = quiet_until(self.clock(), quiet, self.timezone)
         if until is not None:

@@ -18,8 +18,10 @@ TEXTS: dict[str, dict[str, str]] = {
                 "/unsubscribe THEMA\n/list – Ihre Abos\n/digest HH:MM [Zeitzone] oder /digest off\n"
                 "/watch ANFRAGE – eigene Regel, z. B. <code>Putin NEAR/5 Einladung</code>\n"
                 "/unwatch N\n/search ANFRAGE\n/mute THEMA 2h\n/follow THEMA N – neue Meldung, "
-                "wenn ein Thema N Quellen hat\n/quiet 22:00-07:00 – Ruhezeit\n/language de|en – "
-                "Sprache des Chats\n/stop – alles über diesen Chat löschen",
+                "wenn ein Thema N Quellen hat\n/quiet 22:00-07:00 – Ruhezeit\n"
+                "/spike THEMA on|off – Warnung, wenn ein abonniertes Thema plötzlich viel "
+                "häufiger vorkommt\n/language de|en – Sprache des Chats\n"
+                "/stop – alles über diesen Chat löschen",
         "refused": "Dieser Chat ist für den Medienmonitor nicht freigeschaltet. Bitte wenden Sie "
                    "sich an die Betreiber (Chat-ID {chat_id}).",
         "not_group_admin": "In Gruppen dürfen nur Administratoren Abos ändern.",
@@ -28,6 +30,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "usage_subscribe": "Bitte so: /subscribe THEMA [instant|digest]",
         "usage_unsubscribe": "Bitte so: /unsubscribe THEMA",
         "usage_mute": "Bitte so: /mute THEMA 2h (Dauer: 30m, 2h, 1d …)",
+        "usage_spike": "Bitte so: /spike THEMA on oder /spike THEMA off",
+        "spike_on": "<b>{name}</b>: Sie werden gewarnt, wenn das Thema plötzlich viel häufiger "
+                    "vorkommt als üblich.",
+        "spike_off": "<b>{name}</b>: keine Warnungen bei Häufungen mehr.",
+        "spike_count": "{count} Meldungen in der letzten Stunde (üblich: {usual})",
+        "spike_more": "+{n} weitere Quellen",
         "usage_digest": "Bitte so: /digest 07:30 Europe/Berlin oder /digest off",
         "usage_watch": "Bitte so: /watch Putin AND Kim",
         "usage_unwatch": "Bitte so: /unwatch N (die Nummer aus /list)",
@@ -51,6 +59,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "list_digest": "Tagesüberblick: {time} ({tz})",
         "list_digest_off": "Tagesüberblick: aus",
         "list_muted": "🔇 bis {until}",
+        "list_spike": "📈",
         "language_set": "Dieser Chat spricht jetzt Deutsch.",
         "usage_language": "Bitte so: /language de oder /language en",
         "stats": "Artikel: {articles}  Treffer: {matches}\nWarteschlange: {pending}  letzter "
@@ -109,7 +118,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "sources_one": "+1 Quelle: {names}",
         "sources": "+{n} Quellen: {names}",
         "sources_more": "und {n} weitere",
-        "follow_up_sources": "📈 <b>{rule}</b>: jetzt {n} Quellen\n{title}",
+        "follow_up_sources": "🧵 <b>{rule}</b>: jetzt {n} Quellen\n{title}",
         "follow_up_headline": "🆕 <b>{rule}</b>: neue Schlagzeile\n{title} <i>({source})</i>",
         "folded": "🌙 <b>{rule}</b>: {n} Meldungen während der Ruhezeit",
         "folded_more": "… und {n} weitere",
@@ -123,7 +132,7 @@ TEXTS: dict[str, dict[str, str]] = {
                      "mehrere zu einem Thema in einer Nachricht.",
         "quiet_off": "Keine Ruhezeit mehr.",
         "list_quiet": "Ruhezeit: {start}–{end} ({tz})",
-        "list_follow": "📈 ab {n} Quellen",
+        "list_follow": "🧵 ab {n} Quellen",
         "button_mute": "1 Tag stumm",
         "button_unsub": "Abbestellen",
         "button_subscribe": "Abonnieren",
@@ -137,8 +146,9 @@ TEXTS: dict[str, dict[str, str]] = {
                 "/digest off\n/watch QUERY – a personal rule, e.g. "
                 "<code>Putin NEAR/5 invitation</code>\n/unwatch N\n/search QUERY\n"
                 "/mute TOPIC 2h\n/follow TOPIC N – a new alert when a story has N sources\n"
-                "/quiet 22:00-07:00 – quiet hours\n/language de|en – the chat's language\n"
-                "/stop – forget everything about this chat",
+                "/quiet 22:00-07:00 – quiet hours\n/spike TOPIC on|off – a warning when a "
+                "subscribed topic suddenly comes up far more often than usual\n"
+                "/language de|en – the chat's language\n/stop – forget everything about this chat",
         "refused": "This chat is not enabled for the media monitor. Please ask the operators "
                    "(chat id {chat_id}).",
         "not_group_admin": "In groups only administrators can change subscriptions.",
@@ -147,6 +157,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "usage_subscribe": "Usage: /subscribe TOPIC [instant|digest]",
         "usage_unsubscribe": "Usage: /unsubscribe TOPIC",
         "usage_mute": "Usage: /mute TOPIC 2h (durations: 30m, 2h, 1d …)",
+        "usage_spike": "Usage: /spike TOPIC on or /spike TOPIC off",
+        "spike_on": "<b>{name}</b>: you will be warned when the topic suddenly comes up far "
+                    "more often than usual.",
+        "spike_off": "<b>{name}</b>: no more warnings of surges.",
+        "spike_count": "{count} reports in the last hour (usual: {usual})",
+        "spike_more": "+{n} more sources",
         "usage_digest": "Usage: /digest 07:30 Europe/London or /digest off",
         "usage_watch": "Usage: /watch Putin AND Kim",
         "usage_unwatch": "Usage: /unwatch N (the number from /list)",
@@ -170,6 +186,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "list_digest": "Daily digest: {time} ({tz})",
         "list_digest_off": "Daily digest: off",
         "list_muted": "🔇 until {until}",
+        "list_spike": "📈",
         "language_set": "This chat speaks English now.",
         "usage_language": "Usage: /language de or /language en",
         "stats": "articles: {articles}  matches: {matches}\noutbox pending: {pending}  last "
@@ -224,7 +241,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "sources_one": "+1 source: {names}",
         "sources": "+{n} sources: {names}",
         "sources_more": "and {n} more",
-        "follow_up_sources": "📈 <b>{rule}</b>: {n} sources now\n{title}",
+        "follow_up_sources": "🧵 <b>{rule}</b>: {n} sources now\n{title}",
         "follow_up_headline": "🆕 <b>{rule}</b>: a new headline\n{title} <i>({source})</i>",
         "folded": "🌙 <b>{rule}</b>: {n} alerts during quiet hours",
         "folded_more": "… and {n} more",
@@ -238,7 +255,7 @@ TEXTS: dict[str, dict[str, str]] = {
                      "several of one topic in one message.",
         "quiet_off": "No more quiet hours.",
         "list_quiet": "Quiet hours: {start}–{end} ({tz})",
-        "list_follow": "📈 from {n} sources",
+        "list_follow": "🧵 from {n} sources",
         "button_mute": "Mute 1 day",
         "button_unsub": "Unsubscribe",
         "button_subscribe": "Subscribe",
@@ -253,6 +270,7 @@ COMMANDS = [
     ("search", "Search the archive / Archiv durchsuchen"), ("mute", "Mute a topic / Stumm"),
     ("follow", "Ping again at N sources / Erneut melden ab N Quellen"),
     ("quiet", "Quiet hours / Ruhezeit"),
+    ("spike", "Surge warnings / Warnung bei Häufung: on, off"),
     ("language", "Language / Sprache: de, en"), ("stop", "Forget this chat / Chat löschen"),
 ]
 

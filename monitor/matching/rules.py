@@ -22,17 +22,22 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from monitor.config import ConfigError, parse_duration
 from monitor.errors import MatchingError
 from monitor.language import guess_language, language_code
 from monitor.matching.analysis import ANALYSIS_VERSION, query_words, source_name
 from monitor.matching.collector import CollectorPaused
 from monitor.matching.hints import operator_hints
 from monitor.matching.query import Query, QuerySyntaxError, caret_lines, parse_query
-from monitor.models import WATCH_PREFIX, Article, DeliveryMode
+from monitor.models import WATCH_PREFIX, Article, DeliveryMode, SpikeSettings
 from monitor.sourcemap import Block, SourceMap
 
 RULE_KEYS = {"id", "name", "description", "query", "languages", "sources", "delivery",
-             "enabled", "examples"}
+             "enabled", "examples", "spike"}
+SPIKE_KEYS = {"k", "min", "cooldown"}
+MAX_SPIKE_K = 100.0
+MAX_SPIKE_MIN = 1_000_000
+MAX_COOLDOWN_S = 30 * 86_400
 ENTITY_KEYS = {"name", "aliases", "description"}
 EXAMPLE_KEYS = {"title", "text", "match", "language", "source", "url"}
 TOP_KEYS = {"rules", "entities"}
@@ -150,6 +155,8 @@ class Rule:
     version: str = ""
     file: Path | None = None
     line: int = 0
+    # When its matches count as a spike; not part of the version (it changes no match).
+    spike: SpikeSettings = SpikeSettings()
 
     @property
     def query_text(self) -> str:
@@ -419,6 +426,7 @@ class _Loader:
                            "language code such as \"de\"")
         sources = self.string_list(raw, "sources", prefix)
         examples = self.read_examples(raw, prefix)
+        spike = self.read_spike(raw, prefix)
         query = self.read_query(raw, prefix)
         if query is None or len(self.errors) > errors_before:
             return None
@@ -430,7 +438,7 @@ class _Loader:
             delivery=DELIVERY_MODES[strings["delivery"]],
             enabled=enabled, examples=tuple(examples),
             version=rule_version(query, languages_set, sources_set, self.entities),
-            file=path, line=at("id")[0],
+            file=path, line=at("id")[0], spike=spike,
         )
 
     def string_list(self, raw: _RawRule, key: str, prefix: str) -> list[str]:
@@ -462,6 +470,46 @@ class _Loader:
             self.warnings.append(RuleError(path, *where, f"warning: {prefix}: {hint.message}",
                                            source.line_text(where[0])))
         return query
+
+    def read_spike(self, raw: _RawRule, prefix: str) -> SpikeSettings:
+        """The rule's `[rules.spike]` table (or `spike = {...}`); defaults when absent."""
+        path, source = raw.path, raw.source
+        table = raw.table.get("spike")
+        if table is None:
+            return SpikeSettings()
+        block = source.rule_table(raw.index, "rules.spike")
+
+        def at(key: str) -> tuple[int, int]:
+            if block is not None:
+                return source.key_or_header(block, key)
+            return source.key_or_header(raw.block, "spike")   # an inline table
+
+        if not isinstance(table, dict):
+            self.error(path, source, at("spike"), f"{prefix}: spike must be a table: "
+                       "[rules.spike] with k, min and cooldown")
+            return SpikeSettings()
+        self.check_keys(path, source, table, SPIKE_KEYS, f"{prefix}: spike", at)
+        default = SpikeSettings()
+        k = table.get("k", default.k)
+        if isinstance(k, bool) or not isinstance(k, int | float) or not 0 < k <= MAX_SPIKE_K:
+            self.error(path, source, at("k"), f"{prefix}: spike.k must be a number above 0 "
+                       f"and at most {MAX_SPIKE_K:g} (standard deviations), e.g. 3.0")
+            k = default.k
+        least = table.get("min", default.min)
+        if isinstance(least, bool) or not isinstance(least, int) \
+                or not 2 <= least <= MAX_SPIKE_MIN:
+            self.error(path, source, at("min"), f"{prefix}: spike.min must be a whole number "
+                       f"from 2 to {MAX_SPIKE_MIN:,} (matches in the hour), e.g. 5")
+            least = default.min
+        cooldown = table.get("cooldown")
+        cooldown_s = default.cooldown_s
+        if cooldown is not None:
+            try:
+                cooldown_s = parse_duration(cooldown, where=f"{prefix}: spike.cooldown",
+                                            maximum=MAX_COOLDOWN_S)
+            except ConfigError as exc:
+                self.error(path, source, at("cooldown"), str(exc))
+        return SpikeSettings(k=float(k), min=least, cooldown_s=cooldown_s)
 
     def read_examples(self, raw: _RawRule, prefix: str) -> list[Example]:
         path, source = raw.path, raw.source

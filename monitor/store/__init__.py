@@ -20,12 +20,13 @@ entity's SQL; `Store` combines them, so a caller holds one object:
     subscribers  SubscriberStore: chats, subscriptions, /watch rules
     outbox       OutboxStore: queueing, due messages, send bookkeeping, notices
     digests      DigestStore: digest chats, a period's matches, recorded periods
+    spikes       SpikeStore: a rule's matches over time, recorded spike alerts
     operations   OperationsStore: retention, admin checks, stats
 """
 
 from __future__ import annotations
 
-from monitor.store import articles, digests, matches, operations, subscribers
+from monitor.store import articles, digests, matches, operations, spikes, subscribers
 from monitor.store.connection import InstanceLocked, StoreError, instance_lock, utc_now
 from monitor.store.feeds import MAX_INTERVAL_S, FeedConflict, FeedExists
 from monitor.store.migrations import migrations
@@ -44,6 +45,6 @@ __all__ = [
 
 
 class Store(articles.ArticleStore, matches.MatchStore, subscribers.SubscriberStore,
-            digests.DigestStore, operations.OperationsStore):
+            digests.DigestStore, spikes.SpikeStore, operations.OperationsStore):
     """One SQLite database and everything stored in it. Safe to share between threads:
     access is serialised by a lock (connection.py)."""

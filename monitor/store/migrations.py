@@ -385,6 +385,26 @@ def m0017_feed_silence(db: Database) -> None:
 
 
 @migrations()
+def m0018_spike_alerts(db: Database) -> None:
+    """Spike alerts (spikes.py): a subscription may also hear when its rule's matches spike
+    (`/spike RULE on`), and each spike alert sent is a row in `spikes`, written in one
+    transaction with its outbox rows, so that a restart neither loses nor repeats one and
+    the cool-down is read back from it."""
+    db.execute("ALTER TABLE subscriptions ADD COLUMN spike INTEGER NOT NULL DEFAULT 0")
+    db.execute("CREATE INDEX subscriptions_spike ON subscriptions(rule_id) WHERE spike = 1")
+    db.execute(
+        """
+        CREATE TABLE spikes (
+            rule_id TEXT NOT NULL,
+            window_end TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            usual REAL NOT NULL,
+            created TEXT NOT NULL,
+            PRIMARY KEY (rule_id, window_end)
+        ) WITHOUT ROWID""")
+
+
+@migrations()
 def m0019_alerts_follow_their_story(db: Database) -> None:
     """Alerts that follow their story, and quiet hours (issue #17).
 

@@ -121,10 +121,11 @@ class SubscriberStore(Connection):
     def subscriptions(self, chat_id: int) -> list[Subscription]:
         with self._lock:
             rows = self.db.execute(
-                "SELECT rule_id, mode, muted_until, follow_sources FROM subscriptions "
+                "SELECT rule_id, mode, muted_until, follow_sources, spike FROM subscriptions "
                 "WHERE chat_id = ? ORDER BY rule_id", [chat_id]).fetchall()
-        return [Subscription(rule_id, mode, from_db_time(muted_until), follow_sources)
-                for rule_id, mode, muted_until, follow_sources in rows]
+        return [Subscription(rule_id, mode, from_db_time(muted_until), follow_sources,
+                             bool(spike))
+                for rule_id, mode, muted_until, follow_sources, spike in rows]
 
     def mute(self, chat_id: int, rule_id: str, until: datetime) -> bool:
         with self._lock:
@@ -140,6 +141,29 @@ class SubscriberStore(Connection):
             return self.db.execute(
                 "UPDATE subscriptions SET follow_sources = ? WHERE chat_id = ? AND rule_id = ?",
                 [sources, chat_id, rule_id]).rowcount > 0
+
+    def set_spike(self, chat_id: int, rule_id: str, on: bool) -> bool:
+        """/spike RULE on|off: whether a subscription also hears of the rule's spikes; False
+        when the chat does not subscribe to the rule."""
+        with self._lock:
+            cursor = self.db.execute(
+                "UPDATE subscriptions SET spike = ? WHERE chat_id = ? AND rule_id = ?",
+                [int(on), chat_id, rule_id])
+            return cursor.rowcount == 1
+
+    def spike_subscribers(self, now: datetime) -> dict[str, list[int]]:
+        """Per rule, the active chats that hear of its spikes (whatever their delivery mode),
+        in chat order, leaving out muted ones: the rules the spike planner looks at."""
+        found: dict[str, list[int]] = {}
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT s.rule_id, s.chat_id FROM subscriptions s JOIN subscribers c "
+                "ON c.chat_id = s.chat_id WHERE s.spike = 1 AND c.active = 1 "
+                "AND (s.muted_until IS NULL OR s.muted_until <= ?) ORDER BY s.rule_id, s.chat_id",
+                [to_db_time(now)]).fetchall()
+        for rule_id, chat_id in rows:
+            found.setdefault(rule_id, []).append(chat_id)
+        return found
 
     def instant_rules(self) -> set[str]:
         """The rules that some chat follows with instant delivery (muted or not)."""

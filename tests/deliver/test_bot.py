@@ -133,6 +133,25 @@ async def test_watch_shows_the_caret_and_list_shows_watches(app, botapi, db):
     assert answer == "Eigene Regel 1 gelöscht."
 
 
+async def test_spike_warnings_are_switched_per_subscription(app, botapi, db):
+    """/spike RULE on|off needs a subscription (the warnings are for what the chat follows);
+    /list marks it; /unsubscribe ends both."""
+    assert (await say(botapi, ALLOWED, "/spike kim-putin"))[0] == \
+        "Bitte so: /spike THEMA on oder /spike THEMA off"
+    assert (await say(botapi, ALLOWED, "/spike kim-putin on"))[0] == \
+        "kim-putin ist nicht abonniert."
+    await say(botapi, ALLOWED, "/subscribe kim-putin digest")
+    [answer] = await say(botapi, ALLOWED, "/spike kim-putin ON", language_code="en")
+    assert answer == ("Kim and Putin: you will be warned when the topic suddenly comes up far "
+                      "more often than usual.")
+    assert "kim-putin Kim and Putin (digest) 📈" in (await say(botapi, ALLOWED, "/list"))[0]
+    assert db.spike_subscribers(datetime.now(UTC)) == {"kim-putin": [ALLOWED]}
+    assert (await say(botapi, ALLOWED, "/spike kim-putin off"))[0] == \
+        "Kim and Putin: keine Warnungen bei Häufungen mehr."
+    assert "📈" not in (await say(botapi, ALLOWED, "/list"))[0]
+    assert "/spike THEMA on|off" in (await say(botapi, ALLOWED, "/help"))[0]
+
+
 async def test_usage_errors_get_a_clear_answer(app, botapi):
     assert "Bitte so: /subscribe" in (await say(botapi, ALLOWED, "/subscribe"))[0]
     assert "Bitte so: /subscribe" in (await say(botapi, 101, "/subscribe kim-putin weekly"))[0]
@@ -467,7 +486,7 @@ async def test_follow_is_set_shown_and_ended_from_the_chat(app, botapi, db):
     assert (await say(botapi, ALLOWED, "/follow nordkorea 5"))[0] == \
         "nordkorea ist nicht abonniert."
     listed = (await say(botapi, ALLOWED, "/list"))[0].splitlines()
-    assert listed[1].endswith("(instant) 📈 ab 5 Quellen")
+    assert listed[1].endswith("(instant) 🧵 ab 5 Quellen")
     await say(botapi, ALLOWED, "/follow kim-putin off")
     assert db.subscriptions(ALLOWED)[0].follow_sources is None
 

@@ -113,7 +113,7 @@ def test_check_lists_every_error_with_file_line_column_and_caret(workspace, tmp_
     lines = result.output.splitlines()
     name = str(broken)
     assert lines[0] == f"{name}:4:1: rule 'kim-putin': unknown key 'langauges' (known: " \
-        "delivery, description, enabled, examples, id, languages, name, query, sources)"
+        "delivery, description, enabled, examples, id, languages, name, query, sources, spike)"
     assert lines[1:3] == ['    langauges = ["de"]', "    ^"]
     assert lines[3] == f"{name}:3:18: rule 'kim-putin': unknown entity '@kim' " \
         "(did you mean @kim-jong-un?)"
@@ -282,6 +282,65 @@ def test_backtest_shows_hits_per_day_stories_and_samples(workspace):
     assert lines[1] == "hits per day:"
     day = (NOW - timedelta(days=2)).date().isoformat()
     assert lines[2] == f"  {day}  {'█' * 40} 1"
+
+
+# -------------------------------------------------------------------------------- spikes
+
+@pytest.fixture
+def volcano(tmp_path: Path) -> tuple[Path, datetime]:
+    """An archive of twelve days with a Vulkan report every two hours (at :50) and, three
+    days ago, eight in twenty-five minutes; a rule `vulkan` with `min = 4`. Returns the
+    workspace and the burst's first minute (an odd hour, ten minutes after a usual report)."""
+    shutil.copytree(RULES, tmp_path / "rules")
+    (tmp_path / "rules" / "vulkan.toml").write_text(
+        '[[rules]]\nid = "vulkan"\nquery = "Vulkan"\n\n  [rules.spike]\n  min = 4\n',
+        encoding="utf-8")
+    (tmp_path / "config.toml").write_text(
+        '[database]\npath = "monitor.db"\n[sources]\nrules = "rules"\n', encoding="utf-8")
+    burst = (NOW - timedelta(days=3)).replace(minute=0, second=0)
+    burst -= timedelta(hours=burst.hour % 2 == 0)
+    usual = [burst - timedelta(minutes=10) + timedelta(hours=2 * k) for k in range(-144, 24)]
+    times = usual + [burst + timedelta(minutes=5 * n) for n in range(8)]
+    with Store(tmp_path / "monitor.db") as store:
+        index_as_the_pipeline_does(store, [
+            article(f"Vulkan {n}", f"Bericht {n} über den Vulkan.", published=when,
+                    url=f"https://example.org/{n}") for n, when in enumerate(sorted(times))])
+    return tmp_path, burst
+
+
+def test_spikes_replays_the_detector_over_the_archive(volcano):
+    workspace, burst = volcano
+    result = run(rules_group, workspace, "spikes", "vulkan")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    first, last = burst - timedelta(days=12, minutes=10), burst + timedelta(hours=45, minutes=50)
+    assert lines[:3] == [
+        f"rule 'vulkan': 176 matching articles in the archive ({first:%Y-%m-%d %H:%M} – "
+        f"{last:%Y-%m-%d %H:%M} UTC)",
+        "a spike: at least 4 in an hour and more than the mean + 3·σ of that hour on the 14 "
+        "days before (with at least 7 days of history); then quiet for 6h",
+        "matches per day (⚡ a spike alert):"]
+    marked = [line for line in lines if line.endswith("⚡")]
+    assert [line.split()[0] for line in marked] == [burst.date().isoformat()]
+    # It fires at the fourth report of the burst: five in the hour against one, every day.
+    assert lines[-2:] == [
+        "1 spike alert(s) would have fired:",
+        f"  {burst + timedelta(minutes=15):%Y-%m-%d %H:%M} UTC  5 in the hour before (usual "
+        "1.0, threshold 4.0, 12 days)"]
+
+
+def test_spikes_since_reads_the_baseline_before_it_and_says_when_none_fired(volcano):
+    workspace, _ = volcano
+    result = run(rules_group, workspace, "spikes", "vulkan", "--since", "2d")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "no spike alert would have fired"
+    with Store(workspace / "monitor.db") as store:
+        newest = store.archive_span()[1]
+    assert run(rules_group, workspace, "spikes", "vulkan", "--since", "1d").output == (
+        f"rule 'vulkan': the archive has nothing in the last 1d (its newest article is from "
+        f"{newest:%Y-%m-%d %H:%M} UTC)\n")
+    missing = run(rules_group, workspace, "spikes", "volcano")
+    assert missing.exit_code == 1 and "no rule 'volcano'" in missing.output
 
 
 # ----------------------------------------------------------- hostile text, invalid input

@@ -15,6 +15,7 @@ import pytest
 from monitor.matching import RuleErrors, RuleReload, RuleWatcher, load_rules
 from monitor.matching import rules as rules_module
 from monitor.matching.rules import MAX_TOML_NESTING, display_path
+from monitor.models import SpikeSettings
 
 from .support import SHIPPED
 
@@ -218,6 +219,82 @@ def test_bad_values_are_all_reported(tmp_path):
         (19, "rule 'ok-id' example 1: match = true or false is required"),
         (23, "rule 'no-query': query is required, a non-empty string"),
     ]
+
+
+def test_spike_settings_default_and_come_from_the_rules_own_table(tmp_path):
+    """`[rules.spike]` belongs to the [[rules]] above it, after its examples too; an inline
+    table works as well; a rule without one gets the defaults."""
+    write(tmp_path, "a.toml", '''
+        [[rules]]
+        id = "plain"
+        query = "Kim"
+
+        [[rules]]
+        id = "tuned"
+        query = "Putin"
+
+          [[rules.examples]]
+          text = "Putin"
+          match = true
+
+          [rules.spike]
+          k = 2
+          min = 10
+          cooldown = "12h"
+
+        [[rules]]
+        id = "inline"
+        query = "Kim"
+        spike = { cooldown = "30m" }
+    ''')
+    rules = load_rules(tmp_path)
+    assert rules.get("plain").spike == SpikeSettings(k=3.0, min=5, cooldown_s=6 * 3600)
+    assert rules.get("tuned").spike == SpikeSettings(k=2.0, min=10, cooldown_s=12 * 3600)
+    assert rules.get("inline").spike == SpikeSettings(cooldown_s=1800)
+    assert rules.get("tuned").version == load_rules(tmp_path).get("tuned").version
+
+
+def test_bad_spike_settings_are_located_errors(tmp_path):
+    write(tmp_path, "a.toml", '''
+        [[rules]]
+        id = "first"
+        query = "Kim"
+
+          [rules.spike]
+          k = 0
+          min = 1.5
+          cooldown = "soon"
+          treshold = 4
+
+        [[rules]]
+        id = "second"
+        query = "Kim"
+        spike = 3
+
+        [[rules]]
+        id = "third"
+        query = "Kim"
+        spike = { k = true, min = 1, cooldown = "31d" }
+    ''')
+    errors = errors_of(tmp_path)
+    assert [(e.line, e.column, e.message) for e in errors] == [
+        (9, 3, "rule 'first': spike: unknown key 'treshold' (known: cooldown, k, min)"),
+        (6, 3, "rule 'first': spike.k must be a number above 0 and at most 100 (standard "
+               "deviations), e.g. 3.0"),
+        (7, 3, "rule 'first': spike.min must be a whole number from 2 to 1,000,000 (matches "
+               "in the hour), e.g. 5"),
+        (8, 3, "rule 'first': spike.cooldown: 'soon' is not a duration such as '10m', '2h' "
+               "or '7d'"),
+        (14, 1, "rule 'second': spike must be a table: [rules.spike] with k, min and "
+                "cooldown"),
+        (19, 1, "rule 'third': spike.k must be a number above 0 and at most 100 (standard "
+                "deviations), e.g. 3.0"),
+        (19, 1, "rule 'third': spike.min must be a whole number from 2 to 1,000,000 (matches "
+                "in the hour), e.g. 5"),
+        (19, 1, "rule 'third': spike.cooldown: '31d' is longer than 30 days"),
+    ]
+    assert str(errors[0]).endswith("a.toml:9:3: rule 'first': spike: unknown key 'treshold' "
+                                   "(known: cooldown, k, min)\n      treshold = 4\n      ^")
 
 
 def test_a_file_rule_cannot_take_a_personal_rules_id(tmp_path):
