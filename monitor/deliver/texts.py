@@ -59,7 +59,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "list_digest": "Tagesüberblick: {time} ({tz})",
         "list_digest_off": "Tagesüberblick: aus",
         "list_muted": "🔇 bis {until}",
-        "list_spike": "📈",
+        "list_spike": "📈 Warnung bei Häufung",
         "language_set": "Dieser Chat spricht jetzt Deutsch.",
         "usage_language": "Bitte so: /language de oder /language en",
         "stats": "Artikel: {articles}  Treffer: {matches}\nWarteschlange: {pending}  letzter "
@@ -186,7 +186,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "list_digest": "Daily digest: {time} ({tz})",
         "list_digest_off": "Daily digest: off",
         "list_muted": "🔇 until {until}",
-        "list_spike": "📈",
+        "list_spike": "📈 surge warnings",
         "language_set": "This chat speaks English now.",
         "usage_language": "Usage: /language de or /language en",
         "stats": "articles: {articles}  matches: {matches}\noutbox pending: {pending}  last "
