@@ -90,7 +90,10 @@ def quiet_until(now: datetime, quiet: QuietHours, default_zone: str) -> datetime
         end_day = local.date() + timedelta(days=1) if clock >= start else local.date()
     if not inside:
         return None
-    return datetime.combine(end_day, end, tzinfo=zone).astimezone(UTC)
+    until = datetime.combine(end_day, end, tzinfo=zone).astimezone(UTC)
+    # The night summer time ends, a window ending inside the repeated hour has ended once
+    # already: the second pass through it is not quiet again.
+    return until if until > now else None
 
 
 def _clock(hh_mm: str) -> time:

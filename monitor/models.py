@@ -225,8 +225,9 @@ class OutboxMessage:
     attempts: int = 0
     rule_name: str | None = None   # an alert's heading; its text is "" until rendered
     held: bool = False             # kept back by the chat's quiet hours
-    target_message_id: int | None = None   # the alert that an update edits or a follow-up answers
-    fallback_text: str | None = None       # an update's answer when its alert cannot be edited
+    target_message_id: int | None = None   # the message an update edits or a follow-up answers
+    fallback_text: str | None = None       # an update's answer when it cannot edit any more
+    answers_message_id: int | None = None  # the alert that answer replies to
 
 
 class PlannedAlert(NamedTuple):
@@ -274,6 +275,9 @@ class AlertThread(NamedTuple):
     article_id: int | None
     next_attempt_at: datetime
     shown_sources: str | None      # the sources line of its last sent update
+    answer_id: int | None          # the answer that shows them, when the alert could not
+                                   # be edited (later updates edit that answer)
+    shown_by: int | None           # the outbox row of that last sent update
 
 
 class StorySource(NamedTuple):

@@ -397,6 +397,11 @@ class Pipeline:
             rule = ruleset.get(rule_id)
             if rule is None or not rule.enabled:
                 continue
+            # Every cycle, most rules have fewer matches in the hour than a spike needs (an
+            # article published in the hour is matched in it): the 14 days are read only
+            # for those that might spike.
+            if self.store.matched_since(rule_id, now - WINDOW) < rule.spike.min:
+                continue
             times, history_start = self.store.rule_activity(
                 rule_id, now - timedelta(days=BASELINE_DAYS) - WINDOW)
             spike = detect(times, now, rule.spike, history_start,

@@ -112,6 +112,7 @@ class Sent:
     at: float
     edits: list[str] = field(default_factory=list)
     reply_to: int | None = None     # the message it answers
+    silent: bool = False            # sent with disable_notification
     deleted: bool = False           # a user deleted it (delete_message)
 
 
@@ -357,7 +358,8 @@ class FakeBotAPI:
         with self.lock:
             sent = Sent(chat_id, self._message_id(), text, plain, params.get("parse_mode"),
                         params.get("reply_markup"), time.time(),
-                        reply_to=reply_to[0] if reply_to else None)
+                        reply_to=reply_to[0] if reply_to else None,
+                        silent=str(params.get("disable_notification")).lower() == "true")
             self.sent.append(sent)
             self.lock.notify_all()
         return self._message(sent)

@@ -67,3 +67,12 @@ def test_a_window_within_a_day_and_the_default_zone():
     assert quiet_until(datetime(2026, 12, 1, 12, 15, tzinfo=UTC), lunch, "UTC") == \
         datetime(2026, 12, 1, 13, 30, tzinfo=UTC)
     assert quiet_until(datetime(2026, 12, 1, 13, 30, tzinfo=UTC), lunch, "UTC") is None
+
+
+def test_the_second_pass_through_the_repeated_hour_is_not_quiet_again():
+    """The night summer time ends, 02:00-03:00 comes twice: a window ending at 02:30 ended
+    at the first 02:30 (00:30 UTC); at the second (01:30 UTC) it is not quiet again."""
+    early = QuietHours("22:00", "02:30", "Europe/Berlin")
+    assert quiet_until(datetime(2026, 10, 25, 0, 15, tzinfo=UTC), early, "UTC") == \
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    assert quiet_until(datetime(2026, 10, 25, 1, 15, tzinfo=UTC), early, "UTC") is None

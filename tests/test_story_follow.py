@@ -145,12 +145,18 @@ async def test_an_alert_that_cannot_be_edited_any_more_is_answered_instead(tmp_p
     answer = botapi.messages_to(CHAT)[-1]
     assert answer is not alert and alert.edits == []
     assert answer.plain == "↪ Kim und Putin: +1 Quelle: spiegel"
-    assert answer.reply_to == alert.message_id
-    botapi.uneditable.add((CHAT, alert.message_id))
+    assert answer.reply_to == alert.message_id and answer.silent
     site.report("dw", minutes=20, text=TEXT + " Mit Material von Reuters.")
+    await site.cycle()                                 # later sources edit the answer
+    assert botapi.messages_to(CHAT) == [alert, answer]
+    assert answer.plain == "↪ Kim und Putin: +2 Quellen: dw, spiegel"
+    botapi.uneditable.add((CHAT, answer.message_id))   # e.g. too old to be edited
+    site.report("bbc", minutes=30, text=TEXT + " Mit Material von AP.")
     await site.cycle()
-    assert botapi.messages_to(CHAT)[-1].plain == "↪ Kim und Putin: +2 Quellen: dw, spiegel"
-    assert statuses(db) == [("alert", "sent"), ("update", "sent"), ("update", "sent")]
+    again = botapi.messages_to(CHAT)[-1]
+    assert again.plain == "↪ Kim und Putin: +3 Quellen: bbc, dw, spiegel"
+    assert again.reply_to == alert.message_id and again.silent
+    assert statuses(db) == [("alert", "sent")] + [("update", "sent")] * 3
 
 
 async def test_a_story_pings_again_once_at_the_chats_follow_threshold(tmp_path, db, bot,
@@ -345,6 +351,59 @@ async def test_a_group_that_became_a_supergroup_gets_the_update_as_an_answer(tmp
     site.report("dw", minutes=20, text=TEXT + " Mit Material von Reuters.")
     await site.cycle()
 
+    # the group's message ids mean nothing in the supergroup: one answer there, edited
     assert alert.edits == []
-    assert [m.plain for m in botapi.messages_to(supergroup)] == [
-        "↪ Kim und Putin: +1 Quelle: spiegel", "↪ Kim und Putin: +2 Quellen: dw, spiegel"]
+    [answer] = botapi.messages_to(supergroup)
+    assert answer.reply_to is None and answer.silent and len(answer.edits) == 1
+    assert answer.plain == "↪ Kim und Putin: +2 Quellen: dw, spiegel"
+
+
+async def test_a_later_source_is_not_lost_in_an_update_that_waits_for_a_retry(tmp_path, db,
+                                                                             bot, botapi):
+    site = Deployment(tmp_path, db, bot)
+    site.report("agentur")
+    await site.cycle()
+    [alert] = botapi.messages_to(CHAT)
+    botapi.inject("429", 1)                            # the first edit meets flood control
+    site.report("spiegel", minutes=10, text=TEXT + " Mit Material von dpa.")
+    await site.cycle()
+    assert alert.edits == []
+    site.report("dw", minutes=20, text=TEXT + " Mit Material von Reuters.")
+    await site.pipeline.run_once(site.now)             # queued beside the rendered one
+    site.now += timedelta(minutes=5)
+    for _ in range(2):
+        await site.dispatcher.dispatch_due()
+    assert alert.plain.endswith("+2 Quellen: dw, spiegel")
+    assert botapi.messages_to(CHAT) == [alert] and len(alert.edits) == 1
+    # the older update, retried after the newer one went out, does not take it back
+    assert statuses(db) == [("alert", "sent"), ("update", "skipped"), ("update", "sent")]
+
+
+async def test_a_story_that_had_the_threshold_when_first_alerted_does_not_ping_again(
+        tmp_path, db, bot, botapi):
+    site = Deployment(tmp_path, db, bot)
+    assert db.follow(CHAT, "kim-putin", 2)
+    db.mute(CHAT, "kim-putin", site.now + timedelta(minutes=15))
+    site.report("agentur")
+    site.report("spiegel", minutes=1, text=TEXT + " Mit Material von dpa.")
+    await site.cycle()                                 # muted: a story of two, no alert
+    site.now += timedelta(minutes=20)
+    site.report("dw", minutes=20, text=TEXT + " Mit Material von Reuters.")
+    await site.cycle()                                 # alerted with its sources
+    site.report("bbc", minutes=30, text=TEXT + " Mit Material von AP.")
+    await site.cycle()
+    [alert] = botapi.messages_to(CHAT)
+    assert alert.plain.endswith("+3 Quellen: bbc, spiegel, agentur")
+
+
+async def test_quiet_off_releases_what_the_window_held(tmp_path, db, bot, botapi):
+    site = Deployment(tmp_path, db, bot)
+    db.set_quiet_hours(CHAT, "22:00", "07:00")
+    site.now = berlin(1, 23)
+    site.report("agentur", "Kim und Putin in der Nacht")
+    await site.cycle()
+    assert botapi.messages_to(CHAT) == []
+    db.set_quiet_hours(CHAT, None, None, now=site.now)
+    await site.dispatcher.dispatch_due()
+    [alert] = botapi.messages_to(CHAT)
+    assert alert.plain.startswith("🔔 Kim und Putin\nKim und Putin in der Nacht")

@@ -164,27 +164,38 @@ class AlertRenderer:
         return replace(message, text=text, buttons=buttons)
 
     def _update(self, message: OutboxMessage) -> OutboxMessage | Disposed:
-        """The alert as its story is now; its sources line is kept in the row at the first
-        try, so that every retry edits to the same text."""
+        """The alert as its story is now; its sources line and the message it edits are
+        kept in the row at the first try, so that every retry edits to the same text.
+
+        The message edited is the alert; once an alert could not be edited (deleted, or in
+        a group that became a supergroup, whose message ids start anew) the update answered
+        it with one silent line, and later updates edit that answer instead."""
         thread = self.store.alert_thread(message.chat_id, message.rule_id or "",
                                          message.story_id or 0)
-        if thread is None or thread.status != OutboxStatus.SENT or thread.message_id is None:
+        if thread is None or thread.status != OutboxStatus.SENT:
             return self._without_alert(message, thread)
-        line = message.text
+        if thread.shown_by is not None and thread.shown_by > message.id:
+            # A later update went out while this one waited for its retry: it shows more.
+            self.store.skip(message.id, "a later update was sent")
+            return "skipped"
+        line, target = message.text, message.target_message_id
         if not line:
-            article = self._article(thread.article_id)
-            line = self._sources_line(message.story_id, article[0].source if article else "",
+            line = self._sources_line(message.story_id, self._source(thread.article_id),
                                       self._language(message.chat_id)) or ""
             if not line or line == thread.shown_sources or (
                     thread.shown_sources is None and with_sources(thread.text, line)
                     == thread.text):
                 self.store.skip(message.id, "the alert shows these sources already")
                 return "skipped"
-            self.store.save_alert_text(message.id, line, thread.buttons, thread.message_id)
-        rule = escape(message.rule_name or message.rule_id or "")
-        return replace(message, text=with_sources(thread.text, line),
-                       buttons=thread.buttons, target_message_id=thread.message_id,
-                       fallback_text=f"↪ <b>{rule}</b>: {line}")
+            target = thread.answer_id or thread.message_id
+            self.store.save_alert_text(message.id, line, thread.buttons, target)
+        answer = f"↪ <b>{escape(message.rule_name or message.rule_id or '')}</b>: {line}"
+        if target is not None and target == thread.message_id:
+            return replace(message, text=with_sources(thread.text, line),
+                           buttons=thread.buttons, target_message_id=target,
+                           fallback_text=answer, answers_message_id=thread.message_id)
+        return replace(message, text=answer, buttons=(), target_message_id=target,
+                       fallback_text=answer, answers_message_id=thread.message_id)
 
     def _follow_up(self, message: OutboxMessage) -> OutboxMessage | Disposed:
         """A follow-up answers its alert (or stands alone when that one went out folded)."""
@@ -205,6 +216,11 @@ class AlertRenderer:
         self.store.skip(message.id, "its alert went out folded" if thread is not None
                         and thread.status == OutboxStatus.FOLDED else "its alert is gone")
         return "skipped"
+
+    def _source(self, article_id: int | None) -> str:
+        """The outlet of an alert's article ("" once retention deleted it)."""
+        found = self.store.articles_by_id([article_id]) if article_id is not None else {}
+        return found[article_id].source if article_id in found else ""
 
     def _sources_line(self, story_id: int | None, shown_source: str, language: str
                       ) -> str | None:

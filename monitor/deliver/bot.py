@@ -631,7 +631,7 @@ class MonitorBot:
         args = context.args or []
         sources: int | None = None
         if len(args) != 2 or not (args[1] == "off" or (
-                args[1].isdigit() and 2 <= (sources := int(args[1])) <= MAX_FOLLOW_SOURCES)):
+                args[1].isdecimal() and 2 <= (sources := int(args[1])) <= MAX_FOLLOW_SOURCES)):
             await self._reply(update, self._t(update, "usage_follow"))
             return
         if args[1] == "off":

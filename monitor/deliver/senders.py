@@ -70,16 +70,18 @@ class TelegramSender:
     async def send(self, message: OutboxMessage) -> SendResult:
         """Send (or, for an update, edit) the message; an update whose alert cannot be
         edited any more (deleted, too old, the chat moved) becomes a short answer to it."""
-        if message.kind == MessageKind.UPDATE and message.target_message_id is not None:
+        if message.kind != MessageKind.UPDATE:
+            return await self._with_plain_fallback(message, self._send)
+        if message.target_message_id is not None:
             result = await self._with_plain_fallback(message, self._edit)
-            if result.outcome == "rejected" and _not_editable(result.error or ""):
-                log.info("outbox row %s: alert %s in chat %s not editable (%s); answering it",
-                         message.id, message.target_message_id, message.chat_id, result.error)
-                return await self._with_plain_fallback(
-                    replace(message, text=message.fallback_text or message.text, buttons=()),
-                    self._send)
-            return result
-        return await self._with_plain_fallback(message, self._send)
+            if result.outcome != "rejected" or not _not_editable(result.error or ""):
+                return result
+            log.info("outbox row %s: message %s in chat %s not editable (%s); answering it",
+                     message.id, message.target_message_id, message.chat_id, result.error)
+        # One line, silent (an update never notifies), answering the alert where it still is.
+        return await self._with_plain_fallback(replace(
+            message, text=message.fallback_text or message.text, buttons=(),
+            target_message_id=message.answers_message_id), self._send)
 
     async def _with_plain_fallback(
             self, message: OutboxMessage,
@@ -106,6 +108,7 @@ class TelegramSender:
             reply_markup=keyboard(message.buttons),
             link_preview_options=LinkPreviewOptions(is_disabled=True),
             reply_parameters=reply,
+            disable_notification=message.kind == MessageKind.UPDATE,
         ))
 
     async def _edit(self, message: OutboxMessage, html: bool) -> SendResult:

@@ -33,6 +33,15 @@ from monitor.store.articles import article_from_row
 from monitor.store.connection import from_db_time, to_db_time, utc_now
 from monitor.store.outbox import QUEUE, QUEUE_FOLLOW_UP, QUEUE_UPDATE, queued_row
 
+# The "sources" follow-up (monitor/alerts.py, FOLLOW_SOURCES) claimed without a message, for
+# a story that reaches a chat's /follow threshold before its first alert there.
+_FOLLOWED_ALREADY = (
+    "INSERT OR IGNORE INTO follow_ups (chat_id, rule_id, story_id, reason, created) "
+    "SELECT ?1, ?2, ?3, 'sources', ?4 FROM subscriptions s JOIN stories t ON t.id = ?3 "
+    "WHERE s.chat_id = ?1 AND s.rule_id = ?2 AND s.follow_sources IS NOT NULL "
+    "AND json_array_length(t.sources) >= s.follow_sources AND NOT EXISTS (SELECT 1 FROM "
+    "alerted WHERE chat_id = ?1 AND rule_id = ?2 AND story_id = ?3)")
+
 
 class MatchStore(ArchiveStore):
     # --------------------------------------------------------------- stories
@@ -193,9 +202,14 @@ class MatchStore(ArchiveStore):
             conn = self.db.conn
             # Before this batch's claims: only stories alerted earlier are updated. A story's
             # id is its first article's, so an article that starts a story has none to update.
+            joined = [m for m in messages if m.story_id != m.article_id]
             conn.executemany(QUEUE_UPDATE, (
                 (m.chat_id, m.rule_id, m.story_id, m.article_id, m.rule_name, stamp, stamp)
-                for m in messages if m.story_id != m.article_id))
+                for m in joined))
+            # A story first alerted when it had the chat's /follow sources already: the
+            # alert says so, and no "now N sources" answer follows it.
+            conn.executemany(_FOLLOWED_ALREADY, ((m.chat_id, m.rule_id, m.story_id, stamp)
+                                                 for m in joined))
             for f in follow_ups:
                 if conn.execute("INSERT OR IGNORE INTO follow_ups (chat_id, rule_id, story_id, "
                                 "reason, created) VALUES (?, ?, ?, ?, ?)",

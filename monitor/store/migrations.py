@@ -408,10 +408,11 @@ def m0018_spike_alerts(db: Database) -> None:
 def m0019_alerts_follow_their_story(db: Database) -> None:
     """Alerts that follow their story, and quiet hours (issue #17).
 
-    `update` rows edit a sent alert ("+3 sources"), at most one pending per (chat, rule,
-    story): a later article joins the waiting edit, which renders the story as it is when
-    sent. `follow_up` rows are new messages that answer an alert (the story grew past the
-    chat's `/follow` threshold, or got a new headline), each claimed once in `follow_ups`.
+    `update` rows edit a sent alert ("+3 sources"), at most one not yet rendered per (chat,
+    rule, story): a later article joins the waiting edit, which renders the story as it is
+    when sent; once it is rendered (and maybe retrying), a later article queues the next.
+    `follow_up` rows are new messages that answer an alert (the story grew past the chat's
+    `/follow` threshold, or got a new headline), each claimed once in `follow_ups`.
     `target_message_id` is the Telegram message an edit or answer refers to, kept with the
     rendered text so that a retry after a crash does the same. `held` marks alerts kept back
     by a chat's quiet hours, which are folded into one message per rule when many.
@@ -419,7 +420,7 @@ def m0019_alerts_follow_their_story(db: Database) -> None:
     db.execute("ALTER TABLE outbox ADD COLUMN target_message_id INTEGER")
     db.execute("ALTER TABLE outbox ADD COLUMN held INTEGER NOT NULL DEFAULT 0")
     db.execute("CREATE UNIQUE INDEX outbox_one_update ON outbox(chat_id, rule_id, story_id) "
-               "WHERE kind = 'update' AND status = 'pending'")
+               "WHERE kind = 'update' AND status = 'pending' AND text = ''")
     db.execute("CREATE INDEX outbox_by_story ON outbox(story_id, chat_id, rule_id) "
                "WHERE story_id IS NOT NULL")
     db.execute(

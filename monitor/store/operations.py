@@ -53,6 +53,11 @@ class OperationsStore(FeedStore, OutboxStore):
                                     [to_db_time(keys_before)]).rowcount
                 alert_keys = conn.execute("DELETE FROM alerted WHERE created < ?",
                                           [to_db_time(keys_before)]).rowcount
+                # claims of the same kind: answers to alerts, spikes told (no index on
+                # created: small tables, read every six hours)
+                conn.execute("DELETE FROM follow_ups WHERE created < ?",
+                             [to_db_time(keys_before)])
+                conn.execute("DELETE FROM spikes WHERE created < ?", [to_db_time(keys_before)])
         return Retention(articles, stories, outbox, keys, alert_keys)
 
     def operations(self) -> Operations:

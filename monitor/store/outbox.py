@@ -33,8 +33,10 @@ QUEUE = (
 
 
 # An update of a sent alert (a later article of its story): one waiting per (chat, rule,
-# story) (the partial index outbox_one_update), and only for an alert claimed before. Its
-# text, the story's further sources, is made when it is sent, like an alert's.
+# story) (the partial index outbox_one_update, over rows not rendered yet), and only for an
+# alert claimed before. Its text, the story's further sources, is made when it is sent, like
+# an alert's; an update already rendered (in flight, or retrying after a 429) keeps its text,
+# so a later article queues the next one rather than being lost in it.
 QUEUE_UPDATE = (
     "INSERT OR IGNORE INTO outbox (chat_id, kind, rule_id, story_id, article_id, rule_name, "
     "text, buttons, next_attempt_at, created) SELECT ?, 'update', ?, ?, ?, ?, '', '[]', ?, ? "
@@ -97,14 +99,15 @@ class OutboxStore(Connection):
             if row is None:
                 return None
             shown = self.db.execute(
-                "SELECT text FROM outbox WHERE chat_id = ? AND rule_id = ? AND story_id = ? "
-                "AND kind = 'update' AND status = 'sent' ORDER BY sent_at DESC, id DESC LIMIT 1",
-                [chat_id, rule_id, story_id]).fetchone()
+                "SELECT text, message_id, id FROM outbox WHERE chat_id = ? AND rule_id = ? "
+                "AND story_id = ? AND kind = 'update' AND status = 'sent' "
+                "ORDER BY sent_at DESC, id DESC LIMIT 1", [chat_id, rule_id, story_id]).fetchone()
         alert_id, status, telegram_id, text, buttons, article_id, due = row
+        shown_line, shown_in, shown_by = shown if shown else (None, None, None)
         return AlertThread(alert_id, OutboxStatus(status), telegram_id, text,
                            tuple((label, data) for label, data in json.loads(buttons)),
-                           article_id,
-                           from_db_time(due), shown[0] if shown else None)
+                           article_id, from_db_time(due), shown_line,
+                           shown_in if shown_in != telegram_id else None, shown_by)
 
     def postpone(self, message_id: int, due: datetime) -> None:
         """Wait for something else (an update for its alert): not an attempt."""

@@ -39,6 +39,14 @@ class SpikeStore(Connection):
         start = since if earlier else (times[0] if times else None)
         return times, start
 
+    def matched_since(self, rule_id: str, since: datetime) -> int:
+        """How many articles the rule matched since then (through the index by rule and
+        match time): at least as many as were published since and matched."""
+        with self._lock:
+            return self.db.execute(
+                "SELECT count(*) FROM matches WHERE rule_id = ? AND created > ?",
+                [rule_id, to_db_time(since)]).fetchone()[0]
+
     def archive_span(self) -> tuple[datetime, datetime] | None:
         """The publication times of the archive's oldest and newest article (None: empty):
         a replay over the archive (`monitor rules spikes`) knows every rule's history from

@@ -48,12 +48,17 @@ class SubscriberStore(Connection):
                 "UPDATE subscribers SET digest_time = ?, digest_tz = ? WHERE chat_id = ?",
                 [time_of_day, timezone, chat_id])
 
-    def set_quiet_hours(self, chat_id: int, start: str | None, end: str | None) -> None:
-        """The chat's quiet hours as local "HH:MM" (in its digest's zone), or none."""
-        with self._lock:
+    def set_quiet_hours(self, chat_id: int, start: str | None, end: str | None,
+                        now: datetime | None = None) -> None:
+        """The chat's quiet hours as local "HH:MM" (in its digest's zone), or none. What the
+        old window held is due at once: the dispatcher holds it again if the new one is on."""
+        with self.transaction():
             self.db.execute(
                 "UPDATE subscribers SET quiet_start = ?, quiet_end = ? WHERE chat_id = ?",
                 [start, end, chat_id])
+            self.db.execute(
+                "UPDATE outbox SET next_attempt_at = ? WHERE chat_id = ? AND held = 1 "
+                "AND status = 'pending'", [to_db_time(now or utc_now()), chat_id])
 
     def quiet_hours(self) -> dict[int, QuietHours]:
         """Every chat with quiet hours: their start, end and the chat's zone (None: the
@@ -92,7 +97,14 @@ class SubscriberStore(Connection):
             conn.execute("UPDATE OR IGNORE subscriptions SET chat_id = ? WHERE chat_id = ?",
                          [new_chat_id, old_chat_id])
             # All its rows and claims: a story alerted in the group is not alerted again in
-            # the supergroup, and its updates answer there (the old messages cannot be edited).
+            # the supergroup, and its updates answer there. A supergroup numbers its messages
+            # anew, so the ids of the group's messages are forgotten: an update must not edit
+            # whatever message has that number there.
+            conn.execute("UPDATE outbox SET message_id = NULL, target_message_id = NULL "
+                         "WHERE chat_id = ? AND status != 'pending'", [old_chat_id])
+            conn.execute("UPDATE outbox SET target_message_id = NULL WHERE chat_id = ? "
+                         "AND status = 'pending' AND kind IN ('update', 'follow_up')",
+                         [old_chat_id])
             for table in ("outbox", "alerted", "follow_ups"):
                 conn.execute(f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?",
                              [new_chat_id, old_chat_id])
