@@ -164,10 +164,13 @@ class MatchStore(ArchiveStore):
         with self._lock:
             conn = self.db.conn
             for key in set(keys):
-                titles = [title for title, in conn.execute(
-                    "SELECT a.title FROM outbox o JOIN articles a ON a.id = o.article_id "
-                    "WHERE o.chat_id = ? AND o.rule_id = ? AND o.story_id = ? "
-                    "AND o.kind IN ('alert', 'follow_up') ORDER BY o.id", key)]
+                titles = [title for _, title in conn.execute(
+                    "SELECT o.id, a.title FROM outbox o JOIN articles a ON a.id = o.article_id "
+                    "WHERE o.chat_id = ?1 AND o.rule_id = ?2 AND o.story_id = ?3 "
+                    "AND o.kind = 'alert' UNION ALL "
+                    "SELECT o.id, a.title FROM outbox o JOIN articles a ON a.id = o.article_id "
+                    "WHERE o.chat_id = ?1 AND o.rule_id = ?2 AND o.story_id = ?3 "
+                    "AND o.kind = 'follow_up' ORDER BY 1", key)]
                 if not titles:
                     continue
                 reasons = frozenset(reason for reason, in conn.execute(

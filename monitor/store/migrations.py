@@ -421,8 +421,12 @@ def m0019_alerts_follow_their_story(db: Database) -> None:
     db.execute("ALTER TABLE outbox ADD COLUMN held INTEGER NOT NULL DEFAULT 0")
     db.execute("CREATE UNIQUE INDEX outbox_one_update ON outbox(chat_id, rule_id, story_id) "
                "WHERE kind = 'update' AND status = 'pending' AND text = ''")
-    db.execute("CREATE INDEX outbox_by_story ON outbox(story_id, chat_id, rule_id) "
-               "WHERE story_id IS NOT NULL")
+    # Partial, so that the tens of thousands of alert rows of an ingest at 10k rules are not
+    # indexed again (an alert is found through outbox_one_alert).
+    db.execute("CREATE INDEX outbox_updates ON outbox(chat_id, rule_id, story_id) "
+               "WHERE kind = 'update'")
+    db.execute("CREATE INDEX outbox_follow_ups ON outbox(chat_id, rule_id, story_id) "
+               "WHERE kind = 'follow_up'")
     db.execute(
         """
         CREATE TABLE follow_ups (
