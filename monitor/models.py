@@ -138,6 +138,7 @@ class Feed:
     new_gaps_s: tuple[int, ...] = ()
     silent_since: datetime | None = None
     not_a_feed: bool = False
+    silence_ended: datetime | None = None   # the start of the last silence that ended
 
 
 class FeedHealth(StrEnum):

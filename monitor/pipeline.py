@@ -88,8 +88,6 @@ class CycleReport:
     seed_errors: list[SeedError] = field(default_factory=list)
     feed_errors: dict[str, str] = field(default_factory=dict)
     feeds_ok: list[str] = field(default_factory=list)     # polled this cycle without error
-    # feeds whose silence new articles ended this cycle, with the silence's start
-    feeds_recovered: list[tuple[Feed, datetime]] = field(default_factory=list)
     config_errors: list[str] = field(default_factory=list)
     feeds_polled: int = 0
     grouped_articles: int = 0
@@ -214,8 +212,6 @@ class Pipeline:
         added = self._store_new(articles, report, now)
         # New means new to the archive: items another source brought first do not count.
         state = next_silence_state(feed, added, now)
-        if feed.silent_since is not None and state.silent_since is None:
-            report.feeds_recovered.append((state, feed.silent_since))
         # The feed's state is saved after its articles, so a crash in between re-fetches
         # (and deduplicates) rather than skipping what was not stored.
         self.store.save_feed_state(_jittered(state, self.config.service.jitter, now))

@@ -235,8 +235,6 @@ class Service:
             self.feed_problems.report(name, [f"feed failed feed={name} error={error!r}"])
         for name in report.feeds_ok:
             self.feed_problems.report(name, [])
-        if report.feeds_recovered:
-            await asyncio.to_thread(self._recovered_notices, report.feeds_recovered)
         if report.rule_errors:
             await asyncio.to_thread(self._rule_errors_notice,
                                     [str(e) for e in report.rule_errors])
@@ -274,6 +272,8 @@ class Service:
         for feed in self.store.feeds():
             if feed.silent_since is not None:
                 self._silent_notice(feed, now)
+            if feed.silence_ended is not None:
+                self._recovered_notice(feed, feed.silence_ended, now)
         threshold = self.config.service.backlog_alert
         if state.pending >= threshold:
             key = f"backlog:{now:%Y-%m-%dT%H}:{state.pending // threshold}"
@@ -296,14 +296,16 @@ class Service:
             log.warning("feed silent feed=%s since=%s not_a_feed=%s", feed.name,
                         feed.silent_since.isoformat(), feed.not_a_feed)
 
-    def _recovered_notices(self, recovered: list[tuple[Feed, datetime]]) -> None:
-        """Once per silence that ended (keyed by its start, as its notice was)."""
-        now = self.clock()
-        for feed, since in recovered:
-            if self._tell_admins(f"feed-recovered:{feed.name}:{since.isoformat()}",
-                                 "notice_feed_recovered", now, name=feed.name, since=since):
-                log.info("feed no longer silent feed=%s silent_since=%s", feed.name,
-                         since.isoformat())
+    def _recovered_notice(self, feed: Feed, since: datetime, now: datetime) -> None:
+        """Once per silence that ended (keyed by its start, as its notice was), and only
+        when that silence was told: one that began and ended while no service ran is news
+        to nobody."""
+        if not self.store.noticed(f"feed-silent:{feed.name}:{since.isoformat()}:"):
+            return
+        if self._tell_admins(f"feed-recovered:{feed.name}:{since.isoformat()}",
+                             "notice_feed_recovered", now, name=feed.name, since=since):
+            log.info("feed no longer silent feed=%s silent_since=%s", feed.name,
+                     since.isoformat())
 
     def _rule_errors_notice(self, errors: list[str]) -> None:
         """Tell the admins once per broken version of the rule folder (the key is the errors'

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from tests.test_service import rss
 
 START = datetime(2027, 3, 1, 6, 0, tzinfo=UTC)     # after the wall clock: nothing may read it
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 ADMIN = 900
 PARKING_PAGE = ("<!DOCTYPE html><html><head><title>Domain for sale</title></head>"
                 "<body><h1>This domain is for sale</h1></body></html>")
@@ -192,4 +194,38 @@ async def test_a_feed_whose_address_answers_with_no_feed_is_silent_not_failing(t
             await run.run_jobs()
         assert len(told(botapi, "liefert wieder")) == 1
         assert "│ ok" in stats_health(config_path)
+        run.store.close()
+
+
+async def test_a_silence_that_ended_without_the_service_is_told_by_its_next_checks(
+        tmp_path, feeds, botapi):
+    """The end of a silence is kept with the feed's state: a `monitor ingest` (or a crash
+    before the notice) that ended it loses no "back" notice; one whose start was never told
+    is news to nobody."""
+    config_path = deployment(tmp_path, feeds, botapi)
+    now = START
+    async with Bot(TOKEN, base_url=f"{botapi.url}/bot") as bot:
+        run = Deployment(load_config(config_path), bot, lambda: now)
+        feeds.publish("/news.xml", rss([(1, "Meldung 1")]))
+        await run.run_jobs()
+        [feed] = run.store.feeds()
+        quiet_since = START - 2 * DAY
+        run.store.save_feed_state(replace(feed, silent_since=quiet_since))
+        await run.service.operations()
+        await run.service.dispatch()
+        assert len(told(botapi, "verstummt")) == 1
+        # what a `monitor ingest` leaves when new articles end the silence
+        run.store.save_feed_state(replace(feed, silent_since=None, silence_ended=quiet_since))
+        run.restart()
+        for _ in range(3):
+            await run.service.operations()
+            await run.service.dispatch()
+        [back] = told(botapi, "liefert wieder")
+        assert back.startswith("✅ Feed news liefert wieder")
+        # a silence that began and ended while nothing told it
+        run.store.save_feed_state(replace(feed, silent_since=None,
+                                          silence_ended=START - DAY))
+        await run.service.operations()
+        await run.service.dispatch()
+        assert len(told(botapi, "liefert wieder")) == 1
         run.store.close()

@@ -90,7 +90,7 @@ def next_silence_state(feed: Feed, new_articles: int, now: datetime) -> Feed:
         gaps = feed.new_gaps_s
         if feed.last_new is not None:
             gaps = (*gaps, round((now - feed.last_new).total_seconds()))[-GAPS_KEPT:]
-        return replace(feed, last_new=now, new_gaps_s=gaps, silent_since=None)
+        return _ended(replace(feed, last_new=now, new_gaps_s=gaps), feed)
     if feed.not_a_feed:
         since = feed.failing_since or now
         if now - since >= timedelta(seconds=silence_floor_s(feed)):
@@ -99,7 +99,16 @@ def next_silence_state(feed: Feed, new_articles: int, now: datetime) -> Feed:
     limit = quiet_limit_s(feed)
     quiet = (feed.last_new is not None and limit is not None
              and now - feed.last_new >= timedelta(seconds=limit))
-    return replace(feed, silent_since=(feed.silent_since or feed.last_new) if quiet else None)
+    if quiet:
+        return replace(feed, silent_since=feed.silent_since or feed.last_new)
+    return _ended(feed, feed)
+
+
+def _ended(feed: Feed, before: Feed) -> Feed:
+    """`feed` not silent; a silence that `before` was in is kept as the one that ended."""
+    if before.silent_since is None:
+        return feed
+    return replace(feed, silent_since=None, silence_ended=before.silent_since)
 
 
 def usual_gap_s(gaps: Sequence[int]) -> int | None:

@@ -110,14 +110,15 @@ class FeedStore(Connection):
                 """
                 UPDATE feeds SET etag = ?, last_modified = ?, last_status = ?, last_error = ?,
                     error_count = ?, failing_since = ?, last_fetched = ?, last_ok = ?, next_due = ?,
-                    last_new = ?, new_gaps_s = ?, silent_since = ?, not_a_feed = ?
+                    last_new = ?, new_gaps_s = ?, silent_since = ?, not_a_feed = ?,
+                    silence_ended = ?
                 WHERE id = ?
                 """,
                 [feed.etag, feed.last_modified, feed.last_status, feed.last_error,
                  feed.error_count, to_db_time(feed.failing_since), to_db_time(feed.last_fetched),
                  to_db_time(feed.last_ok), to_db_time(feed.next_due), to_db_time(feed.last_new),
                  json.dumps(list(feed.new_gaps_s)), to_db_time(feed.silent_since),
-                 int(feed.not_a_feed), feed.id],
+                 int(feed.not_a_feed), to_db_time(feed.silence_ended), feed.id],
             )
 
 
@@ -133,4 +134,5 @@ def _feed_from_row(row: dict[str, Any]) -> Feed:
         next_due=from_db_time(row["next_due"]), last_new=from_db_time(row["last_new"]),
         new_gaps_s=tuple(json.loads(row["new_gaps_s"])),
         silent_since=from_db_time(row["silent_since"]), not_a_feed=bool(row["not_a_feed"]),
+        silence_ended=from_db_time(row["silence_ended"]),
     )

@@ -377,11 +377,15 @@ def m0017_feed_silence(db: Database) -> None:
     """A feed that still answers but brings nothing new (or no feed at all) is silent: each
     feed keeps when a poll last brought new articles and the gaps between such polls (a JSON
     list of seconds, the last few), from which its usual rhythm is learnt, since when it is
-    judged silent, and whether its last answer was a body that is not a feed."""
+    judged silent, whether its last answer was a body that is not a feed, and when the last
+    silence that ended had begun."""
     db.execute("ALTER TABLE feeds ADD COLUMN last_new TEXT")
     db.execute("ALTER TABLE feeds ADD COLUMN new_gaps_s TEXT NOT NULL DEFAULT '[]'")
     db.execute("ALTER TABLE feeds ADD COLUMN silent_since TEXT")
     db.execute("ALTER TABLE feeds ADD COLUMN not_a_feed INTEGER NOT NULL DEFAULT 0")
+    # The start of the last silence that ended, kept with the feed's state: its "back"
+    # notice is told from it by the admins' checks, so no crash or `run --once` loses it.
+    db.execute("ALTER TABLE feeds ADD COLUMN silence_ended TEXT")
 
 
 @migrations()

@@ -169,6 +169,14 @@ class OutboxStore(Connection):
                 "WHERE id = ?", [error, message_id],
             )
 
+    def noticed(self, prefix: str) -> bool:
+        """Whether a notice with a key starting with `prefix` was queued (by its primary key:
+        a range, not LIKE, whose _ and % a feed's name may hold)."""
+        with self._lock:
+            return self.db.execute(
+                "SELECT 1 FROM notices WHERE key >= ? AND key < ? LIMIT 1",
+                [prefix, prefix + "\U0010ffff"]).fetchone() is not None
+
     def notice_once(self, key: str, chat_ids: Iterable[int], text: str,
                     now: datetime | None = None) -> bool:
         """Queue an operator notice to these chats unless one with this key went out before."""

@@ -156,6 +156,9 @@ def test_a_304_is_nothing_new_and_new_articles_end_the_silence():
     back = answered(still, 1, NOW + timedelta(days=3))
     assert (back.silent_since, back.last_new) == (None, NOW + timedelta(days=3))
     assert back.new_gaps_s[-1] == 3 * 24 * HOUR and feed_health(back) == FeedHealth.OK
+    assert back.silence_ended == NOW                  # kept for its "back" notice
+    assert answered(back, 1, NOW + timedelta(days=3, hours=1)).silence_ended == NOW
+    assert silent.silence_ended is None and still.silence_ended is None
 
 
 def test_a_failure_during_a_silence_is_failing_and_keeps_the_silence():
