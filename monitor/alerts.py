@@ -21,13 +21,13 @@ import re
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from monitor.config import parse_clock
 from monitor.models import AlertedStory, QuietHours
 
 FOLLOW_SOURCES = "sources"
 NEW_HEADLINE = "headline"
 
 _WORD = re.compile(r"\w+")
-_HH_MM = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 
 
 def headline_words(title: str) -> set[str]:
@@ -61,15 +61,10 @@ def parse_quiet_hours(text: str) -> tuple[str, str] | None:
     parts = re.split(r"\s*[-–]\s*", text.strip())
     if len(parts) != 2:
         return None
-    times = []
-    for part in parts:
-        match = _HH_MM.fullmatch(part if ":" in part else f"{part}:00")
-        if not match:
-            return None
-        times.append(f"{int(match[1]):02d}:{match[2]}")
-    if times[0] == times[1]:
+    start, end = (parse_clock(part if ":" in part else f"{part}:00") for part in parts)
+    if start is None or end is None or start == end:
         return None
-    return times[0], times[1]
+    return start, end
 
 
 def quiet_until(now: datetime, quiet: QuietHours, default_zone: str) -> datetime | None:
@@ -80,7 +75,7 @@ def quiet_until(now: datetime, quiet: QuietHours, default_zone: str) -> datetime
     """
     zone = ZoneInfo(quiet.zone or default_zone)
     local = now.astimezone(zone)
-    start, end = _clock(quiet.start), _clock(quiet.end)
+    start, end = time.fromisoformat(quiet.start), time.fromisoformat(quiet.end)
     clock = local.time().replace(tzinfo=None)
     if start < end:
         inside = start <= clock < end
@@ -94,8 +89,3 @@ def quiet_until(now: datetime, quiet: QuietHours, default_zone: str) -> datetime
     # The night summer time ends, a window ending inside the repeated hour has ended once
     # already: the second pass through it is not quiet again.
     return until if until > now else None
-
-
-def _clock(hh_mm: str) -> time:
-    hours, minutes = hh_mm.split(":")
-    return time(int(hours), int(minutes))

@@ -190,6 +190,16 @@ _DURATION = re.compile(r"\s*([0-9]+)\s*(s|m|h|d)?\s*")
 _UNITS = {None: 1, "s": 1, "m": MINUTE, "h": HOUR, "d": DAY}
 
 
+_CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+
+
+def parse_clock(text: str) -> str | None:
+    """A time of day as people type it ('7:30', '07:30') in the form it is stored in,
+    '07:30'; None when it is none."""
+    match = _CLOCK.fullmatch(text)
+    return f"{int(match[1]):02d}:{match[2]}" if match else None
+
+
 def parse_duration(value: str | int, *, where: str = "duration",
                    maximum: int = MAX_INTERVAL_S) -> int:
     """'90s', '10m', '2h', '7d' or a number of seconds → seconds, from 1 to `maximum`.
@@ -344,7 +354,7 @@ def parse_config(raw: dict[str, Any], path: Path, source: SourceMap | None = Non
     with problems.check():
         digest = _dataclass_from(DigestConfig, _section(problems, raw, "digest"), "digest")
     with problems.check():
-        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", digest.time):
+        if parse_clock(digest.time) != digest.time:        # written as it is stored
             raise _Invalid("digest.time", f"{digest.time!r} is not HH:MM")
     with problems.check():
         try:

@@ -12,6 +12,7 @@ from monitor.deliver.outbox import Dispatcher
 from monitor.models import OutboxMessage, SendResult
 from monitor.store import Store, utc_now
 from tests.botapi_server import FakeBotAPI
+from tests.feed_server import FeedServer
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -22,6 +23,13 @@ def db(tmp_path: Path):
     store = Store(tmp_path / "monitor.db")
     yield store
     store.close()
+
+
+@pytest.fixture
+def feeds():
+    """A feed server on 127.0.0.1: `feeds.publish(path, body)` serves a feed there."""
+    with FeedServer() as server:
+        yield server
 
 
 @pytest.fixture

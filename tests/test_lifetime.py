@@ -19,8 +19,6 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from monitor.models import Count
 from monitor.store import Store
 from tests import rawdb
@@ -30,12 +28,6 @@ from tests.test_service import RULE, rss, stored
 
 MONITOR = Path(sys.executable).parent / "monitor"
 ADMIN = 99
-
-
-@pytest.fixture
-def feeds():
-    with FeedServer() as server:
-        yield server
 
 
 def deployment(tmp_path: Path, feeds: FeedServer, botapi_url: str, chats: list[int],

@@ -50,12 +50,6 @@ def rss(items: list[tuple[int, str]]) -> str:
             f"<title>Test</title><link>https://news.example/</link>{entries}</channel></rss>")
 
 
-@pytest.fixture
-def feeds():
-    with FeedServer() as server:
-        yield server
-
-
 def deployment(tmp_path: Path, feeds: FeedServer, botapi: FakeBotAPI, chats: list[int]) -> Path:
     (tmp_path / "seeds").mkdir()
     (tmp_path / "rules").mkdir()

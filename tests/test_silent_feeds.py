@@ -37,12 +37,6 @@ PARKING_PAGE = ("<!DOCTYPE html><html><head><title>Domain for sale</title></head
 
 
 @pytest.fixture
-def feeds():
-    with FeedServer() as server:
-        yield server
-
-
-@pytest.fixture
 def botapi():
     server = FakeBotAPI(enforce_limits=False).serve()
     yield server

@@ -50,12 +50,6 @@ ARCHIVE_ITEMS = 6
 
 
 @pytest.fixture
-def feeds():
-    with FeedServer() as server:
-        yield server
-
-
-@pytest.fixture
 def botapi():
     server = FakeBotAPI(enforce_limits=False).serve()
     yield server

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-import re
 import time
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -56,7 +55,7 @@ from telegram.ext import (
 
 from monitor import models
 from monitor.alerts import parse_quiet_hours
-from monitor.config import DAY, ConfigError, TelegramConfig, parse_duration
+from monitor.config import DAY, ConfigError, TelegramConfig, parse_clock, parse_duration
 from monitor.deliver.render import html_to_plain, linked, local_time
 from monitor.deliver.texts import COMMANDS, MAX_CALLBACK, TEXTS, query_error_text
 from monitor.matching import QueryHint, QuerySyntaxError
@@ -519,7 +518,8 @@ class MonitorBot:
             await self._off_loop(self.store.set_digest_time, chat_id_of(update), "off", None)
             await self._reply(update, self._t(update, "digest_off"))
             return
-        if not 1 <= len(args) <= 2 or not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", args[0]):
+        time_of_day = parse_clock(args[0]) if 1 <= len(args) <= 2 else None
+        if time_of_day is None:
             await self._reply(update, self._t(update, "usage_digest"))
             return
         tz = args[1] if len(args) == 2 else self.default_digest[1]
@@ -528,7 +528,6 @@ class MonitorBot:
         except (ZoneInfoNotFoundError, ValueError):
             await self._reply(update, self._t(update, "bad_tz", tz=tz))
             return
-        time_of_day = args[0].zfill(5)
         await self._off_loop(self.store.set_digest_time, chat_id_of(update), time_of_day, tz)
         await self._reply(update, self._t(update, "digest_set", time=time_of_day, tz=tz))
 

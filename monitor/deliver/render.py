@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -125,15 +125,8 @@ def markdown_bold(text: str, spans: Iterable[tuple[int, int]]) -> str:
     """One line of Markdown text (markdown_text) with these character spans in bold. The
     spans are whole words, so each `**` stands next to a letter or digit and CommonMark
     takes it as emphasis."""
-    out, pos = [], 0
-    for start, end in sorted(spans):
-        if start < pos:
-            continue
-        out.append(_md_segment(text[pos:start]))
-        out.append(f"**{markdown_text(text[start:end])}**")
-        pos = end
-    out.append(_md_segment(text[pos:]))
-    return markdown_text(text) if pos == 0 else "".join(out).strip()
+    return _marked(text, spans, _md_segment,
+                   lambda word: f"**{markdown_text(word)}**").strip()
 
 
 def _md_segment(text: str) -> str:
@@ -197,14 +190,21 @@ def local_time(moment: datetime, tz: str | ZoneInfo, *, named: bool = False) -> 
 
 def bold_spans(sentence: str, spans: Iterable[tuple[int, int]]) -> str:
     """Escape a sentence and wrap the given character spans in <b>."""
+    return _marked(sentence, spans, escape, lambda word: f"<b>{escape(word)}</b>")
+
+
+def _marked(text: str, spans: Iterable[tuple[int, int]], plain: Callable[[str], str],
+            marked: Callable[[str], str]) -> str:
+    """`text` with its spans through `marked` and the pieces between through `plain` (an
+    overlapping span is skipped): the one walk of bold_spans and markdown_bold."""
     out, pos = [], 0
     for start, end in sorted(spans):
         if start < pos:
             continue
-        out.append(escape(sentence[pos:start]))
-        out.append(f"<b>{escape(sentence[start:end])}</b>")
+        out.append(plain(text[pos:start]))
+        out.append(marked(text[start:end]))
         pos = end
-    out.append(escape(sentence[pos:]))
+    out.append(plain(text[pos:]))
     return "".join(out)
 
 
